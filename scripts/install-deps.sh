@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything tracebucket needs to build and test, from Debian bookworm's packages
+# (and the npm registry for the interop test clients). Safe to run repeatedly.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
+  libzstd-dev zlib1g-dev libxxhash-dev libroaring-dev
+  libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev libcpp-httplib-dev libssl-dev libcurl4-openssl-dev libpugixml-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  curl procps
+)
+# Node.js runs the interop tests' clients; the machine may already carry a newer Node than Debian's.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
