@@ -48,8 +48,8 @@ std::string_view SpanKindName(SpanKind kind) {
 bool ParseSpanKind(std::string_view name, SpanKind* kind) {
   std::string lower(name);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  for (auto k : {SpanKind::kUnspecified, SpanKind::kInternal, SpanKind::kServer, SpanKind::kClient,
-                 SpanKind::kProducer, SpanKind::kConsumer}) {
+  for (auto k : {SpanKind::kUnspecified, SpanKind::kInternal, SpanKind::kServer, SpanKind::kClient, SpanKind::kProducer,
+                 SpanKind::kConsumer}) {
     if (lower == SpanKindName(k)) {
       *kind = k;
       return true;

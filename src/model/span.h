@@ -87,7 +87,14 @@ struct Scope {
   bool operator==(const Scope&) const = default;
 };
 
-enum class SpanKind : uint8_t { kUnspecified = 0, kInternal = 1, kServer = 2, kClient = 3, kProducer = 4, kConsumer = 5 };
+enum class SpanKind : uint8_t {
+  kUnspecified = 0,
+  kInternal = 1,
+  kServer = 2,
+  kClient = 3,
+  kProducer = 4,
+  kConsumer = 5
+};
 enum class StatusCode : uint8_t { kUnset = 0, kOk = 1, kError = 2 };
 
 struct SpanStatus {

@@ -67,7 +67,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok() && "a Result holding a Status must hold an error");
   }
@@ -95,9 +95,9 @@ class [[nodiscard]] Result {
 #define TB_CONCAT(a, b) TB_CONCAT_INNER(a, b)
 
 // Returns the Status of `expr` from the enclosing function if it is an error.
-#define TB_RETURN_IF_ERROR(expr)              \
-  do {                                        \
-    ::tb::Status tb_status_ = (expr);         \
+#define TB_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::tb::Status tb_status_ = (expr);        \
     if (!tb_status_.ok()) return tb_status_; \
   } while (0)
 

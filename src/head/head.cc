@@ -1,0 +1,397 @@
+#include "head/head.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <unordered_set>
+
+#include "model/text.h"
+
+namespace tb::head {
+namespace {
+
+using model::AnyValue;
+
+struct TraceIdHash {
+  size_t operator()(const model::TraceId& id) const {
+    uint64_t lo, hi;
+    std::memcpy(&hi, id.data(), 8);
+    std::memcpy(&lo, id.data() + 8, 8);
+    return static_cast<size_t>(lo * 0x9E3779B97F4A7C15ull ^ hi);
+  }
+};
+
+struct SpanIdHash {
+  size_t operator()(const model::SpanId& id) const {
+    uint64_t v;
+    std::memcpy(&v, id.data(), 8);
+    return static_cast<size_t>(v * 0x9E3779B97F4A7C15ull);
+  }
+};
+
+// Posting-list keys. The first byte names the index; NUL separates parts (keys hold no NUL in practice,
+// and a collision would only add candidates, which the matcher then rejects).
+std::string ServiceKey(std::string_view service) { return std::string("\x01", 1).append(service); }
+std::string OperationKey(std::string_view service, std::string_view name) {
+  std::string k("\x02", 1);
+  k.append(service).push_back('\0');
+  return k.append(name);
+}
+std::string NameKey(std::string_view name) { return std::string("\x04", 1).append(name); }
+std::string AttributeKey(std::string_view key, std::string_view canonical_value) {
+  std::string k("\x03", 1);
+  k.append(key).push_back('\0');
+  return k.append(canonical_value);
+}
+
+void AppendAttributeKeys(const model::Attributes& attributes, std::vector<std::string>* out) {
+  for (const auto& kv : attributes) out->push_back(AttributeKey(kv.key, model::CanonicalString(kv.value)));
+}
+
+uint64_t StringCost(const std::string& s) { return s.size() > 15 ? s.size() + 1 + 16 : 0; }
+
+uint64_t ValueCost(const AnyValue& v) {
+  switch (v.type()) {
+    case AnyValue::Type::kString: return StringCost(v.string_value());
+    case AnyValue::Type::kBytes: return StringCost(v.bytes_value());
+    case AnyValue::Type::kArray: {
+      uint64_t c = 16;
+      for (const auto& e : v.array_value()) c += sizeof(AnyValue) + ValueCost(e);
+      return c;
+    }
+    case AnyValue::Type::kKvList: {
+      uint64_t c = 16;
+      for (const auto& kv : v.kvlist_value()) c += sizeof(model::KeyValue) + StringCost(kv.key) + ValueCost(kv.value);
+      return c;
+    }
+    default: return 0;
+  }
+}
+
+// Stored attributes plus their index entries: a posting (with vector slack) and, since the value
+// may be new, a posting key and its hash-node.
+uint64_t AttributesCost(const model::Attributes& attributes) {
+  uint64_t c = 0;
+  for (const auto& kv : attributes) {
+    c += sizeof(model::KeyValue) + StringCost(kv.key) + ValueCost(kv.value);
+    c += 8 + 16;
+  }
+  return c;
+}
+
+struct StoredSpan {
+  model::Span span;
+  const model::Resource* resource;
+  const model::Scope* scope;
+};
+
+// A resource or scope shared by every span that carries an identical one, with its posting keys
+// computed once.
+template <typename T>
+struct Interned {
+  T value;
+  std::vector<std::string> attribute_keys;
+};
+
+template <typename T>
+size_t HashOf(const T& v) {
+  size_t h = std::hash<std::string>{}(v.schema_url);
+  for (const auto& kv : v.attributes) {
+    h = h * 31 + std::hash<std::string>{}(kv.key);
+    h = h * 31 + std::hash<std::string>{}(model::CanonicalString(kv.value)) + static_cast<size_t>(kv.value.type());
+  }
+  return h;
+}
+size_t HashOf(const model::Scope& s) {
+  size_t h = HashOf<model::Scope>(s);
+  return h * 31 + std::hash<std::string>{}(s.name) * 7 + std::hash<std::string>{}(s.version);
+}
+
+template <typename T>
+class InternPool {
+ public:
+  const Interned<T>* Intern(T&& v) {
+    auto& bucket = by_hash_[HashOf(v)];
+    for (const auto& e : bucket)
+      if (e->value == v) return e.get();
+    auto e = std::make_unique<Interned<T>>();
+    e->value = std::move(v);
+    AppendAttributeKeys(e->value.attributes, &e->attribute_keys);
+    bucket.push_back(std::move(e));
+    return bucket.back().get();
+  }
+
+ private:
+  std::unordered_map<size_t, std::vector<std::unique_ptr<Interned<T>>>> by_hash_;
+};
+
+struct TraceEntry {
+  std::vector<uint32_t> spans;  // ordinals into Index::spans
+  uint64_t min_start = std::numeric_limits<uint64_t>::max();
+  uint64_t newest_start = 0;
+  uint64_t max_end = 0;
+};
+
+// Ordinals present in every list; lists are ascending. Starts from the shortest and probes the
+// others with binary search, so the cost follows the most selective filter.
+std::vector<uint32_t> Intersect(std::vector<const std::vector<uint32_t>*> lists) {
+  std::sort(lists.begin(), lists.end(), [](auto* a, auto* b) { return a->size() < b->size(); });
+  std::vector<uint32_t> out;
+  for (uint32_t v : *lists[0]) {
+    bool everywhere = true;
+    for (size_t i = 1; i < lists.size() && everywhere; ++i)
+      everywhere = std::binary_search(lists[i]->begin(), lists[i]->end(), v);
+    if (everywhere) out.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Head::Index {
+  std::deque<StoredSpan> spans;
+  InternPool<model::Resource> resources;
+  InternPool<model::Scope> scopes;
+  std::unordered_map<model::TraceId, TraceEntry, TraceIdHash> traces;
+  std::unordered_map<std::string, std::vector<uint32_t>> postings;
+  std::map<std::string, std::set<query::Operation>> operations;  // by service
+
+  void Post(const std::string& key, uint32_t ordinal) {
+    auto& list = postings[key];
+    if (list.empty() || list.back() != ordinal) list.push_back(ordinal);
+  }
+  const std::vector<uint32_t>* Find(const std::string& key) const {
+    auto it = postings.find(key);
+    return it == postings.end() ? nullptr : &it->second;
+  }
+};
+
+uint64_t EstimateMemory(const model::Traces& batch) {
+  uint64_t c = 0;
+  for (const auto& rs : batch.resource_spans) {
+    c += sizeof(Interned<model::Resource>) + AttributesCost(rs.resource.attributes) * 2;
+    for (const auto& ss : rs.scope_spans) {
+      c += sizeof(Interned<model::Scope>) + AttributesCost(ss.scope.attributes) * 2;
+      const uint64_t inherited_postings = 8 * (rs.resource.attributes.size() + ss.scope.attributes.size() + 3);
+      for (const auto& s : ss.spans) {
+        c += sizeof(StoredSpan) + 8 + StringCost(s.name) + StringCost(s.trace_state) + StringCost(s.status.message);
+        c += inherited_postings + 8 /* trace entry ordinal */ + 48 /* share of a trace entry */;
+        c += AttributesCost(s.attributes);
+        for (const auto& e : s.events) c += sizeof(model::Event) + StringCost(e.name) + AttributesCost(e.attributes);
+        for (const auto& l : s.links)
+          c += sizeof(model::Link) + StringCost(l.trace_state) + AttributesCost(l.attributes);
+      }
+    }
+  }
+  return c;
+}
+
+Reservation& Reservation::operator=(Reservation&& other) noexcept {
+  if (this != &other) {
+    Release();
+    head_ = other.head_;
+    bytes_ = other.bytes_;
+    other.head_ = nullptr;
+  }
+  return *this;
+}
+
+void Reservation::Release() {
+  if (head_ != nullptr) head_->Unreserve(bytes_);
+  head_ = nullptr;
+}
+
+Head::Head(const Options& options) : options_(options), index_(std::make_unique<Index>()) {}
+Head::~Head() = default;
+
+Result<Reservation> Head::Reserve(uint64_t bytes) {
+  uint64_t reserved = reserved_bytes_.load();
+  for (;;) {
+    const uint64_t used = committed_bytes_.load() + reserved;
+    if (used + bytes > options_.memory_budget_bytes) {
+      return Status::ResourceExhausted("head memory budget full: " + std::to_string(used >> 20) + " MiB of " +
+                                       std::to_string(options_.memory_budget_bytes >> 20) +
+                                       " MiB in use, batch needs " + std::to_string((bytes + (1 << 20) - 1) >> 20) +
+                                       " MiB; retry later");
+    }
+    if (reserved_bytes_.compare_exchange_weak(reserved, reserved + bytes)) return Reservation(this, bytes);
+  }
+}
+
+void Head::Unreserve(uint64_t bytes) { reserved_bytes_.fetch_sub(bytes); }
+
+void Head::Insert(model::Traces&& batch, Reservation reservation) {
+  const uint64_t bytes = reservation.head_ != nullptr ? reservation.bytes() : EstimateMemory(batch);
+  {
+    std::unique_lock lock(mu_);
+    Index& ix = *index_;
+    for (auto& rs : batch.resource_spans) {
+      const auto* resource = ix.resources.Intern(std::move(rs.resource));
+      const std::string service(model::ServiceName(resource->value));
+      const std::string service_key = ServiceKey(service);
+      auto& service_ops = ix.operations[service];
+      for (auto& ss : rs.scope_spans) {
+        const auto* scope = ix.scopes.Intern(std::move(ss.scope));
+        for (auto& span : ss.spans) {
+          const auto ordinal = static_cast<uint32_t>(ix.spans.size());
+          TraceEntry& trace = ix.traces[span.trace_id];
+          trace.spans.push_back(ordinal);
+          trace.min_start = std::min(trace.min_start, span.start_time_unix_nano);
+          trace.newest_start = std::max(trace.newest_start, span.start_time_unix_nano);
+          trace.max_end = std::max(trace.max_end, span.end_time_unix_nano);
+
+          ix.Post(service_key, ordinal);
+          ix.Post(OperationKey(service, span.name), ordinal);
+          ix.Post(NameKey(span.name), ordinal);
+          service_ops.insert({span.name, std::string(model::SpanKindName(span.kind))});
+          for (const auto& k : resource->attribute_keys) ix.Post(k, ordinal);
+          for (const auto& k : scope->attribute_keys) ix.Post(k, ordinal);
+          auto post_all = [&](const model::Attributes& attributes) {
+            for (const auto& kv : attributes) ix.Post(AttributeKey(kv.key, model::CanonicalString(kv.value)), ordinal);
+          };
+          post_all(span.attributes);
+          for (const auto& e : span.events) post_all(e.attributes);
+          for (const auto& l : span.links) post_all(l.attributes);
+
+          ix.spans.push_back(StoredSpan{std::move(span), &resource->value, &scope->value});
+        }
+      }
+    }
+    committed_bytes_.fetch_add(bytes);
+  }
+  // `reservation` releases its share of reserved_bytes_ as it goes out of scope.
+}
+
+size_t Head::SpanCount(const model::TraceId& id) const {
+  std::shared_lock lock(mu_);
+  auto it = index_->traces.find(id);
+  return it == index_->traces.end() ? 0 : it->second.spans.size();
+}
+
+void Head::Clear() {
+  auto fresh = std::make_unique<Index>();
+  std::unique_lock lock(mu_);
+  std::swap(index_, fresh);
+  committed_bytes_.store(0);
+  // `fresh` now holds the old index and is freed after the lock is released.
+  lock.unlock();
+}
+
+HeadStats Head::Stats() const {
+  std::shared_lock lock(mu_);
+  return HeadStats{index_->spans.size(), index_->traces.size(), committed_bytes_.load(), reserved_bytes_.load(),
+                   options_.memory_budget_bytes};
+}
+
+Status Head::FindTraces(const query::SpanMatcher& matcher, size_t limit, std::vector<query::TraceHit>* hits) const {
+  if (!matcher.satisfiable()) return Status::Ok();
+  const query::TraceQuery& q = matcher.query();
+  std::shared_lock lock(mu_);
+  const Index& ix = *index_;
+
+  std::vector<const std::vector<uint32_t>*> lists;
+  auto require = [&](const std::string& key) {
+    const auto* list = ix.Find(key);
+    lists.push_back(list);
+    return list != nullptr;
+  };
+  bool possible = true;
+  if (!q.service_name.empty()) possible &= require(ServiceKey(q.service_name));
+  if (!q.operation_name.empty())
+    possible &=
+        require(q.service_name.empty() ? NameKey(q.operation_name) : OperationKey(q.service_name, q.operation_name));
+  for (const auto* f : matcher.plain_attributes()) possible &= require(AttributeKey(f->key, f->value));
+  if (!possible) return Status::Ok();
+
+  std::unordered_map<model::TraceId, query::TraceHit, TraceIdHash> found;
+  auto consider = [&](uint32_t ordinal) {
+    const StoredSpan& s = ix.spans[ordinal];
+    if (found.contains(s.span.trace_id)) return;
+    if (!matcher.Matches({s.span, *s.resource, *s.scope})) return;
+    const TraceEntry& t = ix.traces.at(s.span.trace_id);
+    found.emplace(s.span.trace_id, query::TraceHit{s.span.trace_id, t.newest_start, t.min_start, t.max_end});
+  };
+  if (lists.empty()) {
+    for (size_t i = ix.spans.size(); i-- > 0;) consider(static_cast<uint32_t>(i));
+  } else {
+    for (uint32_t ordinal : Intersect(lists)) consider(ordinal);
+  }
+
+  std::vector<query::TraceHit> result;
+  result.reserve(found.size());
+  for (auto& [id, hit] : found) result.push_back(hit);
+  auto newer = [](const query::TraceHit& a, const query::TraceHit& b) {
+    if (a.newest_span_start_unix_nano != b.newest_span_start_unix_nano)
+      return a.newest_span_start_unix_nano > b.newest_span_start_unix_nano;
+    return a.trace_id < b.trace_id;
+  };
+  if (result.size() > limit) {
+    std::partial_sort(result.begin(), result.begin() + static_cast<ptrdiff_t>(limit), result.end(), newer);
+    result.resize(limit);
+  } else {
+    std::sort(result.begin(), result.end(), newer);
+  }
+  hits->insert(hits->end(), result.begin(), result.end());
+  return Status::Ok();
+}
+
+Status Head::ReadTrace(const model::TraceId& id, model::Traces* out) const {
+  std::shared_lock lock(mu_);
+  const Index& ix = *index_;
+  auto it = ix.traces.find(id);
+  if (it == ix.traces.end()) return Status::Ok();
+  // Regroup under shared resources and scopes, in arrival order.
+  std::map<const model::Resource*, size_t> resource_slot;
+  std::map<std::pair<const model::Resource*, const model::Scope*>, std::pair<size_t, size_t>> scope_slot;
+  for (uint32_t ordinal : it->second.spans) {
+    const StoredSpan& s = ix.spans[ordinal];
+    auto [rit, new_resource] = resource_slot.emplace(s.resource, out->resource_spans.size());
+    if (new_resource) out->resource_spans.push_back({*s.resource, {}});
+    auto& rs = out->resource_spans[rit->second];
+    auto [sit, new_scope] =
+        scope_slot.emplace(std::pair{s.resource, s.scope}, std::pair{rit->second, rs.scope_spans.size()});
+    if (new_scope) rs.scope_spans.push_back({*s.scope, {}});
+    out->resource_spans[sit->second.first].scope_spans[sit->second.second].spans.push_back(s.span);
+  }
+  return Status::Ok();
+}
+
+Status Head::Services(std::set<std::string>* out) const {
+  std::shared_lock lock(mu_);
+  for (const auto& [service, ops] : index_->operations)
+    if (!service.empty()) out->insert(service);
+  return Status::Ok();
+}
+
+Status Head::Operations(const std::string& service, const std::string& span_kind,
+                        std::set<query::Operation>* out) const {
+  std::shared_lock lock(mu_);
+  auto it = index_->operations.find(service);
+  if (it == index_->operations.end()) return Status::Ok();
+  for (const auto& op : it->second)
+    if (span_kind.empty() || op.span_kind == span_kind) out->insert(op);
+  return Status::Ok();
+}
+
+Status Head::Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano, query::DependencyCounts* out) const {
+  std::shared_lock lock(mu_);
+  const Index& ix = *index_;
+  std::unordered_map<model::SpanId, const model::Resource*, SpanIdHash> by_span;
+  for (const auto& [id, trace] : ix.traces) {
+    if (trace.min_start < start_unix_nano || trace.max_end > end_unix_nano) continue;
+    by_span.clear();
+    for (uint32_t ordinal : trace.spans) by_span.emplace(ix.spans[ordinal].span.span_id, ix.spans[ordinal].resource);
+    for (uint32_t ordinal : trace.spans) {
+      const StoredSpan& s = ix.spans[ordinal];
+      if (!s.span.has_parent()) continue;
+      auto parent = by_span.find(s.span.parent_span_id);
+      if (parent == by_span.end()) continue;
+      ++(*out)[{std::string(model::ServiceName(*parent->second)), std::string(model::ServiceName(*s.resource))}];
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace tb::head

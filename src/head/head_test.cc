@@ -1,0 +1,190 @@
+#include "head/head.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "query/query_engine.h"
+
+namespace tb::head {
+namespace {
+
+using model::AnyValue;
+
+model::TraceId Tid(uint8_t n) {
+  model::TraceId id{};
+  id[15] = n;
+  return id;
+}
+model::SpanId Sid(uint8_t n) {
+  model::SpanId id{};
+  id[7] = n;
+  return id;
+}
+
+model::Span MakeSpan(uint8_t trace, uint8_t span, uint8_t parent, std::string name, uint64_t start, uint64_t dur) {
+  model::Span s;
+  s.trace_id = Tid(trace);
+  s.span_id = Sid(span);
+  if (parent) s.parent_span_id = Sid(parent);
+  s.name = std::move(name);
+  s.start_time_unix_nano = start;
+  s.end_time_unix_nano = start + dur;
+  return s;
+}
+
+model::Traces Batch(std::string service, std::vector<model::Span> spans) {
+  model::Traces t;
+  t.resource_spans.push_back({});
+  t.resource_spans[0].resource.attributes = {{"service.name", AnyValue::String(std::move(service))}};
+  t.resource_spans[0].scope_spans.push_back({});
+  t.resource_spans[0].scope_spans[0].spans = std::move(spans);
+  return t;
+}
+
+class HeadTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<Head> head_ = std::make_shared<Head>(Options{});
+  query::QueryEngine engine_{{head_}};
+
+  std::vector<model::TraceId> Find(const query::TraceQuery& q) {
+    auto hits = engine_.FindTraceIds(q);
+    EXPECT_TRUE(hits.ok());
+    std::vector<model::TraceId> ids;
+    for (const auto& h : *hits) ids.push_back(h.trace_id);
+    return ids;
+  }
+};
+
+TEST_F(HeadTest, ReadBackEqualsWritten) {
+  auto batch = Batch("a", {MakeSpan(1, 1, 0, "root", 100, 50), MakeSpan(1, 2, 1, "child", 110, 10)});
+  batch.resource_spans[0].scope_spans[0].scope.name = "lib";
+  batch.resource_spans[0].scope_spans[0].spans[1].attributes = {{"bytes", AnyValue::FromBytes(std::string("\0\1", 2))},
+                                                                {"arr", AnyValue::Array({AnyValue::Double(1.5)})}};
+  model::Traces expected = batch;
+  head_->Insert(std::move(batch), {});
+  model::Traces got;
+  ASSERT_TRUE(head_->ReadTrace(Tid(1), &got).ok());
+  EXPECT_EQ(got, expected);
+  model::Traces none;
+  ASSERT_TRUE(head_->ReadTrace(Tid(9), &none).ok());
+  EXPECT_TRUE(none.resource_spans.empty());
+}
+
+TEST_F(HeadTest, TraceSplitAcrossBatchesAndDuplicatesKept) {
+  head_->Insert(Batch("a", {MakeSpan(1, 1, 0, "x", 100, 5)}), {});
+  head_->Insert(Batch("b", {MakeSpan(1, 1, 0, "x", 200, 5), MakeSpan(1, 1, 0, "x", 300, 5)}), {});
+  model::Traces got;
+  ASSERT_TRUE(head_->ReadTrace(Tid(1), &got).ok());
+  EXPECT_EQ(got.SpanCount(), 3u);
+  EXPECT_EQ(got.resource_spans.size(), 2u);
+  EXPECT_EQ(head_->SpanCount(Tid(1)), 3u);
+}
+
+TEST_F(HeadTest, SearchUsesSameSpanConjunctionAndReturnsNewestFirst) {
+  auto s1 = MakeSpan(1, 1, 0, "op", 1000, 10);
+  s1.attributes = {{"k", AnyValue::String("v")}};
+  auto s2 = MakeSpan(2, 1, 0, "op", 3000, 10);
+  s2.attributes = {{"k", AnyValue::String("v")}};
+  auto s3 = MakeSpan(3, 1, 0, "other", 2000, 10);
+  s3.attributes = {{"k", AnyValue::String("v")}};
+  auto s4 = MakeSpan(4, 1, 0, "op", 2500, 10);  // op, but lacks the tag
+  auto s5 = MakeSpan(4, 2, 1, "other", 2600, 10);
+  s5.attributes = {{"k", AnyValue::String("v")}};
+  head_->Insert(Batch("svc", {s1, s2, s3, s4, s5}), {});
+
+  query::TraceQuery q;
+  q.service_name = "svc";
+  q.operation_name = "op";
+  q.attributes = {{"k", "v"}};
+  EXPECT_EQ(Find(q), (std::vector<model::TraceId>{Tid(2), Tid(1)}));
+  q.search_depth = 1;
+  EXPECT_EQ(Find(q), (std::vector<model::TraceId>{Tid(2)}));
+  q.search_depth = 0;  // default depth
+  q.service_name.clear();
+  EXPECT_EQ(Find(q).size(), 2u);
+  query::TraceQuery all;
+  EXPECT_EQ(Find(all), (std::vector<model::TraceId>{Tid(2), Tid(4), Tid(3), Tid(1)}));
+  query::TraceQuery unknown;
+  unknown.service_name = "nope";
+  EXPECT_TRUE(Find(unknown).empty());
+}
+
+TEST_F(HeadTest, ServicesOperationsAndDependencies) {
+  auto root = MakeSpan(1, 1, 0, "GET /", 100, 100);
+  root.kind = model::SpanKind::kServer;
+  auto call = MakeSpan(1, 2, 1, "query", 110, 10);
+  call.kind = model::SpanKind::kClient;
+  head_->Insert(Batch("front", {root}), {});
+  head_->Insert(Batch("db", {call, MakeSpan(1, 3, 1, "query", 120, 10)}), {});
+  EXPECT_EQ(*engine_.Services(), (std::vector<std::string>{"db", "front"}));
+  auto ops = *engine_.Operations("db", "");
+  ASSERT_EQ(ops.size(), 2u);
+  EXPECT_EQ(ops[0].span_kind, "");
+  EXPECT_EQ(ops[1].span_kind, "client");
+  EXPECT_EQ(engine_.Operations("db", "client")->size(), 1u);
+  EXPECT_TRUE(engine_.Operations("nope", "")->empty());
+  auto deps = *engine_.Dependencies(0, 1000);
+  EXPECT_EQ(deps.size(), 1u);
+  EXPECT_EQ((deps[{"front", "db"}]), 2u);
+  EXPECT_TRUE(engine_.Dependencies(105, 1000)->empty());  // the trace starts before the window
+}
+
+TEST_F(HeadTest, BudgetIsEnforcedByReservations) {
+  auto small = std::make_shared<Head>(Options{4096});
+  auto batch = Batch("a", {MakeSpan(1, 1, 0, "x", 1, 1)});
+  const uint64_t need = EstimateMemory(batch);
+  ASSERT_GT(need, 0u);
+  ASSERT_LT(need, 4096u);
+  {
+    auto r = small->Reserve(need);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(small->Stats().reserved_bytes, need);
+    auto too_much = small->Reserve(4096);
+    ASSERT_FALSE(too_much.ok());
+    EXPECT_EQ(too_much.status().code(), StatusCode::kResourceExhausted);
+    small->Insert(std::move(batch), std::move(*r));
+  }
+  EXPECT_EQ(small->Stats().reserved_bytes, 0u);
+  EXPECT_EQ(small->Stats().memory_bytes, need);
+  small->Clear();
+  EXPECT_EQ(small->Stats().memory_bytes, 0u);
+  EXPECT_EQ(small->Stats().spans, 0u);
+  EXPECT_TRUE(small->Reserve(4096).ok());
+}
+
+TEST_F(HeadTest, ConcurrentInsertsAndQueries) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i)
+        head_->Insert(Batch("s" + std::to_string(t), {MakeSpan(static_cast<uint8_t>(i), 1, 0, "x", 1, 1)}), {});
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; i < 200; ++i) EXPECT_TRUE(engine_.FindTraceIds(query::TraceQuery{}).ok());
+  });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(head_->Stats().spans, 800u);
+}
+
+TEST(SummarizeTest, RootErrorsAndOrphans) {
+  auto root = MakeSpan(1, 1, 0, "root", 100, 50);
+  auto child = MakeSpan(1, 2, 1, "child", 110, 100);
+  child.status.code = model::StatusCode::kError;
+  auto orphan = MakeSpan(1, 3, 9, "orphan", 90, 5);
+  auto t = Batch("svc", {child, root, orphan});
+  auto s = query::Summarize(Tid(1), t);
+  EXPECT_EQ(s.root_operation_name, "root");
+  EXPECT_EQ(s.root_service_name, "svc");
+  EXPECT_EQ(s.span_count, 3);
+  EXPECT_EQ(s.error_span_count, 1);
+  EXPECT_EQ(s.orphan_span_count, 1);
+  EXPECT_EQ(s.min_start_unix_nano, 90u);
+  EXPECT_EQ(s.max_end_unix_nano, 210u);
+  ASSERT_EQ(s.services.size(), 1u);
+  EXPECT_EQ(s.services[0].span_count, 3);
+}
+
+}  // namespace
+}  // namespace tb::head

@@ -1,0 +1,57 @@
+// QueryEngine: the one query core behind every read API (gRPC storage v2 now; Jaeger HTTP,
+// api_v3 and storage v1 later). It fans a request out to every TraceSource and merges.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "query/trace_source.h"
+
+namespace tb::query {
+
+// Receives one whole trace at a time; returning an error stops the query (e.g. the client went away).
+using TraceSink = std::function<Status(const model::TraceId& id, model::Traces&& trace)>;
+
+struct TraceSummary {
+  model::TraceId trace_id{};
+  std::string root_service_name;
+  std::string root_operation_name;
+  uint64_t min_start_unix_nano = 0;
+  uint64_t max_end_unix_nano = 0;
+  int32_t span_count = 0;
+  int32_t error_span_count = 0;
+  int32_t orphan_span_count = 0;
+  struct Service {
+    std::string name;
+    int32_t span_count = 0;
+    int32_t error_span_count = 0;
+  };
+  std::vector<Service> services;  // sorted by name
+};
+
+// Summarises one whole trace the way Jaeger does: the root is the parentless span with the earliest
+// start; orphans are spans whose parent is not in the trace.
+TraceSummary Summarize(const model::TraceId& id, const model::Traces& trace);
+
+class QueryEngine {
+ public:
+  explicit QueryEngine(std::vector<std::shared_ptr<const TraceSource>> sources) : sources_(std::move(sources)) {}
+
+  // Streams each known trace in request order; unknown IDs are skipped.
+  Status GetTraces(const std::vector<model::TraceId>& ids, const TraceSink& sink) const;
+  // Finds matching traces, newest first, at most query.Limit().
+  Result<std::vector<TraceHit>> FindTraceIds(const TraceQuery& query) const;
+  // FindTraceIds, then streams each whole trace.
+  Status FindTraces(const TraceQuery& query, const TraceSink& sink) const;
+  Result<std::vector<std::string>> Services() const;  // sorted
+  Result<std::vector<Operation>> Operations(const std::string& service, const std::string& span_kind) const;
+  Result<DependencyCounts> Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano) const;
+
+ private:
+  Result<model::Traces> ReadTrace(const model::TraceId& id) const;
+
+  std::vector<std::shared_ptr<const TraceSource>> sources_;
+};
+
+}  // namespace tb::query

@@ -1,0 +1,52 @@
+// TraceSource: one place spans live (the in-memory head now, object-store blocks later). The
+// query engine merges every source, so a trace split across sources comes back whole.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/span.h"
+#include "query/trace_query.h"
+#include "util/status.h"
+
+namespace tb::query {
+
+// A trace with at least one matching span, and the time range of all its spans in the source.
+struct TraceHit {
+  model::TraceId trace_id{};
+  uint64_t newest_span_start_unix_nano = 0;  // orders results: newest first
+  uint64_t min_start_unix_nano = 0;
+  uint64_t max_end_unix_nano = 0;
+};
+
+struct Operation {
+  std::string name;
+  std::string span_kind;  // model::SpanKindName
+  auto operator<=>(const Operation&) const = default;
+};
+
+// Call counts keyed by (parent service, child service).
+using DependencyCounts = std::map<std::pair<std::string, std::string>, uint64_t>;
+
+class TraceSource {
+ public:
+  virtual ~TraceSource() = default;
+
+  // Appends the traces holding a span that `matcher` accepts, at most `limit` of them, chosen
+  // newest first by their newest span start.
+  virtual Status FindTraces(const SpanMatcher& matcher, size_t limit, std::vector<TraceHit>* hits) const = 0;
+  // Appends every span of trace `id` held by this source; nothing if it holds none.
+  virtual Status ReadTrace(const model::TraceId& id, model::Traces* out) const = 0;
+  virtual Status Services(std::set<std::string>* out) const = 0;
+  // Operations of `service`; every kind when `span_kind` is empty.
+  virtual Status Operations(const std::string& service, const std::string& span_kind,
+                            std::set<Operation>* out) const = 0;
+  // Adds parent→child service call counts of the traces whose spans all lie within [start, end].
+  virtual Status Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano, DependencyCounts* out) const = 0;
+};
+
+}  // namespace tb::query
