@@ -1,0 +1,79 @@
+// Process lifecycle through the same third-party clients: readiness and gRPC health, clean SIGTERM shutdown with
+// exit code 0, restart on the same data dir (after SIGTERM and after kill -9) keeping acknowledged writes.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TbServer } from './lib/server.mjs';
+import { TbClients, assembleStream } from './lib/clients.mjs';
+import { spansFromOtlpJson } from './lib/canonical.mjs';
+import { makeDateShift, otlpJsonToProto, shiftedFixtureText } from './lib/fixtures.mjs';
+import { assertStreamEquals, readUntil } from './lib/checks.mjs';
+
+const SHIFT = makeDateShift();
+const EXAMPLE_ID = '00000000000000000000000000000011';
+const exampleText = () => shiftedFixtureText('example_trace', SHIFT);
+
+/** Runs `fn(server, clients)` on a fresh server, always disposing of it. */
+async function withServer(fn) {
+  const server = await TbServer.start();
+  let clients = new TbClients(server.grpcAddress);
+  const reconnect = () => { clients.close(); clients = new TbClients(server.grpcAddress); return clients; };
+  try {
+    await fn(server, () => clients, reconnect);
+  } finally {
+    clients.close();
+    await server.dispose();
+  }
+}
+
+async function readExample(clients, min = 5) {
+  return readUntil(() => clients.getTraces([EXAMPLE_ID]), (m) => assembleStream(m).spans.length >= min);
+}
+
+describe('lifecycle', () => {
+  test('GET /ready and grpc.health.v1 Check answer SERVING', async () => {
+    await withServer(async (server, clients) => {
+      const res = await fetch(`${server.httpBase}/ready`);
+      assert.equal(res.status, 200);
+      const h = await clients().healthCheck('');
+      assert.equal(h.status, 1, `health status ${h.status}`); // SERVING
+      await server.stop(); // asserts exit code 0
+    });
+  });
+
+  test('SIGTERM exits 0; a restart on the same data dir serves what was written', async () => {
+    await withServer(async (server, clients, reconnect) => {
+      await server.postJson(exampleText());
+      const expected = spansFromOtlpJson(exampleText());
+      assertStreamEquals(await readExample(clients()), expected, 'before restart');
+      await server.stop();
+      await server.restart();
+      const after = await readExample(reconnect());
+      assertStreamEquals(after, expected, 'after SIGTERM + restart');
+      const services = await clients().getServices();
+      assert.deepEqual([...services.services].sort(), ['example-service-1', 'example-service-2', 'example-service-3']);
+      await server.stop();
+    });
+  });
+
+  test('kill -9 after acknowledged writes: a restart still serves them; a purge survives a restart', async () => {
+    await withServer(async (server, clients, reconnect) => {
+      // write the 5 spans in two acknowledged requests (gRPC and HTTP), then crash
+      const doc = JSON.parse(exampleText());
+      const first = { resourceSpans: doc.resourceSpans.slice(0, 2) };
+      const rest = { resourceSpans: doc.resourceSpans.slice(2) };
+      await clients().export(otlpJsonToProto(first));
+      await server.postJson(JSON.stringify(rest));
+      await server.kill9();
+      await server.restart();
+      const expected = spansFromOtlpJson(doc);
+      assertStreamEquals(await readExample(reconnect(), 5), expected, 'after kill -9 + restart');
+      // a purge survives a restart too
+      await server.purge();
+      await server.stop();
+      await server.restart();
+      const empty = await reconnect().getTraces([EXAMPLE_ID]);
+      assert.equal(empty.length, 0, 'purged data came back after a restart');
+      await server.stop();
+    });
+  });
+});
