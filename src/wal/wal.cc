@@ -543,6 +543,21 @@ Status Wal::RemoveSegmentsThrough(uint64_t sequence) {
   return status;
 }
 
+Status Wal::Purge() {
+  uint64_t first;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closing_) return Status::FailedPrecondition("wal: Purge after Close");
+    if (!error_.ok()) return error_;
+    drained_cv_.wait(lock, [&] { return queue_.empty(); });
+    first = next_sequence_;
+  }
+  // No leader is left and no Append may start, so the active segment is ours. An active segment
+  // without records already is the fresh one.
+  if (active_first_ < first) TB_RETURN_IF_ERROR(RollSegment(first));
+  return RemoveSegmentsThrough(first - 1);
+}
+
 Status Wal::Close() {
   std::lock_guard<std::mutex> remove_lock(remove_mu_);
   std::unique_lock<std::mutex> lock(mu_);

@@ -107,6 +107,10 @@ class Wal {
   // whose successor starts at or below sequence + 1, oldest first. Never deletes the active segment.
   Status RemoveSegmentsThrough(uint64_t sequence);
 
+  // Deletes every record: starts a new, empty segment and removes all the others. Sequence numbers
+  // keep increasing. REQUIRES: no Append runs concurrently (the caller excludes writers).
+  Status Purge();
+
   // Waits for queued appends, syncs and closes the active segment, releases the directory lock.
   // Later Appends fail. Idempotent: later calls return the first call's Status, which is the
   // log's sticky I/O error if it had one.

@@ -474,6 +474,24 @@ TEST_F(WalTest, SequencesContinueAfterEveryRecordWasRemoved) {
   EXPECT_EQ(wal->Append("six").value(), 6u);
 }
 
+TEST_F(WalTest, PurgeDeletesEveryRecordAndSequencesContinue) {
+  std::vector<Record> replayed;
+  {
+    auto wal = OpenWal(MakeOptions(/*segment_target_bytes=*/64), &replayed, nullptr);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(wal->Append("before purge").ok());
+    ASSERT_GT(SegmentFiles().size(), 2u);
+    ASSERT_TRUE(wal->Purge().ok());
+    EXPECT_EQ(SegmentFiles(), std::vector<std::string>{"00000000000000000006.wal"});
+    ASSERT_TRUE(wal->Purge().ok());  // nothing new: the fresh segment stays
+    EXPECT_EQ(SegmentFiles().size(), 1u);
+    EXPECT_EQ(wal->Append("after purge").value(), 6u);
+  }
+  auto wal = OpenWal(MakeOptions(), &replayed, nullptr);
+  ASSERT_EQ(replayed.size(), 1u);
+  EXPECT_EQ(replayed[0].sequence, 6u);
+  EXPECT_EQ(replayed[0].payload, "after purge");
+}
+
 TEST_F(WalTest, TornSegmentHeaderIsCountedAndSetAside) {
   std::vector<Record> replayed;
   {

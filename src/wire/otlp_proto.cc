@@ -157,6 +157,12 @@ Result<model::Traces> FromProto(const google::protobuf::RepeatedPtrField<otlp::R
   return out;
 }
 
+Result<model::AnyValue> FromProto(const otlp::AnyValue& value) {
+  model::AnyValue out;
+  TB_RETURN_IF_ERROR(Converter().Value(value, &out, 0));
+  return out;
+}
+
 void ToProto(const model::AnyValue& value, otlp::AnyValue* out) {
   using T = model::AnyValue::Type;
   switch (value.type()) {

@@ -22,6 +22,9 @@ using AnyValue = opentelemetry::proto::common::v1::AnyValue;
 // INVALID_ARGUMENT naming the offending span. Attribute nesting deeper than 64 is refused.
 Result<model::Traces> FromProto(const google::protobuf::RepeatedPtrField<otlp::ResourceSpans>& resource_spans);
 
+// Converts one attribute value (e.g. a search filter's), with the same nesting limit.
+Result<model::AnyValue> FromProto(const otlp::AnyValue& value);
+
 void ToProto(const model::Traces& traces, google::protobuf::RepeatedPtrField<otlp::ResourceSpans>* out);
 void ToProto(const model::Span& span, otlp::Span* out);
 void ToProto(const model::AnyValue& value, otlp::AnyValue* out);

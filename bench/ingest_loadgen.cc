@@ -1,0 +1,117 @@
+// OTLP/gRPC ingest load generator: N client threads send pre-encoded Export requests of a fixed
+// span count for a fixed time and report acknowledged spans/s and ack latency percentiles.
+//   tb_ingest_loadgen --target 127.0.0.1:4317 --concurrency 8 --batch 512 --seconds 20
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+#include "wire/otlp_proto.h"
+#include "workload.h"
+
+namespace {
+
+using opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest;
+using opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse;
+using opentelemetry::proto::collector::trace::v1::TraceService;
+
+struct ThreadResult {
+  uint64_t spans = 0;
+  uint64_t requests = 0;
+  uint64_t refused = 0;  // RESOURCE_EXHAUSTED
+  uint64_t failed = 0;
+  std::vector<double> latencies_ms;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"OTLP/gRPC ingest load generator"};
+  std::string target = "127.0.0.1:4317";
+  int concurrency = 8;
+  size_t batch_spans = 512;
+  double seconds = 20;
+  int distinct_batches = 256;
+  uint64_t seed = 1;
+  app.add_option("--target", target);
+  app.add_option("--concurrency", concurrency);
+  app.add_option("--batch", batch_spans, "spans per Export request");
+  app.add_option("--seconds", seconds);
+  app.add_option("--distinct-batches", distinct_batches, "pre-encoded requests cycled by the senders");
+  app.add_option("--seed", seed);
+  CLI11_PARSE(app, argc, argv);
+
+  tb::bench::WorkloadOptions options;
+  options.seed = seed;
+  tb::bench::Workload workload(options);
+  std::vector<ExportTraceServiceRequest> requests(static_cast<size_t>(distinct_batches));
+  std::vector<uint64_t> request_spans;
+  for (auto& r : requests) {
+    tb::model::Traces batch = workload.NextBatch(batch_spans);
+    request_spans.push_back(batch.SpanCount());
+    tb::wire::ToProto(batch, r.mutable_resource_spans());
+  }
+
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(64 << 20);
+  std::vector<ThreadResult> results(static_cast<size_t>(concurrency));
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  const auto start = std::chrono::steady_clock::now();
+  for (int t = 0; t < concurrency; ++t) {
+    threads.emplace_back([&, t] {
+      // One channel per sender: separate HTTP/2 connections, as separate exporters would have.
+      args.SetInt("tb.sender", t);
+      auto stub = TraceService::NewStub(grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+      ThreadResult& r = results[static_cast<size_t>(t)];
+      for (size_t i = static_cast<size_t>(t); !stop.load(); i += static_cast<size_t>(concurrency)) {
+        const size_t which = i % requests.size();
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        ExportTraceServiceResponse response;
+        const auto t0 = std::chrono::steady_clock::now();
+        grpc::Status s = stub->Export(&ctx, requests[which], &response);
+        r.latencies_ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        ++r.requests;
+        if (s.ok()) {
+          r.spans += request_spans[which] - static_cast<uint64_t>(response.partial_success().rejected_spans());
+        } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          ++r.refused;
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        } else {
+          ++r.failed;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& th : threads) th.join();
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  ThreadResult all;
+  for (auto& r : results) {
+    all.spans += r.spans;
+    all.requests += r.requests;
+    all.refused += r.refused;
+    all.failed += r.failed;
+    all.latencies_ms.insert(all.latencies_ms.end(), r.latencies_ms.begin(), r.latencies_ms.end());
+  }
+  std::sort(all.latencies_ms.begin(), all.latencies_ms.end());
+  auto pct = [&](double p) {
+    return all.latencies_ms.empty() ? 0.0 : all.latencies_ms[static_cast<size_t>(p * (all.latencies_ms.size() - 1))];
+  };
+  std::printf(
+      "spans_acked=%llu requests=%llu refused=%llu failed=%llu seconds=%.1f spans_per_sec=%.0f "
+      "ack_p50_ms=%.2f ack_p99_ms=%.2f\n",
+      static_cast<unsigned long long>(all.spans), static_cast<unsigned long long>(all.requests),
+      static_cast<unsigned long long>(all.refused), static_cast<unsigned long long>(all.failed), elapsed,
+      static_cast<double>(all.spans) / elapsed, pct(0.5), pct(0.99));
+  return all.failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,183 @@
+#include "ingest/ingester.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <mutex>
+
+#include "wire/otlp_codec.h"
+
+namespace tb::ingest {
+namespace {
+
+// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
+bool TruncateUtf8(std::string* s, size_t max) {
+  if (s->size() <= max) return false;
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>((*s)[cut]) & 0xC0) == 0x80) --cut;
+  s->resize(cut);
+  return true;
+}
+
+class Trimmer {
+ public:
+  explicit Trimmer(const Limits& limits) : limits_(limits) {}
+  uint64_t truncated_values() const { return truncated_; }
+
+  void Value(model::AnyValue* v) {
+    switch (v->type()) {
+      case model::AnyValue::Type::kString:
+        truncated_ += TruncateUtf8(v->mutable_string(), limits_.max_attribute_value_bytes);
+        break;
+      case model::AnyValue::Type::kBytes:
+        if (v->bytes_value().size() > limits_.max_attribute_value_bytes) {
+          *v = model::AnyValue::FromBytes(v->bytes_value().substr(0, limits_.max_attribute_value_bytes));
+          ++truncated_;
+        }
+        break;
+      case model::AnyValue::Type::kArray: {
+        model::ArrayValue values = v->array_value();
+        for (auto& e : values) Value(&e);
+        *v = model::AnyValue::Array(std::move(values));
+        break;
+      }
+      case model::AnyValue::Type::kKvList: {
+        model::KeyValueList values = v->kvlist_value();
+        for (auto& kv : values) Value(&kv.value);
+        *v = model::AnyValue::KvList(std::move(values));
+        break;
+      }
+      default: break;
+    }
+  }
+
+  void Attributes(model::Attributes* attributes, uint32_t* dropped) {
+    if (attributes->size() > limits_.max_attributes_per_span) {
+      *dropped += static_cast<uint32_t>(attributes->size() - limits_.max_attributes_per_span);
+      attributes->resize(limits_.max_attributes_per_span);
+    }
+    for (auto& kv : *attributes)
+      if (NeedsValueCheck(kv.value)) Value(&kv.value);
+  }
+
+  template <typename T>
+  void Cap(std::vector<T>* items, uint32_t max, uint32_t* dropped) {
+    if (items->size() > max) {
+      *dropped += static_cast<uint32_t>(items->size() - max);
+      items->resize(max);
+    }
+  }
+
+ private:
+  // Containers are rebuilt only when they hold something that is too long.
+  bool NeedsValueCheck(const model::AnyValue& v) const {
+    switch (v.type()) {
+      case model::AnyValue::Type::kString: return v.string_value().size() > limits_.max_attribute_value_bytes;
+      case model::AnyValue::Type::kBytes: return v.bytes_value().size() > limits_.max_attribute_value_bytes;
+      case model::AnyValue::Type::kArray:
+        for (const auto& e : v.array_value())
+          if (NeedsValueCheck(e)) return true;
+        return false;
+      case model::AnyValue::Type::kKvList:
+        for (const auto& kv : v.kvlist_value())
+          if (NeedsValueCheck(kv.value)) return true;
+        return false;
+      default: return false;
+    }
+  }
+
+  const Limits& limits_;
+  uint64_t truncated_ = 0;
+};
+
+// Drops spans beyond max_spans_per_trace, counting what the head already holds for each trace.
+uint64_t RejectOversizedTraces(const Limits& limits, const head::Head& head, model::Traces* batch) {
+  std::map<model::TraceId, uint64_t> counts;
+  uint64_t rejected = 0;
+  for (auto& rs : batch->resource_spans) {
+    for (auto& ss : rs.scope_spans) {
+      std::erase_if(ss.spans, [&](const model::Span& span) {
+        auto [it, fresh] = counts.emplace(span.trace_id, 0);
+        if (fresh) it->second = head.SpanCount(span.trace_id);
+        if (it->second >= limits.max_spans_per_trace) {
+          ++rejected;
+          return true;
+        }
+        ++it->second;
+        return false;
+      });
+    }
+  }
+  return rejected;
+}
+
+}  // namespace
+
+uint64_t ApplySpanLimits(const Limits& limits, model::Traces* batch) {
+  Trimmer t(limits);
+  for (auto& rs : batch->resource_spans) {
+    t.Attributes(&rs.resource.attributes, &rs.resource.dropped_attributes_count);
+    for (auto& ss : rs.scope_spans) {
+      t.Attributes(&ss.scope.attributes, &ss.scope.dropped_attributes_count);
+      for (auto& span : ss.spans) {
+        t.Attributes(&span.attributes, &span.dropped_attributes_count);
+        t.Cap(&span.events, limits.max_events_per_span, &span.dropped_events_count);
+        t.Cap(&span.links, limits.max_links_per_span, &span.dropped_links_count);
+        for (auto& e : span.events) t.Attributes(&e.attributes, &e.dropped_attributes_count);
+        for (auto& l : span.links) t.Attributes(&l.attributes, &l.dropped_attributes_count);
+      }
+    }
+  }
+  return t.truncated_values();
+}
+
+Result<IngestResult> Ingester::Ingest(model::Traces&& batch) {
+  IngestResult result;
+  const uint64_t truncated = ApplySpanLimits(limits_, &batch);
+
+  std::shared_lock purge_lock(purge_mu_);
+  result.rejected_spans = RejectOversizedTraces(limits_, *head_, &batch);
+  result.accepted_spans = batch.SpanCount();
+  if (result.rejected_spans > 0) {
+    result.message = std::to_string(result.rejected_spans) + " spans rejected: their traces reached the limit of " +
+                     std::to_string(limits_.max_spans_per_trace) + " spans per trace";
+  }
+  if (truncated > 0) {
+    if (!result.message.empty()) result.message += "; ";
+    result.message += std::to_string(truncated) + " attribute values truncated to " +
+                      std::to_string(limits_.max_attribute_value_bytes) + " bytes";
+  }
+  if (result.accepted_spans == 0) return result;
+
+  TB_ASSIGN_OR_RETURN(head::Reservation reservation, head_->Reserve(head::EstimateMemory(batch)));
+  auto appended = wal_->Append(wire::EncodeOtlpProtobuf(batch));
+  if (!appended.ok()) return Status::Unavailable("write-ahead log: " + appended.status().message());
+  head_->Insert(std::move(batch), std::move(reservation));
+  return result;
+}
+
+Status Ingester::Purge() {
+  std::unique_lock lock(purge_mu_);
+  TB_RETURN_IF_ERROR(wal_->Purge());
+  head_->Clear();
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<wal::Wal>> Ingester::RecoverWal(const wal::Options& options, head::Head* head,
+                                                       wal::ReplayStats* stats) {
+  return wal::Wal::Open(
+      options,
+      [head](uint64_t sequence, std::string_view payload) -> Status {
+        auto batch = wire::DecodeOtlpProtobuf(payload);
+        if (!batch.ok()) {
+          // The checksum held, so the record is as written: this is a bug, not a torn write.
+          return Status::DataLoss("WAL record " + std::to_string(sequence) +
+                                  " does not decode: " + batch.status().message());
+        }
+        head->Insert(std::move(*batch), {});
+        return Status::Ok();
+      },
+      stats);
+}
+
+}  // namespace tb::ingest

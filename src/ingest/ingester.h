@@ -1,0 +1,64 @@
+// Ingester: the write path. Validated batches are trimmed to the configured limits, reserved in the
+// head's memory budget, made durable in the WAL, and only then inserted into the head and
+// acknowledged. Nothing is acknowledged that a restart would not bring back.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+
+#include "head/head.h"
+#include "model/span.h"
+#include "util/status.h"
+#include "wal/wal.h"
+
+namespace tb::ingest {
+
+// Per-span limits trim and count (dropped_*_count); per-trace limits reject spans (partial success).
+struct Limits {
+  uint64_t max_request_bytes = 64ull << 20;  // enforced by the transports before decoding
+  uint32_t max_attributes_per_span = 128;    // also per resource, scope, event and link
+  uint32_t max_attribute_value_bytes = 16 << 10;
+  uint32_t max_events_per_span = 256;
+  uint32_t max_links_per_span = 128;
+  uint64_t max_spans_per_trace = 100'000;
+};
+
+// What happened to one accepted request.
+struct IngestResult {
+  uint64_t accepted_spans = 0;
+  uint64_t rejected_spans = 0;
+  std::string message;  // why spans were rejected or trimmed; empty if nothing was
+};
+
+class Ingester {
+ public:
+  Ingester(const Limits& limits, head::Head* head, wal::Wal* wal) : limits_(limits), head_(head), wal_(wal) {}
+
+  // Returns once the accepted spans are durable and visible. RESOURCE_EXHAUSTED when the head is
+  // full (back-pressure; retry later), UNAVAILABLE when the WAL cannot write.
+  Result<IngestResult> Ingest(model::Traces&& batch);
+
+  // Deletes every span, durable ones included, with no ingest in flight.
+  Status Purge();
+
+  // Replays the WAL into `head` and opens it for appends. Replay ignores the memory budget:
+  // everything acknowledged before a crash is served after it.
+  static Result<std::unique_ptr<wal::Wal>> RecoverWal(const wal::Options& options, head::Head* head,
+                                                      wal::ReplayStats* stats);
+
+  const Limits& limits() const { return limits_; }
+
+ private:
+  const Limits limits_;
+  head::Head* const head_;
+  wal::Wal* const wal_;
+  std::shared_mutex purge_mu_;  // ingests share it; Purge takes it exclusively
+};
+
+// Trims attribute counts, value lengths, events and links to `limits`, adding what was removed to
+// the dropped counts. Returns the number of values truncated (strings or bytes cut short).
+uint64_t ApplySpanLimits(const Limits& limits, model::Traces* batch);
+
+}  // namespace tb::ingest

@@ -1,0 +1,156 @@
+#include "ingest/ingester.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "model/random_traces.h"
+
+namespace tb::ingest {
+namespace {
+
+using model::AnyValue;
+
+model::Traces OneSpan(uint8_t trace, uint8_t span) {
+  model::Traces t;
+  t.resource_spans.resize(1);
+  t.resource_spans[0].resource.attributes = {{"service.name", AnyValue::String("svc")}};
+  t.resource_spans[0].scope_spans.resize(1);
+  model::Span s;
+  s.trace_id[15] = trace;
+  s.span_id[7] = span;
+  s.name = "op";
+  t.resource_spans[0].scope_spans[0].spans.push_back(s);
+  return t;
+}
+
+class IngesterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("tb_ingest_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Opens a fresh head over the WAL in dir_, replaying what is there.
+  void Open(uint64_t budget = 1ull << 30, Limits limits = {}) {
+    ingester_.reset();
+    if (wal_) {
+      ASSERT_TRUE(wal_->Close().ok());
+    }
+    wal_.reset();
+    head_ = std::make_unique<head::Head>(head::Options{budget});
+    wal::Options options;
+    options.dir = dir_.string();
+    wal::ReplayStats stats;
+    auto wal = Ingester::RecoverWal(options, head_.get(), &stats);
+    ASSERT_TRUE(wal.ok()) << wal.status().ToString();
+    wal_ = std::move(*wal);
+    ingester_ = std::make_unique<Ingester>(limits, head_.get(), wal_.get());
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<head::Head> head_;
+  std::unique_ptr<wal::Wal> wal_;
+  std::unique_ptr<Ingester> ingester_;
+};
+
+TEST_F(IngesterTest, AcknowledgedSpansSurviveReopenExactly) {
+  Open();
+  model::Traces batch = model::RandomTraces(11);
+  model::Traces copy = batch;
+  auto r = ingester_->Ingest(std::move(batch));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->accepted_spans, copy.SpanCount());
+  EXPECT_EQ(r->rejected_spans, 0u);
+  Open();
+  EXPECT_EQ(head_->Stats().spans, copy.SpanCount());
+  // Every span comes back with its resource and scope, compared trace by trace.
+  std::set<model::TraceId> ids;
+  for (const auto& rs : copy.resource_spans)
+    for (const auto& ss : rs.scope_spans)
+      for (const auto& s : ss.spans) ids.insert(s.trace_id);
+  size_t spans = 0;
+  for (const auto& id : ids) {
+    model::Traces t;
+    ASSERT_TRUE(head_->ReadTrace(id, &t).ok());
+    for (const auto& rs : t.resource_spans)
+      for (const auto& ss : rs.scope_spans)
+        for (const auto& s : ss.spans) {
+          ++spans;
+          bool found = false;
+          for (const auto& crs : copy.resource_spans)
+            for (const auto& css : crs.scope_spans)
+              for (const auto& cs : css.spans) found |= cs == s && crs.resource == rs.resource && css.scope == ss.scope;
+          EXPECT_TRUE(found);
+        }
+  }
+  EXPECT_EQ(spans, copy.SpanCount());
+}
+
+TEST_F(IngesterTest, FullHeadRefusesBeforeTheWal) {
+  Open(/*budget=*/1);
+  auto r = ingester_->Ingest(OneSpan(1, 1));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
+  Open();
+  EXPECT_EQ(head_->Stats().spans, 0u);  // nothing refused was made durable
+}
+
+TEST_F(IngesterTest, SpansBeyondTheTraceLimitAreRejectedAndCounted) {
+  Limits limits;
+  limits.max_spans_per_trace = 3;
+  Open(1ull << 30, limits);
+  ASSERT_TRUE(ingester_->Ingest(OneSpan(1, 1)).ok());
+  model::Traces batch = OneSpan(1, 2);
+  auto& spans = batch.resource_spans[0].scope_spans[0].spans;
+  spans.push_back(spans[0]);
+  spans.push_back(spans[0]);
+  spans.push_back(OneSpan(2, 1).resource_spans[0].scope_spans[0].spans[0]);
+  auto r = ingester_->Ingest(std::move(batch));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->accepted_spans, 3u);
+  EXPECT_EQ(r->rejected_spans, 1u);
+  EXPECT_NE(r->message.find("limit of 3 spans per trace"), std::string::npos);
+  EXPECT_EQ(head_->SpanCount(model::TraceId{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}), 3u);
+}
+
+TEST_F(IngesterTest, PurgeDeletesDurableData) {
+  Open();
+  ASSERT_TRUE(ingester_->Ingest(OneSpan(1, 1)).ok());
+  ASSERT_TRUE(ingester_->Purge().ok());
+  EXPECT_EQ(head_->Stats().spans, 0u);
+  ASSERT_TRUE(ingester_->Ingest(OneSpan(2, 1)).ok());
+  Open();
+  EXPECT_EQ(head_->Stats().spans, 1u);
+  EXPECT_EQ(head_->SpanCount(model::TraceId{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}), 1u);
+}
+
+TEST(ApplySpanLimitsTest, TrimsAndCounts) {
+  Limits limits;
+  limits.max_attributes_per_span = 2;
+  limits.max_attribute_value_bytes = 4;
+  limits.max_events_per_span = 1;
+  limits.max_links_per_span = 0;
+  model::Traces t = OneSpan(1, 1);
+  auto& s = t.resource_spans[0].scope_spans[0].spans[0];
+  s.attributes = {{"a", AnyValue::String("ééé")},  // 6 bytes: cut at a character boundary
+                  {"b", AnyValue::Array({AnyValue::FromBytes("123456")})},
+                  {"c", AnyValue::Int(1)}};
+  s.dropped_attributes_count = 5;
+  s.events.resize(3);
+  s.links.resize(2);
+  EXPECT_EQ(ApplySpanLimits(limits, &t), 2u);
+  EXPECT_EQ(s.attributes.size(), 2u);
+  EXPECT_EQ(s.dropped_attributes_count, 6u);
+  EXPECT_EQ(s.attributes[0].value.string_value(), "éé");
+  EXPECT_EQ(s.attributes[1].value.array_value()[0].bytes_value(), "1234");
+  EXPECT_EQ(s.events.size(), 1u);
+  EXPECT_EQ(s.dropped_events_count, 2u);
+  EXPECT_TRUE(s.links.empty());
+  EXPECT_EQ(s.dropped_links_count, 2u);
+}
+
+}  // namespace
+}  // namespace tb::ingest

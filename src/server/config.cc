@@ -1,0 +1,108 @@
+#include "server/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <set>
+
+namespace tb::server {
+namespace {
+
+Status CheckKeys(const YAML::Node& node, const std::string& where, const std::set<std::string>& allowed) {
+  if (!node.IsMap()) return Status::InvalidArgument(where + ": expected a mapping");
+  for (const auto& kv : node) {
+    const auto key = kv.first.as<std::string>();
+    if (!allowed.contains(key)) return Status::InvalidArgument(where + ": unknown key '" + key + "'");
+  }
+  return Status::Ok();
+}
+
+template <typename T>
+Status Read(const YAML::Node& node, const char* key, T* out) {
+  if (!node[key]) return Status::Ok();
+  try {
+    *out = node[key].as<T>();
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(std::string(key) + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
+template <typename T>
+Status ReadSize(const YAML::Node& node, const char* key, T* out) {
+  if (!node[key]) return Status::Ok();
+  TB_ASSIGN_OR_RETURN(uint64_t v, ParseByteSize(node[key].as<std::string>()));
+  if (v > std::numeric_limits<T>::max()) return Status::InvalidArgument(std::string(key) + ": too large");
+  *out = static_cast<T>(v);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<uint64_t> ParseByteSize(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0) return Status::InvalidArgument("'" + text + "' is not a size (e.g. 64MiB)");
+  uint64_t value;
+  try {
+    value = std::stoull(text.substr(0, i));
+  } catch (const std::exception&) {
+    return Status::InvalidArgument("'" + text + "' is out of range");
+  }
+  std::string unit = text.substr(i);
+  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  static const std::pair<const char*, uint64_t> kUnits[] = {
+      {"", 1},      {"B", 1},        {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40},
+      {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000},  {"K", 1ull << 10},   {"M", 1ull << 20},   {"G", 1ull << 30}};
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) {
+      if (value > UINT64_MAX / factor) return Status::InvalidArgument("'" + text + "' is out of range");
+      return value * factor;
+    }
+  }
+  return Status::InvalidArgument("'" + text + "' has an unknown unit (use B, KiB, MiB, GiB)");
+}
+
+Status LoadConfigFile(const std::string& path, Config* c) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument("config " + path + ": " + e.what());
+  }
+  if (root.IsNull()) return Status::Ok();
+  auto status = [&]() -> Status {
+    TB_RETURN_IF_ERROR(
+        CheckKeys(root, "config",
+                  {"data_dir", "grpc_listen", "http_listen", "enable_purge", "log_level", "head", "wal", "limits"}));
+    TB_RETURN_IF_ERROR(Read(root, "data_dir", &c->data_dir));
+    TB_RETURN_IF_ERROR(Read(root, "grpc_listen", &c->grpc_listen));
+    TB_RETURN_IF_ERROR(Read(root, "http_listen", &c->http_listen));
+    TB_RETURN_IF_ERROR(Read(root, "enable_purge", &c->enable_purge));
+    TB_RETURN_IF_ERROR(Read(root, "log_level", &c->log_level));
+    if (auto head = root["head"]) {
+      TB_RETURN_IF_ERROR(CheckKeys(head, "head", {"memory_budget"}));
+      TB_RETURN_IF_ERROR(ReadSize(head, "memory_budget", &c->head_memory_budget_bytes));
+    }
+    if (auto wal = root["wal"]) {
+      TB_RETURN_IF_ERROR(CheckKeys(wal, "wal", {"sync", "segment_size"}));
+      TB_RETURN_IF_ERROR(Read(wal, "sync", &c->wal_sync));
+      TB_RETURN_IF_ERROR(ReadSize(wal, "segment_size", &c->wal_segment_bytes));
+    }
+    if (auto l = root["limits"]) {
+      TB_RETURN_IF_ERROR(CheckKeys(l, "limits",
+                                   {"max_request_size", "max_attributes_per_span", "max_attribute_value_size",
+                                    "max_events_per_span", "max_links_per_span", "max_spans_per_trace"}));
+      TB_RETURN_IF_ERROR(ReadSize(l, "max_request_size", &c->limits.max_request_bytes));
+      TB_RETURN_IF_ERROR(Read(l, "max_attributes_per_span", &c->limits.max_attributes_per_span));
+      TB_RETURN_IF_ERROR(ReadSize(l, "max_attribute_value_size", &c->limits.max_attribute_value_bytes));
+      TB_RETURN_IF_ERROR(Read(l, "max_events_per_span", &c->limits.max_events_per_span));
+      TB_RETURN_IF_ERROR(Read(l, "max_links_per_span", &c->limits.max_links_per_span));
+      TB_RETURN_IF_ERROR(Read(l, "max_spans_per_trace", &c->limits.max_spans_per_trace));
+    }
+    return Status::Ok();
+  }();
+  return status.WithContext("config " + path);
+}
+
+}  // namespace tb::server

@@ -1,0 +1,70 @@
+// gRPC doors: OTLP TraceService (write) and Jaeger Remote Storage API v2 (read). Thin: they
+// translate messages to the core's types and call the Ingester or the QueryEngine.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include "ingest/ingester.h"
+#include "jaeger/storage/v2/capabilities.grpc.pb.h"
+#include "jaeger/storage/v2/dependency_storage.grpc.pb.h"
+#include "jaeger/storage/v2/trace_storage.grpc.pb.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+#include "query/query_engine.h"
+
+namespace tb::server {
+
+// Maps a core Status to the gRPC status with the same code and message.
+grpc::Status ToGrpc(const Status& status);
+
+class OtlpTraceService final : public opentelemetry::proto::collector::trace::v1::TraceService::Service {
+ public:
+  explicit OtlpTraceService(ingest::Ingester* ingester) : ingester_(ingester) {}
+  grpc::Status Export(grpc::ServerContext* context,
+                      const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest* request,
+                      opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse* response) override;
+
+ private:
+  ingest::Ingester* ingester_;
+};
+
+class StorageV2TraceReader final : public jaeger::storage::v2::TraceReader::Service {
+ public:
+  explicit StorageV2TraceReader(const query::QueryEngine* engine) : engine_(engine) {}
+  using TracesWriter = grpc::ServerWriter<opentelemetry::proto::trace::v1::TracesData>;
+
+  grpc::Status GetTraces(grpc::ServerContext*, const jaeger::storage::v2::GetTracesRequest*, TracesWriter*) override;
+  grpc::Status GetServices(grpc::ServerContext*, const jaeger::storage::v2::GetServicesRequest*,
+                           jaeger::storage::v2::GetServicesResponse*) override;
+  grpc::Status GetOperations(grpc::ServerContext*, const jaeger::storage::v2::GetOperationsRequest*,
+                             jaeger::storage::v2::GetOperationsResponse*) override;
+  grpc::Status FindTraces(grpc::ServerContext*, const jaeger::storage::v2::FindTracesRequest*, TracesWriter*) override;
+  grpc::Status FindTraceIDs(grpc::ServerContext*, const jaeger::storage::v2::FindTraceIDsRequest*,
+                            jaeger::storage::v2::FindTraceIDsResponse*) override;
+  grpc::Status FindTraceSummaries(grpc::ServerContext*, const jaeger::storage::v2::FindTraceSummariesRequest*,
+                                  grpc::ServerWriter<jaeger::storage::v2::FindTraceSummariesResponse>*) override;
+
+ private:
+  const query::QueryEngine* engine_;
+};
+
+class StorageV2DependencyReader final : public jaeger::storage::v2::DependencyReader::Service {
+ public:
+  explicit StorageV2DependencyReader(const query::QueryEngine* engine) : engine_(engine) {}
+  grpc::Status GetDependencies(grpc::ServerContext*, const jaeger::storage::v2::GetDependenciesRequest*,
+                               jaeger::storage::v2::GetDependenciesResponse*) override;
+
+ private:
+  const query::QueryEngine* engine_;
+};
+
+class StorageV2Capabilities final : public jaeger::storage::v2::Capabilities::Service {
+ public:
+  grpc::Status GetCapabilities(grpc::ServerContext*, const jaeger::storage::v2::GetCapabilitiesRequest*,
+                               jaeger::storage::v2::GetCapabilitiesResponse*) override;
+};
+
+// Splits one trace into TracesData messages of at most `max_bytes` serialized bytes each (a
+// single larger span still goes alone), so no message reaches a client's 4 MiB receive limit.
+std::vector<opentelemetry::proto::trace::v1::TracesData> ChunkTrace(const model::Traces& trace, size_t max_bytes);
+
+}  // namespace tb::server

@@ -1,0 +1,175 @@
+#include "server/http_server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "google/rpc/status.pb.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "wire/otlp_codec.h"
+#include "wire/otlp_json.h"
+
+namespace tb::server {
+namespace {
+
+constexpr char kProtobuf[] = "application/x-protobuf";
+constexpr char kJson[] = "application/json";
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kResourceExhausted: return 429;
+    case StatusCode::kUnimplemented: return 501;
+    case StatusCode::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+std::string JsonEscape(const std::string& s) {
+  nlohmann::json j = s;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// An OTLP/HTTP error: google.rpc.Status in the request's encoding.
+void SendError(httplib::Response& res, bool protobuf, const Status& status) {
+  res.status = HttpStatusFor(status.code());
+  if (status.code() == StatusCode::kResourceExhausted || status.code() == StatusCode::kUnavailable)
+    res.set_header("Retry-After", "1");
+  if (protobuf) {
+    google::rpc::Status body;
+    body.set_code(static_cast<int>(status.code()));
+    body.set_message(status.message());
+    res.set_content(body.SerializeAsString(), kProtobuf);
+  } else {
+    res.set_content("{\"code\":" + std::to_string(static_cast<int>(status.code())) +
+                        ",\"message\":" + JsonEscape(status.message()) + "}",
+                    kJson);
+  }
+}
+
+std::string MediaType(const httplib::Request& req) {
+  std::string type = req.get_header_value("Content-Type");
+  type = type.substr(0, type.find(';'));
+  type.erase(std::remove(type.begin(), type.end(), ' '), type.end());
+  std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
+  return type;
+}
+
+}  // namespace
+
+Status SplitHostPort(const std::string& listen, std::string* host, int* port) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return Status::InvalidArgument("listen address '" + listen + "' needs host:port");
+  *host = listen.substr(0, colon);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
+  if (host->empty()) *host = "0.0.0.0";
+  try {
+    size_t used = 0;
+    *port = std::stoi(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1 || *port < 0 || *port > 65535) throw std::out_of_range("port");
+  } catch (const std::exception&) {
+    return Status::InvalidArgument("listen address '" + listen + "' has a bad port");
+  }
+  return Status::Ok();
+}
+
+HttpServer::HttpServer(const Config& config, ingest::Ingester* ingester)
+    : config_(config), ingester_(ingester), http_(std::make_unique<httplib::Server>()) {
+  Routes();
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Routes() {
+  http_->set_payload_max_length(config_.limits.max_request_bytes);
+
+  http_->Post("/v1/traces", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string type = MediaType(req);
+    const bool protobuf = type == kProtobuf;
+    Result<model::Traces> batch = Status::InvalidArgument("unset");
+    if (protobuf) {
+      batch = wire::DecodeOtlpProtobuf(req.body);
+    } else if (type == kJson) {
+      batch = wire::ParseOtlpJson(req.body);
+    } else {
+      SendError(res, false,
+                Status::InvalidArgument("unsupported Content-Type '" + type +
+                                        "': use application/x-protobuf or application/json"));
+      res.status = 415;
+      return;
+    }
+    if (!batch.ok()) return SendError(res, protobuf, batch.status());
+    auto result = ingester_->Ingest(std::move(*batch));
+    if (!result.ok()) return SendError(res, protobuf, result.status());
+    opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse response;
+    if (result->rejected_spans > 0 || !result->message.empty()) {
+      response.mutable_partial_success()->set_rejected_spans(static_cast<int64_t>(result->rejected_spans));
+      response.mutable_partial_success()->set_error_message(result->message);
+    }
+    if (protobuf) {
+      res.set_content(response.SerializeAsString(), kProtobuf);
+    } else if (response.has_partial_success()) {
+      res.set_content("{\"partialSuccess\":{\"rejectedSpans\":\"" + std::to_string(result->rejected_spans) +
+                          "\",\"errorMessage\":" + JsonEscape(result->message) + "}}",
+                      kJson);
+    } else {
+      res.set_content("{}", kJson);
+    }
+  });
+
+  http_->Get("/ready",
+             [](const httplib::Request&, httplib::Response& res) { res.set_content("ready\n", "text/plain"); });
+
+  http_->Post("/purge", [this](const httplib::Request&, httplib::Response& res) {
+    if (!config_.enable_purge) {
+      res.status = 404;
+      res.set_content("purge is disabled; start the server with --enable-purge\n", "text/plain");
+      return;
+    }
+    Status s = ingester_->Purge();
+    if (!s.ok()) {
+      res.status = 500;
+      res.set_content(s.ToString() + "\n", "text/plain");
+      return;
+    }
+    spdlog::warn("purged all data on request");
+    res.set_content("purged\n", "text/plain");
+  });
+
+  // httplib answers some errors itself (oversized or undecodable bodies) with an empty body.
+  http_->set_error_handler([this](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    std::string message;
+    switch (res.status) {
+      case 413:
+        message = "request body exceeds limits.max_request_size (" + std::to_string(config_.limits.max_request_bytes) +
+                  " bytes)";
+        break;
+      case 400: message = "malformed request: bad headers or an undecodable body (e.g. invalid gzip data)"; break;
+      case 404: message = "no such endpoint"; break;
+      default: message = "request failed with HTTP status " + std::to_string(res.status);
+    }
+    res.set_content("{\"code\":3,\"message\":" + JsonEscape(message) + "}", kJson);
+  });
+}
+
+Status HttpServer::Start(const std::string& listen) {
+  std::string host;
+  int port = 0;
+  TB_RETURN_IF_ERROR(SplitHostPort(listen, &host, &port));
+  if (!http_->bind_to_port(host, port)) return Status::Unavailable("cannot listen for HTTP on " + listen);
+  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  if (thread_.joinable()) {
+    http_->stop();
+    thread_.join();
+  }
+}
+
+}  // namespace tb::server

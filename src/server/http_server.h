@@ -1,0 +1,40 @@
+// The HTTP door: OTLP/HTTP ingest (protobuf and JSON, gzip bodies), readiness, and the test-only
+// purge. The Jaeger query HTTP API and api_v3 will be served here too.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "ingest/ingester.h"
+#include "server/config.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace tb::server {
+
+class HttpServer {
+ public:
+  HttpServer(const Config& config, ingest::Ingester* ingester);
+  ~HttpServer();
+
+  // Binds `host:port` and serves on a background thread.
+  Status Start(const std::string& listen);
+  // Stops accepting and returns once in-flight requests have finished.
+  void Stop();
+
+ private:
+  void Routes();
+
+  const Config& config_;
+  ingest::Ingester* ingester_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread thread_;
+};
+
+// Splits "host:port"; the host may be empty or a bracketed IPv6 address.
+Status SplitHostPort(const std::string& listen, std::string* host, int* port);
+
+}  // namespace tb::server

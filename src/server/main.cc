@@ -1,0 +1,95 @@
+// tracebucket: a Jaeger / OpenTelemetry trace store.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+
+#include "server/config.h"
+#include "server/server.h"
+
+namespace {
+
+// Blocks until SIGTERM or SIGINT; both are blocked in every thread so that only this one sees them.
+int WaitForStopSignal(const sigset_t& signals) {
+  int signal = 0;
+  sigwait(&signals, &signal);
+  return signal;
+}
+
+int Serve(tb::server::Config config) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = tb::server::Server::Open(config);
+  if (!server.ok()) {
+    spdlog::critical("cannot start: {}", server.status().ToString());
+    return 1;
+  }
+  if (auto s = (*server)->Start(); !s.ok()) {
+    spdlog::critical("cannot start: {}", s.ToString());
+    return 1;
+  }
+  const int signal = WaitForStopSignal(signals);
+  spdlog::info("received signal {}; finishing in-flight requests", signal);
+  if (auto s = (*server)->Shutdown(std::chrono::seconds(10)); !s.ok()) {
+    spdlog::error("shutdown: {}", s.ToString());
+    return 1;
+  }
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("tracebucket"));
+  CLI::App app{"tracebucket: Jaeger and OpenTelemetry traces in object storage"};
+  app.require_subcommand(1);
+
+  tb::server::Config defaults;
+  std::string config_file, head_budget, max_request;
+  auto* serve = app.add_subcommand("serve", "Run the server");
+  serve->add_option("--config", config_file, "YAML configuration file; flags override it")->check(CLI::ExistingFile);
+  serve->add_option("--data-dir", defaults.data_dir, "Directory for the WAL and local data")->capture_default_str();
+  serve->add_option("--grpc-listen", defaults.grpc_listen, "gRPC address: OTLP, Jaeger storage v2, health")
+      ->capture_default_str();
+  serve->add_option("--http-listen", defaults.http_listen, "HTTP address: OTLP/HTTP, /ready, Jaeger HTTP APIs")
+      ->capture_default_str();
+  serve->add_flag("--enable-purge", defaults.enable_purge, "Serve POST /purge, which deletes ALL data (tests only)");
+  serve->add_option("--head-memory-budget", head_budget, "Memory for recent spans, e.g. 1GiB (default 1GiB)");
+  serve->add_option("--max-request-size", max_request, "Largest accepted request body, e.g. 64MiB (default 64MiB)");
+  serve->add_option("--log-level", defaults.log_level, "trace, debug, info, warn, error")->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+
+  tb::server::Config config;
+  if (!config_file.empty()) {
+    if (auto s = tb::server::LoadConfigFile(config_file, &config); !s.ok()) {
+      spdlog::critical("{}", s.ToString());
+      return 2;
+    }
+  }
+  // Flags given on the command line win over the file.
+  auto given = [&](const char* flag) { return serve->count(flag) > 0; };
+  if (given("--data-dir")) config.data_dir = defaults.data_dir;
+  if (given("--grpc-listen")) config.grpc_listen = defaults.grpc_listen;
+  if (given("--http-listen")) config.http_listen = defaults.http_listen;
+  if (given("--enable-purge")) config.enable_purge = defaults.enable_purge;
+  if (given("--log-level")) config.log_level = defaults.log_level;
+  for (auto [flag, text, target] : {std::tuple{"--head-memory-budget", &head_budget, &config.head_memory_budget_bytes},
+                                    std::tuple{"--max-request-size", &max_request, &config.limits.max_request_bytes}}) {
+    if (!given(flag)) continue;
+    auto bytes = tb::server::ParseByteSize(*text);
+    if (!bytes.ok()) {
+      spdlog::critical("{}: {}", flag, bytes.status().message());
+      return 2;
+    }
+    *target = *bytes;
+  }
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  return Serve(std::move(config));
+}

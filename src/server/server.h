@@ -1,0 +1,45 @@
+// Server: owns the data directory, the WAL, the head, the query engine and both network doors.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+
+#include "head/head.h"
+#include "ingest/ingester.h"
+#include "query/query_engine.h"
+#include "server/config.h"
+#include "server/grpc_services.h"
+#include "server/http_server.h"
+#include "wal/wal.h"
+
+namespace tb::server {
+
+class Server {
+ public:
+  // Recovers the WAL into the head. Nothing listens yet.
+  static Result<std::unique_ptr<Server>> Open(const Config& config);
+  ~Server();
+
+  // Starts serving gRPC and HTTP.
+  Status Start();
+  // Stops accepting, lets in-flight requests finish (up to `grace`), and syncs the WAL.
+  Status Shutdown(std::chrono::milliseconds grace);
+
+ private:
+  explicit Server(const Config& config);
+
+  Config config_;
+  std::shared_ptr<head::Head> head_;
+  std::unique_ptr<wal::Wal> wal_;
+  std::unique_ptr<ingest::Ingester> ingester_;
+  std::unique_ptr<query::QueryEngine> engine_;
+  std::unique_ptr<OtlpTraceService> otlp_service_;
+  std::unique_ptr<StorageV2TraceReader> trace_reader_;
+  std::unique_ptr<StorageV2DependencyReader> dependency_reader_;
+  std::unique_ptr<StorageV2Capabilities> capabilities_;
+  std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<HttpServer> http_;
+};
+
+}  // namespace tb::server
