@@ -325,3 +325,128 @@ describe('the check bites: a mutated expectation is reported against the real se
     assert.match(d2.join('\n'), /span 0000000000000006 .*unexpected/);
   });
 });
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reference behaviour (jaeger-api.md §5.2) that the fixture set does not pin down on its own.
+
+const S = 1_000_000_000n;
+const kv = (key, value) => ({ key, value });
+const str = (v) => ({ stringValue: v });
+
+/** One OTLP/JSON document: `spans` = [{service, scope?, spanId, parent?, name, kind?, start, end, attributes?, status?, events?}]. */
+function doc(traceId, spans) {
+  return {
+    resourceSpans: spans.map((s) => ({
+      resource: { attributes: [kv('service.name', str(s.service)), ...(s.resourceAttributes ?? [])] },
+      scopeSpans: [{
+        scope: s.scope ?? {},
+        spans: [{
+          traceId, spanId: s.spanId, parentSpanId: s.parent ?? '', name: s.name, kind: s.kind ?? 0,
+          startTimeUnixNano: s.start.toString(), endTimeUnixNano: s.end.toString(),
+          attributes: s.attributes ?? [], events: s.events ?? [], status: s.status ?? {},
+        }],
+      }],
+    })),
+  };
+}
+
+describe('Jaeger reference semantics beyond the fixture set', () => {
+  const ctx = useServer();
+  const t0 = BigInt(Date.now() - 600_000) * 1_000_000n; // ten minutes ago
+  const TA = 'a1000000000000000000000000000001'; // same-span conjunction: tags split over two spans
+  const TB = 'b2000000000000000000000000000002'; // everything on one span; error status; server kind; scope
+  const TD = 'd4000000000000000000000000000004'; // dependencies hello → world → hello ×3
+  const docs = {
+    [TA]: doc(TA, [
+      { service: 'sem-svc', spanId: '00000000000000a1', name: 'op-a', start: t0, end: t0 + 1000n, attributes: [kv('k1', str('v1'))] },
+      { service: 'sem-svc', spanId: '00000000000000a2', parent: '00000000000000a1', name: 'op-a', start: t0 + 10n, end: t0 + 20n, attributes: [kv('k2', str('v2'))] },
+    ]),
+    [TB]: doc(TB, [
+      { service: 'sem-svc', spanId: '00000000000000b1', name: 'op-b', kind: 2, start: t0 + S, end: t0 + S + 5000n,
+        scope: { name: 'sem-lib', version: '2.0.0' },
+        resourceAttributes: [kv('region', str('eu-west'))],
+        attributes: [kv('k1', str('v1')), kv('k2', str('v2')), kv('num', { intValue: '123' }), kv('numstr', str('456')),
+          kv('ratio', { doubleValue: 72.5 }), kv('flag', { boolValue: true }), kv('blob', { bytesValue: 'AAAwOQ==' })],
+        status: { code: 2, message: 'failed' } },
+    ]),
+    [TD]: doc(TD, [
+      { service: 'hello', spanId: '00000000000000d1', name: 'root', start: t0 + 2n * S, end: t0 + 2n * S + 100n },
+      { service: 'world', spanId: '00000000000000d2', parent: '00000000000000d1', name: 'w', start: t0 + 2n * S + 1n, end: t0 + 2n * S + 90n },
+      ...[3, 4, 5].map((i) => ({ service: 'hello', spanId: `00000000000000d${i}`, parent: '00000000000000d2', name: 'h', start: t0 + 2n * S + BigInt(i), end: t0 + 2n * S + 50n })),
+    ]),
+  };
+  const expected = (id) => spansFromOtlpJson(docs[id]);
+  const base = (extra = {}) => ({
+    serviceName: 'sem-svc', operationName: '', attributes: [],
+    startTimeMin: timestampFromNanos(t0 - 3600n * S), startTimeMax: timestampFromNanos(t0 + 3600n * S),
+    durationMin: durationFromNanos(0), durationMax: durationFromNanos(0), searchDepth: 100, ...extra,
+  });
+
+  before(async () => {
+    await ctx.server.purge();
+    for (const d of Object.values(docs)) await exportOk(ctx.clients, otlpJsonToProto(d));
+    await readUntil(() => ctx.clients.findTraceIds(base()), (r) => foundTraceIds(r).ids.length >= 2);
+  }, { timeout: 60_000 });
+
+  const cases = [
+    ['same-span conjunction: tags on two different spans do not match', { attributes: [kv('k1', str('v1')), kv('k2', str('v2'))] }, [TB]],
+    ['inclusive bounds: start_time_min = start_time_max = span start', {
+      startTimeMin: timestampFromNanos(t0 + S), startTimeMax: timestampFromNanos(t0 + S), operationName: 'op-b' }, [TB]],
+    ['inclusive bounds: duration_min = duration_max = span duration', {
+      durationMin: durationFromNanos(5000), durationMax: durationFromNanos(5000) }, [TB]],
+    ['just outside: start_time_min one ns after the start', {
+      startTimeMin: timestampFromNanos(t0 + S + 1n), startTimeMax: timestampFromNanos(t0 + S + 1n) }, []],
+    ['typed int query matches string attribute "456"', { attributes: [kv('numstr', { intValue: '456' })] }, [TB]],
+    ['string query "123" matches int attribute', { attributes: [kv('num', str('123'))] }, [TB]],
+    ['string query "72.5" matches double, "true" matches bool', { attributes: [kv('ratio', str('72.5')), kv('flag', str('true'))] }, [TB]],
+    ['string query in base64 matches bytes attribute', { attributes: [kv('blob', str('AAAwOQ=='))] }, [TB]],
+    ['int query 124 does not match 123', { attributes: [kv('num', { intValue: '124' })] }, []],
+    ['error=true matches status ERROR only', { attributes: [kv('error', { boolValue: true })] }, [TB]],
+    ['error="false" matches spans without ERROR', { attributes: [kv('error', str('false'))] }, [TA]],
+    ['span.kind=server (case-insensitive)', { attributes: [kv('span.kind', str('SERVER'))] }, [TB]],
+    ['span.status=ERROR', { attributes: [kv('span.status', str('error'))] }, [TB]],
+    ['scope.name and scope.version', { attributes: [kv('scope.name', str('sem-lib')), kv('scope.version', str('2.0.0'))] }, [TB]],
+    ['resource.region matches the resource attribute', { attributes: [kv('resource.region', str('eu-west'))] }, [TB]],
+    ['resource.k1 does not match a span attribute', { attributes: [kv('resource.k1', str('v1'))] }, []],
+    ['empty service name with an operation', { serviceName: '', operationName: 'op-a' }, [TA]],
+  ];
+  for (const [what, extra, ids] of cases) {
+    test(`FindTraces: ${what}`, async () => {
+      const params = base(extra);
+      await findTracesChecked(ctx.clients, params, ids.flatMap(expected), what);
+      await findTraceIdsChecked(ctx.clients, params, ids, `${what} (ids)`);
+    });
+  }
+
+  test('GetDependencies counts parent→child service calls, self-edges included', async () => {
+    const res = await ctx.clients.getDependencies(timestampFromNanos(t0 - 3600n * S), timestampFromNanos(t0 + 3600n * S));
+    const sum = new Map();
+    for (const d of res.dependencies) sum.set(`${d.parent}→${d.child}`, (sum.get(`${d.parent}→${d.child}`) ?? 0n) + BigInt(d.callCount));
+    assert.deepEqual(Object.fromEntries([...sum].map(([k, v]) => [k, Number(v)])), { 'hello→world': 1, 'world→hello': 3, 'sem-svc→sem-svc': 1 });
+    // a window that ends before the traces: nothing
+    const early = await ctx.clients.getDependencies(timestampFromNanos(t0 - 7200n * S), timestampFromNanos(t0 - 3600n * S));
+    assert.deepEqual(early.dependencies, []);
+  });
+
+  test('FindTraceSummaries: UNIMPLEMENTED, or summaries that add up (§2.7.4)', async () => {
+    let msgs;
+    try {
+      msgs = await ctx.clients.findTraceSummaries(base({ serviceName: 'hello' }));
+    } catch (err) {
+      assert.equal(err.code, 12 /* UNIMPLEMENTED */, `unexpected status ${err.code}: ${err.details}`);
+      assert.equal(err.messagesBeforeError.length, 0, 'UNIMPLEMENTED must come before any message');
+      return;
+    }
+    const sums = msgs.flatMap((m) => m.summaries);
+    assert.equal(sums.length, 1);
+    const s = sums[0];
+    assert.equal(Buffer.from(s.traceId).toString('hex'), TD);
+    assert.equal(s.spanCount, 5);
+    assert.equal(s.errorSpanCount, 0);
+    assert.equal(s.orphanSpanCount, 0);
+    assert.deepEqual([s.rootServiceName, s.rootOperationName], ['hello', 'root']);
+    assert.equal(BigInt(s.minStartTimeUnixNano), t0 + 2n * S);
+    assert.equal(BigInt(s.maxEndTimeUnixNano), t0 + 2n * S + 100n);
+    assert.deepEqual(s.services.map((x) => [x.name, x.spanCount, x.errorSpanCount]), [['hello', 4, 0], ['world', 1, 0]]);
+  });
+});

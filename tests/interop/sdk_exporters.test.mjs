@@ -11,7 +11,9 @@ import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace
 import { TbServer } from './lib/server.mjs';
 import { TbClients, assembleStream } from './lib/clients.mjs';
 import { diffTraces } from './lib/canonical.mjs';
-import { durationFromNanos, timestampFromNanos } from './lib/fixtures.mjs';
+import { durationFromNanos, makeDateShift, otlpJsonToProto, shiftedFixtureText, timestampFromNanos } from './lib/fixtures.mjs';
+import { encodeMessage } from './lib/proto.mjs';
+import { spansFromOtlpJson } from './lib/canonical.mjs';
 import { assertStreamEquals, completeOrWrong, readUntil, traceIdsOf } from './lib/checks.mjs';
 import { makeProvider, runWorkload, spansFromSdk } from './lib/sdk.mjs';
 
@@ -182,7 +184,7 @@ for (const [n, exp] of EXPORTERS.entries()) {
   });
 }
 
-describe('bad input', () => {
+describe('bad input and OTLP/HTTP details', () => {
   const ctx = useServer();
 
   const span = (traceId) => ({
@@ -246,5 +248,21 @@ describe('bad input', () => {
     assert.equal(r.status, 200, r.body.toString());
     const msgs = await readUntil(() => ctx.clients.getTraces(['5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a']), (m) => m.length > 0);
     assert.equal(assembleStream(msgs).spans.length, 1);
+  });
+
+  test('HTTP: responses carry the request\'s content type (OTLP/HTTP) and hand-encoded protobuf round-trips', async () => {
+    const shift = makeDateShift();
+    const text = shiftedFixtureText('example_trace', shift);
+    const r = await ctx.server.postTraces(text, { contentType: 'application/json' });
+    assert.equal(r.status, 200, r.body.toString());
+    assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
+    assert.equal(typeof JSON.parse(r.body.toString() || 'null'), 'object', 'JSON ExportTraceServiceResponse body');
+    await ctx.server.purge();
+    const bytes = encodeMessage('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest', otlpJsonToProto(text));
+    const p = await ctx.server.postTraces(bytes, { contentType: 'application/x-protobuf' });
+    assert.equal(p.status, 200, p.body.toString());
+    assert.match(p.headers.get('content-type') ?? '', /^application\/x-protobuf/);
+    const msgs = await readUntil(() => ctx.clients.getTraces(['00000000000000000000000000000011']), (m) => assembleStream(m).spans.length >= 5);
+    assertStreamEquals(msgs, spansFromOtlpJson(text), 'example_trace via hand-encoded OTLP/HTTP protobuf');
   });
 });
