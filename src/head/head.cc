@@ -39,6 +39,7 @@ std::string OperationKey(std::string_view service, std::string_view name) {
   k.append(service).push_back('\0');
   return k.append(name);
 }
+const std::string kErrorKey("\x05", 1);  // spans with status ERROR
 std::string NameKey(std::string_view name) { return std::string("\x04", 1).append(name); }
 std::string AttributeKey(std::string_view key, std::string_view canonical_value) {
   std::string k("\x03", 1);
@@ -128,22 +129,28 @@ class InternPool {
 };
 
 struct TraceEntry {
+  model::TraceId id{};
   std::vector<uint32_t> spans;  // ordinals into Index::spans
   uint64_t min_start = std::numeric_limits<uint64_t>::max();
   uint64_t newest_start = 0;
   uint64_t max_end = 0;
 };
 
-// Ordinals present in every list; lists are ascending. Starts from the shortest and probes the
-// others with binary search, so the cost follows the most selective filter.
+// Ordinals present in every list; lists are ascending. Starts from the shortest list; each longer
+// one is merged linearly when its size is comparable, or probed by binary search when it is much
+// longer, so the cost follows the most selective filter.
 std::vector<uint32_t> Intersect(std::vector<const std::vector<uint32_t>*> lists) {
   std::sort(lists.begin(), lists.end(), [](auto* a, auto* b) { return a->size() < b->size(); });
-  std::vector<uint32_t> out;
-  for (uint32_t v : *lists[0]) {
-    bool everywhere = true;
-    for (size_t i = 1; i < lists.size() && everywhere; ++i)
-      everywhere = std::binary_search(lists[i]->begin(), lists[i]->end(), v);
-    if (everywhere) out.push_back(v);
+  std::vector<uint32_t> out = *lists[0];
+  for (size_t i = 1; i < lists.size() && !out.empty(); ++i) {
+    const std::vector<uint32_t>& other = *lists[i];
+    if (other.size() < out.size() * 32) {
+      std::vector<uint32_t> merged;
+      std::set_intersection(out.begin(), out.end(), other.begin(), other.end(), std::back_inserter(merged));
+      out = std::move(merged);
+    } else {
+      std::erase_if(out, [&](uint32_t v) { return !std::binary_search(other.begin(), other.end(), v); });
+    }
   }
   return out;
 }
@@ -154,13 +161,22 @@ struct Head::Index {
   std::deque<StoredSpan> spans;
   InternPool<model::Resource> resources;
   InternPool<model::Scope> scopes;
-  std::unordered_map<model::TraceId, TraceEntry, TraceIdHash> traces;
+  std::vector<TraceEntry> traces;
+  std::unordered_map<model::TraceId, uint32_t, TraceIdHash> trace_ordinals;  // into traces
+  // Per span ordinal, compact so that search can reject candidates without touching the span.
+  std::vector<uint32_t> span_trace;  // trace ordinal
+  std::vector<uint64_t> span_start;  // start, unix nanos
+  std::vector<uint64_t> span_duration;
   std::unordered_map<std::string, std::vector<uint32_t>> postings;
   std::map<std::string, std::set<query::Operation>> operations;  // by service
 
   void Post(const std::string& key, uint32_t ordinal) {
     auto& list = postings[key];
     if (list.empty() || list.back() != ordinal) list.push_back(ordinal);
+  }
+  const TraceEntry* FindTrace(const model::TraceId& id) const {
+    auto it = trace_ordinals.find(id);
+    return it == trace_ordinals.end() ? nullptr : &traces[it->second];
   }
   const std::vector<uint32_t>* Find(const std::string& key) const {
     auto it = postings.find(key);
@@ -177,7 +193,7 @@ uint64_t EstimateMemory(const model::Traces& batch) {
       const uint64_t inherited_postings = 8 * (rs.resource.attributes.size() + ss.scope.attributes.size() + 3);
       for (const auto& s : ss.spans) {
         c += sizeof(StoredSpan) + 8 + StringCost(s.name) + StringCost(s.trace_state) + StringCost(s.status.message);
-        c += inherited_postings + 8 /* trace entry ordinal */ + 48 /* share of a trace entry */;
+        c += inherited_postings + 28 /* trace membership, start, duration */ + 64 /* share of a trace entry */;
         c += AttributesCost(s.attributes);
         for (const auto& e : s.events) c += sizeof(model::Event) + StringCost(e.name) + AttributesCost(e.attributes);
         for (const auto& l : s.links)
@@ -236,7 +252,13 @@ void Head::Insert(model::Traces&& batch, Reservation reservation) {
         const auto* scope = ix.scopes.Intern(std::move(ss.scope));
         for (auto& span : ss.spans) {
           const auto ordinal = static_cast<uint32_t>(ix.spans.size());
-          TraceEntry& trace = ix.traces[span.trace_id];
+          auto [slot, fresh] = ix.trace_ordinals.emplace(span.trace_id, static_cast<uint32_t>(ix.traces.size()));
+          if (fresh) ix.traces.push_back(TraceEntry{span.trace_id, {}});
+          ix.span_trace.push_back(slot->second);
+          ix.span_start.push_back(span.start_time_unix_nano);
+          ix.span_duration.push_back(span.duration_nanos());
+          if (span.status.code == model::StatusCode::kError) ix.Post(kErrorKey, ordinal);
+          TraceEntry& trace = ix.traces[slot->second];
           trace.spans.push_back(ordinal);
           trace.min_start = std::min(trace.min_start, span.start_time_unix_nano);
           trace.newest_start = std::max(trace.newest_start, span.start_time_unix_nano);
@@ -266,8 +288,8 @@ void Head::Insert(model::Traces&& batch, Reservation reservation) {
 
 size_t Head::SpanCount(const model::TraceId& id) const {
   std::shared_lock lock(mu_);
-  auto it = index_->traces.find(id);
-  return it == index_->traces.end() ? 0 : it->second.spans.size();
+  const TraceEntry* trace = index_->FindTrace(id);
+  return trace == nullptr ? 0 : trace->spans.size();
 }
 
 void Head::Clear() {
@@ -303,15 +325,30 @@ Status Head::FindTraces(const query::SpanMatcher& matcher, size_t limit, std::ve
     possible &=
         require(q.service_name.empty() ? NameKey(q.operation_name) : OperationKey(q.service_name, q.operation_name));
   for (const auto* f : matcher.plain_attributes()) possible &= require(AttributeKey(f->key, f->value));
+  if (matcher.wants_error_spans()) possible &= require(kErrorKey);
   if (!possible) return Status::Ok();
 
-  std::unordered_map<model::TraceId, query::TraceHit, TraceIdHash> found;
+  // When the posting lists decide a match alone, candidates need no second look.
+  const bool check_spans = !matcher.decided_by_index() || lists.empty();
+  std::vector<bool> seen(ix.traces.size());
+  std::vector<query::TraceHit> result;
   auto consider = [&](uint32_t ordinal) {
-    const StoredSpan& s = ix.spans[ordinal];
-    if (found.contains(s.span.trace_id)) return;
-    if (!matcher.Matches({s.span, *s.resource, *s.scope})) return;
-    const TraceEntry& t = ix.traces.at(s.span.trace_id);
-    found.emplace(s.span.trace_id, query::TraceHit{s.span.trace_id, t.newest_start, t.min_start, t.max_end});
+    const uint32_t trace = ix.span_trace[ordinal];
+    if (seen[trace]) return;
+    if (check_spans) {
+      const uint64_t start = ix.span_start[ordinal], duration = ix.span_duration[ordinal];
+      if ((q.start_time_min_unix_nano && start < *q.start_time_min_unix_nano) ||
+          (q.start_time_max_unix_nano && start > *q.start_time_max_unix_nano) ||
+          (q.duration_min_nanos && duration < *q.duration_min_nanos) ||
+          (q.duration_max_nanos && duration > *q.duration_max_nanos))
+        return;
+      const StoredSpan& s = ix.spans[ordinal];
+      const query::SpanView view{s.span, *s.resource, *s.scope};
+      if (lists.empty() ? !matcher.Matches(view) : !matcher.MatchesIndexedCandidate(view)) return;
+    }
+    seen[trace] = true;
+    const TraceEntry& t = ix.traces[trace];
+    result.push_back(query::TraceHit{t.id, t.newest_start, t.min_start, t.max_end});
   };
   if (lists.empty()) {
     for (size_t i = ix.spans.size(); i-- > 0;) consider(static_cast<uint32_t>(i));
@@ -319,9 +356,6 @@ Status Head::FindTraces(const query::SpanMatcher& matcher, size_t limit, std::ve
     for (uint32_t ordinal : Intersect(lists)) consider(ordinal);
   }
 
-  std::vector<query::TraceHit> result;
-  result.reserve(found.size());
-  for (auto& [id, hit] : found) result.push_back(hit);
   auto newer = [](const query::TraceHit& a, const query::TraceHit& b) {
     if (a.newest_span_start_unix_nano != b.newest_span_start_unix_nano)
       return a.newest_span_start_unix_nano > b.newest_span_start_unix_nano;
@@ -340,12 +374,12 @@ Status Head::FindTraces(const query::SpanMatcher& matcher, size_t limit, std::ve
 Status Head::ReadTrace(const model::TraceId& id, model::Traces* out) const {
   std::shared_lock lock(mu_);
   const Index& ix = *index_;
-  auto it = ix.traces.find(id);
-  if (it == ix.traces.end()) return Status::Ok();
+  const TraceEntry* trace = ix.FindTrace(id);
+  if (trace == nullptr) return Status::Ok();
   // Regroup under shared resources and scopes, in arrival order.
   std::map<const model::Resource*, size_t> resource_slot;
   std::map<std::pair<const model::Resource*, const model::Scope*>, std::pair<size_t, size_t>> scope_slot;
-  for (uint32_t ordinal : it->second.spans) {
+  for (uint32_t ordinal : trace->spans) {
     const StoredSpan& s = ix.spans[ordinal];
     auto [rit, new_resource] = resource_slot.emplace(s.resource, out->resource_spans.size());
     if (new_resource) out->resource_spans.push_back({*s.resource, {}});
@@ -379,7 +413,7 @@ Status Head::Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano, quer
   std::shared_lock lock(mu_);
   const Index& ix = *index_;
   std::unordered_map<model::SpanId, const model::Resource*, SpanIdHash> by_span;
-  for (const auto& [id, trace] : ix.traces) {
+  for (const auto& trace : ix.traces) {
     if (trace.min_start < start_unix_nano || trace.max_end > end_unix_nano) continue;
     by_span.clear();
     for (uint32_t ordinal : trace.spans) by_span.emplace(ix.spans[ordinal].span.span_id, ix.spans[ordinal].resource);

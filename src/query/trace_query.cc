@@ -93,18 +93,32 @@ bool SpanMatcher::MatchesAttribute(const Compiled& c, const SpanView& v) const {
   return false;
 }
 
-bool SpanMatcher::Matches(const SpanView& v) const {
+bool SpanMatcher::decided_by_index() const {
+  return satisfiable_ && !query_.start_time_min_unix_nano && !query_.start_time_max_unix_nano &&
+         !query_.duration_min_nanos && !query_.duration_max_nanos && plain_.size() == compiled_.size();
+}
+
+bool SpanMatcher::wants_error_spans() const {
+  return std::any_of(compiled_.begin(), compiled_.end(),
+                     [](const Compiled& c) { return c.special == Special::kError && c.error_wanted; });
+}
+
+bool SpanMatcher::Matches(const SpanView& v, bool indexed_filters_hold) const {
   if (!satisfiable_) return false;
-  if (!query_.service_name.empty() && model::ServiceName(v.resource) != query_.service_name) return false;
-  if (!query_.operation_name.empty() && v.span.name != query_.operation_name) return false;
+  if (!indexed_filters_hold) {
+    if (!query_.service_name.empty() && model::ServiceName(v.resource) != query_.service_name) return false;
+    if (!query_.operation_name.empty() && v.span.name != query_.operation_name) return false;
+  }
   const uint64_t start = v.span.start_time_unix_nano;
   if (query_.start_time_min_unix_nano && start < *query_.start_time_min_unix_nano) return false;
   if (query_.start_time_max_unix_nano && start > *query_.start_time_max_unix_nano) return false;
   const uint64_t duration = v.span.duration_nanos();
   if (query_.duration_min_nanos && duration < *query_.duration_min_nanos) return false;
   if (query_.duration_max_nanos && duration > *query_.duration_max_nanos) return false;
-  for (const auto& c : compiled_)
+  for (const auto& c : compiled_) {
+    if (indexed_filters_hold && c.special == Special::kNone) continue;
     if (!MatchesAttribute(c, v)) return false;
+  }
   return true;
 }
 

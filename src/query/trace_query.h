@@ -53,7 +53,16 @@ class SpanMatcher {
   // Attribute filters that are plain key/value lookups in any attribute set; index-friendly.
   const std::vector<const AttributeFilter*>& plain_attributes() const { return plain_; }
 
-  bool Matches(const SpanView& view) const;
+  // True when the query has only service, operation and plain attribute filters: a span found in
+  // all of their posting lists matches, with no need to look at it.
+  bool decided_by_index() const;
+  // True when only spans with status ERROR can match ("error=true").
+  bool wants_error_spans() const;
+
+  bool Matches(const SpanView& view) const { return Matches(view, false); }
+  // Matches() for a span already known to carry the service, operation and plain attributes (it
+  // was found in all their posting lists): only the remaining filters are checked.
+  bool MatchesIndexedCandidate(const SpanView& view) const { return Matches(view, true); }
 
  private:
   enum class Special { kNone, kError, kSpanKind, kSpanStatus, kScopeName, kScopeVersion, kResource };
@@ -66,6 +75,7 @@ class SpanMatcher {
     model::StatusCode status = model::StatusCode::kUnset;
   };
 
+  bool Matches(const SpanView& view, bool indexed_filters_hold) const;
   bool MatchesAttribute(const Compiled& c, const SpanView& view) const;
 
   TraceQuery query_;
