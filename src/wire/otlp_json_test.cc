@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "model/random_traces.h"
 #include "model/text.h"
 
 namespace tb::wire {
@@ -787,6 +788,21 @@ TEST(OtlpJsonTest, LargeBatchRoundTrips) {
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->SpanCount(), 50000u);
   EXPECT_TRUE(*back == t);
+}
+
+}  // namespace
+}  // namespace tb::wire
+
+namespace tb::wire {
+namespace {
+
+TEST(OtlpJsonPropertyTest, RandomBatchesRoundTripExactly) {
+  for (uint64_t seed = 1; seed <= 50; ++seed) {
+    const model::Traces in = model::RandomTraces(seed);
+    auto out = ParseOtlpJson(EncodeOtlpJson(in));
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    ASSERT_EQ(*out, in) << "seed " << seed;
+  }
 }
 
 }  // namespace
