@@ -12,12 +12,17 @@ export const DEFAULT_BINARY = '/work/main/build/tracebucket';
 export const binaryPath = () => process.env.TB_BINARY || DEFAULT_BINARY;
 
 const live = new Set();
-process.on('exit', () => {
-  // Never leave a server behind, whatever the test runner does.
+function killAll() {
   for (const child of live) {
     try { child.kill('SIGKILL'); } catch { /* already gone */ }
   }
-});
+}
+// Never leave a server behind, whatever the test runner does: children do not keep this process alive (unref
+// below), so it always reaches 'exit'; a runner that signals us gets the same clean-up.
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => { killAll(); process.kill(process.pid, sig); });
+}
 
 /** A TCP port that was free on 127.0.0.1 a moment ago (the OS picks it). */
 export function freePort() {
@@ -33,6 +38,16 @@ export function freePort() {
 }
 
 const MAX_CAPTURE = 256 * 1024;
+
+/** Resolves to `promise`'s value, or to 'timeout' after `ms`; the timer is cleared either way. */
+async function withTimeout(promise, ms) {
+  const ac = new AbortController();
+  try {
+    return await Promise.race([promise, sleep(ms, 'timeout', { signal: ac.signal })]);
+  } finally {
+    ac.abort();
+  }
+}
 
 export class TbServer {
   /**
@@ -86,6 +101,9 @@ export class TbServer {
     const child = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
     this.child = child;
     live.add(child);
+    child.unref();
+    child.stdout.unref?.();
+    child.stderr.unref?.();
     child.stdout.setEncoding('utf8');
     child.stderr.setEncoding('utf8');
     child.stdout.on('data', (d) => { if (this.stdout.length < MAX_CAPTURE) this.stdout += d; });
@@ -146,8 +164,7 @@ export class TbServer {
     if (!this.child) return this.exit;
     if (!this.exit) {
       this.child.kill('SIGTERM');
-      const t = sleep(timeoutMs, 'timeout');
-      const r = await Promise.race([this.exited, t]);
+      const r = await withTimeout(this.exited, timeoutMs);
       if (r === 'timeout') {
         await this.kill9();
         throw new Error(`tracebucket did not exit within ${timeoutMs} ms of SIGTERM; killed it. stderr:\n${this.stderrTail()}`);
@@ -165,7 +182,9 @@ export class TbServer {
   async kill9() {
     if (this.child && !this.exit) {
       this.child.kill('SIGKILL');
-      await this.exited;
+      // The child is unref'd: a pending timer keeps the event loop alive until its exit is seen.
+      const r = await withTimeout(this.exited, 10_000);
+      if (r === 'timeout') throw new Error(`tracebucket pid ${this.child.pid} still running 10 s after SIGKILL`);
     }
     return this.exit;
   }
