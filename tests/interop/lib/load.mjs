@@ -1,8 +1,9 @@
 // Load generation and bookkeeping for the durability and back-pressure suites.
 //
 // Every request is a pure function of (profile, run tag, base time, phase, client, seq): spans, ids, times and
-// attributes come from a PRNG seeded with those numbers, so the ledger only records WHICH requests were acknowledged
-// and regenerates their content when it verifies them. Ids encode their origin:
+// attributes come from a PRNG seeded with those numbers. The ledger records which requests were acknowledged and,
+// per span, a digest of the bytes that were sent; a request is regenerated only to explain a difference. Ids encode
+// their origin:
 //   trace id (16 bytes) = run tag (4) | kind (1: 1 fresh trace of one request, 2 a client's long trace of a phase)
 //                         | phase (1) | client (2) | seq (4, 0 for long traces) | trace index (4, 0 for long traces)
 //   span id  (8 bytes)  = phase (1, ≥ 1 so never zero) | client (1) | seq (4) | span index (2)
@@ -11,11 +12,12 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import grpc from '@grpc/grpc-js';
-import { TbClients, assembleStream } from './clients.mjs';
-import { encodeMessage, loadProtos } from './proto.mjs';
-import { diffTraces, spansFromProto, stableJson } from './canonical.mjs';
+import { TbClients } from './clients.mjs';
+import { decodeMessage, encodeMessage, loadProtos } from './proto.mjs';
+import { diffTraces, spansFromProto } from './canonical.mjs';
 
 export const EXPORT_REQUEST = 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest';
+const TRACES_DATA = 'opentelemetry.proto.trace.v1.TracesData';
 const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -165,35 +167,31 @@ export function buildRequest({ profile = 'durability', runTag, baseNs, phase, cl
   const makeSpan = (traceId, parent) => {
     const i = index++;
     const start = t0 + BigInt(i) * 1000n;
+    // Zero / empty fields are left out (see "Verification" below).
     const span = {
       traceId,
       spanId: spanIdFor(phase, client, seq, i),
-      parentSpanId: parent ?? Buffer.alloc(0),
-      traceState: rng() < 0.05 ? 'vendor=load' : '',
       name: pick(rng, OPERATIONS),
       kind: between(rng, 1, 5),
       startTimeUnixNano: start.toString(),
       endTimeUnixNano: (start + BigInt(between(rng, 1_000, 500_000_000))).toString(),
       attributes: spanAttributes(rng, p.heavy, client, seq, i),
-      droppedAttributesCount: 0,
-      events: [],
-      droppedEventsCount: 0,
-      links: [],
-      droppedLinksCount: 0,
-      status: { code: rng() < 0.1 ? 2 : 0, message: '' },
-      flags: 0,
     };
-    if (span.status.code === 2) span.status.message = 'upstream returned 503';
+    if (parent) span.parentSpanId = parent;
+    if (rng() < 0.05) span.traceState = 'vendor=load';
+    if (rng() < 0.5) span.flags = 0x101; // sampled, has-is-remote
+    if (rng() < 0.05) span.droppedAttributesCount = 3;
+    if (rng() < 0.1) span.status = { message: 'upstream returned 503', code: 2 };
+    else if (rng() < 0.2) span.status = { code: 1 };
     if (rng() < 0.2) {
-      span.events.push({
+      span.events = [{
         timeUnixNano: (start + 500n).toString(),
         name: 'exception',
         attributes: [str('exception.type', 'java.net.SocketTimeoutException'), str('exception.message', `read timed out after ${between(rng, 100, 5000)} ms`)],
-        droppedAttributesCount: 0,
-      });
+      }];
     }
     if (rng() < 0.1) {
-      span.links.push({ traceId: traceIdFor(runTag, KIND_FRESH, phase, client, seq, 9999), spanId: spanIdFor(phase, client, seq, 0xffff), traceState: '', attributes: [str('link.reason', 'batch')], droppedAttributesCount: 0, flags: 0 });
+      span.links = [{ traceId: traceIdFor(runTag, KIND_FRESH, phase, client, seq, 9999), spanId: spanIdFor(phase, client, seq, 0xffff), attributes: [str('link.reason', 'batch')] }];
     }
     spans.push(span);
     return span;
@@ -226,10 +224,9 @@ export function buildRequest({ profile = 'durability', runTag, baseNs, phase, cl
           int('process.pid', 1000 + client),
           str('telemetry.sdk.language', 'nodejs'),
         ],
-        droppedAttributesCount: 0,
       },
-      scopeSpans: [{ scope: { name: 'tracebucket-load', version: '1.0.0', attributes: [], droppedAttributesCount: 0 }, spans, schemaUrl: '' }],
-      schemaUrl: '',
+      scopeSpans: [{ scope: { name: 'tracebucket-load', version: '1.0.0' }, spans }],
+      schemaUrl: 'https://opentelemetry.io/schemas/1.24.0',
     }],
   };
   return { request, spans: spans.length, traceIds };
@@ -245,6 +242,7 @@ export class Ledger {
     this.baseNs = baseNs;
     this.acked = new Map(); // key → {phase, client, seq, spans, traceIds, at}
     this.failed = new Map(); // key → {phase, client, seq, spans, traceIds, at, code, details}
+    this.digests = new Map(); // key → [["trace/span", digest]] of the bytes that were sent
   }
 
   spec(phase, client, seq) {
@@ -253,12 +251,31 @@ export class Ledger {
 
   build(phase, client, seq) { return buildRequest(this.spec(phase, client, seq)); }
 
+  /** Request `built` plus its encoding (`built.bytes`), ready for RawExporter. */
+  buildEncoded(phase, client, seq) {
+    const built = this.build(phase, client, seq);
+    built.bytes = encodeExport(built.request);
+    return built;
+  }
+
+  #remember(key, built) {
+    if (this.digests.has(key)) return;
+    const d = [];
+    forEachSpanDigest(built.bytes ?? encodeExport(built.request), (t, sp, dg) => d.push([`${t}/${sp}`, dg]));
+    this.digests.set(key, d);
+  }
+
   ack(phase, client, seq, built) {
-    this.acked.set(requestKey(phase, client, seq), { phase, client, seq, spans: built.spans, traceIds: built.traceIds, at: Date.now() });
+    const key = requestKey(phase, client, seq);
+    this.#remember(key, built);
+    this.failed.delete(key); // a retried request that finally went through
+    this.acked.set(key, { phase, client, seq, spans: built.spans, traceIds: built.traceIds, at: Date.now() });
   }
 
   fail(phase, client, seq, built, err) {
-    this.failed.set(requestKey(phase, client, seq), {
+    const key = requestKey(phase, client, seq);
+    this.#remember(key, built);
+    this.failed.set(key, {
       phase, client, seq, spans: built.spans, traceIds: built.traceIds, at: Date.now(), code: err.code, details: err.details ?? err.message,
     });
   }
@@ -276,9 +293,108 @@ export class Ledger {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Verification
+//
+// Spans are compared by their protobuf encoding: the Span message's bytes plus the bytes of the Resource, the
+// InstrumentationScope and both schema URLs it came with (so regrouping on the wire does not matter). The request
+// objects above leave out every zero/empty scalar, so protobufjs (proto-loader's encoder) writes them as protobuf's
+// own serialiser does (fields in number order, defaults omitted); equal bytes therefore mean equal spans. When the
+// bytes differ, the span is decoded and compared field by field with lib/canonical.mjs (attributes sorted, typed
+// values); only a difference there is a failure, a pure encoding difference is merely counted.
 
-function spanDigest(canon) {
-  return crypto.createHash('sha1').update(stableJson(canon)).digest('base64');
+function readVarint(buf, p) {
+  let v = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    const b = buf[p++];
+    if (b === undefined) throw new Error('truncated varint');
+    v += (b & 0x7f) * mul;
+    if (!(b & 0x80)) return [v, p];
+    mul *= 128;
+  }
+  throw new Error('varint too long');
+}
+
+/** Calls fn(fieldNumber, start, end) for every length-delimited field of the message in buf[start, end). */
+function forEachLenField(buf, start, end, fn) {
+  let p = start;
+  while (p < end) {
+    let tag;
+    [tag, p] = readVarint(buf, p);
+    const wt = tag & 7;
+    const no = Math.floor(tag / 8);
+    if (wt === 2) {
+      let len;
+      [len, p] = readVarint(buf, p);
+      if (p + len > end) throw new Error('length-delimited field overruns its message');
+      fn(no, p, p + len);
+      p += len;
+    } else if (wt === 0) [, p] = readVarint(buf, p);
+    else if (wt === 1) p += 8;
+    else if (wt === 5) p += 4;
+    else throw new Error(`unexpected wire type ${wt}`);
+  }
+  if (p !== end) throw new Error('message overruns its end');
+}
+
+const sha1 = () => crypto.createHash('sha1');
+
+/**
+ * Calls fn(traceHex, spanHex, digest) for every span in the encoding of a TracesData or ExportTraceServiceRequest
+ * (both have `repeated ResourceSpans resource_spans = 1`).
+ */
+export function forEachSpanDigest(buf, fn) {
+  forEachLenField(buf, 0, buf.length, (f, rsStart, rsEnd) => {
+    if (f !== 1) return;
+    let resource = buf.subarray(0, 0);
+    let rsSchema = resource;
+    const scopeSpans = [];
+    forEachLenField(buf, rsStart, rsEnd, (f2, s2, e2) => {
+      if (f2 === 1) resource = buf.subarray(s2, e2);
+      else if (f2 === 2) scopeSpans.push([s2, e2]);
+      else if (f2 === 3) rsSchema = buf.subarray(s2, e2);
+    });
+    for (const [ssStart, ssEnd] of scopeSpans) {
+      let scope = buf.subarray(0, 0);
+      let ssSchema = scope;
+      const spans = [];
+      forEachLenField(buf, ssStart, ssEnd, (f3, s3, e3) => {
+        if (f3 === 1) scope = buf.subarray(s3, e3);
+        else if (f3 === 2) spans.push([s3, e3]);
+        else if (f3 === 3) ssSchema = buf.subarray(s3, e3);
+      });
+      const ctx = sha1();
+      for (const part of [resource, rsSchema, scope, ssSchema]) ctx.update(`${part.length}:`).update(part);
+      const context = ctx.digest();
+      for (const [spStart, spEnd] of spans) {
+        let traceHex = '';
+        let spanHex = '';
+        forEachLenField(buf, spStart, spEnd, (f4, s4, e4) => {
+          if (f4 === 1) traceHex = buf.toString('hex', s4, e4);
+          else if (f4 === 2) spanHex = buf.toString('hex', s4, e4);
+        });
+        fn(traceHex, spanHex, sha1().update(context).update(buf.subarray(spStart, spEnd)).digest('base64'));
+      }
+    }
+  });
+}
+
+/** Number of spans in the encoding of a TracesData / ExportTraceServiceRequest. */
+export function countSpans(buf) {
+  let n = 0;
+  forEachSpanDigest(buf, () => { n++; });
+  return n;
+}
+
+/** [["trace/span", digest]] of one request, as recorded when it was sent (or regenerated). */
+function requestDigests(ledger, r) {
+  const key = requestKey(r.phase, r.client, r.seq);
+  let d = ledger.digests.get(key);
+  if (!d) {
+    d = [];
+    forEachSpanDigest(encodeExport(ledger.build(r.phase, r.client, r.seq).request), (t, s, dg) => d.push([`${t}/${s}`, dg]));
+    ledger.digests.set(key, d);
+  }
+  return d;
 }
 
 /** The canonical span `spanHex` of trace `traceHex` as `ledger` generated it (for diff messages). */
@@ -289,86 +405,127 @@ function regenerateSpan(ledger, traceHex, spanHex) {
   return spansFromProto(built.request).find((s) => s.traceId === traceHex && s.spanId === spanHex) ?? null;
 }
 
+/** jaeger.storage.v2.TraceReader/GetTraces returning each TracesData chunk as its raw bytes. */
+export class RawReader {
+  constructor(address) {
+    const m = loadProtos().packageDefinition['jaeger.storage.v2.TraceReader'].GetTraces;
+    const Ctor = grpc.makeGenericClientConstructor({ GetTraces: { ...m, responseDeserialize: (b) => b } }, 'RawTraceReader');
+    this.client = new Ctor(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  }
+
+  /** @param {string[]} ids hex trace ids @returns {Promise<Buffer[]>} */
+  getTraces(ids, { deadlineMs = 60_000 } = {}) {
+    const zero = { seconds: '-62135596800', nanos: 0 };
+    const query = ids.map((id) => ({ traceId: Buffer.from(id, 'hex'), startTime: zero, endTime: zero }));
+    return new Promise((resolve, reject) => {
+      const chunks = [];
+      const call = this.client.GetTraces({ query }, new grpc.Metadata(), { deadline: new Date(Date.now() + deadlineMs) });
+      call.on('data', (b) => chunks.push(b));
+      call.on('error', reject);
+      call.on('status', (st) => { if (st.code === grpc.status.OK) resolve(chunks); });
+    });
+  }
+
+  close() { this.client.close(); }
+}
+
 /**
- * Reads back, by trace id, every trace an acknowledged request touched (plus the fresh traces of failed requests)
- * and checks: every acknowledged span present exactly once and equal to what was sent (all fields under the
- * canonical comparison: ids, parent, name, kind, times, attributes with types, events, links, status, resource,
- * scope); never fewer spans per trace than acknowledged; any extra span belongs to a failed (unacknowledged)
- * request and is equal to what was sent; the stream honours the chunking contract.
+ * Reads back, by trace id, every trace an acknowledged request touched (plus the traces of failed requests) and
+ * checks: every acknowledged span present exactly once and equal to what was sent (ids, parent, name, kind, times,
+ * attributes with their types, events, links, status, flags, resource, scope); never fewer spans per trace than
+ * acknowledged; any extra span belongs to a failed (unacknowledged) request and is equal to what was sent; every
+ * TracesData chunk holds one trace.
+ * @param {RawReader} reader
+ * @param {Ledger} ledger
+ * @param {{only?: Iterable<object>, includeFailed?: boolean}} opts only: check just these acknowledged requests
  * @returns a report; `ok` is true when nothing is wrong
  */
-export async function verifyLedger(clients, ledger, { idsPerCall = 48, concurrency = 3, deadlineMs = 60_000, maxExamples = 10 } = {}) {
-  const expected = new Map(); // "trace/span" → digest of acknowledged spans
-  const maybe = new Map(); // "trace/span" → digest of spans of failed requests
-  const ackedPerTrace = new Map(); // trace → acknowledged span count
+export async function verifyLedger(reader, ledger, {
+  only, includeFailed = true, idsPerCall = 64, concurrency = 2, deadlineMs = 60_000, maxExamples = 10,
+} = {}) {
+  const expected = new Map(); // "trace/span" → digest, acknowledged spans
+  const maybe = new Map(); // "trace/span" → digest, spans of failed requests
+  const ackedPerTrace = new Map();
   const fetchIds = new Set();
-  for (const r of ledger.acked.values()) {
-    const built = ledger.build(r.phase, r.client, r.seq);
-    for (const s of spansFromProto(built.request)) {
-      expected.set(`${s.traceId}/${s.spanId}`, spanDigest(s));
-      ackedPerTrace.set(s.traceId, (ackedPerTrace.get(s.traceId) ?? 0) + 1);
-      fetchIds.add(s.traceId);
+  const ackedList = only ? [...only] : [...ledger.acked.values()];
+  for (const r of ackedList) {
+    for (const [k, d] of requestDigests(ledger, r)) {
+      expected.set(k, d);
+      const t = k.slice(0, 32);
+      ackedPerTrace.set(t, (ackedPerTrace.get(t) ?? 0) + 1);
+      fetchIds.add(t);
     }
   }
-  const failedPresence = new Map(); // request key → spans of it seen
-  for (const [key, r] of ledger.failed) {
-    const built = ledger.build(r.phase, r.client, r.seq);
-    failedPresence.set(key, 0);
-    for (const s of spansFromProto(built.request)) {
-      maybe.set(`${s.traceId}/${s.spanId}`, spanDigest(s));
-      fetchIds.add(s.traceId);
+  const failedPresence = new Map(); // request key → spans of it read back
+  if (includeFailed) {
+    for (const [key, r] of ledger.failed) {
+      failedPresence.set(key, 0);
+      for (const [k, d] of requestDigests(ledger, r)) {
+        if (expected.has(k)) continue;
+        maybe.set(k, d);
+        fetchIds.add(k.slice(0, 32));
+      }
     }
   }
 
   const report = {
-    ok: false, ackedRequests: ledger.acked.size, ackedSpans: expected.size, failedRequests: ledger.failed.size,
-    tracesFetched: fetchIds.size, spansRead: 0, missing: 0, mismatched: 0, duplicates: 0, unknown: 0,
-    unackedSpansPresent: 0, tracesShort: 0, streamProblems: [], examples: [], failedRequestsPresent: { full: 0, partial: 0, absent: 0 },
+    ok: false, ackedRequests: ackedList.length, ackedSpans: expected.size, failedRequests: failedPresence.size,
+    tracesFetched: fetchIds.size, spansRead: 0, chunks: 0, missing: 0, mismatched: 0, encodingOnly: 0, duplicates: 0,
+    unknown: 0, unackedSpansPresent: 0, tracesShort: 0, chunkProblems: 0, examples: [],
+    failedRequestsPresent: { full: 0, partial: 0, absent: 0 },
   };
   const seen = new Set();
   const perTrace = new Map();
   const example = (msg) => { if (report.examples.length < maxExamples) report.examples.push(msg); };
 
+  const compareSlow = (chunk, traceHex, spanHex, acked) => {
+    const exp = regenerateSpan(ledger, traceHex, spanHex);
+    const act = spansFromProto(decodeMessage(TRACES_DATA, chunk)).find((x) => x.traceId === traceHex && x.spanId === spanHex);
+    const d = exp && act ? diffTraces([exp], [act], { compareFlags: true, limit: 6 }) : ['cannot decode or regenerate'];
+    if (d.length === 0) { report.encodingOnly++; return; }
+    report.mismatched++;
+    example(`span ${traceHex}/${spanHex} differs from what was sent${acked ? '' : ' (unacknowledged request)'}: ${d.join('; ')}`);
+  };
+
   const ids = [...fetchIds];
-  const chunks = [];
-  for (let i = 0; i < ids.length; i += idsPerCall) chunks.push(ids.slice(i, i + idsPerCall));
+  const batches = [];
+  for (let i = 0; i < ids.length; i += idsPerCall) batches.push(ids.slice(i, i + idsPerCall));
   let next = 0;
   const worker = async () => {
-    while (next < chunks.length) {
-      const chunk = chunks[next++];
-      const messages = await clients.getTraces(chunk, { deadlineMs });
-      const r = assembleStream(messages);
-      for (const p of r.problems) if (report.streamProblems.length < maxExamples) report.streamProblems.push(p);
-      for (const s of r.spans) {
-        report.spansRead++;
-        const k = `${s.traceId}/${s.spanId}`;
-        perTrace.set(s.traceId, (perTrace.get(s.traceId) ?? 0) + 1);
-        if (seen.has(k)) { report.duplicates++; example(`span ${k} returned more than once`); continue; }
-        seen.add(k);
-        const want = expected.get(k) ?? maybe.get(k);
-        if (want === undefined) { report.unknown++; example(`span ${k} ("${s.name}") was never sent`); continue; }
-        if (!expected.has(k)) {
-          report.unackedSpansPresent++;
-          const o = originOfSpanId(s.spanId);
-          const rk = requestKey(o.phase, o.client, o.seq);
-          failedPresence.set(rk, (failedPresence.get(rk) ?? 0) + 1);
-        }
-        if (spanDigest(s) !== want) {
-          report.mismatched++;
-          const exp = regenerateSpan(ledger, s.traceId, s.spanId);
-          example(`span ${k} differs from what was sent${expected.has(k) ? '' : ' (unacknowledged)'}: ${exp ? diffTraces([exp], [s], { compareFlags: true, limit: 5 }).join('; ') : 'cannot regenerate'}`);
-        }
+    while (next < batches.length) {
+      const chunks = await reader.getTraces(batches[next++], { deadlineMs });
+      for (const chunk of chunks) {
+        report.chunks++;
+        const tracesInChunk = new Set();
+        forEachSpanDigest(chunk, (t, sp, dg) => {
+          report.spansRead++;
+          tracesInChunk.add(t);
+          const k = `${t}/${sp}`;
+          perTrace.set(t, (perTrace.get(t) ?? 0) + 1);
+          if (seen.has(k)) { report.duplicates++; example(`span ${k} returned more than once`); return; }
+          seen.add(k);
+          const acked = expected.has(k);
+          const want = acked ? expected.get(k) : maybe.get(k);
+          if (want === undefined) { report.unknown++; example(`span ${k} was never sent (or not asked for)`); return; }
+          if (!acked) {
+            report.unackedSpansPresent++;
+            const o = originOfSpanId(sp);
+            const rk = requestKey(o.phase, o.client, o.seq);
+            failedPresence.set(rk, (failedPresence.get(rk) ?? 0) + 1);
+          }
+          if (dg !== want) compareSlow(chunk, t, sp, acked);
+        });
+        if (tracesInChunk.size !== 1) { report.chunkProblems++; example(`a TracesData chunk holds ${tracesInChunk.size} traces`); }
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
 
   for (const k of expected.keys()) {
-    if (!seen.has(k)) {
-      report.missing++;
-      const o = originOfSpanId(k.split('/')[1]);
-      example(`acknowledged span ${k} missing (request phase ${o.phase} client ${o.client} seq ${o.seq})`);
-    }
+    if (seen.has(k)) continue;
+    report.missing++;
+    const o = originOfSpanId(k.slice(33));
+    example(`acknowledged span ${k} missing (request phase ${o.phase}, client ${o.client}, seq ${o.seq})`);
   }
   for (const [t, n] of ackedPerTrace) {
     const got = perTrace.get(t) ?? 0;
@@ -381,17 +538,18 @@ export async function verifyLedger(clients, ledger, { idsPerCall = 48, concurren
     else report.failedRequestsPresent.partial++;
   }
   report.ok = report.missing === 0 && report.mismatched === 0 && report.duplicates === 0 && report.unknown === 0
-    && report.tracesShort === 0 && report.streamProblems.length === 0;
+    && report.tracesShort === 0 && report.chunkProblems === 0;
   return report;
 }
 
-/** One line for t.diagnostic / assertion messages. */
+/** One line (plus examples) for t.diagnostic and assertion messages. */
 export function describeVerification(v) {
-  return `acknowledged ${v.ackedSpans} spans in ${v.ackedRequests} requests; read ${v.spansRead} spans of ${v.tracesFetched} traces; `
-    + `missing ${v.missing}, mismatched ${v.mismatched}, duplicates ${v.duplicates}, never-sent ${v.unknown}, short traces ${v.tracesShort}, `
-    + `stream problems ${v.streamProblems.length}; unacknowledged spans present ${v.unackedSpansPresent} `
-    + `(failed requests: ${v.failedRequestsPresent.full} fully present, ${v.failedRequestsPresent.partial} partially, ${v.failedRequestsPresent.absent} absent)`
-    + `${v.examples.length ? `\n  ${v.examples.join('\n  ')}` : ''}${v.streamProblems.length ? `\n  stream: ${v.streamProblems.join('\n  ')}` : ''}`;
+  return `acknowledged ${v.ackedSpans} spans in ${v.ackedRequests} requests; read ${v.spansRead} spans of `
+    + `${v.tracesFetched} traces in ${v.chunks} chunks; missing ${v.missing}, mismatched ${v.mismatched}, `
+    + `duplicates ${v.duplicates}, never sent ${v.unknown}, short traces ${v.tracesShort}, chunk problems ${v.chunkProblems}, `
+    + `equal but encoded differently ${v.encodingOnly}; spans of unacknowledged requests present ${v.unackedSpansPresent} `
+    + `(failed requests: ${v.failedRequestsPresent.full} fully present, ${v.failedRequestsPresent.partial} partially, `
+    + `${v.failedRequestsPresent.absent} absent)${v.examples.length ? `\n  ${v.examples.join('\n  ')}` : ''}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -429,48 +587,107 @@ export class RawExporter {
 export const encodeExport = (request) => encodeMessage(EXPORT_REQUEST, request);
 
 /**
- * Runs `n` writers, each with its own channel, sending Export requests of `ledger`'s profile in a loop until
- * `stop.requested` is set or a call fails (the server is gone or going). Records every outcome in the ledger.
- * @returns {{done: Promise<void>, inFlight: () => number, errors: object[], close: () => void}}
+ * Runs `n` writers, each with its own channel (RawExporter), sending Export requests of `ledger`'s profile in a loop
+ * until `stop.requested` is set. Every outcome goes into the ledger (OK with nothing rejected → acknowledged;
+ * anything else → failed). After an error `onError(err)` decides: 'stop' (default: the server is gone or going),
+ * 'retry' (send the same bytes again, as an exporter does after RESOURCE_EXHAUSTED) or 'next'.
+ * @returns {{done: Promise<void>, inFlight: () => number, sent: () => number, errors: object[], close: () => void}}
  */
-export function startWriters({ address, ledger, phase, n = 8, deadlineMs = 20_000, stop }) {
+export function startWriters({ address, ledger, phase, n = 8, deadlineMs = 20_000, stop, onError = () => 'stop', firstClient = 0 }) {
   const errors = [];
   let inFlight = 0;
-  const all = [];
-  const channels = [];
-  for (let client = 0; client < n; client++) {
-    const c = ownClients(address);
-    channels.push(c);
-    all.push((async () => {
-      for (let seq = 1; !stop.requested && seq < 1e6; seq++) {
-        const built = ledger.build(phase, client, seq);
+  let sent = 0;
+  const loops = [];
+  const exporters = [];
+  for (let client = firstClient; client < firstClient + n; client++) {
+    const exporter = new RawExporter(address);
+    exporters.push(exporter);
+    loops.push((async () => {
+      let built = null;
+      for (let seq = 1, attempt = 0; !stop.requested && attempt < 1e6; attempt++) {
+        if (!built) built = ledger.buildEncoded(phase, client, seq);
         inFlight++;
+        sent++;
+        let err = null;
         try {
-          const res = await c.export(built.request, { deadlineMs });
+          const res = await exporter.export(built.bytes, { deadlineMs });
           const rejected = Number(res?.partialSuccess?.rejectedSpans ?? 0);
-          if (rejected > 0) {
-            // Not acknowledged in full: keep it out of the acknowledged set and report it.
-            ledger.fail(phase, client, seq, built, { code: 'partial', details: res.partialSuccess.errorMessage });
-            errors.push({ at: Date.now(), client, seq, code: 'partial', details: res.partialSuccess.errorMessage });
-            break;
-          }
-          ledger.ack(phase, client, seq, built);
-        } catch (err) {
-          ledger.fail(phase, client, seq, built, err);
-          errors.push({ at: Date.now(), client, seq, code: err.code, details: err.details ?? err.message });
-          break;
+          if (rejected > 0) err = { code: 'partial', details: `${rejected} spans rejected: ${res.partialSuccess.errorMessage}` };
+          else ledger.ack(phase, client, seq, built);
+        } catch (e) {
+          err = e;
         } finally {
           inFlight--;
         }
+        if (!err) { seq++; built = null; continue; }
+        ledger.fail(phase, client, seq, built, err);
+        errors.push({ at: Date.now(), client, seq, code: err.code, details: err.details ?? err.message });
+        const next = onError(err);
+        if (next === 'stop') break;
+        if (next === 'next') { seq++; built = null; }
       }
     })());
   }
   return {
-    done: Promise.all(all).then(() => undefined),
+    done: Promise.all(loops).then(() => undefined),
     inFlight: () => inFlight,
+    sent: () => sent,
     errors,
-    close: () => { for (const c of channels) c.close(); },
+    close: () => { for (const e of exporters) e.close(); },
   };
+}
+
+/**
+ * Like startWriters, over OTLP/HTTP: `n` fetch loops POSTing application/x-protobuf ExportTraceServiceRequests to
+ * `${base}/v1/traces`. A 200 whose ExportTraceServiceResponse rejects nothing acknowledges the request. Every other
+ * answer is recorded in `errors` as {status, retryAfter, message} (message: google.rpc.Status.message of the body)
+ * and `onError(e)` decides as in startWriters.
+ */
+export function startHttpWriters({ base, ledger, phase, n = 4, timeoutMs = 20_000, stop, onError = () => 'stop', firstClient = 0 }) {
+  const errors = [];
+  let sent = 0;
+  const loops = [];
+  for (let client = firstClient; client < firstClient + n; client++) {
+    loops.push((async () => {
+      let built = null;
+      for (let seq = 1, attempt = 0; !stop.requested && attempt < 1e6; attempt++) {
+        if (!built) built = ledger.buildEncoded(phase, client, seq);
+        sent++;
+        let err = null;
+        try {
+          const res = await fetch(`${base}/v1/traces`, {
+            method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: built.bytes, signal: AbortSignal.timeout(timeoutMs),
+          });
+          const body = Buffer.from(await res.arrayBuffer());
+          if (res.status === 200) {
+            const r = decodeMessage('opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse', body);
+            const rejected = Number(r?.partialSuccess?.rejectedSpans ?? 0);
+            if (rejected > 0) err = { status: 200, code: 'partial', details: r.partialSuccess.errorMessage };
+          } else {
+            err = { status: res.status, code: `http ${res.status}`, retryAfter: res.headers.get('retry-after'), contentType: res.headers.get('content-type'), details: rpcStatusMessage(body) };
+          }
+        } catch (e) {
+          err = { code: e.cause?.code ?? e.name, details: e.message };
+        }
+        if (!err) { ledger.ack(phase, client, seq, built); seq++; built = null; continue; }
+        ledger.fail(phase, client, seq, built, err);
+        errors.push({ at: Date.now(), client, seq, ...err });
+        const next = onError(err);
+        if (next === 'stop') break;
+        if (next === 'next') { seq++; built = null; }
+      }
+    })());
+  }
+  return { done: Promise.all(loops).then(() => undefined), sent: () => sent, errors };
+}
+
+/** google.rpc.Status.message (field 2) of a protobuf body; the text itself when the body is not protobuf. */
+export function rpcStatusMessage(body) {
+  let message = null;
+  try {
+    forEachLenField(body, 0, body.length, (f, s, e) => { if (f === 2) message = body.toString('utf8', s, e); });
+  } catch { /* not protobuf */ }
+  return message ?? body.toString('utf8');
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -489,3 +706,30 @@ export function procMemory(pid) {
 
 export const MiB = 1024 * 1024;
 export const fmtMiB = (b) => `${(b / MiB).toFixed(1)} MiB`;
+
+/** Samples VmRSS of `pid` every `intervalMs` until stop(); keeps the maximum and a coarse time series. */
+export class RssSampler {
+  constructor(pid, { intervalMs = 25 } = {}) {
+    this.pid = pid;
+    this.t0 = Date.now();
+    this.max = 0;
+    this.samples = 0;
+    this.series = []; // [seconds since start, MiB] every ~500 ms
+    this.gone = false;
+    let lastSeries = -Infinity;
+    this.timer = setInterval(() => {
+      const m = procMemory(pid);
+      if (!m) { this.gone = true; return; }
+      this.samples++;
+      this.max = Math.max(this.max, m.rss);
+      const now = Date.now();
+      if (now - lastSeries >= 500) { lastSeries = now; this.series.push([(now - this.t0) / 1000, m.rss / MiB]); }
+    }, intervalMs);
+  }
+
+  stop() { clearInterval(this.timer); }
+
+  describe() {
+    return this.series.map(([s, mib]) => `${s.toFixed(1)}s:${mib.toFixed(0)}`).join(' ');
+  }
+}
