@@ -201,7 +201,9 @@ uint64_t EstimateMemory(const model::Traces& batch) {
       }
     }
   }
-  return c;
+  // The itemised count runs about 10% under what the allocator really uses (measured with the
+  // flood test); a 25% margin keeps the process within its budget.
+  return c + c / 4;
 }
 
 Reservation& Reservation::operator=(Reservation&& other) noexcept {
@@ -222,16 +224,22 @@ void Reservation::Release() {
 Head::Head(const Options& options) : options_(options), index_(std::make_unique<Index>()) {}
 Head::~Head() = default;
 
+Status Head::BudgetFull(uint64_t used, uint64_t bytes) const {
+  return Status::ResourceExhausted("head memory budget full: " + std::to_string(used >> 20) + " MiB of " +
+                                   std::to_string(options_.memory_budget_bytes >> 20) + " MiB in use, batch needs " +
+                                   std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB; retry later");
+}
+
+Status Head::CheckHasRoom() const {
+  const uint64_t used = committed_bytes_.load() + reserved_bytes_.load();
+  return used >= options_.memory_budget_bytes ? BudgetFull(used, 0) : Status::Ok();
+}
+
 Result<Reservation> Head::Reserve(uint64_t bytes) {
   uint64_t reserved = reserved_bytes_.load();
   for (;;) {
     const uint64_t used = committed_bytes_.load() + reserved;
-    if (used + bytes > options_.memory_budget_bytes) {
-      return Status::ResourceExhausted("head memory budget full: " + std::to_string(used >> 20) + " MiB of " +
-                                       std::to_string(options_.memory_budget_bytes >> 20) +
-                                       " MiB in use, batch needs " + std::to_string((bytes + (1 << 20) - 1) >> 20) +
-                                       " MiB; retry later");
-    }
+    if (used + bytes > options_.memory_budget_bytes) return BudgetFull(used, bytes);
     if (reserved_bytes_.compare_exchange_weak(reserved, reserved + bytes)) return Reservation(this, bytes);
   }
 }

@@ -65,6 +65,9 @@ class Head final : public query::TraceSource {
   explicit Head(const Options& options);
   ~Head() override;
 
+  // RESOURCE_EXHAUSTED if the budget is already used up, so that callers can refuse a request
+  // before spending work on decoding it.
+  Status CheckHasRoom() const;
   // Promises `bytes` of the budget to a batch, or RESOURCE_EXHAUSTED.
   Result<Reservation> Reserve(uint64_t bytes);
   // Adds a durable batch. `reservation` (may be empty, e.g. on WAL replay, which must never be
@@ -89,6 +92,7 @@ class Head final : public query::TraceSource {
   struct Index;
 
   void Unreserve(uint64_t bytes);
+  Status BudgetFull(uint64_t used, uint64_t bytes) const;
 
   const Options options_;
   std::atomic<uint64_t> reserved_bytes_{0};

@@ -40,6 +40,9 @@ class Ingester {
   // full (back-pressure; retry later), UNAVAILABLE when the WAL cannot write.
   Result<IngestResult> Ingest(model::Traces&& batch);
 
+  // RESOURCE_EXHAUSTED when the head is already full: lets a door refuse a request before decoding it.
+  Status CheckCapacity() const { return head_->CheckHasRoom(); }
+
   // Deletes every span, durable ones included, with no ingest in flight.
   Status Purge();
 

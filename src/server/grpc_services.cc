@@ -122,6 +122,7 @@ std::vector<TracesData> ChunkTrace(const model::Traces& trace, size_t max_bytes)
 grpc::Status OtlpTraceService::Export(
     grpc::ServerContext*, const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest* request,
     opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse* response) {
+  if (Status room = ingester_->CheckCapacity(); !room.ok()) return ToGrpc(room);
   auto batch = wire::FromProto(request->resource_spans());
   if (!batch.ok()) return ToGrpc(batch.status());
   auto result = ingester_->Ingest(std::move(*batch));

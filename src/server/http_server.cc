@@ -85,10 +85,13 @@ HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Routes() {
   http_->set_payload_max_length(config_.limits.max_request_bytes);
+  // Idle keep-alive connections hold a worker until this timeout, and shutdown waits for them.
+  http_->set_keep_alive_timeout(1);
 
   http_->Post("/v1/traces", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string type = MediaType(req);
     const bool protobuf = type == kProtobuf;
+    if (Status room = ingester_->CheckCapacity(); !room.ok()) return SendError(res, protobuf, room);
     Result<model::Traces> batch = Status::InvalidArgument("unset");
     if (protobuf) {
       batch = wire::DecodeOtlpProtobuf(req.body);
