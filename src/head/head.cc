@@ -31,24 +31,42 @@ struct SpanIdHash {
   }
 };
 
-// Posting-list keys. The first byte names the index; NUL separates parts (keys hold no NUL in practice,
-// and a collision would only add candidates, which the matcher then rejects).
-std::string ServiceKey(std::string_view service) { return std::string("\x01", 1).append(service); }
-std::string OperationKey(std::string_view service, std::string_view name) {
-  std::string k("\x02", 1);
-  k.append(service).push_back('\0');
-  return k.append(name);
-}
-const std::string kErrorKey("\x05", 1);  // spans with status ERROR
-std::string NameKey(std::string_view name) { return std::string("\x04", 1).append(name); }
-std::string AttributeKey(std::string_view key, std::string_view canonical_value) {
-  std::string k("\x03", 1);
-  k.append(key).push_back('\0');
-  return k.append(canonical_value);
-}
+// Posting-list keys. The first byte names the index; NUL separates parts (keys hold no NUL in
+// practice, and a collision would only add candidates, which the matcher then rejects). Keys are
+// built in one reused buffer, so looking up a key that exists allocates nothing.
+class KeyBuilder {
+ public:
+  const std::string& Service(std::string_view service) { return Start('\x01').append(service); }
+  const std::string& Operation(std::string_view service, std::string_view name) {
+    Start('\x02').append(service).push_back('\0');
+    return buf_.append(name);
+  }
+  const std::string& Name(std::string_view name) { return Start('\x04').append(name); }
+  const std::string& Attribute(std::string_view key, std::string_view canonical_value) {
+    Start('\x03').append(key).push_back('\0');
+    return buf_.append(canonical_value);
+  }
+  const std::string& Attribute(std::string_view key, const model::AnyValue& value) {
+    Start('\x03').append(key).push_back('\0');
+    model::AppendCanonicalString(value, &buf_);
+    return buf_;
+  }
+  static const std::string& Error() {
+    static const std::string kKey("\x05", 1);  // spans with status ERROR
+    return kKey;
+  }
+
+ private:
+  std::string& Start(char index) {
+    buf_.assign(1, index);
+    return buf_;
+  }
+  std::string buf_;
+};
 
 void AppendAttributeKeys(const model::Attributes& attributes, std::vector<std::string>* out) {
-  for (const auto& kv : attributes) out->push_back(AttributeKey(kv.key, model::CanonicalString(kv.value)));
+  KeyBuilder keys;
+  for (const auto& kv : attributes) out->push_back(keys.Attribute(kv.key, kv.value));
 }
 
 uint64_t StringCost(const std::string& s) { return s.size() > 15 ? s.size() + 1 + 16 : 0; }
@@ -128,6 +146,18 @@ class InternPool {
   std::unordered_map<size_t, std::vector<std::unique_ptr<Interned<T>>>> by_hash_;
 };
 
+// Orders operations by (name, kind) and finds them by string views without allocating.
+struct OperationLess {
+  using is_transparent = void;
+  using View = std::pair<std::string_view, std::string_view>;
+  static View AsView(const query::Operation& op) { return {op.name, op.span_kind}; }
+  static View AsView(const View& v) { return v; }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return AsView(a) < AsView(b);
+  }
+};
+
 struct TraceEntry {
   model::TraceId id{};
   std::vector<uint32_t> spans;  // ordinals into Index::spans
@@ -168,7 +198,7 @@ struct Head::Index {
   std::vector<uint64_t> span_start;  // start, unix nanos
   std::vector<uint64_t> span_duration;
   std::unordered_map<std::string, std::vector<uint32_t>> postings;
-  std::map<std::string, std::set<query::Operation>> operations;  // by service
+  std::map<std::string, std::set<query::Operation, OperationLess>> operations;  // by service
 
   void Post(const std::string& key, uint32_t ordinal) {
     auto& list = postings[key];
@@ -254,7 +284,8 @@ void Head::Insert(model::Traces&& batch, Reservation reservation) {
     for (auto& rs : batch.resource_spans) {
       const auto* resource = ix.resources.Intern(std::move(rs.resource));
       const std::string service(model::ServiceName(resource->value));
-      const std::string service_key = ServiceKey(service);
+      KeyBuilder keys;
+      const std::string service_key = keys.Service(service);
       auto& service_ops = ix.operations[service];
       for (auto& ss : rs.scope_spans) {
         const auto* scope = ix.scopes.Intern(std::move(ss.scope));
@@ -265,7 +296,7 @@ void Head::Insert(model::Traces&& batch, Reservation reservation) {
           ix.span_trace.push_back(slot->second);
           ix.span_start.push_back(span.start_time_unix_nano);
           ix.span_duration.push_back(span.duration_nanos());
-          if (span.status.code == model::StatusCode::kError) ix.Post(kErrorKey, ordinal);
+          if (span.status.code == model::StatusCode::kError) ix.Post(KeyBuilder::Error(), ordinal);
           TraceEntry& trace = ix.traces[slot->second];
           trace.spans.push_back(ordinal);
           trace.min_start = std::min(trace.min_start, span.start_time_unix_nano);
@@ -273,13 +304,15 @@ void Head::Insert(model::Traces&& batch, Reservation reservation) {
           trace.max_end = std::max(trace.max_end, span.end_time_unix_nano);
 
           ix.Post(service_key, ordinal);
-          ix.Post(OperationKey(service, span.name), ordinal);
-          ix.Post(NameKey(span.name), ordinal);
-          service_ops.insert({span.name, std::string(model::SpanKindName(span.kind))});
+          ix.Post(keys.Operation(service, span.name), ordinal);
+          ix.Post(keys.Name(span.name), ordinal);
+          const std::string_view kind = model::SpanKindName(span.kind);
+          if (!service_ops.contains(std::pair{std::string_view(span.name), kind}))
+            service_ops.insert({span.name, std::string(kind)});
           for (const auto& k : resource->attribute_keys) ix.Post(k, ordinal);
           for (const auto& k : scope->attribute_keys) ix.Post(k, ordinal);
           auto post_all = [&](const model::Attributes& attributes) {
-            for (const auto& kv : attributes) ix.Post(AttributeKey(kv.key, model::CanonicalString(kv.value)), ordinal);
+            for (const auto& kv : attributes) ix.Post(keys.Attribute(kv.key, kv.value), ordinal);
           };
           post_all(span.attributes);
           for (const auto& e : span.events) post_all(e.attributes);
@@ -328,12 +361,13 @@ Status Head::FindTraces(const query::SpanMatcher& matcher, size_t limit, std::ve
     return list != nullptr;
   };
   bool possible = true;
-  if (!q.service_name.empty()) possible &= require(ServiceKey(q.service_name));
+  KeyBuilder keys;
+  if (!q.service_name.empty()) possible &= require(keys.Service(q.service_name));
   if (!q.operation_name.empty())
-    possible &=
-        require(q.service_name.empty() ? NameKey(q.operation_name) : OperationKey(q.service_name, q.operation_name));
-  for (const auto* f : matcher.plain_attributes()) possible &= require(AttributeKey(f->key, f->value));
-  if (matcher.wants_error_spans()) possible &= require(kErrorKey);
+    possible &= require(q.service_name.empty() ? keys.Name(q.operation_name)
+                                               : keys.Operation(q.service_name, q.operation_name));
+  for (const auto* f : matcher.plain_attributes()) possible &= require(keys.Attribute(f->key, f->value));
+  if (matcher.wants_error_spans()) possible &= require(KeyBuilder::Error());
   if (!possible) return Status::Ok();
 
   // When the posting lists decide a match alone, candidates need no second look.

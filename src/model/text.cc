@@ -183,22 +183,28 @@ std::string FormatDoubleShortest(double v) {
   return std::string(buf, r.ptr);
 }
 
-std::string CanonicalString(const AnyValue& value) {
+void AppendCanonicalString(const AnyValue& value, std::string* out) {
   switch (value.type()) {
-    case AnyValue::Type::kEmpty: return "";
-    case AnyValue::Type::kString: return value.string_value();
-    case AnyValue::Type::kBool: return value.bool_value() ? "true" : "false";
-    case AnyValue::Type::kInt: return std::to_string(value.int_value());
-    case AnyValue::Type::kDouble: return FormatDoubleShortest(value.double_value());
-    case AnyValue::Type::kBytes: return Base64Encode(value.bytes_value());
-    case AnyValue::Type::kArray:
-    case AnyValue::Type::kKvList: {
-      std::string out;
-      AppendJsonValue(value, &out);
-      return out;
+    case AnyValue::Type::kEmpty: return;
+    case AnyValue::Type::kString: out->append(value.string_value()); return;
+    case AnyValue::Type::kBool: out->append(value.bool_value() ? "true" : "false"); return;
+    case AnyValue::Type::kInt: {
+      char buf[24];
+      auto r = std::to_chars(buf, buf + sizeof buf, value.int_value());
+      out->append(buf, r.ptr);
+      return;
     }
+    case AnyValue::Type::kDouble: out->append(FormatDoubleShortest(value.double_value())); return;
+    case AnyValue::Type::kBytes: out->append(Base64Encode(value.bytes_value())); return;
+    case AnyValue::Type::kArray:
+    case AnyValue::Type::kKvList: AppendJsonValue(value, out); return;
   }
-  return "";
+}
+
+std::string CanonicalString(const AnyValue& value) {
+  std::string out;
+  AppendCanonicalString(value, &out);
+  return out;
 }
 
 }  // namespace tb::model

@@ -30,6 +30,8 @@ std::optional<std::string> Base64Decode(std::string_view text);
 // (72.5 → "72.5", 123.0 → "123", 1e-7 → "1e-7", NaN, Infinity); bytes in base64; arrays and maps as
 // compact JSON; the empty value as "".
 std::string CanonicalString(const AnyValue& value);
+// Appends CanonicalString(value) to `out`.
+void AppendCanonicalString(const AnyValue& value, std::string* out);
 
 // ECMAScript number-to-string of a double, as used by CanonicalString.
 std::string FormatDoubleShortest(double v);
