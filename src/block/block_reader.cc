@@ -1,0 +1,1057 @@
+#include "block/block_reader.h"
+
+#include <roaring/roaring.h>
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <future>
+#include <map>
+#include <optional>
+#include <thread>
+#include <tuple>
+
+#include "block/block_writer.h"
+#include "block/codec.h"
+#include "model/text.h"
+
+namespace tb::block {
+
+// ---------------------------------------------------------------------------------------------
+// LruBlockCache
+
+std::shared_ptr<const std::string> LruBlockCache::Get(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto it = map_.find(key);
+  if (it == map_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  return it->second->second;
+}
+
+void LruBlockCache::Put(const std::string& key, std::shared_ptr<const std::string> value) {
+  if (value == nullptr || value->size() > capacity_) return;
+  std::lock_guard lock(mu_);
+  auto it = map_.find(key);
+  if (it != map_.end()) {
+    bytes_ -= it->second->second->size();
+    lru_.erase(it->second);
+    map_.erase(it);
+  }
+  bytes_ += value->size();
+  lru_.emplace_front(key, std::move(value));
+  map_[key] = lru_.begin();
+  while (bytes_ > capacity_ && !lru_.empty()) {
+    bytes_ -= lru_.back().second->size();
+    map_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+}
+
+uint64_t LruBlockCache::size_bytes() const {
+  std::lock_guard lock(mu_);
+  return bytes_;
+}
+
+void LruBlockCache::Clear() {
+  std::lock_guard lock(mu_);
+  lru_.clear();
+  map_.clear();
+  bytes_ = 0;
+}
+
+Result<BlockMeta> ReadBlockMeta(objstore::ObjectStore& store, const std::string& prefix) {
+  const std::string key = prefix + kMetaObject;
+  TB_ASSIGN_OR_RETURN(std::string bytes, store.Get(key));
+  return DecodeMeta(bytes, store.Describe() + "/" + key);
+}
+
+namespace {
+
+using Bytes = std::shared_ptr<const std::string>;
+
+// Runs fn(0..n-1) on at most `parallel` threads; the first error wins.
+Status RunParallel(size_t n, int parallel, const std::function<Status(size_t)>& fn) {
+  if (n == 0) return Status::Ok();
+  const size_t workers = std::min<size_t>(n, static_cast<size_t>(std::max(1, parallel)));
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  Status first;
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) {
+      Status s = fn(i);
+      if (!s.ok()) {
+        std::lock_guard lock(mu);
+        if (first.ok()) first = std::move(s);
+      }
+    }
+  };
+  std::vector<std::future<void>> futures;
+  for (size_t w = 1; w < workers; ++w) futures.push_back(std::async(std::launch::async, work));
+  work();
+  for (auto& f : futures) f.get();
+  return first;
+}
+
+struct PageInfo {
+  uint64_t offset = 0;
+  uint32_t length = 0;
+  uint32_t first_trace = 0, last_trace = 0, first_span_offset = 0, span_count = 0;
+  uint64_t min_start = 0, max_start = 0;
+  uint32_t col_len[kColumnCount] = {}, col_raw[kColumnCount] = {}, col_sum[kColumnCount] = {};
+  uint64_t ColumnOffset(int c) const {
+    uint64_t o = offset;
+    for (int i = 0; i < c; ++i) o += col_len[i];
+    return o;
+  }
+};
+
+struct TraceHeader {
+  uint32_t n = 0, group = 1;
+  int wp = 0, wc = 0, ws = 0, we = 0, wn = 0, k = 0;
+  uint32_t row_size = 0, bloom_bytes = 0;
+  uint64_t base = 0;
+  std::vector<uint64_t> group_sums;
+  size_t prefix_len = 0;  // bytes of the section before the rows
+  size_t groups() const { return (n + group - 1) / group; }
+};
+
+struct TraceRow {
+  model::TraceId id{};
+  uint32_t page = 0, count = 0;
+  uint64_t min_start = 0, max_end = 0, newest = 0;
+};
+
+struct Tables {
+  Dictionary dict;
+  std::vector<model::Resource> resources;
+  std::vector<model::Scope> scopes;
+  std::vector<std::pair<uint32_t, uint32_t>> pairs;
+};
+
+struct PostingEntry {
+  uint8_t kind, c;
+  uint32_t a, b;
+  uint64_t offset;
+  uint32_t length, checksum;
+};
+
+struct PostingDir {
+  std::vector<bool> high_card;  // by key ordinal
+  std::vector<PostingEntry> entries;
+  const PostingEntry* Find(uint8_t kind, uint32_t a, uint32_t b, uint8_t c) const {
+    auto key = std::make_tuple(kind, a, b, c);
+    auto it = std::lower_bound(entries.begin(), entries.end(), key, [](const PostingEntry& e, const auto& k) {
+      return std::make_tuple(e.kind, e.a, e.b, e.c) < k;
+    });
+    return it != entries.end() && std::make_tuple(it->kind, it->a, it->b, it->c) == key ? &*it : nullptr;
+  }
+};
+
+struct PageBlooms {
+  int k = 0;
+  std::vector<std::string_view> blooms;
+  Bytes bytes;
+};
+
+// Spans decoded from one page, for the traces that were asked for.
+struct DecodedSpan {
+  uint32_t trace;
+  uint32_t pair;
+  model::Span span;
+};
+
+class Bitmap {
+ public:
+  Bitmap() : b_(roaring_bitmap_create()) {}
+  explicit Bitmap(roaring_bitmap_t* b) : b_(b) {}
+  Bitmap(Bitmap&& o) noexcept : b_(o.b_) { o.b_ = nullptr; }
+  Bitmap& operator=(Bitmap&& o) noexcept {
+    std::swap(b_, o.b_);
+    return *this;
+  }
+  ~Bitmap() {
+    if (b_ != nullptr) roaring_bitmap_free(b_);
+  }
+  roaring_bitmap_t* get() const { return b_; }
+
+ private:
+  roaring_bitmap_t* b_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+struct BlockReader::Impl {
+  objstore::ObjectStore* store;
+  std::string prefix;
+  BlockMeta meta;
+  BlockCache* cache;
+  BlockReaderOptions options;
+
+  mutable std::mutex mu;      // guards the parsed sections below
+  mutable Bytes traces_full;  // whole traces section, verified
+  mutable std::optional<TraceHeader> trace_header;
+  mutable std::shared_ptr<const std::vector<PageInfo>> pages;
+  mutable std::shared_ptr<const Tables> tables;
+  mutable std::shared_ptr<const PostingDir> postings;
+  mutable std::shared_ptr<const PageBlooms> page_blooms;
+
+  std::string Where(std::string_view object) const {
+    return "block " + meta.block_id + " (" + store->Describe() + "/" + prefix + std::string(object) + ")";
+  }
+  Status Corrupt(std::string_view object, std::string_view part, std::string_view what) const {
+    return Status::DataLoss(Where(object) + " " + std::string(part) + ": " + std::string(what));
+  }
+  Status SectionCorrupt(SectionId id, std::string_view what) const {
+    return Corrupt(kIndexObject, std::string("section ") + SectionName(id), what);
+  }
+
+  // A byte range of an object, through the cache. A short read is DATA_LOSS.
+  Result<Bytes> GetRange(const char* object, uint64_t offset, uint64_t length, const std::string& cache_key) const {
+    if (cache != nullptr) {
+      if (auto hit = cache->Get(cache_key)) return hit;
+    }
+    auto got = store->Get(prefix + object, offset, length);
+    if (!got.ok()) {
+      if (got.status().code() == StatusCode::kInvalidArgument || got.status().code() == StatusCode::kNotFound)
+        return Corrupt(object, "range " + std::to_string(offset) + "+" + std::to_string(length),
+                       "missing: " + got.status().ToString());
+      return got.status().WithContext(Where(object));
+    }
+    if (got->size() != length)
+      return Corrupt(object, "range " + std::to_string(offset) + "+" + std::to_string(length), "object truncated");
+    return std::make_shared<const std::string>(std::move(got).value());
+  }
+  void CachePut(const std::string& key, const Bytes& b) const {
+    if (cache != nullptr) cache->Put(key, b);
+  }
+  std::string SectionKey(SectionId id) const { return prefix + kIndexObject + "#" + SectionName(id); }
+
+  // Whole sections, verified against the meta's checksums. Adjacent missing sections are fetched
+  // with one GET.
+  Status LoadSections(std::vector<SectionId> ids, std::vector<Bytes>* out) const {
+    out->assign(ids.size(), nullptr);
+    std::vector<size_t> missing;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (cache != nullptr) (*out)[i] = cache->Get(SectionKey(ids[i]));
+      if ((*out)[i] == nullptr) missing.push_back(i);
+    }
+    // Group into runs of adjacent sections.
+    std::sort(missing.begin(), missing.end(),
+              [&](size_t a, size_t b) { return meta.Section(ids[a])->offset < meta.Section(ids[b])->offset; });
+    std::vector<std::vector<size_t>> runs;
+    for (size_t i : missing) {
+      const SectionRef* s = meta.Section(ids[i]);
+      if (!runs.empty()) {
+        const SectionRef* prev = meta.Section(ids[runs.back().back()]);
+        if (prev->offset + prev->length == s->offset) {
+          runs.back().push_back(i);
+          continue;
+        }
+      }
+      runs.push_back({i});
+    }
+    return RunParallel(runs.size(), options.max_parallel_reads, [&](size_t r) -> Status {
+      const SectionRef* first = meta.Section(ids[runs[r].front()]);
+      const SectionRef* last = meta.Section(ids[runs[r].back()]);
+      const uint64_t len = last->offset + last->length - first->offset;
+      auto got = store->Get(prefix + kIndexObject, first->offset, len);
+      if (!got.ok()) return got.status().WithContext(Where(kIndexObject));
+      if (got->size() != len) return SectionCorrupt(ids[runs[r].front()], "index object truncated");
+      for (size_t i : runs[r]) {
+        const SectionRef* s = meta.Section(ids[i]);
+        auto bytes = std::make_shared<const std::string>(got->substr(s->offset - first->offset, s->length));
+        if (Checksum64(*bytes) != s->checksum) return SectionCorrupt(ids[i], "checksum mismatch");
+        CachePut(SectionKey(ids[i]), bytes);
+        (*out)[i] = std::move(bytes);
+      }
+      return Status::Ok();
+    });
+  }
+
+  Result<std::string> Payload(SectionId id, const Bytes& bytes) const {
+    return UnframeSection(*bytes, id, Where(kIndexObject) + " section " + SectionName(id));
+  }
+
+  // ---- section parsers ----
+  Result<TraceHeader> ParseTraceHeader(std::string_view b) const {
+    const auto bad = [&](std::string_view what) { return SectionCorrupt(SectionId::kTraces, what); };
+    ByteReader r(b);
+    if (r.U8() != static_cast<uint8_t>(SectionId::kTraces) || r.U8() != kSectionVersion || r.U8() != kEncodingRaw)
+      return bad("bad section header");
+    r.U8();
+    r.U32();
+    TraceHeader h;
+    h.n = r.U32();
+    h.group = r.U32();
+    h.wp = r.U8(), h.wc = r.U8(), h.ws = r.U8(), h.we = r.U8(), h.wn = r.U8(), h.k = r.U8();
+    r.U16();
+    h.row_size = r.U32();
+    h.bloom_bytes = r.U32();
+    h.base = r.U64();
+    if (r.failed()) return bad("truncated header");
+    if (h.n != meta.trace_count || h.group != kTraceRowsPerGroup) return bad("trace count or group size wrong");
+    for (int w : {h.wp, h.wc, h.ws, h.we, h.wn})
+      if (w < 1 || w > 8) return bad("bad field width");
+    if (h.row_size != 16u + h.wp + h.wc + h.ws + h.we + h.wn || h.k < 1 || h.k > 16) return bad("bad row layout");
+    if (h.groups() > r.remaining() / 8) return bad("truncated group checksums");
+    for (size_t i = 0; i < h.groups(); ++i) h.group_sums.push_back(r.U64());
+    const size_t before = b.size() - r.remaining();
+    if (r.U64() != Checksum64(b.substr(0, before))) return bad("header checksum mismatch");
+    h.prefix_len = before + 8;
+    return h;
+  }
+
+  // The header (prefix) of the trace section: from the whole section if loaded, else one GET.
+  Result<TraceHeader> TraceHeaderOnly() const {
+    {
+      std::lock_guard lock(mu);
+      if (trace_header) return *trace_header;
+    }
+    const SectionRef* s = meta.Section(SectionId::kTraces);
+    Bytes whole = cache != nullptr ? cache->Get(SectionKey(SectionId::kTraces)) : nullptr;
+    Bytes prefix_bytes = whole;
+    if (whole == nullptr) {
+      // Framing, fixed header, group checksums and the prefix checksum.
+      const uint64_t groups = (meta.trace_count + kTraceRowsPerGroup - 1) / kTraceRowsPerGroup;
+      const uint64_t len = std::min<uint64_t>(s->length, kSectionHeaderSize + 32 + 8 * groups + 8);
+      TB_ASSIGN_OR_RETURN(prefix_bytes,
+                          GetRange(kIndexObject, s->offset, len, SectionKey(SectionId::kTraces) + "#head"));
+    }
+    TB_ASSIGN_OR_RETURN(TraceHeader h, ParseTraceHeader(*prefix_bytes));
+    if (whole == nullptr) CachePut(SectionKey(SectionId::kTraces) + "#head", prefix_bytes);
+    if (h.prefix_len + uint64_t{h.n} * h.row_size + h.bloom_bytes != s->length)
+      return SectionCorrupt(SectionId::kTraces, "length disagrees with its header");
+    std::lock_guard lock(mu);
+    trace_header = h;
+    return h;
+  }
+
+  TraceRow ParseRow(const TraceHeader& h, std::string_view row) const {
+    ByteReader r(row);
+    TraceRow t;
+    std::memcpy(t.id.data(), r.Bytes(16).data(), 16);
+    t.page = static_cast<uint32_t>(r.Fixed(h.wp));
+    t.count = static_cast<uint32_t>(r.Fixed(h.wc));
+    t.min_start = h.base + r.Fixed(h.ws);
+    const uint64_t z = r.Fixed(h.we);
+    t.max_end = t.min_start + static_cast<uint64_t>(static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1)));
+    t.newest = t.min_start + r.Fixed(h.wn);
+    return t;
+  }
+
+  Result<std::shared_ptr<const std::vector<PageInfo>>> Pages(const Bytes& section) const {
+    {
+      std::lock_guard lock(mu);
+      if (pages) return pages;
+    }
+    const auto bad = [&](std::string_view what) { return SectionCorrupt(SectionId::kPages, what); };
+    TB_ASSIGN_OR_RETURN(std::string payload, Payload(SectionId::kPages, section));
+    ByteReader r(payload);
+    const size_t n = r.Count(50);
+    if (n != meta.page_count) return bad("page count disagrees with the meta");
+    auto out = std::make_shared<std::vector<PageInfo>>(n);
+    uint64_t expect_offset = 0;
+    uint32_t expect_trace = 0;
+    uint64_t spans = 0;
+    for (auto& p : *out) {
+      p.offset = r.U64();
+      p.length = r.U32();
+      p.first_trace = r.U32();
+      p.last_trace = r.U32();
+      p.first_span_offset = r.U32();
+      p.span_count = r.U32();
+      p.min_start = r.U64();
+      p.max_start = r.U64();
+      if (r.U8() != kColumnCount) return bad("unexpected column count");
+      uint64_t sum = 0;
+      for (int c = 0; c < kColumnCount; ++c) {
+        p.col_len[c] = r.U32();
+        p.col_raw[c] = r.U32();
+        p.col_sum[c] = r.U32();
+        sum += p.col_len[c];
+      }
+      if (r.failed()) return bad("truncated");
+      // Pages tile `data` and the trace ordinals in order; a trace may continue into the next page.
+      if (p.offset != expect_offset || sum != p.length || p.first_trace > p.last_trace ||
+          p.last_trace >= meta.trace_count || p.span_count == 0 ||
+          !(p.first_trace == expect_trace || (expect_trace > 0 && p.first_trace == expect_trace - 1)))
+        return bad("page entry inconsistent");
+      expect_offset += p.length;
+      expect_trace = p.last_trace + 1;
+      spans += p.span_count;
+    }
+    if (!r.done() || expect_offset != meta.data_size || spans != meta.span_count ||
+        (n > 0 && expect_trace != meta.trace_count))
+      return bad("pages do not cover the block");
+    std::lock_guard lock(mu);
+    pages = out;
+    return pages;
+  }
+
+  Result<std::shared_ptr<const Tables>> ParseTables(const Bytes& section) const {
+    {
+      std::lock_guard lock(mu);
+      if (tables) return tables;
+    }
+    const auto bad = [&](std::string_view what) { return SectionCorrupt(SectionId::kDict, what); };
+    TB_ASSIGN_OR_RETURN(std::string payload, Payload(SectionId::kDict, section));
+    ByteReader r(payload);
+    auto t = std::make_shared<Tables>();
+    const size_t n = r.Count();
+    t->dict.offsets.reserve(n + 1);
+    uint64_t total = 0;
+    t->dict.offsets.push_back(0);
+    for (size_t i = 0; i < n; ++i) {
+      total += r.Varint();
+      if (total > payload.size()) return bad("string lengths exceed the section");
+      t->dict.offsets.push_back(static_cast<uint32_t>(total));
+    }
+    t->dict.blob = std::string(r.Bytes(static_cast<size_t>(total)));
+    if (r.failed()) return bad("truncated strings");
+    for (size_t i = 1; i < n; ++i)
+      if (!(t->dict.at(i - 1) < t->dict.at(i))) return bad("dictionary not sorted");
+    const Decoder dec(t->dict);
+    t->resources.resize(r.Count(3));
+    for (auto& res : t->resources) {
+      if (!dec.Attributes(r, &res.attributes, nullptr)) return bad("malformed resource");
+      res.dropped_attributes_count = r.Varint32();
+      if (!dec.Ref(r, &res.schema_url)) return bad("malformed resource");
+    }
+    t->scopes.resize(r.Count(5));
+    for (auto& s : t->scopes) {
+      if (!dec.Ref(r, &s.name) || !dec.Ref(r, &s.version) || !dec.Attributes(r, &s.attributes, nullptr))
+        return bad("malformed scope");
+      s.dropped_attributes_count = r.Varint32();
+      if (!dec.Ref(r, &s.schema_url)) return bad("malformed scope");
+    }
+    t->pairs.resize(r.Count(2));
+    for (auto& [a, b] : t->pairs) {
+      a = r.Varint32();
+      b = r.Varint32();
+      if (a >= t->resources.size() || b >= t->scopes.size()) return bad("pair refers to a missing resource or scope");
+    }
+    if (r.failed() || !r.done()) return bad("malformed tables");
+    std::lock_guard lock(mu);
+    tables = t;
+    return tables;
+  }
+
+  Result<std::shared_ptr<const PostingDir>> ParsePostings(const Bytes& section, size_t dict_size) const {
+    {
+      std::lock_guard lock(mu);
+      if (postings) return postings;
+    }
+    const auto bad = [&](std::string_view what) { return SectionCorrupt(SectionId::kPostingKeys, what); };
+    TB_ASSIGN_OR_RETURN(std::string payload, Payload(SectionId::kPostingKeys, section));
+    const SectionRef* lists = meta.Section(SectionId::kPostingLists);
+    ByteReader r(payload);
+    auto d = std::make_shared<PostingDir>();
+    d->high_card.assign(dict_size, false);
+    for (size_t i = r.Count(); i > 0; --i) {
+      const uint32_t k = r.Varint32();
+      if (k >= dict_size) return bad("high-cardinality key outside the dictionary");
+      d->high_card[k] = true;
+    }
+    const size_t n = r.Count(9);
+    d->entries.reserve(n);
+    uint64_t offset = lists->offset + kSectionHeaderSize;
+    for (size_t i = 0; i < n; ++i) {
+      PostingEntry e;
+      e.kind = r.U8();
+      e.a = r.Varint32();
+      e.b = r.Varint32();
+      e.c = r.U8();
+      e.length = r.Varint32();
+      e.checksum = r.U32();
+      e.offset = offset;
+      offset += e.length;
+      if (r.failed()) return bad("truncated");
+      if (!d->entries.empty()) {
+        const auto& p = d->entries.back();
+        if (std::make_tuple(p.kind, p.a, p.b, p.c) >= std::make_tuple(e.kind, e.a, e.b, e.c))
+          return bad("keys not sorted");
+      }
+      d->entries.push_back(e);
+    }
+    if (!r.done() || offset != lists->offset + lists->length)
+      return bad("lists do not match the posting_lists section");
+    std::lock_guard lock(mu);
+    postings = d;
+    return postings;
+  }
+
+  Result<Bitmap> PostingList(const PostingEntry& e) const {
+    TB_ASSIGN_OR_RETURN(Bytes b, GetRange(kIndexObject, e.offset, e.length,
+                                          prefix + kIndexObject + "#post@" + std::to_string(e.offset)));
+    const std::string part = "section posting_lists list at " + std::to_string(e.offset);
+    if (Checksum32(*b) != e.checksum) return Corrupt(kIndexObject, part, "checksum mismatch");
+    roaring_bitmap_t* bm = roaring_bitmap_portable_deserialize_safe(b->data(), b->size());
+    if (bm == nullptr) return Corrupt(kIndexObject, part, "malformed bitmap");
+    Bitmap out(bm);
+    if (!roaring_bitmap_is_empty(bm) && roaring_bitmap_maximum(bm) >= meta.trace_count)
+      return Corrupt(kIndexObject, part, "trace ordinal out of range");
+    return out;
+  }
+
+  Result<std::shared_ptr<const PageBlooms>> ParsePageBlooms() const {
+    {
+      std::lock_guard lock(mu);
+      if (page_blooms) return page_blooms;
+    }
+    std::vector<Bytes> got;
+    TB_RETURN_IF_ERROR(LoadSections({SectionId::kPageBlooms}, &got));
+    const auto bad = [&](std::string_view what) { return SectionCorrupt(SectionId::kPageBlooms, what); };
+    auto pb = std::make_shared<PageBlooms>();
+    pb->bytes = got[0];
+    std::string_view b(*got[0]);
+    ByteReader r(b);
+    if (r.U8() != static_cast<uint8_t>(SectionId::kPageBlooms) || r.U8() != kSectionVersion || r.U8() != kEncodingRaw)
+      return bad("bad section header");
+    r.U8();
+    if (r.U32() != b.size() - kSectionHeaderSize) return bad("length mismatch");
+    const uint32_t n = r.U32();
+    pb->k = r.U8();
+    r.U8();
+    r.U16();
+    if (n != meta.page_count || pb->k < 1 || pb->k > 16) return bad("bad header");
+    std::vector<uint32_t> sizes;
+    for (uint32_t i = 0; i < n && !r.failed(); ++i) sizes.push_back(r.U32());
+    for (uint32_t s : sizes) {
+      if (s % 8 != 0) return bad("bloom size not a multiple of 8");
+      pb->blooms.push_back(r.Bytes(s));
+    }
+    if (r.failed() || !r.done()) return bad("malformed");
+    std::lock_guard lock(mu);
+    page_blooms = pb;
+    return page_blooms;
+  }
+
+  // Loads the index sections every query needs (pages, dict) and returns them parsed.
+  Status Basics(std::shared_ptr<const std::vector<PageInfo>>* p, std::shared_ptr<const Tables>* t,
+                bool with_traces) const {
+    {
+      std::lock_guard lock(mu);
+      if (pages && tables && (!with_traces || traces_full)) {
+        *p = pages;
+        *t = tables;
+        return Status::Ok();
+      }
+    }
+    std::vector<SectionId> ids = {SectionId::kPages, SectionId::kDict};
+    if (with_traces) ids.insert(ids.begin(), SectionId::kTraces);
+    std::vector<Bytes> got;
+    TB_RETURN_IF_ERROR(LoadSections(ids, &got));
+    if (with_traces) {
+      TB_ASSIGN_OR_RETURN(TraceHeader h, ParseTraceHeader(*got[0]));
+      if (h.prefix_len + uint64_t{h.n} * h.row_size + h.bloom_bytes != got[0]->size())
+        return SectionCorrupt(SectionId::kTraces, "length disagrees with its header");
+      std::lock_guard lock(mu);
+      traces_full = got[0];
+      trace_header = h;
+      got.erase(got.begin());
+    }
+    TB_ASSIGN_OR_RETURN(*p, Pages(got[0]));
+    TB_ASSIGN_OR_RETURN(*t, ParseTables(got[1]));
+    return Status::Ok();
+  }
+
+  // Rows for the given (sorted, unique) trace ordinals: from the whole section when cached, else
+  // by ranged reads of their row groups, each verified.
+  Status Rows(const std::vector<uint32_t>& ordinals, std::vector<TraceRow>* out) const {
+    out->clear();
+    if (ordinals.empty()) return Status::Ok();
+    TB_ASSIGN_OR_RETURN(TraceHeader h, TraceHeaderOnly());
+    Bytes whole;
+    {
+      std::lock_guard lock(mu);
+      whole = traces_full;
+    }
+    if (whole == nullptr && cache != nullptr) whole = cache->Get(SectionKey(SectionId::kTraces));
+    const SectionRef* s = meta.Section(SectionId::kTraces);
+    std::vector<uint32_t> groups;
+    for (uint32_t o : ordinals)
+      if (groups.empty() || groups.back() != o / h.group) groups.push_back(o / h.group);
+    if (whole == nullptr && groups.size() * 4 > h.groups()) {
+      std::vector<Bytes> got;
+      TB_RETURN_IF_ERROR(LoadSections({SectionId::kTraces}, &got));
+      whole = got[0];
+      std::lock_guard lock(mu);
+      traces_full = whole;
+    }
+    std::map<uint32_t, Bytes> group_bytes;
+    if (whole == nullptr) {
+      std::vector<Bytes> fetched(groups.size());
+      TB_RETURN_IF_ERROR(RunParallel(groups.size(), options.max_parallel_reads, [&](size_t i) -> Status {
+        const uint32_t g = groups[i];
+        const uint64_t first = uint64_t{g} * h.group;
+        const uint64_t rows = std::min<uint64_t>(h.group, h.n - first);
+        TB_ASSIGN_OR_RETURN(fetched[i],
+                            GetRange(kIndexObject, s->offset + h.prefix_len + first * h.row_size, rows * h.row_size,
+                                     SectionKey(SectionId::kTraces) + "#g" + std::to_string(g)));
+        if (Checksum64(*fetched[i]) != h.group_sums[g])
+          return SectionCorrupt(SectionId::kTraces, "row group " + std::to_string(g) + " checksum mismatch");
+        CachePut(SectionKey(SectionId::kTraces) + "#g" + std::to_string(g), fetched[i]);
+        return Status::Ok();
+      }));
+      for (size_t i = 0; i < groups.size(); ++i) group_bytes[groups[i]] = fetched[i];
+    }
+    for (uint32_t o : ordinals) {
+      if (o >= h.n) return SectionCorrupt(SectionId::kTraces, "trace ordinal out of range");
+      std::string_view row;
+      if (whole != nullptr) {
+        row = std::string_view(*whole).substr(h.prefix_len + uint64_t{o} * h.row_size, h.row_size);
+      } else {
+        const uint32_t g = o / h.group;
+        row = std::string_view(*group_bytes[g]).substr(uint64_t{o - g * h.group} * h.row_size, h.row_size);
+      }
+      out->push_back(ParseRow(h, row));
+    }
+    return Status::Ok();
+  }
+
+  // Fetches columns [0, last_column] of a page (or all) and decodes the spans of the traces
+  // `want` accepts.
+  Status DecodePage(const std::vector<PageInfo>& pages, uint32_t p, int last_column, const Tables& t,
+                    const std::function<bool(uint32_t)>& want, std::vector<DecodedSpan>* out) const {
+    const PageInfo& info = pages[p];
+    const std::string full_key = prefix + kDataObject + "#p" + std::to_string(p);
+    Bytes bytes = cache != nullptr ? cache->Get(full_key) : nullptr;
+    if (bytes == nullptr) {
+      const uint64_t len = info.ColumnOffset(last_column + 1) - info.offset;
+      const std::string key = last_column == kColumnCount - 1 ? full_key : full_key + "c" + std::to_string(last_column);
+      TB_ASSIGN_OR_RETURN(bytes, GetRange(kDataObject, info.offset, len, key));
+      CachePut(key, bytes);
+    }
+    const std::string part = "page " + std::to_string(p);
+    const auto bad = [&](std::string_view column, std::string_view what) {
+      return Corrupt(kDataObject, part + " column " + std::string(column), what);
+    };
+    std::string raw[kColumnCount];
+    ByteReader col[kColumnCount];
+    uint64_t off = 0;
+    for (int c = 0; c <= last_column; ++c) {
+      const std::string_view z = std::string_view(*bytes).substr(off, info.col_len[c]);
+      off += info.col_len[c];
+      if (Checksum32(z) != info.col_sum[c]) return bad(ColumnName(c), "checksum mismatch");
+      if (!Decompress(z, info.col_raw[c], &raw[c])) return bad(ColumnName(c), "does not decompress");
+      col[c] = ByteReader(raw[c]);
+    }
+    const Decoder dec(t.dict);
+    HighCardCursors cursors;
+    const bool attrs = last_column >= kColHighCard;
+    if (attrs && !cursors.Parse(raw[kColHighCard])) return bad("high_card", "malformed");
+    const bool all = last_column == kColumnCount - 1;
+    uint32_t trace = info.first_trace;
+    uint64_t seen = 0;
+    bool first_segment = true;
+    std::vector<uint64_t> parent_ref;
+    while (seen < info.span_count) {
+      if (!first_segment) ++trace;
+      first_segment = false;
+      if (trace > info.last_trace) return bad("traces", "more segments than traces");
+      const uint64_t count = col[kColTraces].Varint();
+      const uint64_t base = meta.min_span_start + col[kColTraces].Varint();
+      if (col[kColTraces].failed() || count == 0 || count > info.span_count - seen) return bad("traces", "malformed");
+      seen += count;
+      const bool keep = want(trace);
+      const size_t seg_begin = out->size();
+      parent_ref.clear();
+      for (uint64_t i = 0; i < count; ++i) {
+        DecodedSpan d{trace, 0, {}};
+        model::Span& s = d.span;
+        d.pair = col[kColResourceScope].Varint32();
+        if (d.pair >= t.pairs.size()) return bad("resource_scope", "pair out of range");
+        if (last_column >= kColName && !dec.Ref(col[kColName], &s.name)) return bad("name", "malformed");
+        if (last_column >= kColKindStatus) {
+          const uint8_t ks = col[kColKindStatus].U8();
+          if ((ks & 7) > 5 || (ks >> 3) > 2 || col[kColKindStatus].failed()) return bad("kind_status", "malformed");
+          s.kind = static_cast<model::SpanKind>(ks & 7);
+          s.status.code = static_cast<model::StatusCode>(ks >> 3);
+        }
+        s.start_time_unix_nano = base + col[kColStart].Varint();
+        s.end_time_unix_nano = s.start_time_unix_nano + static_cast<uint64_t>(col[kColDuration].Zigzag());
+        if (col[kColStart].failed() || col[kColDuration].failed()) return bad("start/duration", "malformed");
+        if (attrs) {
+          if (!dec.Attributes(col[kColAttributes], &s.attributes, &cursors)) return bad("attributes", "malformed");
+          ByteReader& ev = col[kColEvents];
+          s.events.resize(ev.Count(4));
+          for (auto& e : s.events) {
+            e.time_unix_nano = s.start_time_unix_nano + static_cast<uint64_t>(ev.Zigzag());
+            if (!dec.Ref(ev, &e.name)) return bad("events", "malformed");
+            e.dropped_attributes_count = ev.Varint32();
+            if (!dec.Attributes(ev, &e.attributes, &cursors)) return bad("events", "malformed");
+          }
+          if (ev.failed()) return bad("events", "malformed");
+          ByteReader& lk = col[kColLinks];
+          s.links.resize(lk.Count(28));
+          for (auto& l : s.links) {
+            const std::string_view tid = lk.Bytes(16), sid = lk.Bytes(8);
+            if (lk.failed()) return bad("links", "malformed");
+            std::memcpy(l.trace_id.data(), tid.data(), 16);
+            std::memcpy(l.span_id.data(), sid.data(), 8);
+            if (!dec.Ref(lk, &l.trace_state)) return bad("links", "malformed");
+            l.flags = lk.Varint32();
+            l.dropped_attributes_count = lk.Varint32();
+            if (!dec.Attributes(lk, &l.attributes, &cursors)) return bad("links", "malformed");
+          }
+        }
+        if (all) {
+          const std::string_view sid = col[kColSpanId].Bytes(8);
+          if (col[kColSpanId].failed()) return bad("span_id", "truncated");
+          std::memcpy(s.span_id.data(), sid.data(), 8);
+          const uint64_t pref = col[kColParent].Varint();
+          if (pref == 1) {
+            const std::string_view pid = col[kColParentRaw].Bytes(8);
+            if (col[kColParentRaw].failed()) return bad("parent_raw", "truncated");
+            std::memcpy(s.parent_span_id.data(), pid.data(), 8);
+          } else if (pref >= 2 && pref - 2 >= count) {
+            return bad("parent", "ordinal out of range");
+          }
+          if (col[kColParent].failed()) return bad("parent", "malformed");
+          parent_ref.push_back(pref);
+          ByteReader& m = col[kColMisc];
+          const uint64_t mask = m.Varint();
+          if (mask & ~uint64_t{63}) return bad("misc", "unknown fields");
+          if (mask & 1) s.flags = m.Varint32();
+          if ((mask & 2) && !dec.Ref(m, &s.trace_state)) return bad("misc", "malformed");
+          if ((mask & 4) && !dec.Ref(m, &s.status.message)) return bad("misc", "malformed");
+          if (mask & 8) s.dropped_attributes_count = m.Varint32();
+          if (mask & 16) s.dropped_events_count = m.Varint32();
+          if (mask & 32) s.dropped_links_count = m.Varint32();
+          if (m.failed()) return bad("misc", "malformed");
+        }
+        if (keep) out->push_back(std::move(d));
+      }
+      if (keep && all) {
+        for (size_t i = 0; i < parent_ref.size(); ++i)
+          if (parent_ref[i] >= 2)
+            (*out)[seg_begin + i].span.parent_span_id = (*out)[seg_begin + parent_ref[i] - 2].span.span_id;
+      }
+    }
+    if (trace != info.last_trace) return bad("traces", "fewer segments than traces");
+    for (int c = 0; c <= last_column; ++c) {
+      if (c == kColHighCard) continue;
+      if (!col[c].done() || col[c].failed()) return bad(ColumnName(c), "trailing or malformed bytes");
+    }
+    return Status::Ok();
+  }
+};
+
+BlockReader::BlockReader(objstore::ObjectStore* store, std::string prefix, BlockMeta meta, BlockCache* cache,
+                         const BlockReaderOptions& options)
+    : impl_(std::make_unique<Impl>()), meta_(impl_->meta) {
+  impl_->store = store;
+  impl_->prefix = std::move(prefix);
+  impl_->meta = std::move(meta);
+  impl_->cache = cache;
+  impl_->options = options;
+}
+
+BlockReader::~BlockReader() = default;
+
+Status BlockReader::ReadTrace(const model::TraceId& id, model::Traces* out) const {
+  const Impl& m = *impl_;
+  if (m.meta.trace_count == 0) return Status::Ok();
+  std::shared_ptr<const std::vector<PageInfo>> pages;
+  std::shared_ptr<const Tables> tables;
+  TB_RETURN_IF_ERROR(m.Basics(&pages, &tables, true));
+  Bytes traces;
+  TraceHeader h;
+  {
+    std::lock_guard lock(m.mu);
+    traces = m.traces_full;
+    h = *m.trace_header;
+  }
+  const std::string_view section(*traces);
+  const std::string_view bloom = section.substr(section.size() - h.bloom_bytes);
+  if (!BloomMayContain(bloom, h.k, HashTraceId(id.data()))) return Status::Ok();
+  const std::string_view key(reinterpret_cast<const char*>(id.data()), 16);
+  uint32_t lo = 0, hi = h.n;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (section.substr(h.prefix_len + uint64_t{mid} * h.row_size, 16) < key) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo == h.n || section.substr(h.prefix_len + uint64_t{lo} * h.row_size, 16) != key) return Status::Ok();
+  const uint32_t t = lo;
+  const TraceRow row = m.ParseRow(h, section.substr(h.prefix_len + uint64_t{t} * h.row_size, h.row_size));
+  std::vector<uint32_t> page_list;
+  for (uint32_t p = row.page; p < pages->size() && (*pages)[p].first_trace <= t; ++p) {
+    if ((*pages)[p].last_trace < t) break;
+    page_list.push_back(p);
+  }
+  if (page_list.empty() || page_list.front() != row.page)
+    return m.SectionCorrupt(SectionId::kTraces, "trace row points at a page that does not hold it");
+  std::vector<std::vector<DecodedSpan>> decoded(page_list.size());
+  TB_RETURN_IF_ERROR(RunParallel(page_list.size(), m.options.max_parallel_reads, [&](size_t i) {
+    return m.DecodePage(
+        *pages, page_list[i], kColumnCount - 1, *tables, [t](uint32_t x) { return x == t; }, &decoded[i]);
+  }));
+  size_t total = 0;
+  for (const auto& d : decoded) total += d.size();
+  if (total != row.count) return m.SectionCorrupt(SectionId::kTraces, "span count disagrees with the pages");
+  // Regroup under resources and scopes in order of first appearance.
+  std::map<uint32_t, size_t> resource_slot;
+  std::map<uint32_t, std::pair<size_t, size_t>> pair_slot;
+  for (auto& d : decoded) {
+    for (auto& s : d) {
+      s.span.trace_id = id;
+      auto [rit, rnew] = resource_slot.emplace(tables->pairs[s.pair].first, out->resource_spans.size());
+      if (rnew) out->resource_spans.push_back({tables->resources[rit->first], {}});
+      auto [sit, snew] =
+          pair_slot.emplace(s.pair, std::pair{rit->second, out->resource_spans[rit->second].scope_spans.size()});
+      if (snew)
+        out->resource_spans[rit->second].scope_spans.push_back({tables->scopes[tables->pairs[s.pair].second], {}});
+      out->resource_spans[sit->second.first].scope_spans[sit->second.second].spans.push_back(std::move(s.span));
+    }
+  }
+  return Status::Ok();
+}
+
+Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
+                               std::vector<query::TraceHit>* hits) const {
+  const Impl& m = *impl_;
+  if (!matcher.satisfiable() || limit == 0 || m.meta.trace_count == 0) return Status::Ok();
+  const query::TraceQuery& q = matcher.query();
+  const uint64_t qmin = q.start_time_min_unix_nano.value_or(0);
+  const uint64_t qmax = q.start_time_max_unix_nano.value_or(UINT64_MAX);
+  if (qmin > m.meta.max_span_start || qmax < m.meta.min_span_start) return Status::Ok();
+
+  std::shared_ptr<const std::vector<PageInfo>> pages;
+  std::shared_ptr<const Tables> tables;
+  TB_RETURN_IF_ERROR(m.Basics(&pages, &tables, false));
+  const Dictionary& dict = tables->dict;
+
+  // 1. Candidate traces from the posting lists, and bloom filters for high-cardinality keys.
+  const bool indexed = !q.service_name.empty() || !q.operation_name.empty() || !matcher.plain_attributes().empty() ||
+                       matcher.wants_error_spans();
+  std::optional<Bitmap> candidates;
+  std::vector<BloomHash> page_filters;
+  if (indexed) {
+    std::shared_ptr<const PostingDir> dir;
+    {
+      std::vector<Bytes> got;
+      TB_RETURN_IF_ERROR(m.LoadSections({SectionId::kPostingKeys}, &got));
+      TB_ASSIGN_OR_RETURN(dir, m.ParsePostings(got[0], dict.size()));
+    }
+    // Each group is a union of lists; the candidates are the intersection of the groups.
+    std::vector<std::vector<const PostingEntry*>> groups;
+    int64_t svc = -1;
+    if (!q.service_name.empty()) {
+      svc = dict.Find(q.service_name);
+      const PostingEntry* e = svc < 0 ? nullptr : dir->Find(kPostService, static_cast<uint32_t>(svc), 0, 0);
+      if (e == nullptr) return Status::Ok();
+      groups.push_back({e});
+    }
+    if (!q.operation_name.empty()) {
+      const int64_t op = dict.Find(q.operation_name);
+      if (op < 0) return Status::Ok();
+      std::vector<const PostingEntry*> g;
+      if (svc >= 0) {
+        for (uint8_t k = 0; k <= 5; ++k)
+          if (auto* e = dir->Find(kPostOperation, static_cast<uint32_t>(svc), static_cast<uint32_t>(op), k))
+            g.push_back(e);
+      } else if (auto* e = dir->Find(kPostName, static_cast<uint32_t>(op), 0, 0)) {
+        g.push_back(e);
+      }
+      if (g.empty()) return Status::Ok();
+      groups.push_back(std::move(g));
+    }
+    if (matcher.wants_error_spans()) {
+      const PostingEntry* e = dir->Find(kPostError, 0, 0, 0);
+      if (e == nullptr) return Status::Ok();
+      groups.push_back({e});
+    }
+    for (const auto* f : matcher.plain_attributes()) {
+      const int64_t key = dict.Find(f->key);
+      if (key < 0) return Status::Ok();
+      if (dir->high_card[static_cast<size_t>(key)]) {
+        page_filters.push_back(HashKeyValue(f->key, f->value));
+        continue;
+      }
+      const int64_t value = dict.Find(f->value);
+      const PostingEntry* e =
+          value < 0 ? nullptr : dir->Find(kPostAttribute, static_cast<uint32_t>(key), static_cast<uint32_t>(value), 0);
+      if (e == nullptr) return Status::Ok();
+      groups.push_back({e});
+    }
+    std::vector<const PostingEntry*> flat;
+    for (const auto& g : groups) flat.insert(flat.end(), g.begin(), g.end());
+    std::vector<std::optional<Bitmap>> lists(flat.size());
+    TB_RETURN_IF_ERROR(RunParallel(flat.size(), m.options.max_parallel_reads, [&](size_t i) -> Status {
+      TB_ASSIGN_OR_RETURN(Bitmap b, m.PostingList(*flat[i]));
+      lists[i] = std::move(b);
+      return Status::Ok();
+    }));
+    size_t i = 0;
+    for (const auto& g : groups) {
+      Bitmap u;
+      for (size_t j = 0; j < g.size(); ++j, ++i) roaring_bitmap_or_inplace(u.get(), lists[i]->get());
+      if (!candidates) {
+        candidates = std::move(u);
+      } else {
+        roaring_bitmap_and_inplace(candidates->get(), u.get());
+      }
+    }
+    if (candidates && roaring_bitmap_is_empty(candidates->get())) return Status::Ok();
+  }
+  std::shared_ptr<const PageBlooms> blooms;
+  if (!page_filters.empty()) {
+    TB_ASSIGN_OR_RETURN(blooms, m.ParsePageBlooms());
+  }
+
+  // 2. Candidate pages: overlapping the time window, holding a candidate trace, passing the blooms.
+  std::vector<uint32_t> todo;
+  for (uint32_t p = 0; p < pages->size(); ++p) {
+    const PageInfo& info = (*pages)[p];
+    if (info.max_start < qmin || info.min_start > qmax) continue;
+    if (candidates &&
+        roaring_bitmap_range_cardinality(candidates->get(), info.first_trace, uint64_t{info.last_trace} + 1) == 0)
+      continue;
+    bool pass = true;
+    for (const auto& h : page_filters) pass = pass && BloomMayContain(blooms->blooms[p], blooms->k, h);
+    if (pass) todo.push_back(p);
+  }
+  // A trace's newest span start is at most the newest start of the pages it spans; pages chained by
+  // a split trace share that bound.
+  std::vector<uint64_t> bound(pages->size());
+  for (size_t p = 0, run = 0; p <= pages->size(); ++p) {
+    if (p == pages->size() || (p > 0 && (*pages)[p].first_trace != (*pages)[p - 1].last_trace)) {
+      uint64_t b = 0;
+      for (size_t i = run; i < p; ++i) b = std::max(b, (*pages)[i].max_start);
+      for (size_t i = run; i < p; ++i) bound[i] = b;
+      run = p;
+    }
+  }
+  std::stable_sort(todo.begin(), todo.end(), [&](uint32_t a, uint32_t b) { return bound[a] > bound[b]; });
+
+  // 3. Decode candidate pages newest first, in waves, and check every span of a candidate trace.
+  int last_column = kColDuration;
+  if (!q.operation_name.empty()) last_column = std::max<int>(last_column, kColName);
+  bool need_kind = false;
+  for (const auto& f : q.attributes)
+    if (f.key == "error" || f.key == "span.kind" || f.key == "span.status") need_kind = true;
+  if (need_kind) last_column = std::max<int>(last_column, kColKindStatus);
+  if (!matcher.plain_attributes().empty()) last_column = kColLinks;
+  const auto want = [&](uint32_t t) { return !candidates || roaring_bitmap_contains(candidates->get(), t); };
+  std::map<uint32_t, uint64_t> matched;  // trace ordinal → newest start seen (a lower bound)
+  auto process = [&](const std::vector<uint32_t>& wave) -> Status {
+    std::vector<std::vector<DecodedSpan>> decoded(wave.size());
+    TB_RETURN_IF_ERROR(RunParallel(wave.size(), m.options.max_parallel_reads, [&](size_t i) {
+      return m.DecodePage(*pages, wave[i], last_column, *tables, want, &decoded[i]);
+    }));
+    for (size_t i = 0; i < wave.size(); ++i) {
+      std::map<uint32_t, uint64_t> newest;
+      for (const auto& d : decoded[i]) {
+        auto& n = newest[d.trace];
+        n = std::max(n, d.span.start_time_unix_nano);
+      }
+      for (const auto& d : decoded[i]) {
+        const auto& [r, s] = tables->pairs[d.pair];
+        const query::SpanView view{d.span, tables->resources[r], tables->scopes[s]};
+        if (matcher.Matches(view)) {
+          auto& v = matched[d.trace];
+          v = std::max(v, newest[d.trace]);
+        }
+      }
+    }
+    return Status::Ok();
+  };
+  const size_t wave_size = static_cast<size_t>(std::max(1, m.options.max_parallel_reads));
+  size_t next = 0;
+  while (next < todo.size()) {
+    std::vector<uint32_t> wave(todo.begin() + static_cast<ptrdiff_t>(next),
+                               todo.begin() + static_cast<ptrdiff_t>(std::min(todo.size(), next + wave_size)));
+    next += wave.size();
+    TB_RETURN_IF_ERROR(process(wave));
+    if (matched.size() >= limit && next < todo.size()) {
+      std::vector<uint64_t> newest;
+      for (const auto& [t, n] : matched) newest.push_back(n);
+      std::nth_element(newest.begin(), newest.begin() + static_cast<ptrdiff_t>(limit - 1), newest.end(),
+                       std::greater<>());
+      if (newest[limit - 1] > bound[todo[next]]) break;  // no later page can hold a newer match
+    }
+  }
+  // 4. Exact times from the trace table, newest first.
+  std::vector<uint32_t> ordinals;
+  for (const auto& [t, n] : matched) ordinals.push_back(t);
+  std::vector<TraceRow> rows;
+  TB_RETURN_IF_ERROR(m.Rows(ordinals, &rows));
+  std::vector<query::TraceHit> result;
+  for (const auto& r : rows) result.push_back({r.id, r.newest, r.min_start, r.max_end});
+  auto newer = [](const query::TraceHit& a, const query::TraceHit& b) {
+    if (a.newest_span_start_unix_nano != b.newest_span_start_unix_nano)
+      return a.newest_span_start_unix_nano > b.newest_span_start_unix_nano;
+    return a.trace_id < b.trace_id;
+  };
+  std::sort(result.begin(), result.end(), newer);
+  if (result.size() > limit) result.resize(limit);
+  hits->insert(hits->end(), result.begin(), result.end());
+  return Status::Ok();
+}
+
+Status BlockReader::Services(std::set<std::string>* out) const {
+  std::vector<Bytes> got;
+  TB_RETURN_IF_ERROR(impl_->LoadSections({SectionId::kServices}, &got));
+  TB_ASSIGN_OR_RETURN(std::string payload, impl_->Payload(SectionId::kServices, got[0]));
+  ByteReader r(payload);
+  const size_t n = r.Count();
+  for (size_t i = 0; i < n; ++i) {
+    std::string s(r.LenBytes());
+    if (!s.empty()) out->insert(std::move(s));
+  }
+  if (r.failed()) return impl_->SectionCorrupt(SectionId::kServices, "malformed");
+  return Status::Ok();
+}
+
+Status BlockReader::Operations(const std::string& service, const std::string& span_kind,
+                               std::set<query::Operation>* out) const {
+  std::vector<Bytes> got;
+  TB_RETURN_IF_ERROR(impl_->LoadSections({SectionId::kServices}, &got));
+  TB_ASSIGN_OR_RETURN(std::string payload, impl_->Payload(SectionId::kServices, got[0]));
+  ByteReader r(payload);
+  std::vector<std::string_view> services(r.Count());
+  for (auto& s : services) s = r.LenBytes();
+  const size_t n = r.Count(3);
+  std::set<query::Operation> found;
+  for (size_t i = 0; i < n && !r.failed(); ++i) {
+    const uint64_t svc = r.Varint();
+    const std::string_view name = r.LenBytes();
+    const uint8_t kind = r.U8();
+    if (svc >= services.size() || kind > 5) return impl_->SectionCorrupt(SectionId::kServices, "malformed operation");
+    if (services[svc] != service) continue;
+    const std::string kind_name(model::SpanKindName(static_cast<model::SpanKind>(kind)));
+    if (span_kind.empty() || kind_name == span_kind) found.insert({std::string(name), kind_name});
+  }
+  if (r.failed() || !r.done()) return impl_->SectionCorrupt(SectionId::kServices, "malformed");
+  out->insert(found.begin(), found.end());
+  return Status::Ok();
+}
+
+Status BlockReader::Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano, query::DependencyCounts* out) const {
+  const BlockMeta& meta = impl_->meta;
+  // Like the head's per-trace rule, applied to the block as a whole: counted only when every span
+  // of the block lies in the window.
+  if (meta.trace_count == 0 || meta.min_span_start < start_unix_nano || meta.max_span_end > end_unix_nano)
+    return Status::Ok();
+  std::vector<Bytes> got;
+  TB_RETURN_IF_ERROR(impl_->LoadSections({SectionId::kDependencies}, &got));
+  TB_ASSIGN_OR_RETURN(std::string payload, impl_->Payload(SectionId::kDependencies, got[0]));
+  ByteReader r(payload);
+  const size_t n = r.Count(3);
+  query::DependencyCounts found;
+  for (size_t i = 0; i < n && !r.failed(); ++i) {
+    std::string parent(r.LenBytes()), child(r.LenBytes());
+    found[{std::move(parent), std::move(child)}] += r.Varint();
+  }
+  if (r.failed() || !r.done()) return impl_->SectionCorrupt(SectionId::kDependencies, "malformed");
+  for (const auto& [k, v] : found) (*out)[k] += v;
+  return Status::Ok();
+}
+
+}  // namespace tb::block

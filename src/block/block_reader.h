@@ -1,0 +1,78 @@
+// BlockReader: answers every TraceSource question from one immutable block in an object store,
+// reading as little as it can: index sections once (then from the cache), only the pages and
+// columns a query needs, with independent reads issued in parallel.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "block/format.h"
+#include "objstore/object_store.h"
+#include "query/trace_source.h"
+#include "util/status.h"
+
+namespace tb::block {
+
+// A cache of immutable byte strings (index sections, pages) by key. Thread-safe.
+class BlockCache {
+ public:
+  virtual ~BlockCache() = default;
+  // Null when absent.
+  virtual std::shared_ptr<const std::string> Get(const std::string& key) = 0;
+  virtual void Put(const std::string& key, std::shared_ptr<const std::string> value) = 0;
+};
+
+// Bounded in-memory LRU by total value bytes.
+class LruBlockCache final : public BlockCache {
+ public:
+  explicit LruBlockCache(uint64_t capacity_bytes) : capacity_(capacity_bytes) {}
+  std::shared_ptr<const std::string> Get(const std::string& key) override;
+  void Put(const std::string& key, std::shared_ptr<const std::string> value) override;
+  uint64_t size_bytes() const;
+  void Clear();
+
+ private:
+  using Entry = std::pair<std::string, std::shared_ptr<const std::string>>;
+  const uint64_t capacity_;
+  mutable std::mutex mu_;
+  std::list<Entry> lru_;  // front: most recent
+  std::unordered_map<std::string, std::list<Entry>::iterator> map_;
+  uint64_t bytes_ = 0;
+};
+
+struct BlockReaderOptions {
+  int max_parallel_reads = 4;  // concurrent GETs issued by one call
+};
+
+// GETs and verifies `<prefix>meta`.
+Result<BlockMeta> ReadBlockMeta(objstore::ObjectStore& store, const std::string& prefix);
+
+class BlockReader final : public query::TraceSource {
+ public:
+  // `store` and `cache` must outlive the reader; `cache` may be null (no caching). `prefix` is the
+  // block's key prefix ending in '/', `meta` its parsed meta.
+  BlockReader(objstore::ObjectStore* store, std::string prefix, BlockMeta meta, BlockCache* cache,
+              const BlockReaderOptions& options = {});
+  ~BlockReader() override;
+
+  const BlockMeta& meta() const { return meta_; }
+
+  // query::TraceSource
+  Status FindTraces(const query::SpanMatcher& matcher, size_t limit, std::vector<query::TraceHit>* hits) const override;
+  Status ReadTrace(const model::TraceId& id, model::Traces* out) const override;
+  Status Services(std::set<std::string>* out) const override;
+  Status Operations(const std::string& service, const std::string& span_kind,
+                    std::set<query::Operation>* out) const override;
+  Status Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano, query::DependencyCounts* out) const override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  const BlockMeta& meta_;
+};
+
+}  // namespace tb::block

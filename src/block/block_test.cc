@@ -1,0 +1,476 @@
+#include <gtest/gtest.h>
+
+#include <map>
+#include <mutex>
+#include <random>
+
+#include "block/block_reader.h"
+#include "block/block_writer.h"
+#include "head/head.h"
+#include "model/random_traces.h"
+#include "model/text.h"
+#include "workload.h"
+
+namespace tb::block {
+namespace {
+
+// A metering in-memory store (the project's MemoryStore/MeteringStore are being written elsewhere).
+class FakeStore final : public objstore::ObjectStore {
+ public:
+  std::string Describe() const override { return "mem://"; }
+  Status Put(std::string_view key, std::string_view data, objstore::PutMode) override {
+    std::lock_guard lock(mu_);
+    objects_[std::string(key)] = std::string(data);
+    return Status::Ok();
+  }
+  Result<std::string> Get(std::string_view key, uint64_t offset, uint64_t length) override {
+    std::lock_guard lock(mu_);
+    auto it = objects_.find(std::string(key));
+    if (it == objects_.end()) return Status::NotFound(std::string(key));
+    if (offset > it->second.size()) return Status::InvalidArgument("offset past end");
+    ++gets_;
+    std::string out = it->second.substr(offset, length);
+    bytes_ += out.size();
+    return out;
+  }
+  Result<objstore::ObjectInfo> Head(std::string_view key) override {
+    std::lock_guard lock(mu_);
+    auto it = objects_.find(std::string(key));
+    if (it == objects_.end()) return Status::NotFound(std::string(key));
+    return objstore::ObjectInfo{it->first, it->second.size()};
+  }
+  Result<objstore::ListPage> List(std::string_view, std::string_view, int) override {
+    return Status::Unimplemented("list");
+  }
+  Status Delete(const std::vector<std::string>&) override { return Status::Unimplemented("delete"); }
+  bool SupportsCreateOnly() const override { return false; }
+
+  std::string& object(const std::string& key) { return objects_[key]; }
+  uint64_t gets() const { return gets_; }
+  uint64_t bytes() const { return bytes_; }
+  void ResetCounters() { gets_ = bytes_ = 0; }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::string> objects_;
+  uint64_t gets_ = 0, bytes_ = 0;
+};
+
+const std::string kPrefix = "tenants/default/blocks/b1/";
+
+BlockMeta Write(FakeStore& store, const model::Traces& traces, const BlockWriterOptions& options = {}) {
+  BlockWriter w(options);
+  w.Add(traces);
+  auto meta = w.Finish(store, kPrefix, BlockIdentity{"b1", "writer-1", 10, 20, 0});
+  EXPECT_TRUE(meta.ok()) << meta.status().ToString();
+  return *meta;
+}
+
+std::vector<model::TraceId> TraceIds(const model::Traces& t) {
+  std::set<model::TraceId> ids;
+  for (const auto& rs : t.resource_spans)
+    for (const auto& ss : rs.scope_spans)
+      for (const auto& s : ss.spans) ids.insert(s.trace_id);
+  return {ids.begin(), ids.end()};
+}
+
+struct Triple {
+  model::Resource r;
+  model::Scope s;
+  model::Span span;
+  bool operator==(const Triple&) const = default;
+};
+std::vector<Triple> Flatten(const model::Traces& t, const model::TraceId* only) {
+  std::vector<Triple> out;
+  for (const auto& rs : t.resource_spans)
+    for (const auto& ss : rs.scope_spans)
+      for (const auto& s : ss.spans)
+        if (only == nullptr || s.trace_id == *only) out.push_back({rs.resource, ss.scope, s});
+  return out;
+}
+bool SameMultiset(std::vector<Triple> a, std::vector<Triple> b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& x : a) {
+    auto it = std::find(b.begin(), b.end(), x);
+    if (it == b.end()) return false;
+    b.erase(it);
+  }
+  return true;
+}
+
+std::unique_ptr<head::Head> MakeHead(const model::Traces& t) {
+  auto h = std::make_unique<head::Head>(head::Options{});
+  model::Traces copy = t;
+  h->Insert(std::move(copy), head::Reservation());
+  return h;
+}
+
+TEST(BlockFormat, MetaRoundTripAndChecksum) {
+  BlockMeta m;
+  m.block_id = "01J";
+  m.writer_id = "w";
+  m.wal_first = 5;
+  m.wal_last = 9;
+  m.index_size = 100;
+  for (int i = 1; i <= kSectionCount; ++i) m.sections.push_back({static_cast<SectionId>(i), 1, 0, 10, 42});
+  const std::string bytes = EncodeMeta(m);
+  auto back = DecodeMeta(bytes, "m");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, m);
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::string bad = bytes;
+    bad[i] ^= 0x20;
+    auto r = DecodeMeta(bad, "m");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+  }
+}
+
+// Every trace of many random batches comes back exactly, with several page sizes.
+TEST(BlockRoundTrip, RandomTracesEveryTraceExact) {
+  const model::RandomTracesOptions shapes[] = {{1, 1, 1, 1}, {3, 2, 5, 4}, {4, 3, 20, 30}, {2, 2, 60, 3}};
+  for (uint64_t seed = 1; seed <= 25; ++seed) {
+    for (const auto& shape : shapes) {
+      for (size_t page : {size_t{1} << 10, size_t{512} << 10}) {
+        const model::Traces input = model::RandomTraces(seed, shape);
+        FakeStore store;
+        BlockWriterOptions o;
+        o.target_page_bytes = page;
+        if (seed % 3 == 0) o.high_card_min_distinct = 1, o.high_card_min_ratio = 0;  // everything high-card
+        const BlockMeta meta = Write(store, input, o);
+        auto read_meta = ReadBlockMeta(store, kPrefix);
+        ASSERT_TRUE(read_meta.ok()) << read_meta.status().ToString();
+        ASSERT_EQ(*read_meta, meta);
+        EXPECT_EQ(meta.span_count, input.SpanCount());
+        LruBlockCache cache(64 << 20);
+        BlockReader reader(&store, kPrefix, meta, &cache);
+        auto head = MakeHead(input);
+        for (const auto& id : TraceIds(input)) {
+          model::Traces got;
+          {
+            const Status st = reader.ReadTrace(id, &got);
+            ASSERT_TRUE(st.ok()) << st.ToString();
+          }
+          ASSERT_TRUE(SameMultiset(Flatten(got, nullptr), Flatten(input, &id))) << "seed " << seed;
+          model::Traces from_head;
+          ASSERT_TRUE(head->ReadTrace(id, &from_head).ok());
+          ASSERT_EQ(got, from_head) << "seed " << seed;  // same grouping and order
+        }
+        model::Traces none;
+        ASSERT_TRUE(reader.ReadTrace(model::TraceId{9, 9, 9}, &none).ok());
+        EXPECT_TRUE(none.resource_spans.empty());
+      }
+    }
+  }
+}
+
+TEST(BlockRoundTrip, EdgeCases) {
+  // Empty block, duplicate span IDs, end before start, parents outside the trace, huge trace.
+  FakeStore store;
+  {
+    const BlockMeta meta = Write(store, model::Traces{});
+    BlockReader reader(&store, kPrefix, meta, nullptr);
+    model::Traces out;
+    EXPECT_TRUE(reader.ReadTrace(model::TraceId{1}, &out).ok());
+    std::vector<query::TraceHit> hits;
+    EXPECT_TRUE(reader.FindTraces(query::SpanMatcher(query::TraceQuery{}), 10, &hits).ok());
+    EXPECT_TRUE(hits.empty());
+  }
+  model::Traces t;
+  t.resource_spans.resize(1);
+  t.resource_spans[0].scope_spans.resize(1);
+  auto& spans = t.resource_spans[0].scope_spans[0].spans;
+  for (int i = 0; i < 3000; ++i) {
+    model::Span s;
+    s.trace_id = model::TraceId{7};
+    s.span_id = model::SpanId{static_cast<uint8_t>(i % 5 + 1)};
+    s.parent_span_id = model::SpanId{static_cast<uint8_t>(i % 7)};
+    s.start_time_unix_nano = 1000 + static_cast<uint64_t>(i % 11);
+    s.end_time_unix_nano = i % 2 ? 5 : UINT64_MAX;
+    s.name = "op" + std::to_string(i % 3);
+    s.attributes = {{"x", model::AnyValue::Double(-0.0)}, {"n", model::AnyValue::Int(INT64_MIN)}};
+    spans.push_back(s);
+  }
+  BlockWriterOptions o;
+  o.target_page_bytes = 4096;
+  const BlockMeta meta = Write(store, t, o);
+  EXPECT_GT(meta.page_count, 3u);
+  BlockReader reader(&store, kPrefix, meta, nullptr);
+  model::Traces out;
+  ASSERT_TRUE(reader.ReadTrace(model::TraceId{7}, &out).ok());
+  EXPECT_EQ(out, t);
+  std::vector<query::TraceHit> hits;
+  query::TraceQuery q;
+  q.operation_name = "op2";
+  ASSERT_TRUE(reader.FindTraces(query::SpanMatcher(q), 10, &hits).ok());
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].min_start_unix_nano, 1000u);
+  EXPECT_EQ(hits[0].newest_span_start_unix_nano, 1010u);
+  EXPECT_EQ(hits[0].max_end_unix_nano, UINT64_MAX);
+}
+
+// ---- search equivalence with the head ----
+
+struct Picked {
+  const model::Resource* r;
+  const model::Scope* s;
+  const model::Span* span;
+};
+
+query::TraceQuery RandomQuery(std::mt19937_64& rng, const std::vector<Picked>& all) {
+  auto u = [&](uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng); };
+  const Picked& p = all[u(all.size())];
+  query::TraceQuery q;
+  if (u(2)) q.service_name = u(10) ? std::string(model::ServiceName(*p.r)) : "no-such-service";
+  if (u(3) == 0) q.operation_name = u(10) ? p.span->name : "no-such-op";
+  for (int n = static_cast<int>(u(3)); n > 0; --n) {
+    const model::Attributes* sets[] = {&p.span->attributes, &p.r->attributes, &p.s->attributes,
+                                       p.span->events.empty() ? &p.span->attributes : &p.span->events[0].attributes,
+                                       p.span->links.empty() ? &p.span->attributes : &p.span->links[0].attributes};
+    const model::Attributes& a = *sets[u(5)];
+    switch (u(8)) {
+      case 0: q.attributes.push_back({"error", u(2) ? "true" : "false"}); break;
+      case 1: q.attributes.push_back({"span.kind", std::string(model::SpanKindName(p.span->kind))}); break;
+      case 2: q.attributes.push_back({"span.status", u(2) ? "error" : "ok"}); break;
+      case 3: q.attributes.push_back({"scope.name", p.s->name}); break;
+      default:
+        if (a.empty()) break;
+        const auto& kv = a[u(a.size())];
+        q.attributes.push_back({kv.key, u(12) ? model::CanonicalString(kv.value) : "zzz"});
+    }
+  }
+  if (u(4) == 0) {
+    q.start_time_min_unix_nano = p.span->start_time_unix_nano - u(1'000'000'000'000);
+    q.start_time_max_unix_nano = p.span->start_time_unix_nano + u(1'000'000'000'000);
+  } else if (u(6) == 0) {
+    q.start_time_min_unix_nano = p.span->start_time_unix_nano;
+  }
+  if (u(5) == 0) {
+    q.duration_min_nanos = p.span->duration_nanos() / 2;
+    if (u(2)) q.duration_max_nanos = p.span->duration_nanos() + u(1'000'000'000);
+  }
+  const int depths[] = {1, 2, 5, 20, 1000};
+  q.search_depth = depths[u(5)];
+  return q;
+}
+
+void ExpectSameSearches(const model::Traces& input, const BlockWriterOptions& o, uint64_t seed, int queries) {
+  FakeStore store;
+  const BlockMeta meta = Write(store, input, o);
+  LruBlockCache cache(64 << 20);
+  BlockReader reader(&store, kPrefix, meta, &cache);
+  auto head = MakeHead(input);
+  std::vector<Picked> all;
+  for (const auto& rs : input.resource_spans)
+    for (const auto& ss : rs.scope_spans)
+      for (const auto& s : ss.spans) all.push_back({&rs.resource, &ss.scope, &s});
+  std::mt19937_64 rng(seed);
+  for (int i = 0; i < queries; ++i) {
+    const query::TraceQuery q = RandomQuery(rng, all);
+    const query::SpanMatcher m(q);
+    std::vector<query::TraceHit> want, got;
+    ASSERT_TRUE(head->FindTraces(m, q.Limit(), &want).ok());
+    const Status s = reader.FindTraces(m, q.Limit(), &got);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_EQ(got.size(), want.size()) << "seed " << seed << " query " << i;
+    for (size_t j = 0; j < got.size(); ++j) {
+      EXPECT_EQ(got[j].trace_id, want[j].trace_id) << "seed " << seed << " query " << i;
+      EXPECT_EQ(got[j].newest_span_start_unix_nano, want[j].newest_span_start_unix_nano);
+      EXPECT_EQ(got[j].min_start_unix_nano, want[j].min_start_unix_nano);
+      EXPECT_EQ(got[j].max_end_unix_nano, want[j].max_end_unix_nano);
+    }
+  }
+  std::set<std::string> hs, bs;
+  ASSERT_TRUE(head->Services(&hs).ok());
+  ASSERT_TRUE(reader.Services(&bs).ok());
+  EXPECT_EQ(hs, bs);
+  for (const auto& svc : hs) {
+    for (const std::string kind : {"", "server", "client", "internal"}) {
+      std::set<query::Operation> ho, bo;
+      ASSERT_TRUE(head->Operations(svc, kind, &ho).ok());
+      ASSERT_TRUE(reader.Operations(svc, kind, &bo).ok());
+      EXPECT_EQ(ho, bo);
+    }
+  }
+  query::DependencyCounts hd, bd, none;
+  ASSERT_TRUE(head->Dependencies(0, UINT64_MAX, &hd).ok());
+  ASSERT_TRUE(reader.Dependencies(0, UINT64_MAX, &bd).ok());
+  EXPECT_EQ(hd, bd);
+  ASSERT_TRUE(reader.Dependencies(meta.min_span_start + 1, UINT64_MAX, &none).ok());
+  EXPECT_TRUE(none.empty());
+}
+
+TEST(BlockSearch, SameAsHeadOnRandomTraces) {
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    const model::Traces input = model::RandomTraces(seed, {5, 2, 40, 25});
+    BlockWriterOptions o;
+    o.target_page_bytes = seed % 2 ? 2048 : 512 << 10;
+    ExpectSameSearches(input, o, seed, 150);
+    o.high_card_min_distinct = 1;  // every key high-cardinality: page blooms instead of postings
+    o.high_card_min_ratio = 0;
+    ExpectSameSearches(input, o, seed + 1000, 150);
+  }
+}
+
+TEST(BlockSearch, SameAsHeadOnWorkload) {
+  bench::Workload w({.seed = 3});
+  const model::Traces input = w.NextBatch(20'000);
+  BlockWriterOptions o;
+  o.target_page_bytes = 64 << 10;
+  ExpectSameSearches(input, o, 7, 300);
+}
+
+// ---- reads and bytes on a large block ----
+
+TEST(BlockMetering, SelectiveSearchAndTraceById) {
+  bench::Workload w({.seed = 11});
+  const model::Traces input = w.NextBatch(200'000);
+  FakeStore store;
+  const BlockMeta meta = Write(store, input);
+  const uint64_t total = meta.data_size + meta.index_size;
+  std::printf("block: %llu spans, %llu traces, %u pages, data %llu B, index %llu B (%.1f B/span)\n",
+              static_cast<unsigned long long>(meta.span_count), static_cast<unsigned long long>(meta.trace_count),
+              meta.page_count, static_cast<unsigned long long>(meta.data_size),
+              static_cast<unsigned long long>(meta.index_size), static_cast<double>(total) / meta.span_count);
+  auto head = MakeHead(input);
+
+  // A user appears in a handful of traces; search it together with the service of one of its spans.
+  const model::Span* target = nullptr;
+  const model::Resource* target_resource = nullptr;
+  for (const auto& rs : input.resource_spans)
+    for (const auto& s : rs.scope_spans[0].spans)
+      if (target == nullptr && s.attributes[3].value.string_value() == "user-4242")
+        target = &s, target_resource = &rs.resource;
+  ASSERT_NE(target, nullptr);
+  auto search = [&](const query::TraceQuery& q, const char* label) -> uint64_t {
+    LruBlockCache cache(256 << 20);
+    BlockReader reader(&store, kPrefix, meta, &cache);
+    store.ResetCounters();
+    std::vector<query::TraceHit> got, want;
+    const query::SpanMatcher m(q);
+    EXPECT_TRUE(reader.FindTraces(m, 20, &got).ok());
+    EXPECT_TRUE(head->FindTraces(m, 20, &want).ok());
+    EXPECT_EQ(got.size(), want.size());
+    if (got.size() != want.size()) return ~uint64_t{0};
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].trace_id, want[i].trace_id);
+    std::printf("%s: %zu traces, %llu GETs, %llu B read = %.2f%% of the block\n", label, got.size(),
+                static_cast<unsigned long long>(store.gets()), static_cast<unsigned long long>(store.bytes()),
+                100.0 * static_cast<double>(store.bytes()) / static_cast<double>(total));
+    return store.bytes();
+  };
+  query::TraceQuery q;
+  q.service_name = std::string(model::ServiceName(*target_resource));
+  q.attributes = {{"user.id", "user-4242"}};
+  EXPECT_LT(search(q, "service + user.id (posting)"), total / 20);
+  query::TraceQuery q2;
+  q2.service_name = q.service_name;
+  q2.attributes = {{"request.id", target->attributes[4].value.string_value()}};
+  search(q2, "service + request.id (page blooms)");
+
+  // Trace by ID: cold ≤ 2 GETs, warm 0.
+  LruBlockCache cache(256 << 20);
+  BlockReader reader(&store, kPrefix, meta, &cache);
+  store.ResetCounters();
+  model::Traces cold, warm;
+  ASSERT_TRUE(reader.ReadTrace(target->trace_id, &cold).ok());
+  std::printf("trace by id cold: %llu GETs, %llu B\n", static_cast<unsigned long long>(store.gets()),
+              static_cast<unsigned long long>(store.bytes()));
+  EXPECT_LE(store.gets(), 2u);
+  store.ResetCounters();
+  ASSERT_TRUE(reader.ReadTrace(target->trace_id, &warm).ok());
+  EXPECT_EQ(store.gets(), 0u);
+  EXPECT_EQ(cold, warm);
+  model::Traces from_head;
+  ASSERT_TRUE(head->ReadTrace(target->trace_id, &from_head).ok());
+  EXPECT_EQ(cold, from_head);
+  // A second reader sharing the cache (the index is cached, the page too): 0 GETs.
+  BlockReader again(&store, kPrefix, meta, &cache);
+  store.ResetCounters();
+  model::Traces third;
+  ASSERT_TRUE(again.ReadTrace(target->trace_id, &third).ok());
+  EXPECT_EQ(store.gets(), 0u);
+}
+
+// ---- corruption ----
+
+TEST(BlockCorruption, FlippedBytesGiveDataLossOrTheRightAnswer) {
+  const model::Traces input = model::RandomTraces(5, {3, 2, 30, 12});
+  BlockWriterOptions o;
+  o.target_page_bytes = 2048;
+  FakeStore clean;
+  const BlockMeta meta = Write(clean, input, o);
+  const auto ids = TraceIds(input);
+  std::vector<query::TraceQuery> queries(4);
+  queries[0].service_name = "service-1";
+  queries[1].attributes = {{input.resource_spans[0].scope_spans[0].spans[0].attributes.empty()
+                                ? "k1"
+                                : input.resource_spans[0].scope_spans[0].spans[0].attributes[0].key,
+                            "x"}};
+  queries[2].operation_name = input.resource_spans[1].scope_spans[0].spans[0].name;
+  queries[3].search_depth = 5;
+  // The right answers, from the clean block.
+  std::vector<model::Traces> want_traces(ids.size());
+  std::vector<std::vector<query::TraceHit>> want_hits(queries.size());
+  {
+    BlockReader r(&clean, kPrefix, meta, nullptr);
+    for (size_t i = 0; i < ids.size(); ++i) ASSERT_TRUE(r.ReadTrace(ids[i], &want_traces[i]).ok());
+    for (size_t i = 0; i < queries.size(); ++i)
+      ASSERT_TRUE(r.FindTraces(query::SpanMatcher(queries[i]), queries[i].Limit(), &want_hits[i]).ok());
+  }
+  auto check = [](const Status& s) {
+    if (!s.ok()) {
+      EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s.ToString();
+      EXPECT_NE(s.message().find("block b1"), std::string::npos) << s.ToString();
+    }
+    return s.ok();
+  };
+  int errors = 0, flips = 0;
+  for (const char* object : {kDataObject, kIndexObject, kMetaObject}) {
+    const std::string key = kPrefix + object;
+    const size_t size = clean.object(key).size();
+    const size_t step = std::max<size_t>(1, size / 400);
+    for (size_t off = 0; off < size; off += step) {
+      FakeStore store = FakeStore();
+      for (const char* o2 : {kDataObject, kIndexObject, kMetaObject})
+        store.object(kPrefix + o2) = clean.object(kPrefix + o2);
+      store.object(key)[off] ^= static_cast<char>(1 + off % 255);
+      ++flips;
+      auto m = ReadBlockMeta(store, kPrefix);
+      if (!m.ok()) {
+        EXPECT_EQ(m.status().code(), StatusCode::kDataLoss);
+        ++errors;
+        continue;
+      }
+      LruBlockCache cache(1 << 20);
+      BlockReader r(&store, kPrefix, *m, &cache);
+      for (size_t i = 0; i < ids.size(); ++i) {
+        model::Traces got;
+        if (check(r.ReadTrace(ids[i], &got))) {
+          EXPECT_EQ(got, want_traces[i]) << object << " offset " << off;
+        } else {
+          ++errors;
+        }
+      }
+      for (size_t i = 0; i < queries.size(); ++i) {
+        std::vector<query::TraceHit> got;
+        if (check(r.FindTraces(query::SpanMatcher(queries[i]), queries[i].Limit(), &got))) {
+          ASSERT_EQ(got.size(), want_hits[i].size()) << object << " offset " << off;
+          for (size_t j = 0; j < got.size(); ++j) EXPECT_EQ(got[j].trace_id, want_hits[i][j].trace_id);
+        } else {
+          ++errors;
+        }
+      }
+      std::set<std::string> services;
+      query::DependencyCounts deps;
+      std::set<query::Operation> ops;
+      check(r.Services(&services));
+      check(r.Operations("service-1", "", &ops));
+      check(r.Dependencies(0, UINT64_MAX, &deps));
+    }
+  }
+  std::printf("%d flips, %d errors reported\n", flips, errors);
+  EXPECT_GT(errors, flips / 2);
+}
+
+}  // namespace
+}  // namespace tb::block

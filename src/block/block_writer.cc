@@ -1,0 +1,760 @@
+#include "block/block_writer.h"
+
+#include <roaring/roaring.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <set>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "block/codec.h"
+#include "model/text.h"
+#include "query/trace_source.h"
+
+namespace tb::block {
+namespace {
+
+using model::AnyValue;
+
+struct PostingKey {
+  uint8_t kind = 0;
+  uint8_t c = 0;
+  uint32_t a = 0;
+  uint32_t b = 0;
+  auto operator<=>(const PostingKey&) const = default;
+};
+struct PostingKeyHash {
+  size_t operator()(const PostingKey& k) const {
+    uint64_t x = (static_cast<uint64_t>(k.a) << 32 | k.b) * 0x9E3779B97F4A7C15ull;
+    return static_cast<size_t>(x ^ (static_cast<uint64_t>(k.kind) << 8 | k.c) * 0xC2B2AE3D27D4EB4Full);
+  }
+};
+
+uint64_t SpanIdKey(const model::SpanId& id) {
+  uint64_t v;
+  std::memcpy(&v, id.data(), 8);
+  return v;
+}
+
+int WidthOf(uint64_t max_value) {
+  int w = 1;
+  while (w < 8 && (max_value >> (8 * w)) != 0) ++w;
+  return w;
+}
+
+uint64_t ZigzagOf(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+
+// Rough uncompressed size of a span in a page, used to cut pages before encoding.
+size_t EstimateValue(const AnyValue& v) {
+  switch (v.type()) {
+    case AnyValue::Type::kString: return 2 + v.string_value().size();
+    case AnyValue::Type::kBytes: return 2 + v.bytes_value().size();
+    case AnyValue::Type::kArray: {
+      size_t n = 2;
+      for (const auto& e : v.array_value()) n += EstimateValue(e);
+      return n;
+    }
+    case AnyValue::Type::kKvList: {
+      size_t n = 2;
+      for (const auto& kv : v.kvlist_value()) n += 2 + kv.key.size() + EstimateValue(kv.value);
+      return n;
+    }
+    default: return 9;
+  }
+}
+size_t EstimateAttributes(const model::Attributes& a) {
+  size_t n = 1;
+  for (const auto& kv : a) n += 2 + EstimateValue(kv.value);
+  return n;
+}
+size_t EstimateSpan(const model::Span& s) {
+  size_t n = 40 + s.trace_state.size() + s.status.message.size() + EstimateAttributes(s.attributes);
+  for (const auto& e : s.events) n += 8 + e.name.size() + EstimateAttributes(e.attributes);
+  for (const auto& l : s.links) n += 30 + l.trace_state.size() + EstimateAttributes(l.attributes);
+  return n;
+}
+
+// Canonical string of a value without copying strings.
+std::string_view Canonical(const AnyValue& v, std::string* scratch) {
+  if (v.type() == AnyValue::Type::kString) return v.string_value();
+  *scratch = model::CanonicalString(v);
+  return *scratch;
+}
+
+}  // namespace
+
+struct BlockWriter::State {
+  struct StoredSpan {
+    model::Span span;
+    uint32_t pair;
+  };
+  std::vector<model::Resource> resources;
+  std::unordered_map<std::string, uint32_t> resource_index;
+  std::vector<model::Scope> scopes;
+  std::unordered_map<std::string, uint32_t> scope_index;
+  std::vector<std::pair<uint32_t, uint32_t>> pairs;
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> pair_index;
+  std::vector<StoredSpan> spans;
+};
+
+BlockWriter::BlockWriter(const BlockWriterOptions& options) : options_(options), state_(std::make_unique<State>()) {}
+BlockWriter::~BlockWriter() = default;
+
+size_t BlockWriter::span_count() const { return state_->spans.size(); }
+
+void BlockWriter::Add(const model::Traces& batch) {
+  State& st = *state_;
+  const Encoder raw(nullptr, nullptr);
+  for (const auto& rs : batch.resource_spans) {
+    ByteWriter rk;
+    raw.Attributes(rk, rs.resource.attributes, nullptr);
+    rk.Varint(rs.resource.dropped_attributes_count);
+    rk.LenBytes(rs.resource.schema_url);
+    auto [rit, rnew] = st.resource_index.emplace(rk.Take(), static_cast<uint32_t>(st.resources.size()));
+    if (rnew) st.resources.push_back(rs.resource);
+    for (const auto& ss : rs.scope_spans) {
+      ByteWriter sk;
+      sk.LenBytes(ss.scope.name);
+      sk.LenBytes(ss.scope.version);
+      raw.Attributes(sk, ss.scope.attributes, nullptr);
+      sk.Varint(ss.scope.dropped_attributes_count);
+      sk.LenBytes(ss.scope.schema_url);
+      auto [sit, snew] = st.scope_index.emplace(sk.Take(), static_cast<uint32_t>(st.scopes.size()));
+      if (snew) st.scopes.push_back(ss.scope);
+      auto [pit, pnew] =
+          st.pair_index.emplace(std::pair{rit->second, sit->second}, static_cast<uint32_t>(st.pairs.size()));
+      if (pnew) st.pairs.emplace_back(rit->second, sit->second);
+      for (const auto& span : ss.spans) st.spans.push_back({span, pit->second});
+    }
+  }
+}
+
+namespace {
+
+// Everything Build() computes, in one place.
+class Builder {
+ public:
+  Builder(const BlockWriterOptions& o, const BlockWriter& w, const std::vector<model::Resource>& resources,
+          const std::vector<model::Scope>& scopes, const std::vector<std::pair<uint32_t, uint32_t>>& pairs)
+      : o_(o), resources_(resources), scopes_(scopes), pairs_(pairs) {
+    (void)w;
+  }
+
+  template <typename Spans>
+  BlockObjects Run(const Spans& spans, const BlockIdentity& identity);
+
+ private:
+  struct KeyStats {
+    std::unordered_set<uint64_t> distinct;
+    uint64_t occurrences = 0;
+  };
+  struct Page {
+    ByteWriter cols[kColumnCount];
+    HighCardRuns runs;
+    std::vector<BloomHash> blooms;
+    uint32_t first_trace = 0, last_trace = 0, first_span_offset = 0, span_count = 0;
+    uint64_t min_start = std::numeric_limits<uint64_t>::max(), max_start = 0;
+    size_t estimate = 0;
+    bool empty() const { return span_count == 0; }
+  };
+  struct PageRef {
+    uint64_t offset;
+    uint32_t length;
+    uint32_t first_trace, last_trace, first_span_offset, span_count;
+    uint64_t min_start, max_start;
+    uint32_t col_len[kColumnCount], col_raw[kColumnCount], col_sum[kColumnCount];
+  };
+
+  void CountKey(const std::string& key, const AnyValue& v) {
+    std::string scratch;
+    auto& ks = key_stats_[key];
+    ks.occurrences++;
+    const std::string_view c = Canonical(v, &scratch);
+    ks.distinct.insert(Checksum64(c) ^ static_cast<uint64_t>(v.type()));
+  }
+  void Candidate(std::string_view s, uint32_t weight = 1) {
+    auto it = candidates_.find(s);
+    if (it == candidates_.end()) {
+      candidates_.emplace(std::string(s), weight);
+    } else {
+      it->second += weight;
+    }
+  }
+  void CandidateValue(const AnyValue& v) {
+    if (v.type() == AnyValue::Type::kString) Candidate(v.string_value());
+    if (v.type() == AnyValue::Type::kArray)
+      for (const auto& e : v.array_value()) CandidateValue(e);
+    if (v.type() == AnyValue::Type::kKvList)
+      for (const auto& kv : v.kvlist_value()) {
+        Candidate(kv.key);
+        CandidateValue(kv.value);
+      }
+  }
+  bool IsHighCard(const std::string& key) const { return high_card_names_.count(key) != 0; }
+  void CandidateAttributes(const model::Attributes& a) {
+    std::string scratch;
+    for (const auto& kv : a) {
+      Candidate(kv.key, 2);
+      if (IsHighCard(kv.key)) {
+        if (kv.value.type() != AnyValue::Type::kString) CandidateValue(kv.value);
+        continue;
+      }
+      CandidateValue(kv.value);
+      Candidate(Canonical(kv.value, &scratch), 2);  // posting value: must be in the dictionary
+    }
+  }
+  uint32_t Ord(std::string_view s) const { return dict_index_.find(s)->second; }
+
+  // Posting keys (low cardinality) or bloom hashes (high cardinality) of one attribute set.
+  void IndexAttributes(const model::Attributes& a, std::vector<PostingKey>* keys, std::vector<BloomHash>* hashes) {
+    std::string scratch;
+    for (const auto& kv : a) {
+      const std::string_view c = Canonical(kv.value, &scratch);
+      if (IsHighCard(kv.key)) {
+        hashes->push_back(HashKeyValue(kv.key, c));
+      } else {
+        keys->push_back({kPostAttribute, 0, Ord(kv.key), Ord(c)});
+      }
+    }
+  }
+  void Post(const PostingKey& k, uint32_t trace) {
+    auto& v = postings_[k];
+    if (v.empty() || v.back() != trace) v.push_back(trace);
+  }
+
+  void FlushPage();
+  template <typename Spans>
+  void EncodeSegment(const Spans& spans, const std::vector<uint32_t>& members, size_t begin, size_t end,
+                     uint32_t trace);
+
+  const BlockWriterOptions& o_;
+  const std::vector<model::Resource>& resources_;
+  const std::vector<model::Scope>& scopes_;
+  const std::vector<std::pair<uint32_t, uint32_t>>& pairs_;
+
+  std::unordered_map<std::string, KeyStats> key_stats_;
+  std::unordered_set<std::string> high_card_names_;
+  StringIndex candidates_;
+  std::vector<std::string> dict_;
+  StringIndex dict_index_;
+  std::vector<bool> high_card_;  // by dictionary ordinal
+  std::vector<std::vector<PostingKey>> pair_keys_;
+  std::vector<std::vector<BloomHash>> pair_hashes_;
+  std::vector<uint32_t> pair_service_;  // service ordinal per pair
+  std::unordered_map<PostingKey, std::vector<uint32_t>, PostingKeyHash> postings_;
+
+  uint64_t block_min_ = 0;
+  Page page_;
+  std::vector<PageRef> pages_;
+  std::string data_;
+  std::vector<std::string> page_blooms_;
+  BlockObjects out_;
+};
+
+void Builder::FlushPage() {
+  if (page_.empty()) return;
+  PageRef ref{};
+  ref.offset = data_.size();
+  ref.first_trace = page_.first_trace;
+  ref.last_trace = page_.last_trace;
+  ref.first_span_offset = page_.first_span_offset;
+  ref.span_count = page_.span_count;
+  ref.min_start = page_.min_start;
+  ref.max_start = page_.max_start;
+  // The high-cardinality column: directory of (key, run length), then the runs.
+  {
+    std::vector<uint32_t> keys;
+    for (const auto& [k, w] : page_.runs) keys.push_back(k);
+    std::sort(keys.begin(), keys.end());
+    ByteWriter& hc = page_.cols[kColHighCard];
+    if (!keys.empty()) {
+      hc.Varint(keys.size());
+      for (uint32_t k : keys) {
+        hc.Varint(k);
+        hc.Varint(page_.runs[k].size());
+      }
+      for (uint32_t k : keys) hc.Bytes(page_.runs[k].out());
+    }
+  }
+  for (int c = 0; c < kColumnCount; ++c) {
+    const std::string& raw = page_.cols[c].out();
+    const std::string z = Compress(raw, o_.zstd_level);
+    ref.col_len[c] = static_cast<uint32_t>(z.size());
+    ref.col_raw[c] = static_cast<uint32_t>(raw.size());
+    ref.col_sum[c] = Checksum32(z);
+    out_.column_bytes[c] += z.size();
+    out_.column_raw_bytes[c] += raw.size();
+    data_ += z;
+  }
+  ref.length = static_cast<uint32_t>(data_.size() - ref.offset);
+  pages_.push_back(ref);
+  // The page's bloom of high-cardinality (key, value) hashes.
+  auto& h = page_.blooms;
+  std::sort(h.begin(), h.end(),
+            [](const BloomHash& a, const BloomHash& b) { return std::tie(a.h1, a.h2) < std::tie(b.h1, b.h2); });
+  h.erase(std::unique(h.begin(), h.end(),
+                      [](const BloomHash& a, const BloomHash& b) { return a.h1 == b.h1 && a.h2 == b.h2; }),
+          h.end());
+  std::string bits(BloomBytes(h.size(), o_.page_bloom_bits_per_key), '\0');
+  for (const auto& x : h) BloomAdd(bits, BloomProbes(o_.page_bloom_bits_per_key), x);
+  page_blooms_.push_back(std::move(bits));
+  page_ = Page();
+}
+
+template <typename Spans>
+void Builder::EncodeSegment(const Spans& spans, const std::vector<uint32_t>& members, size_t begin, size_t end,
+                            uint32_t trace) {
+  const Encoder enc(&dict_index_, &high_card_);
+  Page& p = page_;
+  if (p.empty()) {
+    p.first_trace = trace;
+    p.first_span_offset = static_cast<uint32_t>(begin);
+  }
+  p.last_trace = trace;
+  uint64_t base = std::numeric_limits<uint64_t>::max();
+  std::unordered_map<uint64_t, uint32_t> first_index;  // span id → first ordinal in the segment
+  for (size_t i = begin; i < end; ++i) {
+    const auto& s = spans[members[i]].span;
+    base = std::min(base, s.start_time_unix_nano);
+    first_index.emplace(SpanIdKey(s.span_id), static_cast<uint32_t>(i - begin));
+  }
+  p.cols[kColTraces].Varint(end - begin);
+  p.cols[kColTraces].Varint(base - block_min_);
+  for (size_t i = begin; i < end; ++i) {
+    const auto& stored = spans[members[i]];
+    const model::Span& s = stored.span;
+    p.span_count++;
+    p.min_start = std::min(p.min_start, s.start_time_unix_nano);
+    p.max_start = std::max(p.max_start, s.start_time_unix_nano);
+    p.estimate += EstimateSpan(s);
+    p.cols[kColResourceScope].Varint(stored.pair);
+    enc.Ref(p.cols[kColName], s.name);
+    p.cols[kColKindStatus].U8(
+        static_cast<uint8_t>(static_cast<uint8_t>(s.kind) | static_cast<uint8_t>(s.status.code) << 3));
+    p.cols[kColStart].Varint(s.start_time_unix_nano - base);
+    p.cols[kColDuration].Zigzag(static_cast<int64_t>(s.end_time_unix_nano - s.start_time_unix_nano));
+    enc.Attributes(p.cols[kColAttributes], s.attributes, &p.runs);
+    ByteWriter& ev = p.cols[kColEvents];
+    ev.Varint(s.events.size());
+    for (const auto& e : s.events) {
+      ev.Zigzag(static_cast<int64_t>(e.time_unix_nano - s.start_time_unix_nano));
+      enc.Ref(ev, e.name);
+      ev.Varint(e.dropped_attributes_count);
+      enc.Attributes(ev, e.attributes, &p.runs);
+    }
+    ByteWriter& lk = p.cols[kColLinks];
+    lk.Varint(s.links.size());
+    for (const auto& l : s.links) {
+      lk.Bytes(std::string_view(reinterpret_cast<const char*>(l.trace_id.data()), 16));
+      lk.Bytes(std::string_view(reinterpret_cast<const char*>(l.span_id.data()), 8));
+      enc.Ref(lk, l.trace_state);
+      lk.Varint(l.flags);
+      lk.Varint(l.dropped_attributes_count);
+      enc.Attributes(lk, l.attributes, &p.runs);
+    }
+    p.cols[kColSpanId].Bytes(std::string_view(reinterpret_cast<const char*>(s.span_id.data()), 8));
+    if (!s.has_parent()) {
+      p.cols[kColParent].Varint(0);
+    } else {
+      auto it = first_index.find(SpanIdKey(s.parent_span_id));
+      if (it != first_index.end()) {
+        p.cols[kColParent].Varint(uint64_t{it->second} + 2);
+      } else {
+        p.cols[kColParent].Varint(1);
+        p.cols[kColParentRaw].Bytes(std::string_view(reinterpret_cast<const char*>(s.parent_span_id.data()), 8));
+      }
+    }
+    ByteWriter& misc = p.cols[kColMisc];
+    const uint64_t mask = (s.flags != 0 ? 1 : 0) | (!s.trace_state.empty() ? 2 : 0) |
+                          (!s.status.message.empty() ? 4 : 0) | (s.dropped_attributes_count != 0 ? 8 : 0) |
+                          (s.dropped_events_count != 0 ? 16 : 0) | (s.dropped_links_count != 0 ? 32 : 0);
+    misc.Varint(mask);
+    if (mask & 1) misc.Varint(s.flags);
+    if (mask & 2) enc.Ref(misc, s.trace_state);
+    if (mask & 4) enc.Ref(misc, s.status.message);
+    if (mask & 8) misc.Varint(s.dropped_attributes_count);
+    if (mask & 16) misc.Varint(s.dropped_events_count);
+    if (mask & 32) misc.Varint(s.dropped_links_count);
+
+    // Index entries of this span: postings by trace ordinal, blooms by page.
+    const uint32_t svc = pair_service_[stored.pair];
+    const uint32_t op = Ord(s.name);
+    Post({kPostService, 0, svc, 0}, trace);
+    Post({kPostOperation, static_cast<uint8_t>(s.kind), svc, op}, trace);
+    Post({kPostName, 0, op, 0}, trace);
+    if (s.status.code == model::StatusCode::kError) Post({kPostError, 0, 0, 0}, trace);
+    for (const auto& k : pair_keys_[stored.pair]) Post(k, trace);
+    for (const auto& h : pair_hashes_[stored.pair]) p.blooms.push_back(h);
+    std::vector<PostingKey> keys;
+    IndexAttributes(s.attributes, &keys, &p.blooms);
+    for (const auto& e : s.events) IndexAttributes(e.attributes, &keys, &p.blooms);
+    for (const auto& l : s.links) IndexAttributes(l.attributes, &keys, &p.blooms);
+    for (const auto& k : keys) Post(k, trace);
+  }
+}
+
+template <typename Spans>
+BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
+  // 1. Cardinality of every attribute key, then the high-cardinality keys.
+  for (const auto& r : resources_)
+    for (const auto& kv : r.attributes) CountKey(kv.key, kv.value);
+  for (const auto& s : scopes_)
+    for (const auto& kv : s.attributes) CountKey(kv.key, kv.value);
+  for (const auto& st : spans) {
+    for (const auto& kv : st.span.attributes) CountKey(kv.key, kv.value);
+    for (const auto& e : st.span.events)
+      for (const auto& kv : e.attributes) CountKey(kv.key, kv.value);
+    for (const auto& l : st.span.links)
+      for (const auto& kv : l.attributes) CountKey(kv.key, kv.value);
+  }
+  for (const auto& [key, ks] : key_stats_) {
+    const auto d = static_cast<double>(ks.distinct.size());
+    if (ks.distinct.size() >= o_.high_card_min_distinct &&
+        d >= o_.high_card_min_ratio * static_cast<double>(ks.occurrences))
+      high_card_names_.insert(key);
+  }
+  key_stats_.clear();
+
+  // 2. The dictionary: names, keys, posting values, and any other string seen twice.
+  Candidate("", 2);
+  for (const auto& r : resources_) {
+    Candidate(model::ServiceName(r), 2);
+    CandidateAttributes(r.attributes);
+    Candidate(r.schema_url);
+  }
+  for (const auto& s : scopes_) {
+    Candidate(s.name);
+    Candidate(s.version);
+    CandidateAttributes(s.attributes);
+    Candidate(s.schema_url);
+  }
+  for (const auto& st : spans) {
+    const auto& s = st.span;
+    Candidate(s.name, 2);
+    if (!s.trace_state.empty()) Candidate(s.trace_state);
+    if (!s.status.message.empty()) Candidate(s.status.message);
+    CandidateAttributes(s.attributes);
+    for (const auto& e : s.events) {
+      Candidate(e.name);
+      CandidateAttributes(e.attributes);
+    }
+    for (const auto& l : s.links) {
+      if (!l.trace_state.empty()) Candidate(l.trace_state);
+      CandidateAttributes(l.attributes);
+    }
+  }
+  for (auto& [s, n] : candidates_)
+    if (n >= 2) dict_.push_back(s);
+  candidates_.clear();
+  std::sort(dict_.begin(), dict_.end());
+  for (size_t i = 0; i < dict_.size(); ++i) dict_index_.emplace(dict_[i], static_cast<uint32_t>(i));
+  high_card_.assign(dict_.size(), false);
+  for (const auto& k : high_card_names_) {
+    auto it = dict_index_.find(k);
+    if (it != dict_index_.end()) high_card_[it->second] = true;
+  }
+
+  // 3. Per (resource, scope) pair: its service and the index entries of its attributes.
+  for (const auto& [r, s] : pairs_) {
+    pair_service_.push_back(Ord(model::ServiceName(resources_[r])));
+    pair_keys_.emplace_back();
+    pair_hashes_.emplace_back();
+    IndexAttributes(resources_[r].attributes, &pair_keys_.back(), &pair_hashes_.back());
+    IndexAttributes(scopes_[s].attributes, &pair_keys_.back(), &pair_hashes_.back());
+  }
+
+  // 4. Traces sorted by ID, spans in arrival order.
+  std::vector<std::pair<model::TraceId, std::vector<uint32_t>>> traces;
+  {
+    std::map<model::TraceId, std::vector<uint32_t>> by_id;
+    for (size_t i = 0; i < spans.size(); ++i) by_id[spans[i].span.trace_id].push_back(static_cast<uint32_t>(i));
+    traces.reserve(by_id.size());
+    for (auto& [id, m] : by_id) traces.emplace_back(id, std::move(m));
+  }
+  BlockMeta meta;
+  meta.block_id = identity.block_id;
+  meta.writer_id = identity.writer_id;
+  meta.wal_first = identity.wal_first;
+  meta.wal_last = identity.wal_last;
+  meta.created_unix_nano = identity.created_unix_nano != 0
+                               ? identity.created_unix_nano
+                               : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                           std::chrono::system_clock::now().time_since_epoch())
+                                                           .count());
+  meta.span_count = spans.size();
+  meta.trace_count = traces.size();
+  if (!spans.empty()) {
+    meta.min_span_start = meta.min_span_end = std::numeric_limits<uint64_t>::max();
+    for (const auto& st : spans) {
+      meta.min_span_start = std::min(meta.min_span_start, st.span.start_time_unix_nano);
+      meta.max_span_start = std::max(meta.max_span_start, st.span.start_time_unix_nano);
+      meta.min_span_end = std::min(meta.min_span_end, st.span.end_time_unix_nano);
+      meta.max_span_end = std::max(meta.max_span_end, st.span.end_time_unix_nano);
+    }
+  }
+  block_min_ = meta.min_span_start;
+
+  // 5. Pages, trace rows, dependencies, services and operations.
+  struct Row {
+    uint32_t page, count;
+    uint64_t min_start, max_end, newest;
+  };
+  std::vector<Row> rows;
+  rows.reserve(traces.size());
+  query::DependencyCounts deps;
+  std::set<std::string> services;
+  std::set<std::tuple<std::string, std::string, uint8_t>> operations;
+  std::unordered_map<uint64_t, uint32_t> by_span;
+  for (uint32_t t = 0; t < traces.size(); ++t) {
+    const auto& members = traces[t].second;
+    Row row{0, static_cast<uint32_t>(members.size()), std::numeric_limits<uint64_t>::max(), 0, 0};
+    size_t estimate = 0;
+    by_span.clear();
+    for (uint32_t m : members) {
+      const auto& st = spans[m];
+      row.min_start = std::min(row.min_start, st.span.start_time_unix_nano);
+      row.max_end = std::max(row.max_end, st.span.end_time_unix_nano);
+      row.newest = std::max(row.newest, st.span.start_time_unix_nano);
+      estimate += EstimateSpan(st.span);
+      by_span.emplace(SpanIdKey(st.span.span_id), st.pair);
+      const std::string service(model::ServiceName(resources_[pairs_[st.pair].first]));
+      services.insert(service);
+      operations.emplace(service, st.span.name, static_cast<uint8_t>(st.span.kind));
+    }
+    for (uint32_t m : members) {
+      const auto& st = spans[m];
+      if (!st.span.has_parent()) continue;
+      auto it = by_span.find(SpanIdKey(st.span.parent_span_id));
+      if (it == by_span.end()) continue;
+      ++deps[{std::string(model::ServiceName(resources_[pairs_[it->second].first])),
+              std::string(model::ServiceName(resources_[pairs_[st.pair].first]))}];
+    }
+    // Cut before a trace that would overflow the page; split only a trace that alone exceeds it.
+    if (!page_.empty() && page_.estimate + estimate > o_.target_page_bytes) FlushPage();
+    row.page = static_cast<uint32_t>(pages_.size());
+    size_t begin = 0, acc = 0;
+    for (size_t i = 0; i < members.size(); ++i) {
+      acc += EstimateSpan(spans[members[i]].span);
+      if (estimate > o_.target_page_bytes && acc >= o_.target_page_bytes && i + 1 < members.size()) {
+        EncodeSegment(spans, members, begin, i + 1, t);
+        FlushPage();
+        begin = i + 1;
+        acc = 0;
+      }
+    }
+    EncodeSegment(spans, members, begin, members.size(), t);
+    rows.push_back(row);
+  }
+  FlushPage();
+  meta.page_count = static_cast<uint32_t>(pages_.size());
+
+  // 6. Index sections.
+  std::vector<std::pair<SectionId, std::string>> sections;
+  const int level = o_.zstd_level;
+  {  // traces: header, row-group checksums, prefix checksum, rows, bloom
+    const uint32_t n = static_cast<uint32_t>(rows.size());
+    const uint32_t g = kTraceRowsPerGroup;
+    uint64_t max_page = 0, max_count = 0, max_start = 0, max_end = 0, max_newest = 0;
+    for (const auto& r : rows) {
+      max_page = std::max<uint64_t>(max_page, r.page);
+      max_count = std::max<uint64_t>(max_count, r.count);
+      max_start = std::max(max_start, r.min_start - block_min_);
+      max_end = std::max(max_end, ZigzagOf(static_cast<int64_t>(r.max_end - r.min_start)));
+      max_newest = std::max(max_newest, r.newest - r.min_start);
+    }
+    const int wp = WidthOf(max_page), wc = WidthOf(max_count), ws = WidthOf(max_start), we = WidthOf(max_end),
+              wn = WidthOf(max_newest);
+    const uint32_t row_size = static_cast<uint32_t>(16 + wp + wc + ws + we + wn);
+    ByteWriter rw;
+    for (uint32_t t = 0; t < n; ++t) {
+      const Row& r = rows[t];
+      rw.Bytes(std::string_view(reinterpret_cast<const char*>(traces[t].first.data()), 16));
+      rw.Fixed(r.page, wp);
+      rw.Fixed(r.count, wc);
+      rw.Fixed(r.min_start - block_min_, ws);
+      rw.Fixed(ZigzagOf(static_cast<int64_t>(r.max_end - r.min_start)), we);
+      rw.Fixed(r.newest - r.min_start, wn);
+    }
+    const double bpk = o_.trace_bloom_bits_per_key;
+    std::string bloom(BloomBytes(n, bpk), '\0');
+    const int k = BloomProbes(bpk);
+    for (const auto& [id, m] : traces) BloomAdd(bloom, k, HashTraceId(id.data()));
+    ByteWriter w;  // the whole section, framing included
+    w.U8(static_cast<uint8_t>(SectionId::kTraces));
+    w.U8(kSectionVersion);
+    w.U8(kEncodingRaw);
+    w.U8(0);
+    const size_t groups = (n + g - 1) / g;
+    const size_t payload = 32 + 8 * groups + 8 + rw.size() + bloom.size();
+    w.U32(static_cast<uint32_t>(payload));
+    w.U32(n);
+    w.U32(g);
+    for (int x : {wp, wc, ws, we, wn, k}) w.U8(static_cast<uint8_t>(x));
+    w.U16(0);
+    w.U32(row_size);
+    w.U32(static_cast<uint32_t>(bloom.size()));
+    w.U64(block_min_);
+    const std::string& rb = rw.out();
+    for (size_t i = 0; i < groups; ++i) {
+      const size_t off = i * g * row_size;
+      w.U64(Checksum64(std::string_view(rb).substr(off, std::min<size_t>(g * row_size, rb.size() - off))));
+    }
+    w.U64(Checksum64(w.out()));
+    w.Bytes(rb);
+    w.Bytes(bloom);
+    sections.emplace_back(SectionId::kTraces, w.Take());
+  }
+  {  // page directory
+    ByteWriter w;
+    w.Varint(pages_.size());
+    for (const auto& p : pages_) {
+      w.U64(p.offset);
+      w.U32(p.length);
+      w.U32(p.first_trace);
+      w.U32(p.last_trace);
+      w.U32(p.first_span_offset);
+      w.U32(p.span_count);
+      w.U64(p.min_start);
+      w.U64(p.max_start);
+      w.U8(kColumnCount);
+      for (int c = 0; c < kColumnCount; ++c) {
+        w.U32(p.col_len[c]);
+        w.U32(p.col_raw[c]);
+        w.U32(p.col_sum[c]);
+      }
+    }
+    sections.emplace_back(SectionId::kPages, FrameSection(SectionId::kPages, w.out(), true, level));
+  }
+  {  // dictionary and tables
+    ByteWriter w;
+    const Encoder enc(&dict_index_, &high_card_);
+    w.Varint(dict_.size());
+    for (const auto& s : dict_) w.Varint(s.size());
+    for (const auto& s : dict_) w.Bytes(s);
+    w.Varint(resources_.size());
+    for (const auto& r : resources_) {
+      enc.Attributes(w, r.attributes, nullptr);
+      w.Varint(r.dropped_attributes_count);
+      enc.Ref(w, r.schema_url);
+    }
+    w.Varint(scopes_.size());
+    for (const auto& s : scopes_) {
+      enc.Ref(w, s.name);
+      enc.Ref(w, s.version);
+      enc.Attributes(w, s.attributes, nullptr);
+      w.Varint(s.dropped_attributes_count);
+      enc.Ref(w, s.schema_url);
+    }
+    w.Varint(pairs_.size());
+    for (const auto& [r, s] : pairs_) {
+      w.Varint(r);
+      w.Varint(s);
+    }
+    sections.emplace_back(SectionId::kDict, FrameSection(SectionId::kDict, w.out(), true, level));
+  }
+  {  // postings: directory (zstd) and roaring lists (raw)
+    std::vector<PostingKey> keys;
+    keys.reserve(postings_.size());
+    for (const auto& [k, v] : postings_) keys.push_back(k);
+    std::sort(keys.begin(), keys.end(), [](const PostingKey& x, const PostingKey& y) {
+      return std::tie(x.kind, x.a, x.b, x.c) < std::tie(y.kind, y.a, y.b, y.c);
+    });
+    ByteWriter dir, lists;
+    std::vector<uint32_t> hc;
+    for (size_t i = 0; i < high_card_.size(); ++i)
+      if (high_card_[i]) hc.push_back(static_cast<uint32_t>(i));
+    dir.Varint(hc.size());
+    for (uint32_t k : hc) dir.Varint(k);
+    dir.Varint(keys.size());
+    for (const auto& k : keys) {
+      const auto& v = postings_[k];
+      roaring_bitmap_t* bm = roaring_bitmap_of_ptr(v.size(), v.data());
+      roaring_bitmap_run_optimize(bm);
+      std::string bytes(roaring_bitmap_portable_size_in_bytes(bm), '\0');
+      roaring_bitmap_portable_serialize(bm, bytes.data());
+      roaring_bitmap_free(bm);
+      dir.U8(k.kind);
+      dir.Varint(k.a);
+      dir.Varint(k.b);
+      dir.U8(k.c);
+      dir.Varint(bytes.size());
+      dir.U32(Checksum32(bytes));
+      lists.Bytes(bytes);
+    }
+    sections.emplace_back(SectionId::kPostingKeys, FrameSection(SectionId::kPostingKeys, dir.out(), true, level));
+    sections.emplace_back(SectionId::kPostingLists, FrameSection(SectionId::kPostingLists, lists.out(), false, level));
+  }
+  {  // page blooms
+    ByteWriter w;
+    w.U32(static_cast<uint32_t>(page_blooms_.size()));
+    w.U8(static_cast<uint8_t>(BloomProbes(o_.page_bloom_bits_per_key)));
+    w.U8(0);
+    w.U16(0);
+    for (const auto& b : page_blooms_) w.U32(static_cast<uint32_t>(b.size()));
+    for (const auto& b : page_blooms_) w.Bytes(b);
+    sections.emplace_back(SectionId::kPageBlooms, FrameSection(SectionId::kPageBlooms, w.out(), false, level));
+  }
+  {  // dependencies
+    ByteWriter w;
+    w.Varint(deps.size());
+    for (const auto& [k, n] : deps) {
+      w.LenBytes(k.first);
+      w.LenBytes(k.second);
+      w.Varint(n);
+    }
+    sections.emplace_back(SectionId::kDependencies, FrameSection(SectionId::kDependencies, w.out(), true, level));
+  }
+  {  // services and operations
+    ByteWriter w;
+    std::vector<std::string> svc(services.begin(), services.end());
+    w.Varint(svc.size());
+    for (const auto& s : svc) w.LenBytes(s);
+    w.Varint(operations.size());
+    for (const auto& [s, name, kind] : operations) {
+      w.Varint(static_cast<uint64_t>(std::lower_bound(svc.begin(), svc.end(), s) - svc.begin()));
+      w.LenBytes(name);
+      w.U8(kind);
+    }
+    sections.emplace_back(SectionId::kServices, FrameSection(SectionId::kServices, w.out(), true, level));
+  }
+  for (auto& [id, bytes] : sections) {
+    SectionRef ref;
+    ref.id = id;
+    ref.offset = out_.index.size();
+    ref.length = bytes.size();
+    ref.checksum = Checksum64(bytes);
+    meta.sections.push_back(ref);
+    out_.index += bytes;
+  }
+  meta.data_size = data_.size();
+  meta.index_size = out_.index.size();
+  out_.data = std::move(data_);
+  out_.meta = EncodeMeta(meta);
+  out_.parsed_meta = std::move(meta);
+  return std::move(out_);
+}
+
+}  // namespace
+
+Result<BlockObjects> BlockWriter::Build(const BlockIdentity& identity) const {
+  if (state_->pairs.size() > 0xffffffffull || state_->spans.size() > 0xffffffffull)
+    return Status::InvalidArgument("block too large");
+  Builder b(options_, *this, state_->resources, state_->scopes, state_->pairs);
+  return b.Run(state_->spans, identity);
+}
+
+Result<BlockMeta> BlockWriter::Finish(objstore::ObjectStore& store, const std::string& prefix,
+                                      const BlockIdentity& identity) const {
+  TB_ASSIGN_OR_RETURN(BlockObjects objects, Build(identity));
+  TB_RETURN_IF_ERROR(store.Put(prefix + kDataObject, objects.data).WithContext("writing block data"));
+  TB_RETURN_IF_ERROR(store.Put(prefix + kIndexObject, objects.index).WithContext("writing block index"));
+  TB_RETURN_IF_ERROR(store.Put(prefix + kMetaObject, objects.meta).WithContext("writing block meta"));
+  return std::move(objects.parsed_meta);
+}
+
+}  // namespace tb::block

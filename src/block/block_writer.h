@@ -1,0 +1,76 @@
+// BlockWriter: turns a set of spans into one immutable block of three objects under a key prefix
+// — `data` (pages), `index` (sections), and `meta`, written last so the block appears atomically.
+// The byte layout is documented in docs/format/block.md.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "block/format.h"
+#include "model/span.h"
+#include "objstore/object_store.h"
+#include "util/status.h"
+
+namespace tb::block {
+
+struct BlockWriterOptions {
+  size_t target_page_bytes = 512 << 10;  // uncompressed size at which a page is cut
+  int zstd_level = 3;
+  double trace_bloom_bits_per_key = 10;  // ~1% false positives
+  double page_bloom_bits_per_key = 10;
+  // A key is high-cardinality (per-page bloom instead of posting lists, values in their own
+  // column instead of the dictionary) when its distinct values reach both bounds.
+  uint64_t high_card_min_distinct = 256;
+  double high_card_min_ratio = 0.2;  // distinct values / occurrences
+};
+
+// Who wrote the block and what it covers; stored in the meta.
+struct BlockIdentity {
+  std::string block_id;
+  std::string writer_id;
+  uint64_t wal_first = 0;
+  uint64_t wal_last = 0;
+  uint64_t created_unix_nano = 0;  // 0: now
+};
+
+// The three objects of a block, before they are stored.
+struct BlockObjects {
+  std::string data;
+  std::string index;
+  std::string meta;
+  BlockMeta parsed_meta;
+  // Compressed bytes per page column, summed over pages (for size reports).
+  uint64_t column_bytes[kColumnCount] = {};
+  uint64_t column_raw_bytes[kColumnCount] = {};
+};
+
+inline constexpr const char* kDataObject = "data";
+inline constexpr const char* kIndexObject = "index";
+inline constexpr const char* kMetaObject = "meta";
+
+class BlockWriter {
+ public:
+  explicit BlockWriter(const BlockWriterOptions& options = {});
+  ~BlockWriter();
+  BlockWriter(const BlockWriter&) = delete;
+  BlockWriter& operator=(const BlockWriter&) = delete;
+
+  // Adds every span of `batch` (copied), with its resource and scope.
+  void Add(const model::Traces& batch);
+  size_t span_count() const;
+
+  // Encodes the block.
+  Result<BlockObjects> Build(const BlockIdentity& identity) const;
+  // Builds and stores `<prefix>data`, `<prefix>index`, then `<prefix>meta`. `prefix` ends in '/'.
+  Result<BlockMeta> Finish(objstore::ObjectStore& store, const std::string& prefix,
+                           const BlockIdentity& identity) const;
+
+ private:
+  struct State;
+  BlockWriterOptions options_;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace tb::block
