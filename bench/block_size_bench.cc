@@ -1,0 +1,59 @@
+// Block size report: bytes per span of a block (data + index) for the benchmark workload, where
+// the bytes go (per page column and per index section), against zstd -19 of the same spans as
+// OTLP protobuf.
+//
+//   tb_block_size_bench [spans=1000000] [zstd level for the proto baseline=19]
+#include <zstd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "block/block_writer.h"
+#include "wire/otlp_codec.h"
+#include "workload.h"
+
+int main(int argc, char** argv) {
+  const size_t spans = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
+  const int proto_level = argc > 2 ? std::atoi(argv[2]) : 19;
+  tb::bench::Workload workload;
+  tb::block::BlockWriter writer;
+  std::string proto;
+  size_t added = 0;
+  while (added < spans) {
+    const tb::model::Traces batch = workload.NextBatch(std::min<size_t>(50'000, spans - added));
+    added += batch.SpanCount();
+    writer.Add(batch);
+    proto += tb::wire::EncodeOtlpProtobuf(batch);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto objects = writer.Build({"bench", "bench", 0, 0, 0});
+  const auto t1 = std::chrono::steady_clock::now();
+  if (!objects.ok()) {
+    std::fprintf(stderr, "%s\n", objects.status().ToString().c_str());
+    return 1;
+  }
+  const auto& meta = objects->parsed_meta;
+  const double n = static_cast<double>(meta.span_count);
+  std::printf("spans %llu, traces %llu, pages %u, build %.1f s\n", static_cast<unsigned long long>(meta.span_count),
+              static_cast<unsigned long long>(meta.trace_count), meta.page_count,
+              std::chrono::duration<double>(t1 - t0).count());
+  std::printf("block: data %.2f + index %.2f = %.2f B/span (meta %zu B)\n", meta.data_size / n,
+              meta.index_size / n, (meta.data_size + meta.index_size) / n, objects->meta.size());
+  std::printf("page columns (compressed / raw B/span):\n");
+  for (int c = 0; c < tb::block::kColumnCount; ++c)
+    std::printf("  %-15s %6.2f / %7.2f\n", tb::block::ColumnName(c), objects->column_bytes[c] / n,
+                objects->column_raw_bytes[c] / n);
+  std::printf("index sections (B/span):\n");
+  for (const auto& s : meta.sections) std::printf("  %-15s %6.2f\n", tb::block::SectionName(s.id), s.length / n);
+
+  std::string z(ZSTD_compressBound(proto.size()), '\0');
+  const auto t2 = std::chrono::steady_clock::now();
+  const size_t zn = ZSTD_compress(z.data(), z.size(), proto.data(), proto.size(), proto_level);
+  const auto t3 = std::chrono::steady_clock::now();
+  if (ZSTD_isError(zn)) return 1;
+  std::printf("OTLP protobuf: %.2f B/span raw, zstd -%d %.2f B/span (%.1f s)\n", proto.size() / n, proto_level,
+              zn / n, std::chrono::duration<double>(t3 - t2).count());
+  return 0;
+}
