@@ -11,6 +11,8 @@ packages=(
   nlohmann-json3-dev libcpp-httplib-dev libssl-dev libcurl4-openssl-dev libpugixml-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps
+  # Ceph RADOS Gateway: the throw-away S3 server of the S3 store's tests (scripts/s3-up.sh)
+  ceph-mon ceph-osd radosgw uuid-runtime
 )
 # Node.js runs the interop tests' clients; the machine may already carry a newer Node than Debian's.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

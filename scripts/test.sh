@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Installs the dependencies, builds, and runs every test: unit tests, the interop and Jaeger
-# conformance suites against the real binary, then the unit tests again under ASan + UBSan.
+# Installs the dependencies, builds, and runs every test: unit tests (the S3 store's against a
+# throw-away Ceph RGW), the interop and Jaeger conformance suites against the real binary, then the
+# unit tests again under ASan + UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 
 bash scripts/build.sh build -DTB_WERROR=ON
+
+# A throw-away S3 server (Ceph RGW, scripts/s3-up.sh) for the S3 store's tests; the unit and the
+# ASan stage share it. Its variables (S3_ENDPOINT, ...) are exported for ctest; the trap stops it.
+export RGW_DIR
+RGW_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tb-rgw.XXXXXX")
+trap 'bash scripts/s3-down.sh' EXIT
+bash scripts/s3-up.sh >/dev/null || { tail -n 20 "$RGW_DIR"/log/*.log >&2 || true; exit 1; }
+source "$RGW_DIR/env"
+
 (cd build && ctest --output-on-failure --timeout 900 -j2 -L unit)
 (cd build && ctest --output-on-failure --timeout 900 -L interop)
 
