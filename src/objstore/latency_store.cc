@@ -1,0 +1,38 @@
+#include "objstore/latency_store.h"
+
+#include <thread>
+
+namespace tb::objstore {
+
+void LatencyStore::Wait() const {
+  // sleep_until on a steady deadline: never shorter than the delay, even if woken early.
+  const auto deadline = std::chrono::steady_clock::now() + delay_;
+  while (std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_until(deadline);
+}
+
+Status LatencyStore::Put(std::string_view key, std::string_view data, PutMode mode) {
+  Wait();
+  return base_->Put(key, data, mode);
+}
+
+Result<std::string> LatencyStore::Get(std::string_view key, uint64_t offset, uint64_t length) {
+  Wait();
+  return base_->Get(key, offset, length);
+}
+
+Result<ObjectInfo> LatencyStore::Head(std::string_view key) {
+  Wait();
+  return base_->Head(key);
+}
+
+Result<ListPage> LatencyStore::List(std::string_view prefix, std::string_view token, int max_keys) {
+  Wait();
+  return base_->List(prefix, token, max_keys);
+}
+
+Status LatencyStore::Delete(const std::vector<std::string>& keys) {
+  Wait();
+  return base_->Delete(keys);
+}
+
+}  // namespace tb::objstore

@@ -1,0 +1,67 @@
+// The generic conformance suite that every ObjectStore implementation passes (in the spirit of
+// Arrow's GenericFileSystemTest): put/get/overwrite, ranged gets, head, create-only (including a
+// 16-thread race where SupportsCreateOnly()), list order/prefix/pagination, batch delete, unusual
+// key characters, a large object, and concurrent traffic.
+//
+// The TEST_P bodies live in object_store_suite.cc, built as the OBJECT library tb_objstore_suite:
+// link it (directly, so its object file becomes part of the binary) into each test binary that
+// instantiates the suite, and instantiate it there:
+//
+//   #include "objstore/object_store_suite.h"
+//
+//   INSTANTIATE_TEST_SUITE_P(S3, ObjectStoreConformance,
+//                            ::testing::Values(StoreFactory{"S3", [] { return MakeEmptyS3Store(); }}),
+//                            StoreFactoryName());
+//
+// A factory returns a new, empty store for one test, or nullptr when the backend is not available
+// here (e.g. no S3 endpoint configured): the test is then skipped. A factory may record a failure
+// with ADD_FAILURE() before returning nullptr (e.g. under CI=true), which makes the test fail.
+// The store is released at the end of the test; a shared_ptr with a custom deleter can clean up
+// (remove a temp dir, delete a bucket prefix).
+//
+// Keys used: the portable ones of ValidateKey, including spaces, '+', '=', '~', '%', '?', '#',
+// UTF-8; never a key that another key continues past a '/' ("a" with "a/b"), which LocalStore
+// cannot hold.
+//
+// API stability: StoreFactory may gain trailing members with defaults, so aggregate
+// initialization `StoreFactory{name, make}` keeps compiling.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "objstore/object_store.h"
+
+namespace tb::objstore {
+
+struct StoreFactory {
+  // Names the instantiation in test names ("Stores/ObjectStoreConformance.PutGetRoundTrip/Local"):
+  // letters, digits and '_' only.
+  std::string name;
+  // A new, empty store for one test; nullptr skips the test (see above).
+  std::function<std::shared_ptr<ObjectStore>()> make;
+};
+
+// Test-name generator for INSTANTIATE_TEST_SUITE_P: uses StoreFactory::name.
+struct StoreFactoryName {
+  std::string operator()(const ::testing::TestParamInfo<StoreFactory>& info) const { return info.param.name; }
+};
+
+// So that gtest prints a factory by name rather than as bytes.
+inline void PrintTo(const StoreFactory& factory, std::ostream* os) { *os << factory.name; }
+
+class ObjectStoreConformance : public ::testing::TestWithParam<StoreFactory> {
+ protected:
+  // Calls the factory; skips the test when it returns nullptr.
+  void SetUp() override;
+  void TearDown() override;
+
+  ObjectStore& store() { return *store_; }
+  std::shared_ptr<ObjectStore> store_;
+};
+
+}  // namespace tb::objstore
