@@ -12,7 +12,7 @@ namespace {
 constexpr size_t kSpans = 1'000'000;
 
 struct Fixture {
-  std::shared_ptr<head::Head> head = std::make_shared<head::Head>(head::Options{64ull << 30});
+  std::shared_ptr<head::Head> head = std::make_shared<head::Head>(head::Options{64ull << 30, nullptr});
   query::QueryEngine engine{{head}};
   Fixture() {
     Workload workload;

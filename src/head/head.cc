@@ -251,33 +251,54 @@ void Reservation::Release() {
   head_ = nullptr;
 }
 
-Head::Head(const Options& options) : options_(options), index_(std::make_unique<Index>()) {}
-Head::~Head() = default;
+Head::Head(const Options& options)
+    : budget_(options.shared_budget ? options.shared_budget
+                                    : std::make_shared<MemoryBudget>(options.memory_budget_bytes)),
+      index_(std::make_unique<Index>()) {}
+
+Head::~Head() { budget_->Release(committed_bytes_.load()); }
+
+bool MemoryBudget::TryAcquire(uint64_t bytes) {
+  uint64_t used = used_.load();
+  do {
+    if (used + bytes > limit_) return false;
+  } while (!used_.compare_exchange_weak(used, used + bytes));
+  return true;
+}
 
 Status Head::BudgetFull(uint64_t used, uint64_t bytes) const {
   return Status::ResourceExhausted("head memory budget full: " + std::to_string(used >> 20) + " MiB of " +
-                                   std::to_string(options_.memory_budget_bytes >> 20) + " MiB in use, batch needs " +
+                                   std::to_string(budget_->limit() >> 20) + " MiB in use, batch needs " +
                                    std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB; retry later");
 }
 
 Status Head::CheckHasRoom() const {
-  const uint64_t used = committed_bytes_.load() + reserved_bytes_.load();
-  return used >= options_.memory_budget_bytes ? BudgetFull(used, 0) : Status::Ok();
+  const uint64_t used = budget_->used();
+  return used >= budget_->limit() ? BudgetFull(used, 0) : Status::Ok();
 }
 
 Result<Reservation> Head::Reserve(uint64_t bytes) {
-  uint64_t reserved = reserved_bytes_.load();
-  for (;;) {
-    const uint64_t used = committed_bytes_.load() + reserved;
-    if (used + bytes > options_.memory_budget_bytes) return BudgetFull(used, bytes);
-    if (reserved_bytes_.compare_exchange_weak(reserved, reserved + bytes)) return Reservation(this, bytes);
-  }
+  if (!budget_->TryAcquire(bytes)) return BudgetFull(budget_->used(), bytes);
+  reserved_bytes_.fetch_add(bytes);
+  return Reservation(this, bytes);
 }
 
-void Head::Unreserve(uint64_t bytes) { reserved_bytes_.fetch_sub(bytes); }
+void Head::Unreserve(uint64_t bytes) {
+  reserved_bytes_.fetch_sub(bytes);
+  budget_->Release(bytes);
+}
 
 void Head::Insert(model::Traces&& batch, Reservation reservation) {
-  const uint64_t bytes = reservation.head_ != nullptr ? reservation.bytes() : EstimateMemory(batch);
+  uint64_t bytes;
+  if (reservation.head_ == this) {
+    // The reserved share of the budget becomes committed memory of this head.
+    bytes = reservation.bytes();
+    reservation.head_ = nullptr;
+    reserved_bytes_.fetch_sub(bytes);
+  } else {
+    bytes = EstimateMemory(batch);
+    budget_->ForceAcquire(bytes);
+  }
   {
     std::unique_lock lock(mu_);
     Index& ix = *index_;
@@ -324,7 +345,14 @@ void Head::Insert(model::Traces&& batch, Reservation reservation) {
     }
     committed_bytes_.fetch_add(bytes);
   }
-  // `reservation` releases its share of reserved_bytes_ as it goes out of scope.
+}
+
+std::vector<model::TraceId> Head::TraceIds() const {
+  std::shared_lock lock(mu_);
+  std::vector<model::TraceId> ids;
+  ids.reserve(index_->traces.size());
+  for (const auto& t : index_->traces) ids.push_back(t.id);
+  return ids;
 }
 
 size_t Head::SpanCount(const model::TraceId& id) const {
@@ -337,15 +365,15 @@ void Head::Clear() {
   auto fresh = std::make_unique<Index>();
   std::unique_lock lock(mu_);
   std::swap(index_, fresh);
-  committed_bytes_.store(0);
+  budget_->Release(committed_bytes_.exchange(0));
   // `fresh` now holds the old index and is freed after the lock is released.
   lock.unlock();
 }
 
 HeadStats Head::Stats() const {
   std::shared_lock lock(mu_);
-  return HeadStats{index_->spans.size(), index_->traces.size(), committed_bytes_.load(), reserved_bytes_.load(),
-                   options_.memory_budget_bytes};
+  return HeadStats{index_->spans.size(),   index_->traces.size(), committed_bytes_.load(),
+                   reserved_bytes_.load(), budget_->used(),       budget_->limit()};
 }
 
 Status Head::FindTraces(const query::SpanMatcher& matcher, size_t limit, std::vector<query::TraceHit>* hits) const {
@@ -430,6 +458,15 @@ Status Head::ReadTrace(const model::TraceId& id, model::Traces* out) const {
         scope_slot.emplace(std::pair{s.resource, s.scope}, std::pair{rit->second, rs.scope_spans.size()});
     if (new_scope) rs.scope_spans.push_back({*s.scope, {}});
     out->resource_spans[sit->second.first].scope_spans[sit->second.second].spans.push_back(s.span);
+  }
+  return Status::Ok();
+}
+
+Status Head::TraceRanges(const std::vector<model::TraceId>& ids, std::vector<query::TraceHit>* out) const {
+  std::shared_lock lock(mu_);
+  for (const auto& id : ids) {
+    if (const TraceEntry* t = index_->FindTrace(id))
+      out->push_back(query::TraceHit{id, t->newest_start, t->min_start, t->max_end});
   }
   return Status::Ok();
 }

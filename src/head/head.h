@@ -23,8 +23,28 @@
 
 namespace tb::head {
 
+// Memory shared by every head of a process: the active one and those being flushed. Thread-safe.
+class MemoryBudget {
+ public:
+  explicit MemoryBudget(uint64_t limit_bytes) : limit_(limit_bytes) {}
+  // Takes `bytes` if they fit under the limit.
+  bool TryAcquire(uint64_t bytes);
+  // Takes `bytes` even beyond the limit (WAL replay: acknowledged data is always served).
+  void ForceAcquire(uint64_t bytes) { used_.fetch_add(bytes); }
+  void Release(uint64_t bytes) { used_.fetch_sub(bytes); }
+  uint64_t used() const { return used_.load(); }
+  uint64_t limit() const { return limit_; }
+
+ private:
+  const uint64_t limit_;
+  std::atomic<uint64_t> used_{0};
+};
+
 struct Options {
   uint64_t memory_budget_bytes = 1ull << 30;
+  // When set, the head draws from this budget (shared with other heads) and memory_budget_bytes
+  // is ignored.
+  std::shared_ptr<MemoryBudget> shared_budget;
 };
 
 // The estimated memory a batch will take in the head, index entries included. Deliberately errs
@@ -55,8 +75,9 @@ class Reservation {
 struct HeadStats {
   uint64_t spans = 0;
   uint64_t traces = 0;
-  uint64_t memory_bytes = 0;  // estimated, committed
+  uint64_t memory_bytes = 0;  // estimated, committed by this head
   uint64_t reserved_bytes = 0;
+  uint64_t budget_used_bytes = 0;  // by every head sharing the budget
   uint64_t budget_bytes = 0;
 };
 
@@ -73,6 +94,8 @@ class Head final : public query::TraceSource {
   // Adds a durable batch. `reservation` (may be empty, e.g. on WAL replay, which must never be
   // refused) is converted into committed memory.
   void Insert(model::Traces&& batch, Reservation reservation);
+  // Every trace ID the head holds, in no particular order.
+  std::vector<model::TraceId> TraceIds() const;
   // Number of spans the head holds for `id`.
   size_t SpanCount(const model::TraceId& id) const;
   // Drops every span.
@@ -82,6 +105,7 @@ class Head final : public query::TraceSource {
   // query::TraceSource
   Status FindTraces(const query::SpanMatcher& matcher, size_t limit, std::vector<query::TraceHit>* hits) const override;
   Status ReadTrace(const model::TraceId& id, model::Traces* out) const override;
+  Status TraceRanges(const std::vector<model::TraceId>& ids, std::vector<query::TraceHit>* out) const override;
   Status Services(std::set<std::string>* out) const override;
   Status Operations(const std::string& service, const std::string& span_kind,
                     std::set<query::Operation>* out) const override;
@@ -94,9 +118,9 @@ class Head final : public query::TraceSource {
   void Unreserve(uint64_t bytes);
   Status BudgetFull(uint64_t used, uint64_t bytes) const;
 
-  const Options options_;
-  std::atomic<uint64_t> reserved_bytes_{0};
-  std::atomic<uint64_t> committed_bytes_{0};
+  const std::shared_ptr<MemoryBudget> budget_;
+  std::atomic<uint64_t> reserved_bytes_{0};   // held by this head's reservations
+  std::atomic<uint64_t> committed_bytes_{0};  // taken by inserted spans; returned on Clear and destruction
   mutable std::shared_mutex mu_;
   std::unique_ptr<Index> index_;  // guarded by mu_
 };

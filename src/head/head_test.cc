@@ -131,7 +131,7 @@ TEST_F(HeadTest, ServicesOperationsAndDependencies) {
 }
 
 TEST_F(HeadTest, BudgetIsEnforcedByReservations) {
-  auto small = std::make_shared<Head>(Options{4096});
+  auto small = std::make_shared<Head>(Options{4096, nullptr});
   auto batch = Batch("a", {MakeSpan(1, 1, 0, "x", 1, 1)});
   const uint64_t need = EstimateMemory(batch);
   ASSERT_GT(need, 0u);
@@ -151,6 +151,26 @@ TEST_F(HeadTest, BudgetIsEnforcedByReservations) {
   EXPECT_EQ(small->Stats().memory_bytes, 0u);
   EXPECT_EQ(small->Stats().spans, 0u);
   EXPECT_TRUE(small->Reserve(4096).ok());
+}
+
+TEST_F(HeadTest, HeadsSharingABudgetReturnItWhenDropped) {
+  auto budget = std::make_shared<MemoryBudget>(1 << 20);
+  auto batch = Batch("a", {MakeSpan(1, 1, 0, "x", 1, 1)});
+  const uint64_t need = EstimateMemory(batch);
+  auto frozen = std::make_unique<Head>(Options{0, budget});
+  frozen->Insert(model::Traces(batch), {});  // replay-style insert: always admitted
+  EXPECT_EQ(budget->used(), need);
+  Head active(Options{0, budget});
+  auto r = active.Reserve(need);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(budget->used(), 2 * need);
+  EXPECT_EQ(active.Stats().budget_used_bytes, 2 * need);
+  active.Insert(model::Traces(batch), std::move(*r));
+  EXPECT_EQ(budget->used(), 2 * need);
+  frozen.reset();  // a flushed head hands its memory back
+  EXPECT_EQ(budget->used(), need);
+  EXPECT_FALSE(active.Reserve(1 << 20).ok());
+  EXPECT_TRUE(active.Reserve((1 << 20) - need).ok());
 }
 
 TEST_F(HeadTest, ConcurrentInsertsAndQueries) {

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <mutex>
+#include <utility>
 
 #include "wire/otlp_codec.h"
 
@@ -135,8 +136,9 @@ Result<IngestResult> Ingester::Ingest(model::Traces&& batch) {
   IngestResult result;
   const uint64_t truncated = ApplySpanLimits(limits_, &batch);
 
-  std::shared_lock purge_lock(purge_mu_);
-  result.rejected_spans = RejectOversizedTraces(limits_, *head_, &batch);
+  std::shared_lock exclusive(exclusive_mu_);
+  const std::shared_ptr<head::Head> head = active_head();
+  result.rejected_spans = RejectOversizedTraces(limits_, *head, &batch);
   result.accepted_spans = batch.SpanCount();
   if (result.rejected_spans > 0) {
     result.message = std::to_string(result.rejected_spans) + " spans rejected: their traces reached the limit of " +
@@ -149,25 +151,40 @@ Result<IngestResult> Ingester::Ingest(model::Traces&& batch) {
   }
   if (result.accepted_spans == 0) return result;
 
-  TB_ASSIGN_OR_RETURN(head::Reservation reservation, head_->Reserve(head::EstimateMemory(batch)));
+  TB_ASSIGN_OR_RETURN(head::Reservation reservation, head->Reserve(head::EstimateMemory(batch)));
   auto appended = wal_->Append(wire::EncodeOtlpProtobuf(batch));
   if (!appended.ok()) return Status::Unavailable("write-ahead log: " + appended.status().message());
-  head_->Insert(std::move(batch), std::move(reservation));
+  head->Insert(std::move(batch), std::move(reservation));
   return result;
 }
 
-Status Ingester::Purge() {
-  std::unique_lock lock(purge_mu_);
-  TB_RETURN_IF_ERROR(wal_->Purge());
-  head_->Clear();
-  return Status::Ok();
+std::shared_ptr<head::Head> Ingester::active_head() const {
+  std::lock_guard lock(head_mu_);
+  return head_;
 }
 
-Result<std::unique_ptr<wal::Wal>> Ingester::RecoverWal(const wal::Options& options, head::Head* head,
-                                                       wal::ReplayStats* stats) {
+CutHead Ingester::Cut(std::shared_ptr<head::Head> fresh) {
+  std::unique_lock exclusive(exclusive_mu_);
+  CutHead cut;
+  cut.wal_last_sequence = wal_->last_sequence();
+  std::lock_guard lock(head_mu_);
+  cut.head = std::exchange(head_, std::move(fresh));
+  return cut;
+}
+
+Status Ingester::Purge(const std::function<Status()>& also) {
+  std::unique_lock exclusive(exclusive_mu_);
+  TB_RETURN_IF_ERROR(wal_->Purge());
+  active_head()->Clear();
+  return also ? also() : Status::Ok();
+}
+
+Result<std::unique_ptr<wal::Wal>> Ingester::RecoverWal(const wal::Options& options, uint64_t covered_through,
+                                                       head::Head* head, wal::ReplayStats* stats) {
   return wal::Wal::Open(
       options,
-      [head](uint64_t sequence, std::string_view payload) -> Status {
+      [head, covered_through](uint64_t sequence, std::string_view payload) -> Status {
+        if (sequence <= covered_through) return Status::Ok();  // already in a block
         auto batch = wire::DecodeOtlpProtobuf(payload);
         if (!batch.ok()) {
           // The checksum held, so the record is as written: this is a bug, not a torn write.

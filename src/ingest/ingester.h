@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 
@@ -32,32 +34,47 @@ struct IngestResult {
   std::string message;  // why spans were rejected or trimmed; empty if nothing was
 };
 
+// The active head, frozen by Cut() so that it can be flushed, and the WAL position it covers.
+struct CutHead {
+  std::shared_ptr<head::Head> head;
+  uint64_t wal_last_sequence = 0;  // every record up to here is in `head` or an earlier cut
+};
+
 class Ingester {
  public:
-  Ingester(const Limits& limits, head::Head* head, wal::Wal* wal) : limits_(limits), head_(head), wal_(wal) {}
+  Ingester(const Limits& limits, std::shared_ptr<head::Head> head, wal::Wal* wal)
+      : limits_(limits), head_(std::move(head)), wal_(wal) {}
 
   // Returns once the accepted spans are durable and visible. RESOURCE_EXHAUSTED when the head is
   // full (back-pressure; retry later), UNAVAILABLE when the WAL cannot write.
   Result<IngestResult> Ingest(model::Traces&& batch);
 
   // RESOURCE_EXHAUSTED when the head is already full: lets a door refuse a request before decoding it.
-  Status CheckCapacity() const { return head_->CheckHasRoom(); }
+  Status CheckCapacity() const { return active_head()->CheckHasRoom(); }
 
-  // Deletes every span, durable ones included, with no ingest in flight.
-  Status Purge();
+  // Swaps in `fresh` as the active head, with no ingest in flight, and returns the old one with
+  // the last WAL sequence it holds.
+  CutHead Cut(std::shared_ptr<head::Head> fresh);
+  std::shared_ptr<head::Head> active_head() const;
 
-  // Replays the WAL into `head` and opens it for appends. Replay ignores the memory budget:
-  // everything acknowledged before a crash is served after it.
-  static Result<std::unique_ptr<wal::Wal>> RecoverWal(const wal::Options& options, head::Head* head,
-                                                      wal::ReplayStats* stats);
+  // Deletes every span of the active head and the WAL, with no ingest in flight. Runs `also`
+  // (e.g. deleting blocks) under the same exclusion.
+  Status Purge(const std::function<Status()>& also = {});
+
+  // Replays the WAL records after `covered_through` (those before are in blocks) into `head` and
+  // opens the WAL for appends. Replay ignores the memory budget: everything acknowledged before a
+  // crash is served after it.
+  static Result<std::unique_ptr<wal::Wal>> RecoverWal(const wal::Options& options, uint64_t covered_through,
+                                                      head::Head* head, wal::ReplayStats* stats);
 
   const Limits& limits() const { return limits_; }
 
  private:
   const Limits limits_;
-  head::Head* const head_;
+  mutable std::mutex head_mu_;        // guards the head_ pointer
+  std::shared_ptr<head::Head> head_;  // the active head
   wal::Wal* const wal_;
-  std::shared_mutex purge_mu_;  // ingests share it; Purge takes it exclusively
+  std::shared_mutex exclusive_mu_;  // ingests share it; Cut and Purge take it exclusively
 };
 
 // Trims attribute counts, value lengths, events and links to `limits`, adding what was removed to

@@ -40,18 +40,19 @@ class IngesterTest : public ::testing::Test {
       ASSERT_TRUE(wal_->Close().ok());
     }
     wal_.reset();
-    head_ = std::make_unique<head::Head>(head::Options{budget});
+    head_ = std::make_shared<head::Head>(head::Options{budget, nullptr});
     wal::Options options;
     options.dir = dir_.string();
     wal::ReplayStats stats;
-    auto wal = Ingester::RecoverWal(options, head_.get(), &stats);
+    auto wal = Ingester::RecoverWal(options, covered_through_, head_.get(), &stats);
     ASSERT_TRUE(wal.ok()) << wal.status().ToString();
     wal_ = std::move(*wal);
-    ingester_ = std::make_unique<Ingester>(limits, head_.get(), wal_.get());
+    ingester_ = std::make_unique<Ingester>(limits, head_, wal_.get());
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<head::Head> head_;
+  uint64_t covered_through_ = 0;  // WAL records a block would already hold
+  std::shared_ptr<head::Head> head_;
   std::unique_ptr<wal::Wal> wal_;
   std::unique_ptr<Ingester> ingester_;
 };
@@ -125,6 +126,23 @@ TEST_F(IngesterTest, PurgeDeletesDurableData) {
   Open();
   EXPECT_EQ(head_->Stats().spans, 1u);
   EXPECT_EQ(head_->SpanCount(model::TraceId{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}), 1u);
+}
+
+TEST_F(IngesterTest, CutFreezesTheHeadAndReplaySkipsCoveredRecords) {
+  Open();
+  ASSERT_TRUE(ingester_->Ingest(OneSpan(1, 1)).ok());
+  ASSERT_TRUE(ingester_->Ingest(OneSpan(2, 1)).ok());
+  auto fresh = std::make_shared<head::Head>(head::Options{});
+  CutHead cut = ingester_->Cut(fresh);
+  EXPECT_EQ(cut.wal_last_sequence, 2u);
+  EXPECT_EQ(cut.head->Stats().spans, 2u);
+  ASSERT_TRUE(ingester_->Ingest(OneSpan(3, 1)).ok());
+  EXPECT_EQ(fresh->Stats().spans, 1u);
+  EXPECT_EQ(cut.head->Stats().spans, 2u);    // frozen
+  covered_through_ = cut.wal_last_sequence;  // as if the cut head had been flushed to a block
+  Open();
+  EXPECT_EQ(head_->Stats().spans, 1u);
+  EXPECT_EQ(head_->SpanCount(model::TraceId{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3}), 1u);
 }
 
 TEST(ApplySpanLimitsTest, TrimsAndCounts) {

@@ -4,17 +4,47 @@
 #include <map>
 #include <unordered_set>
 
+#include "util/parallel.h"
+
 namespace tb::query {
 
-Result<model::Traces> QueryEngine::ReadTrace(const model::TraceId& id) const {
+Status TraceSource::TraceRanges(const std::vector<model::TraceId>& ids, std::vector<TraceHit>* out) const {
+  for (const auto& id : ids) {
+    model::Traces trace;
+    TB_RETURN_IF_ERROR(ReadTrace(id, &trace));
+    if (trace.resource_spans.empty()) continue;
+    TraceHit hit{id, 0, UINT64_MAX, 0};
+    for (const auto& rs : trace.resource_spans)
+      for (const auto& ss : rs.scope_spans)
+        for (const auto& s : ss.spans) {
+          hit.newest_span_start_unix_nano = std::max(hit.newest_span_start_unix_nano, s.start_time_unix_nano);
+          hit.min_start_unix_nano = std::min(hit.min_start_unix_nano, s.start_time_unix_nano);
+          hit.max_end_unix_nano = std::max(hit.max_end_unix_nano, s.end_time_unix_nano);
+        }
+    out->push_back(hit);
+  }
+  return Status::Ok();
+}
+
+Status QueryEngine::ForEachSource(const SourceList& sources,
+                                  const std::function<Status(const TraceSource&, size_t)>& fn) const {
+  return ParallelFor(sources.size(), max_parallel_, [&](size_t i) { return fn(*sources[i], i); });
+}
+
+Result<model::Traces> QueryEngine::ReadTrace(const SourceList& sources, const model::TraceId& id) const {
+  std::vector<model::Traces> parts(sources.size());
+  TB_RETURN_IF_ERROR(
+      ForEachSource(sources, [&](const TraceSource& s, size_t i) { return s.ReadTrace(id, &parts[i]); }));
   model::Traces trace;
-  for (const auto& source : sources_) TB_RETURN_IF_ERROR(source->ReadTrace(id, &trace));
+  for (auto& part : parts)
+    for (auto& rs : part.resource_spans) trace.resource_spans.push_back(std::move(rs));
   return trace;
 }
 
 Status QueryEngine::GetTraces(const std::vector<model::TraceId>& ids, const TraceSink& sink) const {
+  const SourceList sources = sources_();
   for (const auto& id : ids) {
-    TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(id));
+    TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(sources, id));
     if (trace.resource_spans.empty()) continue;
     TB_RETURN_IF_ERROR(sink(id, std::move(trace)));
   }
@@ -23,19 +53,39 @@ Status QueryEngine::GetTraces(const std::vector<model::TraceId>& ids, const Trac
 
 Result<std::vector<TraceHit>> QueryEngine::FindTraceIds(const TraceQuery& query) const {
   SpanMatcher matcher(query);
-  std::vector<TraceHit> hits;
-  if (!matcher.satisfiable()) return hits;
+  if (!matcher.satisfiable()) return std::vector<TraceHit>{};
   const size_t limit = query.Limit();
-  for (const auto& source : sources_) TB_RETURN_IF_ERROR(source->FindTraces(matcher, limit, &hits));
+  const SourceList sources = sources_();
+  std::vector<std::vector<TraceHit>> per_source(sources.size());
+  TB_RETURN_IF_ERROR(ForEachSource(
+      sources, [&](const TraceSource& s, size_t i) { return s.FindTraces(matcher, limit, &per_source[i]); }));
+  // A matching trace may have spans in sources where it did not match: complete its time range
+  // from them, so that results are ordered by every span of each trace.
+  if (sources.size() > 1) {
+    std::set<model::TraceId> all_ids;
+    for (const auto& hits : per_source)
+      for (const auto& h : hits) all_ids.insert(h.trace_id);
+    std::vector<std::vector<TraceHit>> extra(sources.size());
+    TB_RETURN_IF_ERROR(ForEachSource(sources, [&](const TraceSource& s, size_t i) {
+      std::set<model::TraceId> missing = all_ids;
+      for (const auto& h : per_source[i]) missing.erase(h.trace_id);
+      if (missing.empty()) return Status::Ok();
+      return s.TraceRanges(std::vector<model::TraceId>(missing.begin(), missing.end()), &extra[i]);
+    }));
+    for (size_t i = 0; i < sources.size(); ++i)
+      per_source[i].insert(per_source[i].end(), extra[i].begin(), extra[i].end());
+  }
   // A trace found in several sources is one result whose range spans them all.
   std::map<model::TraceId, TraceHit> merged;
-  for (const auto& h : hits) {
-    auto [it, inserted] = merged.emplace(h.trace_id, h);
-    if (!inserted) {
-      TraceHit& m = it->second;
-      m.newest_span_start_unix_nano = std::max(m.newest_span_start_unix_nano, h.newest_span_start_unix_nano);
-      m.min_start_unix_nano = std::min(m.min_start_unix_nano, h.min_start_unix_nano);
-      m.max_end_unix_nano = std::max(m.max_end_unix_nano, h.max_end_unix_nano);
+  for (const auto& hits : per_source) {
+    for (const auto& h : hits) {
+      auto [it, inserted] = merged.emplace(h.trace_id, h);
+      if (!inserted) {
+        TraceHit& m = it->second;
+        m.newest_span_start_unix_nano = std::max(m.newest_span_start_unix_nano, h.newest_span_start_unix_nano);
+        m.min_start_unix_nano = std::min(m.min_start_unix_nano, h.min_start_unix_nano);
+        m.max_end_unix_nano = std::max(m.max_end_unix_nano, h.max_end_unix_nano);
+      }
     }
   }
   std::vector<TraceHit> result;
@@ -52,8 +102,9 @@ Result<std::vector<TraceHit>> QueryEngine::FindTraceIds(const TraceQuery& query)
 
 Status QueryEngine::FindTraces(const TraceQuery& query, const TraceSink& sink) const {
   TB_ASSIGN_OR_RETURN(std::vector<TraceHit> hits, FindTraceIds(query));
+  const SourceList sources = sources_();
   for (const auto& h : hits) {
-    TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(h.trace_id));
+    TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(sources, h.trace_id));
     if (trace.resource_spans.empty()) continue;  // purged meanwhile
     TB_RETURN_IF_ERROR(sink(h.trace_id, std::move(trace)));
   }
@@ -61,20 +112,34 @@ Status QueryEngine::FindTraces(const TraceQuery& query, const TraceSink& sink) c
 }
 
 Result<std::vector<std::string>> QueryEngine::Services() const {
+  const SourceList sources = sources_();
+  std::vector<std::set<std::string>> per_source(sources.size());
+  TB_RETURN_IF_ERROR(
+      ForEachSource(sources, [&](const TraceSource& s, size_t i) { return s.Services(&per_source[i]); }));
   std::set<std::string> all;
-  for (const auto& source : sources_) TB_RETURN_IF_ERROR(source->Services(&all));
+  for (auto& set : per_source) all.merge(set);
   return std::vector<std::string>(all.begin(), all.end());
 }
 
 Result<std::vector<Operation>> QueryEngine::Operations(const std::string& service, const std::string& span_kind) const {
+  const SourceList sources = sources_();
+  std::vector<std::set<Operation>> per_source(sources.size());
+  TB_RETURN_IF_ERROR(ForEachSource(
+      sources, [&](const TraceSource& s, size_t i) { return s.Operations(service, span_kind, &per_source[i]); }));
   std::set<Operation> all;
-  for (const auto& source : sources_) TB_RETURN_IF_ERROR(source->Operations(service, span_kind, &all));
+  for (auto& set : per_source) all.merge(set);
   return std::vector<Operation>(all.begin(), all.end());
 }
 
 Result<DependencyCounts> QueryEngine::Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano) const {
+  const SourceList sources = sources_();
+  std::vector<DependencyCounts> per_source(sources.size());
+  TB_RETURN_IF_ERROR(ForEachSource(sources, [&](const TraceSource& s, size_t i) {
+    return s.Dependencies(start_unix_nano, end_unix_nano, &per_source[i]);
+  }));
   DependencyCounts counts;
-  for (const auto& source : sources_) TB_RETURN_IF_ERROR(source->Dependencies(start_unix_nano, end_unix_nano, &counts));
+  for (const auto& part : per_source)
+    for (const auto& [edge, n] : part) counts[edge] += n;
   return counts;
 }
 

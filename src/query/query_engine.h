@@ -34,9 +34,15 @@ struct TraceSummary {
 // start; orphans are spans whose parent is not in the trace.
 TraceSummary Summarize(const model::TraceId& id, const model::Traces& trace);
 
+using SourceList = std::vector<std::shared_ptr<const TraceSource>>;
+
 class QueryEngine {
  public:
-  explicit QueryEngine(std::vector<std::shared_ptr<const TraceSource>> sources) : sources_(std::move(sources)) {}
+  // `sources` is asked once per request, since flushes change the set between requests. Sources
+  // are queried in parallel, up to `max_parallel` at a time.
+  explicit QueryEngine(std::function<SourceList()> sources, size_t max_parallel = 16)
+      : sources_(std::move(sources)), max_parallel_(max_parallel) {}
+  explicit QueryEngine(SourceList fixed) : QueryEngine([fixed] { return fixed; }) {}
 
   // Streams each known trace in request order; unknown IDs are skipped.
   Status GetTraces(const std::vector<model::TraceId>& ids, const TraceSink& sink) const;
@@ -49,9 +55,12 @@ class QueryEngine {
   Result<DependencyCounts> Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano) const;
 
  private:
-  Result<model::Traces> ReadTrace(const model::TraceId& id) const;
+  Result<model::Traces> ReadTrace(const SourceList& sources, const model::TraceId& id) const;
+  // Runs fn(source, i) for every source in parallel.
+  Status ForEachSource(const SourceList& sources, const std::function<Status(const TraceSource&, size_t)>& fn) const;
 
-  std::vector<std::shared_ptr<const TraceSource>> sources_;
+  std::function<SourceList()> sources_;
+  size_t max_parallel_;
 };
 
 }  // namespace tb::query

@@ -41,6 +41,9 @@ class TraceSource {
   virtual Status FindTraces(const SpanMatcher& matcher, size_t limit, std::vector<TraceHit>* hits) const = 0;
   // Appends every span of trace `id` held by this source; nothing if it holds none.
   virtual Status ReadTrace(const model::TraceId& id, model::Traces* out) const = 0;
+  // Appends the time range of each of `ids` that this source holds spans of, so that a trace
+  // matched in one source is ordered by its spans in every source. The default reads the traces.
+  virtual Status TraceRanges(const std::vector<model::TraceId>& ids, std::vector<TraceHit>* out) const;
   virtual Status Services(std::set<std::string>* out) const = 0;
   // Operations of `service`; every kind when `span_kind` is empty.
   virtual Status Operations(const std::string& service, const std::string& span_kind,

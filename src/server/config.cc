@@ -3,7 +3,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
+#include <filesystem>
 #include <set>
+
+#include "objstore/local_store.h"
+#include "objstore/s3_store.h"
 
 namespace tb::server {
 namespace {
@@ -63,6 +67,29 @@ Result<uint64_t> ParseByteSize(const std::string& text) {
   return Status::InvalidArgument("'" + text + "' has an unknown unit (use B, KiB, MiB, GiB)");
 }
 
+Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config) {
+  std::string url = config.storage;
+  if (url.empty()) url = "file://" + (std::filesystem::absolute(config.data_dir) / "blocks").string();
+  if (url.starts_with("file://")) {
+    TB_ASSIGN_OR_RETURN(auto store, objstore::LocalStore::Open(url.substr(7)));
+    return std::shared_ptr<objstore::ObjectStore>(std::move(store));
+  }
+  if (url.starts_with("s3://")) {
+    const std::string rest = url.substr(5);
+    const auto slash = rest.find('/');
+    objstore::S3Options o;
+    o.bucket = rest.substr(0, slash);
+    o.prefix = slash == std::string::npos ? "" : rest.substr(slash + 1);
+    o.endpoint = config.s3_endpoint.empty() ? "https://s3." + config.s3_region + ".amazonaws.com" : config.s3_endpoint;
+    o.region = config.s3_region;
+    o.path_style = config.s3_path_style;
+    if (o.bucket.empty()) return Status::InvalidArgument("storage '" + url + "' names no bucket");
+    TB_ASSIGN_OR_RETURN(auto store, objstore::S3Store::Open(o));
+    return std::shared_ptr<objstore::ObjectStore>(std::move(store));
+  }
+  return Status::InvalidArgument("storage '" + url + "' must start with file:// or s3://");
+}
+
 Status LoadConfigFile(const std::string& path, Config* c) {
   YAML::Node root;
   try {
@@ -72,9 +99,9 @@ Status LoadConfigFile(const std::string& path, Config* c) {
   }
   if (root.IsNull()) return Status::Ok();
   auto status = [&]() -> Status {
-    TB_RETURN_IF_ERROR(
-        CheckKeys(root, "config",
-                  {"data_dir", "grpc_listen", "http_listen", "enable_purge", "log_level", "head", "wal", "limits"}));
+    TB_RETURN_IF_ERROR(CheckKeys(root, "config",
+                                 {"data_dir", "grpc_listen", "http_listen", "enable_purge", "log_level", "head", "wal",
+                                  "limits", "storage", "s3", "flush", "cache"}));
     TB_RETURN_IF_ERROR(Read(root, "data_dir", &c->data_dir));
     TB_RETURN_IF_ERROR(Read(root, "grpc_listen", &c->grpc_listen));
     TB_RETURN_IF_ERROR(Read(root, "http_listen", &c->http_listen));
@@ -88,6 +115,22 @@ Status LoadConfigFile(const std::string& path, Config* c) {
       TB_RETURN_IF_ERROR(CheckKeys(wal, "wal", {"sync", "segment_size"}));
       TB_RETURN_IF_ERROR(Read(wal, "sync", &c->wal_sync));
       TB_RETURN_IF_ERROR(ReadSize(wal, "segment_size", &c->wal_segment_bytes));
+    }
+    TB_RETURN_IF_ERROR(Read(root, "storage", &c->storage));
+    if (auto s3 = root["s3"]) {
+      TB_RETURN_IF_ERROR(CheckKeys(s3, "s3", {"endpoint", "region", "path_style"}));
+      TB_RETURN_IF_ERROR(Read(s3, "endpoint", &c->s3_endpoint));
+      TB_RETURN_IF_ERROR(Read(s3, "region", &c->s3_region));
+      TB_RETURN_IF_ERROR(Read(s3, "path_style", &c->s3_path_style));
+    }
+    if (auto flush = root["flush"]) {
+      TB_RETURN_IF_ERROR(CheckKeys(flush, "flush", {"size", "age_seconds"}));
+      TB_RETURN_IF_ERROR(ReadSize(flush, "size", &c->flush_bytes));
+      TB_RETURN_IF_ERROR(Read(flush, "age_seconds", &c->flush_age_seconds));
+    }
+    if (auto cache = root["cache"]) {
+      TB_RETURN_IF_ERROR(CheckKeys(cache, "cache", {"memory"}));
+      TB_RETURN_IF_ERROR(ReadSize(cache, "memory", &c->cache_bytes));
     }
     if (auto l = root["limits"]) {
       TB_RETURN_IF_ERROR(CheckKeys(l, "limits",

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ingest/ingester.h"
+#include "objstore/object_store.h"
 #include "util/status.h"
 
 namespace tb::server {
@@ -19,10 +20,23 @@ struct Config {
   uint64_t wal_segment_bytes = 64ull << 20;
   ingest::Limits limits;
   std::string log_level = "info";
+
+  // Where blocks live: "file:///path" or "s3://bucket/prefix". Empty: file://<data_dir>/blocks.
+  std::string storage;
+  std::string s3_endpoint;  // e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:7480
+  std::string s3_region = "us-east-1";
+  bool s3_path_style = false;
+  uint64_t flush_bytes = 256ull << 20;  // head memory at which a block is written (≤ half the budget)
+  uint64_t flush_age_seconds = 300;     // or after this long
+  uint64_t cache_bytes = 256ull << 20;  // block indexes and pages kept in memory
 };
 
 // Parses "64MiB", "1GiB", "512KiB", "10MB", "4096" into bytes.
 Result<uint64_t> ParseByteSize(const std::string& text);
+
+// Opens the object store named by config.storage (see Config::storage). S3 credentials come from
+// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
+Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config);
 
 // Overlays the keys present in the YAML file `path` onto `config`. Unknown keys are errors, so a
 // typo never silently falls back to a default.

@@ -76,8 +76,8 @@ Status SplitHostPort(const std::string& listen, std::string* host, int* port) {
   return Status::Ok();
 }
 
-HttpServer::HttpServer(const Config& config, ingest::Ingester* ingester)
-    : config_(config), ingester_(ingester), http_(std::make_unique<httplib::Server>()) {
+HttpServer::HttpServer(const Config& config, db::Db* db)
+    : config_(config), db_(db), http_(std::make_unique<httplib::Server>()) {
   Routes();
 }
 
@@ -91,7 +91,7 @@ void HttpServer::Routes() {
   http_->Post("/v1/traces", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string type = MediaType(req);
     const bool protobuf = type == kProtobuf;
-    if (Status room = ingester_->CheckCapacity(); !room.ok()) return SendError(res, protobuf, room);
+    if (Status room = db_->ingester().CheckCapacity(); !room.ok()) return SendError(res, protobuf, room);
     Result<model::Traces> batch = Status::InvalidArgument("unset");
     if (protobuf) {
       batch = wire::DecodeOtlpProtobuf(req.body);
@@ -105,7 +105,7 @@ void HttpServer::Routes() {
       return;
     }
     if (!batch.ok()) return SendError(res, protobuf, batch.status());
-    auto result = ingester_->Ingest(std::move(*batch));
+    auto result = db_->ingester().Ingest(std::move(*batch));
     if (!result.ok()) return SendError(res, protobuf, result.status());
     opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse response;
     if (result->rejected_spans > 0 || !result->message.empty()) {
@@ -132,7 +132,7 @@ void HttpServer::Routes() {
       res.set_content("purge is disabled; start the server with --enable-purge\n", "text/plain");
       return;
     }
-    Status s = ingester_->Purge();
+    Status s = db_->Purge();
     if (!s.ok()) {
       res.status = 500;
       res.set_content(s.ToString() + "\n", "text/plain");
@@ -140,6 +140,16 @@ void HttpServer::Routes() {
     }
     spdlog::warn("purged all data on request");
     res.set_content("purged\n", "text/plain");
+  });
+
+  http_->Post("/admin/flush", [this](const httplib::Request&, httplib::Response& res) {
+    Status s = db_->Flush();
+    if (!s.ok()) {
+      res.status = 500;
+      res.set_content(s.ToString() + "\n", "text/plain");
+      return;
+    }
+    res.set_content("flushed; " + std::to_string(db_->Stats().blocks) + " blocks\n", "text/plain");
   });
 
   // httplib answers some errors itself (oversized or undecodable bodies) with an empty body.

@@ -1,12 +1,12 @@
-// The HTTP door: OTLP/HTTP ingest (protobuf and JSON, gzip bodies), readiness, and the test-only
-// purge. The Jaeger query HTTP API and api_v3 will be served here too.
+// The HTTP door: OTLP/HTTP ingest (protobuf and JSON, gzip bodies), readiness, forced flushes,
+// and the test-only purge. The Jaeger query HTTP API and api_v3 will be served here too.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <thread>
 
-#include "ingest/ingester.h"
+#include "db/db.h"
 #include "server/config.h"
 
 namespace httplib {
@@ -17,7 +17,7 @@ namespace tb::server {
 
 class HttpServer {
  public:
-  HttpServer(const Config& config, ingest::Ingester* ingester);
+  HttpServer(const Config& config, db::Db* db);
   ~HttpServer();
 
   // Binds `host:port` and serves on a background thread.
@@ -29,7 +29,7 @@ class HttpServer {
   void Routes();
 
   const Config& config_;
-  ingest::Ingester* ingester_;
+  db::Db* db_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
 };

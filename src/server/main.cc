@@ -67,6 +67,11 @@ int main(int argc, char** argv) {
   serve->add_option("--head-memory-budget", head_budget, "Memory for recent spans, e.g. 1GiB (default 1GiB)");
   serve->add_option("--max-request-size", max_request, "Largest accepted request body, e.g. 64MiB (default 64MiB)");
   serve->add_option("--log-level", defaults.log_level, "trace, debug, info, warn, error")->capture_default_str();
+  serve->add_option("--storage", defaults.storage,
+                    "Blocks: file:///path (default: <data-dir>/blocks) or s3://bucket/prefix");
+  serve->add_option("--s3-endpoint", defaults.s3_endpoint, "S3 endpoint URL (default: AWS for --s3-region)");
+  serve->add_option("--s3-region", defaults.s3_region, "S3 region")->capture_default_str();
+  serve->add_flag("--s3-path-style", defaults.s3_path_style, "Path-style S3 URLs (http://host/bucket/key)");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -84,6 +89,10 @@ int main(int argc, char** argv) {
   if (given("--http-listen")) config.http_listen = defaults.http_listen;
   if (given("--enable-purge")) config.enable_purge = defaults.enable_purge;
   if (given("--log-level")) config.log_level = defaults.log_level;
+  if (given("--storage")) config.storage = defaults.storage;
+  if (given("--s3-endpoint")) config.s3_endpoint = defaults.s3_endpoint;
+  if (given("--s3-region")) config.s3_region = defaults.s3_region;
+  if (given("--s3-path-style")) config.s3_path_style = defaults.s3_path_style;
   for (auto [flag, text, target] : {std::tuple{"--head-memory-budget", &head_budget, &config.head_memory_budget_bytes},
                                     std::tuple{"--max-request-size", &max_request, &config.limits.max_request_bytes}}) {
     if (!given(flag)) continue;

@@ -4,8 +4,6 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
-
 namespace tb::server {
 
 Server::Server(const Config& config) : config_(config) {}
@@ -16,33 +14,28 @@ Server::~Server() {
 
 Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   std::unique_ptr<Server> s(new Server(config));
-  std::error_code ec;
-  std::filesystem::create_directories(config.data_dir, ec);
-  if (ec) return Status::Internal("cannot create data dir " + config.data_dir + ": " + ec.message());
-
-  s->head_ = std::make_shared<head::Head>(head::Options{config.head_memory_budget_bytes});
-  wal::Options wal_options;
-  wal_options.dir = (std::filesystem::path(config.data_dir) / "wal").string();
-  wal_options.segment_target_bytes = config.wal_segment_bytes;
-  wal_options.sync = config.wal_sync;
-  wal::ReplayStats replay;
+  TB_ASSIGN_OR_RETURN(auto store, OpenStorage(config));
+  db::DbOptions options;
+  options.data_dir = config.data_dir;
+  options.head_memory_budget_bytes = config.head_memory_budget_bytes;
+  options.wal_sync = config.wal_sync;
+  options.wal_segment_bytes = config.wal_segment_bytes;
+  options.limits = config.limits;
+  options.flush_bytes = config.flush_bytes;
+  options.flush_age = std::chrono::seconds(config.flush_age_seconds);
+  options.cache_bytes = config.cache_bytes;
   const auto started = std::chrono::steady_clock::now();
-  TB_ASSIGN_OR_RETURN(s->wal_, ingest::Ingester::RecoverWal(wal_options, s->head_.get(), &replay));
-  const auto head = s->head_->Stats();
+  TB_ASSIGN_OR_RETURN(s->db_, db::Db::Open(options, std::move(store)));
   spdlog::info(
-      "recovered {} WAL records ({} bytes, {} segments, {} corrupt tails skipped) into {} spans in {} ms",
-      replay.records, replay.bytes, replay.segments, replay.corrupt_tails, head.spans,
+      "recovered in {} ms",
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
-
-  s->ingester_ = std::make_unique<ingest::Ingester>(config.limits, s->head_.get(), s->wal_.get());
-  s->engine_ = std::make_unique<query::QueryEngine>(std::vector<std::shared_ptr<const query::TraceSource>>{s->head_});
   return s;
 }
 
 Status Server::Start() {
-  otlp_service_ = std::make_unique<OtlpTraceService>(ingester_.get());
-  trace_reader_ = std::make_unique<StorageV2TraceReader>(engine_.get());
-  dependency_reader_ = std::make_unique<StorageV2DependencyReader>(engine_.get());
+  otlp_service_ = std::make_unique<OtlpTraceService>(&db_->ingester());
+  trace_reader_ = std::make_unique<StorageV2TraceReader>(&db_->engine());
+  dependency_reader_ = std::make_unique<StorageV2DependencyReader>(&db_->engine());
   capabilities_ = std::make_unique<StorageV2Capabilities>();
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -62,7 +55,7 @@ Status Server::Start() {
                               "jaeger.storage.v2.DependencyReader", "jaeger.storage.v2.Capabilities"})
     health->SetServingStatus(service, true);
 
-  http_ = std::make_unique<HttpServer>(config_, ingester_.get());
+  http_ = std::make_unique<HttpServer>(config_, db_.get());
   TB_RETURN_IF_ERROR(http_->Start(config_.http_listen));
   spdlog::info("serving gRPC on {} and HTTP on {}", config_.grpc_listen, config_.http_listen);
   return Status::Ok();
@@ -73,7 +66,7 @@ Status Server::Shutdown(std::chrono::milliseconds grace) {
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + grace);
   http_.reset();
   grpc_.reset();
-  return wal_ ? wal_->Close() : Status::Ok();
+  return db_ ? db_->Close() : Status::Ok();
 }
 
 }  // namespace tb::server

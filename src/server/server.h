@@ -5,35 +5,30 @@
 
 #include <memory>
 
-#include "head/head.h"
-#include "ingest/ingester.h"
-#include "query/query_engine.h"
+#include "db/db.h"
 #include "server/config.h"
 #include "server/grpc_services.h"
 #include "server/http_server.h"
-#include "wal/wal.h"
 
 namespace tb::server {
 
 class Server {
  public:
-  // Recovers the WAL into the head. Nothing listens yet.
+  // Opens the storage and recovers the blocks and the WAL. Nothing listens yet.
   static Result<std::unique_ptr<Server>> Open(const Config& config);
   ~Server();
 
   // Starts serving gRPC and HTTP.
   Status Start();
-  // Stops accepting, lets in-flight requests finish (up to `grace`), and syncs the WAL.
+  // Stops accepting, lets in-flight requests finish (up to `grace`), and syncs the WAL. The head
+  // is not flushed: the WAL holds it.
   Status Shutdown(std::chrono::milliseconds grace);
 
  private:
   explicit Server(const Config& config);
 
   Config config_;
-  std::shared_ptr<head::Head> head_;
-  std::unique_ptr<wal::Wal> wal_;
-  std::unique_ptr<ingest::Ingester> ingester_;
-  std::unique_ptr<query::QueryEngine> engine_;
+  std::unique_ptr<db::Db> db_;
   std::unique_ptr<OtlpTraceService> otlp_service_;
   std::unique_ptr<StorageV2TraceReader> trace_reader_;
   std::unique_ptr<StorageV2DependencyReader> dependency_reader_;

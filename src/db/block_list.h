@@ -1,0 +1,58 @@
+// The bucket layout of one tenant, and its block list.
+//
+//   <root>/tenants/<tenant>/blocks/<block-id>/{data,index,meta}   one immutable block
+//   <root>/tenants/<tenant>/blocklist/<20-digit version>          the published set of blocks
+//
+// A block exists once its meta exists (written last). The block list spares readers a LIST on
+// every query: each version is a new, create-only object naming every live block with its meta,
+// so writers never overwrite each other — a writer that loses the race for version N+1 re-reads
+// and tries N+2. Readers take the highest version; LIST of blocks/ is the fallback that repairs a
+// list that missed a block (a crash between writing a meta and publishing it).
+// Byte layout: docs/format/bucket.md.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "block/format.h"
+#include "objstore/object_store.h"
+#include "util/status.h"
+
+namespace tb::db {
+
+struct BlockList {
+  uint64_t version = 0;  // 0: nothing published yet
+  std::vector<block::BlockMeta> blocks;
+};
+
+std::string EncodeBlockList(const BlockList& list);
+Result<BlockList> DecodeBlockList(std::string_view bytes, const std::string& what);
+
+// "tenants/<tenant>/".
+std::string TenantPrefix(const std::string& tenant);
+// "tenants/<tenant>/blocks/<id>/".
+std::string BlockPrefix(const std::string& tenant, const std::string& block_id);
+
+class BlockListStore {
+ public:
+  BlockListStore(objstore::ObjectStore* store, std::string tenant) : store_(store), tenant_(std::move(tenant)) {}
+
+  // The highest published version, or an empty list (version 0).
+  Result<BlockList> LoadLatest();
+  // Publishes a new version: the latest one plus `add`, minus the blocks named in `remove`.
+  Result<BlockList> Update(const std::vector<block::BlockMeta>& add, const std::set<std::string>& remove);
+  // Lists blocks/ and returns the IDs of blocks that have a meta, and of those that do not (debris of
+  // a flush that crashed before its meta was written).
+  Status ScanBlocks(std::set<std::string>* with_meta, std::set<std::string>* without_meta);
+  // Deletes old block list versions, keeping the newest `keep`.
+  Status Prune(size_t keep);
+
+ private:
+  std::string ListKey(uint64_t version) const;
+
+  objstore::ObjectStore* store_;
+  std::string tenant_;
+};
+
+}  // namespace tb::db

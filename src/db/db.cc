@@ -1,0 +1,240 @@
+#include "db/db.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "block/format.h"
+
+namespace tb::db {
+namespace {
+
+// A random 64-bit hex ID kept in the data dir: it names this process's blocks and WAL across restarts.
+Result<std::string> LoadOrCreateInstanceId(const std::string& data_dir) {
+  const auto path = std::filesystem::path(data_dir) / "INSTANCE";
+  std::ifstream in(path);
+  std::string id;
+  if (in >> id && id.size() == 16) return id;
+  std::random_device rd;
+  const uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(v));
+  id = hex;
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << id << "\n";
+    if (!out.flush()) return Status::Internal("cannot write " + tmp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::Internal("cannot create " + path.string() + ": " + ec.message());
+  return id;
+}
+
+uint64_t NowUnixNano() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+}  // namespace
+
+Db::Db(const DbOptions& options, std::shared_ptr<objstore::ObjectStore> store)
+    : options_(options),
+      store_(std::move(store)),
+      budget_(std::make_shared<head::MemoryBudget>(options.head_memory_budget_bytes)),
+      block_lists_(store_.get(), options.tenant),
+      cache_(options.cache_bytes) {}
+
+Db::~Db() {
+  Status s = Close();
+  if (!s.ok()) spdlog::warn("db close: {}", s.ToString());
+}
+
+std::shared_ptr<head::Head> Db::NewHead() const { return std::make_shared<head::Head>(head::Options{0, budget_}); }
+
+// Time-ordered and unique across processes: <unix micros, 16 hex>-<instance>-<counter>.
+std::string Db::NewBlockId() {
+  char id[64];
+  std::snprintf(id, sizeof id, "%016llx-%s-%04llx", static_cast<unsigned long long>(NowUnixNano() / 1000),
+                instance_id_.c_str(), static_cast<unsigned long long>(++block_counter_ & 0xffff));
+  return id;
+}
+
+Result<std::unique_ptr<Db>> Db::Open(const DbOptions& options, std::shared_ptr<objstore::ObjectStore> store) {
+  std::unique_ptr<Db> db(new Db(options, std::move(store)));
+  TB_RETURN_IF_ERROR(db->Recover());
+  if (options.background_flush) db->flusher_ = std::thread([d = db.get()] { d->FlushLoop(); });
+  return db;
+}
+
+Status Db::Recover() {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.data_dir, ec);
+  if (ec) return Status::Internal("cannot create data dir " + options_.data_dir + ": " + ec.message());
+  TB_ASSIGN_OR_RETURN(instance_id_, LoadOrCreateInstanceId(options_.data_dir));
+
+  // The published blocks, plus any whose meta landed but whose publication did not.
+  TB_ASSIGN_OR_RETURN(BlockList list, block_lists_.LoadLatest());
+  std::set<std::string> with_meta, without_meta;
+  TB_RETURN_IF_ERROR(block_lists_.ScanBlocks(&with_meta, &without_meta));
+  std::vector<block::BlockMeta> unlisted;
+  for (const auto& id : with_meta) {
+    if (std::any_of(list.blocks.begin(), list.blocks.end(), [&](const auto& m) { return m.block_id == id; })) continue;
+    TB_ASSIGN_OR_RETURN(block::BlockMeta meta, block::ReadBlockMeta(*store_, BlockPrefix(options_.tenant, id)));
+    spdlog::info("block {} was written but not published; publishing it", id);
+    unlisted.push_back(std::move(meta));
+  }
+  if (!unlisted.empty()) {
+    TB_ASSIGN_OR_RETURN(list, block_lists_.Update(unlisted, {}));
+  }
+  // Objects of this instance's flushes that died before their meta: nobody can see them; drop them.
+  for (const auto& id : without_meta) {
+    if (id.find("-" + instance_id_ + "-") == std::string::npos) continue;
+    const std::string prefix = BlockPrefix(options_.tenant, id);
+    spdlog::info("removing debris of an interrupted flush: {}", prefix);
+    TB_RETURN_IF_ERROR(store_->Delete({prefix + block::kDataObject, prefix + block::kIndexObject}));
+  }
+
+  for (const auto& meta : list.blocks) {
+    if (meta.writer_id == instance_id_) covered_through_ = std::max(covered_through_, meta.wal_last);
+    blocks_.push_back(
+        std::make_shared<block::BlockReader>(store_.get(), BlockPrefix(options_.tenant, meta.block_id), meta, &cache_));
+  }
+
+  auto head = NewHead();
+  wal::Options wal_options;
+  wal_options.dir = (std::filesystem::path(options_.data_dir) / "wal").string();
+  wal_options.segment_target_bytes = options_.wal_segment_bytes;
+  wal_options.sync = options_.wal_sync;
+  wal::ReplayStats replay;
+  TB_ASSIGN_OR_RETURN(wal_, ingest::Ingester::RecoverWal(wal_options, covered_through_, head.get(), &replay));
+  TB_RETURN_IF_ERROR(wal_->RemoveSegmentsThrough(covered_through_));
+  spdlog::info("recovered {} blocks from {} and {} spans from the WAL ({} records, {} skipped as already in blocks)",
+               blocks_.size(), store_->Describe(), head->Stats().spans, replay.records,
+               covered_through_ >= replay.last_sequence ? replay.records : 0);
+  ingester_ = std::make_unique<ingest::Ingester>(options_.limits, head, wal_.get());
+  engine_ = std::make_unique<query::QueryEngine>([this] { return Sources(); });
+  active_since_ = std::chrono::steady_clock::now();
+  return Status::Ok();
+}
+
+query::SourceList Db::Sources() const {
+  std::shared_lock lock(sources_mu_);
+  query::SourceList sources;
+  sources.reserve(1 + frozen_.size() + blocks_.size());
+  sources.push_back(ingester_->active_head());
+  sources.insert(sources.end(), frozen_.begin(), frozen_.end());
+  sources.insert(sources.end(), blocks_.begin(), blocks_.end());
+  return sources;
+}
+
+Status Db::Flush() {
+  std::lock_guard flush_lock(flush_mu_);
+  ingest::CutHead cut;
+  {
+    // Queries see the old active head, or the new one plus the frozen one; never neither.
+    std::unique_lock lock(sources_mu_);
+    cut = ingester_->Cut(NewHead());
+    frozen_.push_back(cut.head);
+  }
+  active_since_ = std::chrono::steady_clock::now();
+  auto unfreeze = [&](std::shared_ptr<block::BlockReader> reader) {
+    std::unique_lock lock(sources_mu_);
+    std::erase(frozen_, cut.head);
+    if (reader) blocks_.push_back(std::move(reader));
+  };
+  if (cut.head->Stats().spans == 0) {
+    unfreeze(nullptr);
+    return Status::Ok();
+  }
+
+  block::BlockWriter writer(options_.writer);
+  for (const auto& id : cut.head->TraceIds()) {
+    model::Traces trace;
+    TB_RETURN_IF_ERROR(cut.head->ReadTrace(id, &trace));
+    writer.Add(trace);
+  }
+  block::BlockIdentity identity;
+  identity.block_id = NewBlockId();
+  identity.writer_id = instance_id_;
+  identity.wal_first = covered_through_ + 1;
+  identity.wal_last = cut.wal_last_sequence;
+  const std::string prefix = BlockPrefix(options_.tenant, identity.block_id);
+  // On failure the frozen head stays queryable and its WAL records stay; the next flush retries.
+  TB_ASSIGN_OR_RETURN(block::BlockMeta meta, writer.Finish(*store_, prefix, identity));
+  TB_RETURN_IF_ERROR(block_lists_.Update({meta}, {}).status());
+  unfreeze(std::make_shared<block::BlockReader>(store_.get(), prefix, meta, &cache_));
+  covered_through_ = std::max(covered_through_, cut.wal_last_sequence);
+  TB_RETURN_IF_ERROR(wal_->RemoveSegmentsThrough(covered_through_));
+  spdlog::info("flushed block {}: {} spans, {} traces, {} + {} bytes", meta.block_id, meta.span_count, meta.trace_count,
+               meta.data_size, meta.index_size);
+  return Status::Ok();
+}
+
+bool Db::FlushDue() const {
+  const head::HeadStats stats = ingester_->active_head()->Stats();
+  if (stats.spans == 0) return false;
+  const uint64_t threshold = std::min(options_.flush_bytes, options_.head_memory_budget_bytes / 2);
+  return stats.memory_bytes >= threshold || std::chrono::steady_clock::now() - active_since_ >= options_.flush_age;
+}
+
+void Db::FlushLoop() {
+  std::unique_lock lock(loop_mu_);
+  while (!stopping_) {
+    loop_cv_.wait_for(lock, std::chrono::milliseconds(200));
+    if (stopping_) break;
+    lock.unlock();
+    bool due;
+    {
+      std::lock_guard flush_lock(flush_mu_);
+      due = FlushDue();
+    }
+    if (due) {
+      Status s = Flush();
+      if (!s.ok()) spdlog::error("flush failed (will retry): {}", s.ToString());
+    }
+    lock.lock();
+  }
+}
+
+Status Db::Purge() {
+  std::lock_guard flush_lock(flush_mu_);
+  return ingester_->Purge([&]() -> Status {
+    {
+      std::unique_lock lock(sources_mu_);
+      frozen_.clear();
+      blocks_.clear();
+    }
+    cache_.Clear();
+    TB_ASSIGN_OR_RETURN(auto objects, objstore::ListAll(*store_, TenantPrefix(options_.tenant)));
+    std::vector<std::string> keys;
+    for (auto& o : objects) keys.push_back(std::move(o.key));
+    return store_->Delete(keys);
+  });
+}
+
+Status Db::Close() {
+  {
+    std::lock_guard lock(loop_mu_);
+    stopping_ = true;
+  }
+  loop_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+  return wal_ ? wal_->Close() : Status::Ok();
+}
+
+DbStats Db::Stats() const {
+  DbStats s;
+  s.active_head = ingester_->active_head()->Stats();
+  std::shared_lock lock(sources_mu_);
+  s.frozen_heads = frozen_.size();
+  s.blocks = blocks_.size();
+  s.wal_covered_through = covered_through_;
+  return s;
+}
+
+}  // namespace tb::db

@@ -1,0 +1,109 @@
+// Db: the storage engine of one process. It owns the WAL, the active head, the heads being
+// flushed, and the readers of every published block, and moves spans along
+//
+//   WAL + active head ──Cut──▶ frozen head ──BlockWriter──▶ block in the object store
+//                                                            └─▶ block list ─▶ BlockReader
+//
+// so that a query always sees every acknowledged span exactly once: a frozen head leaves the
+// query sources in the same step that its block's reader joins them. A WAL segment is removed
+// only after the block holding its records and the block list naming it are durable; on start,
+// WAL records that a block of this process already holds (by the WAL range in its meta) are
+// skipped, so a crash at any point of a flush loses nothing and shows nothing twice.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "block/block_reader.h"
+#include "block/block_writer.h"
+#include "db/block_list.h"
+#include "head/head.h"
+#include "ingest/ingester.h"
+#include "objstore/object_store.h"
+#include "query/query_engine.h"
+#include "wal/wal.h"
+
+namespace tb::db {
+
+struct DbOptions {
+  std::string data_dir;  // WAL and the instance ID live here
+  std::string tenant = "default";
+  uint64_t head_memory_budget_bytes = 1ull << 30;  // shared by the active and the flushing heads
+  bool wal_sync = true;
+  uint64_t wal_segment_bytes = 64ull << 20;
+  ingest::Limits limits;
+  // A flush starts when the active head holds this much (estimated) memory, or when it has held
+  // spans for flush_age. Capped at half the memory budget so ingest can go on during a flush.
+  uint64_t flush_bytes = 256ull << 20;
+  std::chrono::milliseconds flush_age{std::chrono::minutes(5)};
+  bool background_flush = true;         // false: only Flush() writes blocks (tests)
+  uint64_t cache_bytes = 256ull << 20;  // index sections and pages of blocks, in memory
+  block::BlockWriterOptions writer;
+};
+
+struct DbStats {
+  head::HeadStats active_head;
+  size_t frozen_heads = 0;
+  size_t blocks = 0;
+  uint64_t wal_covered_through = 0;  // WAL records up to here are in blocks
+};
+
+class Db {
+ public:
+  // Recovers: reads the block list (repairing it from a LIST of blocks/), replays the WAL records
+  // no block holds, and starts the background flusher.
+  static Result<std::unique_ptr<Db>> Open(const DbOptions& options, std::shared_ptr<objstore::ObjectStore> store);
+  ~Db();
+
+  ingest::Ingester& ingester() { return *ingester_; }
+  const query::QueryEngine& engine() const { return *engine_; }
+
+  // Writes the active head as a block and returns once the block is durable and published.
+  Status Flush();
+  // Deletes every span: head, WAL, blocks and block list.
+  Status Purge();
+  // Stops the flusher and closes the WAL (the head is not flushed: the WAL holds it).
+  Status Close();
+  DbStats Stats() const;
+
+ private:
+  explicit Db(const DbOptions& options, std::shared_ptr<objstore::ObjectStore> store);
+  Status Recover();
+  query::SourceList Sources() const;
+  std::shared_ptr<head::Head> NewHead() const;
+  std::string NewBlockId();
+  void FlushLoop();
+  bool FlushDue() const;
+
+  const DbOptions options_;
+  const std::shared_ptr<objstore::ObjectStore> store_;
+  const std::shared_ptr<head::MemoryBudget> budget_;
+  BlockListStore block_lists_;
+  block::LruBlockCache cache_;
+  std::string instance_id_;
+  uint64_t block_counter_ = 0;
+
+  std::unique_ptr<wal::Wal> wal_;
+  std::unique_ptr<ingest::Ingester> ingester_;
+  std::unique_ptr<query::QueryEngine> engine_;
+
+  std::mutex flush_mu_;  // one flush at a time
+  mutable std::shared_mutex sources_mu_;
+  std::vector<std::shared_ptr<head::Head>> frozen_;          // GUARDED_BY(sources_mu_)
+  std::vector<std::shared_ptr<block::BlockReader>> blocks_;  // GUARDED_BY(sources_mu_)
+  uint64_t covered_through_ = 0;                             // GUARDED_BY(flush_mu_)
+  std::chrono::steady_clock::time_point active_since_;       // GUARDED_BY(flush_mu_)
+
+  std::mutex loop_mu_;
+  std::condition_variable loop_cv_;
+  bool stopping_ = false;  // GUARDED_BY(loop_mu_)
+  std::thread flusher_;
+};
+
+}  // namespace tb::db
