@@ -39,8 +39,8 @@ int main(int argc, char** argv) {
   std::printf("spans %llu, traces %llu, pages %u, build %.1f s\n", static_cast<unsigned long long>(meta.span_count),
               static_cast<unsigned long long>(meta.trace_count), meta.page_count,
               std::chrono::duration<double>(t1 - t0).count());
-  std::printf("block: data %.2f + index %.2f = %.2f B/span (meta %zu B)\n", meta.data_size / n,
-              meta.index_size / n, (meta.data_size + meta.index_size) / n, objects->meta.size());
+  std::printf("block: data %.2f + index %.2f = %.2f B/span (meta %zu B)\n", meta.data_size / n, meta.index_size / n,
+              (meta.data_size + meta.index_size) / n, objects->meta.size());
   std::printf("page columns (compressed / raw B/span):\n");
   for (int c = 0; c < tb::block::kColumnCount; ++c)
     std::printf("  %-15s %6.2f / %7.2f\n", tb::block::ColumnName(c), objects->column_bytes[c] / n,
@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   const size_t zn = ZSTD_compress(z.data(), z.size(), proto.data(), proto.size(), proto_level);
   const auto t3 = std::chrono::steady_clock::now();
   if (ZSTD_isError(zn)) return 1;
-  std::printf("OTLP protobuf: %.2f B/span raw, zstd -%d %.2f B/span (%.1f s)\n", proto.size() / n, proto_level,
-              zn / n, std::chrono::duration<double>(t3 - t2).count());
+  std::printf("OTLP protobuf: %.2f B/span raw, zstd -%d %.2f B/span (%.1f s)\n", proto.size() / n, proto_level, zn / n,
+              std::chrono::duration<double>(t3 - t2).count());
   return 0;
 }

@@ -822,14 +822,18 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
   const uint64_t qmax = q.start_time_max_unix_nano.value_or(UINT64_MAX);
   if (qmin > m.meta.max_span_start || qmax < m.meta.min_span_start) return Status::Ok();
 
+  // 1. Candidate traces from the posting lists, and bloom filters for high-cardinality keys.
+  const bool indexed = !q.service_name.empty() || !q.operation_name.empty() || !matcher.plain_attributes().empty() ||
+                       matcher.wants_error_spans();
+  if (indexed && m.cache != nullptr) {
+    // Sections 2-4 are adjacent: one GET warms the cache for all three.
+    std::vector<Bytes> unused;
+    TB_RETURN_IF_ERROR(m.LoadSections({SectionId::kPages, SectionId::kDict, SectionId::kPostingKeys}, &unused));
+  }
   std::shared_ptr<const std::vector<PageInfo>> pages;
   std::shared_ptr<const Tables> tables;
   TB_RETURN_IF_ERROR(m.Basics(&pages, &tables, false));
   const Dictionary& dict = tables->dict;
-
-  // 1. Candidate traces from the posting lists, and bloom filters for high-cardinality keys.
-  const bool indexed = !q.service_name.empty() || !q.operation_name.empty() || !matcher.plain_attributes().empty() ||
-                       matcher.wants_error_spans();
   std::optional<Bitmap> candidates;
   std::vector<BloomHash> page_filters;
   if (indexed) {
