@@ -28,6 +28,7 @@ struct Config {
   bool s3_path_style = false;
   uint64_t flush_bytes = 256ull << 20;  // head memory at which a block is written (≤ half the budget)
   uint64_t flush_age_seconds = 300;     // or after this long
+  bool background_flush = true;         // false: blocks are written only by POST /admin/flush
   uint64_t cache_bytes = 256ull << 20;  // block indexes and pages kept in memory
 };
 

@@ -72,6 +72,9 @@ int main(int argc, char** argv) {
   serve->add_option("--s3-endpoint", defaults.s3_endpoint, "S3 endpoint URL (default: AWS for --s3-region)");
   serve->add_option("--s3-region", defaults.s3_region, "S3 region")->capture_default_str();
   serve->add_flag("--s3-path-style", defaults.s3_path_style, "Path-style S3 URLs (http://host/bucket/key)");
+  bool no_background_flush = false;
+  serve->add_flag("--no-background-flush", no_background_flush,
+                  "Write blocks only on POST /admin/flush (tests; back-pressure then holds ingest)");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -93,6 +96,7 @@ int main(int argc, char** argv) {
   if (given("--s3-endpoint")) config.s3_endpoint = defaults.s3_endpoint;
   if (given("--s3-region")) config.s3_region = defaults.s3_region;
   if (given("--s3-path-style")) config.s3_path_style = defaults.s3_path_style;
+  if (no_background_flush) config.background_flush = false;
   for (auto [flag, text, target] : {std::tuple{"--head-memory-budget", &head_budget, &config.head_memory_budget_bytes},
                                     std::tuple{"--max-request-size", &max_request, &config.limits.max_request_bytes}}) {
     if (!given(flag)) continue;

@@ -24,6 +24,7 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   options.flush_bytes = config.flush_bytes;
   options.flush_age = std::chrono::seconds(config.flush_age_seconds);
   options.cache_bytes = config.cache_bytes;
+  options.background_flush = config.background_flush;
   const auto started = std::chrono::steady_clock::now();
   TB_ASSIGN_OR_RETURN(s->db_, db::Db::Open(options, std::move(store)));
   spdlog::info(

@@ -1,4 +1,5 @@
-// Back-pressure: with --head-memory-budget 64MiB a flood of large Export requests must be refused with
+// Back-pressure: with --head-memory-budget 64MiB and no background flush (as when the object store
+// cannot keep up) a flood of large Export requests must be refused with
 // RESOURCE_EXHAUSTED (gRPC) / HTTP 429 + Retry-After (OTLP/HTTP) once the head is full, while the process stays
 // alive, keeps answering reads, keeps its memory bounded, and keeps every span it acknowledged. Writers behave like
 // OTLP exporters under back-pressure: a refused batch is sent again (same bytes), at once — a flood. The server's
@@ -123,7 +124,7 @@ function assertMemory(server, sampler, label) {
 
 describe('back-pressure', () => {
   test('a gRPC flood meets RESOURCE_EXHAUSTED within the memory budget', async (t) => {
-    const server = await TbServer.start({ extraArgs: ['--head-memory-budget', BUDGET_FLAG] });
+    const server = await TbServer.start({ extraArgs: ['--head-memory-budget', BUDGET_FLAG, '--no-background-flush'] });
     const sampler = new RssSampler(server.child.pid);
     const ledger = new Ledger({ profile: 'flood' });
     const stopWriters = { requested: false };
@@ -190,7 +191,7 @@ describe('back-pressure', () => {
   });
 
   test('an OTLP/HTTP flood meets 429 with Retry-After within the memory budget', async (t) => {
-    const server = await TbServer.start({ extraArgs: ['--head-memory-budget', BUDGET_FLAG] });
+    const server = await TbServer.start({ extraArgs: ['--head-memory-budget', BUDGET_FLAG, '--no-background-flush'] });
     const sampler = new RssSampler(server.child.pid);
     const ledger = new Ledger({ profile: 'flood' });
     const stop = { requested: false };
