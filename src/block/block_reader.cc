@@ -14,6 +14,7 @@
 #include "block/block_writer.h"
 #include "block/codec.h"
 #include "model/text.h"
+#include "util/parallel.h"
 
 namespace tb::block {
 
@@ -68,29 +69,6 @@ Result<BlockMeta> ReadBlockMeta(objstore::ObjectStore& store, const std::string&
 namespace {
 
 using Bytes = std::shared_ptr<const std::string>;
-
-// Runs fn(0..n-1) on at most `parallel` threads; the first error wins.
-Status RunParallel(size_t n, int parallel, const std::function<Status(size_t)>& fn) {
-  if (n == 0) return Status::Ok();
-  const size_t workers = std::min<size_t>(n, static_cast<size_t>(std::max(1, parallel)));
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  Status first;
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < n;) {
-      Status s = fn(i);
-      if (!s.ok()) {
-        std::lock_guard lock(mu);
-        if (first.ok()) first = std::move(s);
-      }
-    }
-  };
-  std::vector<std::future<void>> futures;
-  for (size_t w = 1; w < workers; ++w) futures.push_back(std::async(std::launch::async, work));
-  work();
-  for (auto& f : futures) f.get();
-  return first;
-}
 
 struct PageInfo {
   uint64_t offset = 0;
@@ -183,6 +161,9 @@ class Bitmap {
 // ---------------------------------------------------------------------------------------------
 
 struct BlockReader::Impl {
+  // Looks `id` up in the trace bloom and the trace table.
+  Status FindTraceRow(const model::TraceId& id, bool* found, uint32_t* ordinal, TraceRow* row) const;
+
   objstore::ObjectStore* store;
   std::string prefix;
   BlockMeta meta;
@@ -252,7 +233,7 @@ struct BlockReader::Impl {
       }
       runs.push_back({i});
     }
-    return RunParallel(runs.size(), options.max_parallel_reads, [&](size_t r) -> Status {
+    return tb::ParallelFor(runs.size(), static_cast<size_t>(options.max_parallel_reads), [&](size_t r) -> Status {
       const SectionRef* first = meta.Section(ids[runs[r].front()]);
       const SectionRef* last = meta.Section(ids[runs[r].back()]);
       const uint64_t len = last->offset + last->length - first->offset;
@@ -583,18 +564,19 @@ struct BlockReader::Impl {
     std::map<uint32_t, Bytes> group_bytes;
     if (whole == nullptr) {
       std::vector<Bytes> fetched(groups.size());
-      TB_RETURN_IF_ERROR(RunParallel(groups.size(), options.max_parallel_reads, [&](size_t i) -> Status {
-        const uint32_t g = groups[i];
-        const uint64_t first = uint64_t{g} * h.group;
-        const uint64_t rows = std::min<uint64_t>(h.group, h.n - first);
-        TB_ASSIGN_OR_RETURN(fetched[i],
-                            GetRange(kIndexObject, s->offset + h.prefix_len + first * h.row_size, rows * h.row_size,
-                                     SectionKey(SectionId::kTraces) + "#g" + std::to_string(g)));
-        if (Checksum64(*fetched[i]) != h.group_sums[g])
-          return SectionCorrupt(SectionId::kTraces, "row group " + std::to_string(g) + " checksum mismatch");
-        CachePut(SectionKey(SectionId::kTraces) + "#g" + std::to_string(g), fetched[i]);
-        return Status::Ok();
-      }));
+      TB_RETURN_IF_ERROR(
+          tb::ParallelFor(groups.size(), static_cast<size_t>(options.max_parallel_reads), [&](size_t i) -> Status {
+            const uint32_t g = groups[i];
+            const uint64_t first = uint64_t{g} * h.group;
+            const uint64_t rows = std::min<uint64_t>(h.group, h.n - first);
+            TB_ASSIGN_OR_RETURN(fetched[i],
+                                GetRange(kIndexObject, s->offset + h.prefix_len + first * h.row_size, rows * h.row_size,
+                                         SectionKey(SectionId::kTraces) + "#g" + std::to_string(g)));
+            if (Checksum64(*fetched[i]) != h.group_sums[g])
+              return SectionCorrupt(SectionId::kTraces, "row group " + std::to_string(g) + " checksum mismatch");
+            CachePut(SectionKey(SectionId::kTraces) + "#g" + std::to_string(g), fetched[i]);
+            return Status::Ok();
+          }));
       for (size_t i = 0; i < groups.size(); ++i) group_bytes[groups[i]] = fetched[i];
     }
     for (uint32_t o : ordinals) {
@@ -751,8 +733,9 @@ BlockReader::BlockReader(objstore::ObjectStore* store, std::string prefix, Block
 
 BlockReader::~BlockReader() = default;
 
-Status BlockReader::ReadTrace(const model::TraceId& id, model::Traces* out) const {
-  const Impl& m = *impl_;
+Status BlockReader::Impl::FindTraceRow(const model::TraceId& id, bool* found, uint32_t* ordinal, TraceRow* row) const {
+  const Impl& m = *this;
+  *found = false;
   if (m.meta.trace_count == 0) return Status::Ok();
   std::shared_ptr<const std::vector<PageInfo>> pages;
   std::shared_ptr<const Tables> tables;
@@ -778,8 +761,33 @@ Status BlockReader::ReadTrace(const model::TraceId& id, model::Traces* out) cons
     }
   }
   if (lo == h.n || section.substr(h.prefix_len + uint64_t{lo} * h.row_size, 16) != key) return Status::Ok();
-  const uint32_t t = lo;
-  const TraceRow row = m.ParseRow(h, section.substr(h.prefix_len + uint64_t{t} * h.row_size, h.row_size));
+  *found = true;
+  *ordinal = lo;
+  *row = m.ParseRow(h, section.substr(h.prefix_len + uint64_t{lo} * h.row_size, h.row_size));
+  return Status::Ok();
+}
+
+Status BlockReader::TraceRanges(const std::vector<model::TraceId>& ids, std::vector<query::TraceHit>* out) const {
+  for (const auto& id : ids) {
+    bool found = false;
+    uint32_t ordinal = 0;
+    TraceRow row;
+    TB_RETURN_IF_ERROR(impl_->FindTraceRow(id, &found, &ordinal, &row));
+    if (found) out->push_back(query::TraceHit{id, row.newest, row.min_start, row.max_end});
+  }
+  return Status::Ok();
+}
+
+Status BlockReader::ReadTrace(const model::TraceId& id, model::Traces* out) const {
+  const Impl& m = *impl_;
+  bool found = false;
+  uint32_t t = 0;
+  TraceRow row;
+  TB_RETURN_IF_ERROR(m.FindTraceRow(id, &found, &t, &row));
+  if (!found) return Status::Ok();
+  std::shared_ptr<const std::vector<PageInfo>> pages;
+  std::shared_ptr<const Tables> tables;
+  TB_RETURN_IF_ERROR(m.Basics(&pages, &tables, true));
   std::vector<uint32_t> page_list;
   for (uint32_t p = row.page; p < pages->size() && (*pages)[p].first_trace <= t; ++p) {
     if ((*pages)[p].last_trace < t) break;
@@ -788,10 +796,11 @@ Status BlockReader::ReadTrace(const model::TraceId& id, model::Traces* out) cons
   if (page_list.empty() || page_list.front() != row.page)
     return m.SectionCorrupt(SectionId::kTraces, "trace row points at a page that does not hold it");
   std::vector<std::vector<DecodedSpan>> decoded(page_list.size());
-  TB_RETURN_IF_ERROR(RunParallel(page_list.size(), m.options.max_parallel_reads, [&](size_t i) {
-    return m.DecodePage(
-        *pages, page_list[i], kColumnCount - 1, *tables, [t](uint32_t x) { return x == t; }, &decoded[i]);
-  }));
+  TB_RETURN_IF_ERROR(
+      tb::ParallelFor(page_list.size(), static_cast<size_t>(m.options.max_parallel_reads), [&](size_t i) {
+        return m.DecodePage(
+            *pages, page_list[i], kColumnCount - 1, *tables, [t](uint32_t x) { return x == t; }, &decoded[i]);
+      }));
   size_t total = 0;
   for (const auto& d : decoded) total += d.size();
   if (total != row.count) return m.SectionCorrupt(SectionId::kTraces, "span count disagrees with the pages");
@@ -887,11 +896,12 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
     std::vector<const PostingEntry*> flat;
     for (const auto& g : groups) flat.insert(flat.end(), g.begin(), g.end());
     std::vector<std::optional<Bitmap>> lists(flat.size());
-    TB_RETURN_IF_ERROR(RunParallel(flat.size(), m.options.max_parallel_reads, [&](size_t i) -> Status {
-      TB_ASSIGN_OR_RETURN(Bitmap b, m.PostingList(*flat[i]));
-      lists[i] = std::move(b);
-      return Status::Ok();
-    }));
+    TB_RETURN_IF_ERROR(
+        tb::ParallelFor(flat.size(), static_cast<size_t>(m.options.max_parallel_reads), [&](size_t i) -> Status {
+          TB_ASSIGN_OR_RETURN(Bitmap b, m.PostingList(*flat[i]));
+          lists[i] = std::move(b);
+          return Status::Ok();
+        }));
     size_t i = 0;
     for (const auto& g : groups) {
       Bitmap u;
@@ -946,7 +956,7 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
   std::map<uint32_t, uint64_t> matched;  // trace ordinal → newest start seen (a lower bound)
   auto process = [&](const std::vector<uint32_t>& wave) -> Status {
     std::vector<std::vector<DecodedSpan>> decoded(wave.size());
-    TB_RETURN_IF_ERROR(RunParallel(wave.size(), m.options.max_parallel_reads, [&](size_t i) {
+    TB_RETURN_IF_ERROR(tb::ParallelFor(wave.size(), static_cast<size_t>(m.options.max_parallel_reads), [&](size_t i) {
       return m.DecodePage(*pages, wave[i], last_column, *tables, want, &decoded[i]);
     }));
     for (size_t i = 0; i < wave.size(); ++i) {

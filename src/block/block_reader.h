@@ -64,6 +64,8 @@ class BlockReader final : public query::TraceSource {
   // query::TraceSource
   Status FindTraces(const query::SpanMatcher& matcher, size_t limit, std::vector<query::TraceHit>* hits) const override;
   Status ReadTrace(const model::TraceId& id, model::Traces* out) const override;
+  // From the trace table alone: no page is read.
+  Status TraceRanges(const std::vector<model::TraceId>& ids, std::vector<query::TraceHit>* out) const override;
   Status Services(std::set<std::string>* out) const override;
   Status Operations(const std::string& service, const std::string& span_kind,
                     std::set<query::Operation>* out) const override;
