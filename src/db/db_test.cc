@@ -178,6 +178,33 @@ TEST_F(DbTest, PurgeDeletesBlocksToo) {
   EXPECT_TRUE(db_->engine().Services()->empty());
 }
 
+TEST_F(DbTest, ACorruptBlockIsReportedAndTheOthersStillServe) {
+  Open(memory_);
+  Ingest(Batch("a", {MakeSpan(1, 1, 100)}));
+  ASSERT_TRUE(db_->Flush().ok());
+  Ingest(Batch("b", {MakeSpan(2, 1, 200)}));
+  ASSERT_TRUE(db_->Flush().ok());
+  // Flip one byte in the index of the first block.
+  auto objects = objstore::ListAll(*memory_, "tenants/default/blocks/");
+  ASSERT_TRUE(objects.ok());
+  std::string index_key;
+  for (const auto& o : *objects)
+    if (o.key.ends_with("/index")) {
+      index_key = o.key;
+      break;
+    }
+  ASSERT_FALSE(index_key.empty());
+  std::string bytes = *memory_->Get(index_key);
+  bytes[bytes.size() / 2] ^= 0x40;
+  ASSERT_TRUE(memory_->Put(index_key, bytes).ok());
+  Open(memory_);  // cold cache: the corrupt bytes are read
+  model::TraceId t1{}, t2{};
+  t1[15] = 1;
+  t2[15] = 2;
+  const auto spans = SpansOf(db_->engine(), {t1, t2});
+  EXPECT_EQ(spans.size(), 1u);  // the healthy block still answers
+}
+
 TEST_F(DbTest, QueriesOverManyBlocksReadThemInParallel) {
   const auto delay = std::chrono::milliseconds(50);
   auto slow = std::make_shared<objstore::LatencyStore>(memory_, delay);

@@ -1,5 +1,7 @@
 #include "query/query_engine.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <map>
 #include <unordered_set>
@@ -28,7 +30,13 @@ Status TraceSource::TraceRanges(const std::vector<model::TraceId>& ids, std::vec
 
 Status QueryEngine::ForEachSource(const SourceList& sources,
                                   const std::function<Status(const TraceSource&, size_t)>& fn) const {
-  return ParallelFor(sources.size(), max_parallel_, [&](size_t i) { return fn(*sources[i], i); });
+  return ParallelFor(sources.size(), max_parallel_, [&](size_t i) {
+    Status s = fn(*sources[i], i);
+    if (s.code() != StatusCode::kDataLoss) return s;
+    // A corrupt block must not take the others down: answer from the rest, and say which one failed.
+    spdlog::error("skipping a source in this query: {}", s.ToString());
+    return Status::Ok();
+  });
 }
 
 Result<model::Traces> QueryEngine::ReadTrace(const SourceList& sources, const model::TraceId& id) const {
