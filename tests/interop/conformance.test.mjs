@@ -2,8 +2,15 @@
 //   writes: Node's fetch (OTLP/HTTP JSON, the fixture text as it is) and grpc-js TraceService/Export;
 //   reads:  grpc-js jaeger.storage.v2.TraceReader / Capabilities, built from the project's own .proto files.
 // Cases and fixtures: tests/conformance/jaeger (jaegertracing/jaeger 8498073); semantics: jaeger-api.md §2.7, §4, §5.2.
+//
+// The whole set runs once per storage mode (registerConformance below): where the written spans live (head only;
+// blocks only, after POST /admin/flush; split between a block and the head; split, then a restart on the same data
+// dir and storage) × where blocks go (the default local folder; a real S3 server, when S3_ENDPOINT is set — CI=true
+// makes a missing S3 server a failure instead of a skip).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { TbServer } from './lib/server.mjs';
 import { TbClients, assembleStream, foundTraceIds } from './lib/clients.mjs';
 import { cloneSpans, diffTraces, spansFromOtlpJson } from './lib/canonical.mjs';
@@ -12,32 +19,24 @@ import {
   queryToParams, shiftedFixtureText, timestampFromNanos, ZERO_TIMESTAMP,
 } from './lib/fixtures.mjs';
 import { assertSameTraces, assertStreamEquals, completeOrWrong, readUntil, traceIdsOf } from './lib/checks.mjs';
+import { S3Bucket, s3FromEnv, uniqueBucketName } from './lib/s3.mjs';
 
 const SHIFT = makeDateShift();
 const QUERIES = loadQueries(SHIFT);
 const QUERY_FIXTURES = fixturesOfQueries(QUERIES);
 const EXAMPLE_TRACE_ID = '00000000000000000000000000000011';
 
-const fixtureDoc = (name) => JSON.parse(shiftedFixtureText(name, SHIFT));
+// The exact fixture text of a document parsed from it, so that the OTLP/HTTP JSON writer can send the text as is
+// whenever a document is written whole.
+const TEXT_OF = new WeakMap();
+function fixtureDoc(name) {
+  const text = shiftedFixtureText(name, SHIFT);
+  const d = JSON.parse(text);
+  TEXT_OF.set(d, text);
+  return d;
+}
 const expectedOf = (names) => names.flatMap((n) => spansFromOtlpJson(shiftedFixtureText(n, SHIFT)));
 const caseName = (i, q) => `${String(i + 1).padStart(2, '0')} ${q.Caption}`;
-
-// Two ways in. (a) the date-shifted fixture text itself over OTLP/HTTP JSON; (b) the same data as an
-// ExportTraceServiceRequest over grpc-js.
-const WRITERS = [
-  {
-    name: 'OTLP/HTTP JSON (fixture text as is)',
-    async write(server, _clients, names) {
-      for (const n of names) await server.postJson(shiftedFixtureText(n, SHIFT));
-    },
-  },
-  {
-    name: 'OTLP/gRPC Export',
-    async write(_server, clients, names) {
-      for (const n of names) await exportOk(clients, otlpJsonToProto(shiftedFixtureText(n, SHIFT)));
-    },
-  },
-];
 
 async function exportOk(clients, request, opts) {
   const res = await clients.export(request, opts);
@@ -46,19 +45,184 @@ async function exportOk(clients, request, opts) {
   return res;
 }
 
-/** A server for one describe block: started before its tests, stopped (exit code 0 asserted) after. */
-function useServer() {
-  const ctx = {};
-  before(async () => {
-    ctx.server = await TbServer.start();
-    ctx.clients = new TbClients(ctx.server.grpcAddress);
-  }, { timeout: 60_000 });
-  after(async () => {
-    ctx.clients?.close();
-    if (ctx.server) {
-      try { await ctx.server.stop(); } finally { await ctx.server.dispose(); }
+/** Writes one OTLP/JSON document as an ExportTraceServiceRequest over grpc-js. */
+const sendGrpc = (ctx, d) => exportOk(ctx.clients, otlpJsonToProto(d));
+
+// Two ways in. (a) OTLP/HTTP JSON: the date-shifted fixture text itself (re-serialised only where a mode splits a
+// document); (b) the same data as an ExportTraceServiceRequest over grpc-js.
+const WRITERS = [
+  {
+    name: 'OTLP/HTTP JSON (fixture text as is)',
+    send: (ctx, d) => ctx.server.postJson(TEXT_OF.get(d) ?? JSON.stringify(d)),
+  },
+  { name: 'OTLP/gRPC Export', send: sendGrpc },
+];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Storage modes
+
+const S3 = s3FromEnv();
+const isBlockKey = (k) => /(^|\/)blocks\//.test(k);
+
+/** Relative paths of the files under `dir` (none if it does not exist). */
+function listFiles(dir) {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath ?? e.path, e.name)));
+}
+
+/** Where blocks go. open() → {extraArgs, env, listKeys(server), dispose()}. */
+const STORAGES = {
+  local: {
+    title: 'local folder',
+    async open() {
+      return {
+        extraArgs: [], env: {},
+        listKeys: async (server) => listFiles(path.join(server.dataDir, 'blocks')),
+        async dispose() {},
+      };
+    },
+  },
+  s3: {
+    title: 'S3',
+    async open() {
+      const bucket = new S3Bucket(S3.env, uniqueBucketName('tb-conf'));
+      await bucket.create();
+      return {
+        extraArgs: ['--storage', `s3://${bucket.name}/tb`, '--s3-endpoint', S3.env.endpoint, '--s3-region', S3.env.region,
+          '--s3-path-style'],
+        env: { AWS_ACCESS_KEY_ID: S3.env.accessKey, AWS_SECRET_ACCESS_KEY: S3.env.secretKey },
+        async listKeys(server) {
+          // blocks must go to the bucket, never to the default local folder
+          assert.deepEqual(listFiles(path.join(server.dataDir, 'blocks')), [], 'files in the local blocks folder with --storage s3://');
+          return bucket.listKeys('tb/');
+        },
+        dispose: () => bucket.destroy(),
+      };
+    },
+  },
+};
+
+/** Where the written spans are when the queries run. */
+const PLACEMENTS = {
+  head: 'head only',
+  blocks: 'blocks only (POST /admin/flush after writing)',
+  split: 'half of every write in a block, the other half in the head',
+  restart: 'half in a block, half in the head, then a restart (blocks + WAL replay)',
+};
+
+const MODES = [
+  { storage: 'local', placement: 'head' },
+  { storage: 'local', placement: 'blocks' },
+  { storage: 'local', placement: 'split' },
+  { storage: 'local', placement: 'restart' },
+  { storage: 's3', placement: 'blocks' },
+  { storage: 's3', placement: 'split' },
+  { storage: 's3', placement: 'restart' },
+];
+const modeTitle = (m) => `[${STORAGES[m.storage].title}, ${m.placement}: ${PLACEMENTS[m.placement]}]`;
+
+/**
+ * Splits OTLP/JSON documents into two halves by alternating spans (a running count over all documents, so
+ * single-span documents alternate too); resources and scopes are kept, empty ones dropped.
+ */
+function splitDocs(docs) {
+  let n = 0;
+  const halves = [[], []];
+  for (const d of docs) {
+    const parts = [0, 1].map(() => ({ resourceSpans: [] }));
+    for (const rs of d.resourceSpans ?? []) {
+      const rsParts = [0, 1].map(() => ({ ...rs, scopeSpans: [] }));
+      for (const ss of rs.scopeSpans ?? []) {
+        const ssParts = [0, 1].map(() => ({ ...ss, spans: [] }));
+        for (const s of ss.spans ?? []) ssParts[n++ % 2].spans.push(s);
+        ssParts.forEach((p, i) => { if (p.spans.length) rsParts[i].scopeSpans.push(p); });
+      }
+      rsParts.forEach((p, i) => { if (p.scopeSpans.length) parts[i].resourceSpans.push(p); });
     }
-  }, { timeout: 60_000 });
+    parts.forEach((p, i) => { if (p.resourceSpans.length) halves[i].push(p); });
+  }
+  return halves;
+}
+
+/** One server in one storage mode, with the mode's ways to purge, write and flush. */
+class ModeServer {
+  constructor(mode) {
+    this.mode = mode;
+    this.blocks = 0; // blocks the server should serve
+  }
+
+  async start() {
+    this.storage = await STORAGES[this.mode.storage].open();
+    const extraArgs = [...this.storage.extraArgs];
+    // In block modes only POST /admin/flush cuts blocks, so every placement is exactly what the test asked for.
+    if (this.mode.placement !== 'head') extraArgs.push('--no-background-flush');
+    this.server = await TbServer.start({ extraArgs, env: this.storage.env });
+    this.clients = new TbClients(this.server.grpcAddress);
+  }
+
+  async stop() {
+    this.clients?.close();
+    try {
+      if (this.server) {
+        try { await this.server.stop(); } finally { await this.server.dispose(); }
+      }
+    } finally {
+      await this.storage?.dispose();
+    }
+  }
+
+  /** POST /purge; in block modes it must also delete every block object. */
+  async purge() {
+    await this.server.purge();
+    this.blocks = 0;
+    if (this.mode.placement === 'head') return;
+    const left = (await this.storage.listKeys(this.server)).filter(isBlockKey);
+    assert.deepEqual(left, [], 'POST /purge left block objects in the object store');
+  }
+
+  /** POST /admin/flush: exactly one new block, and it is in the mode's object store. */
+  async flush() {
+    const n = await this.server.flush();
+    assert.equal(n, this.blocks + 1, `POST /admin/flush: blocks served afterwards (had ${this.blocks})`);
+    this.blocks = n;
+    const keys = await this.storage.listKeys(this.server);
+    assert.ok(keys.some(isBlockKey), `no block objects in the object store after a flush: ${JSON.stringify(keys)}`);
+  }
+
+  /** SIGTERM (exit 0 asserted), then the same binary on the same data dir and storage; new clients. */
+  async restart() {
+    this.clients.close();
+    await this.server.stop();
+    await this.server.restart();
+    this.clients = new TbClients(this.server.grpcAddress);
+  }
+
+  /**
+   * Writes OTLP/JSON documents with `send(ctx, doc)` so that the mode's placement holds afterwards:
+   * head: just written; blocks: written, then flushed; split: one half (splitDocs) written and flushed, the other
+   * written; restart: as split, then a restart.
+   */
+  async place(docs, send = sendGrpc) {
+    const { placement } = this.mode;
+    if (placement === 'head' || placement === 'blocks') {
+      for (const d of docs) await send(this, d);
+      if (placement === 'blocks') await this.flush();
+      return;
+    }
+    const [first, second] = splitDocs(docs);
+    for (const d of first) await send(this, d);
+    await this.flush();
+    for (const d of second) await send(this, d);
+    if (placement === 'restart') await this.restart();
+  }
+}
+
+/** A server for one describe block: started before its tests, stopped (exit code 0 asserted) after. */
+function useServer(mode) {
+  const ctx = new ModeServer(mode);
+  before(() => ctx.start(), { timeout: 60_000 });
+  after(() => ctx.stop(), { timeout: 120_000 });
   return ctx;
 }
 
@@ -78,253 +242,258 @@ async function findTraceIdsChecked(clients, params, expectedIds, context) {
   assert.deepEqual([...ids].sort(), [...expectedIds].sort(), `${context}: trace ids`);
 }
 
-describe('Jaeger conformance: the 25 queries.json cases', () => {
-  const ctx = useServer();
+// ---------------------------------------------------------------------------------------------------------------
+// The case list, registered once per mode
 
-  for (const writer of WRITERS) {
-    describe(`written via ${writer.name}`, () => {
-      before(async () => {
-        await ctx.server.purge();
-        await writer.write(ctx.server, ctx.clients, QUERY_FIXTURES);
-      }, { timeout: 120_000 });
+function registerConformance(mode) {
+  describe(`Jaeger conformance: the 25 queries.json cases`, () => {
+    const ctx = useServer(mode);
 
-      for (const [i, q] of QUERIES.entries()) {
-        test(`FindTraces ${caseName(i, q)}`, async () => {
-          await findTracesChecked(ctx.clients, queryToParams(q.Query), expectedOf(q.ExpectedFixtures), caseName(i, q));
-        });
-      }
+    for (const writer of WRITERS) {
+      describe(`written via ${writer.name}`, () => {
+        before(async () => {
+          await ctx.purge();
+          await ctx.place(QUERY_FIXTURES.map(fixtureDoc), writer.send);
+        }, { timeout: 120_000 });
 
-      for (const [i, q] of QUERIES.entries()) {
-        test(`FindTraceIDs ${caseName(i, q)}`, async () => {
-          await findTraceIdsChecked(ctx.clients, queryToParams(q.Query), traceIdsOf(expectedOf(q.ExpectedFixtures)),
-            caseName(i, q));
-        });
-      }
+        for (const [i, q] of QUERIES.entries()) {
+          test(`FindTraces ${caseName(i, q)}`, async () => {
+            await findTracesChecked(ctx.clients, queryToParams(q.Query), expectedOf(q.ExpectedFixtures), caseName(i, q));
+          });
+        }
 
-      // api_v3 style: every tag value as a string ("123", "72.5", "true") must match by canonical string form.
-      for (const [i, q] of QUERIES.entries()) {
-        if (!Object.keys(q.Query.Tags ?? {}).length) continue;
-        test(`FindTraces with string-typed tags ${caseName(i, q)}`, async () => {
-          await findTracesChecked(ctx.clients, queryToParams(q.Query, { typed: false }), expectedOf(q.ExpectedFixtures),
-            `${caseName(i, q)} (string tags)`);
-        });
-      }
+        for (const [i, q] of QUERIES.entries()) {
+          test(`FindTraceIDs ${caseName(i, q)}`, async () => {
+            await findTraceIdsChecked(ctx.clients, queryToParams(q.Query), traceIdsOf(expectedOf(q.ExpectedFixtures)),
+              caseName(i, q));
+          });
+        }
+
+        // api_v3 style: every tag value as a string ("123", "72.5", "true") must match by canonical string form.
+        for (const [i, q] of QUERIES.entries()) {
+          if (!Object.keys(q.Query.Tags ?? {}).length) continue;
+          test(`FindTraces with string-typed tags ${caseName(i, q)}`, async () => {
+            await findTracesChecked(ctx.clients, queryToParams(q.Query, { typed: false }), expectedOf(q.ExpectedFixtures),
+              `${caseName(i, q)} (string tags)`);
+          });
+        }
+      });
+    }
+  });
+
+  describe('Jaeger conformance: services, operations, get-trace', () => {
+    const ctx = useServer(mode);
+
+    test('GetServices after purge + example_trace is exactly the three example services', async () => {
+      await ctx.place([fixtureDoc('multiple1_trace')]); // something the purge must remove (in block modes: a block)
+      await ctx.purge();
+      await ctx.place([fixtureDoc('example_trace')]);
+      const want = ['example-service-1', 'example-service-2', 'example-service-3'];
+      const res = await readUntil(() => ctx.clients.getServices(), (r) => r.services.length >= want.length);
+      assert.deepEqual([...res.services].sort(), want);
     });
-  }
-});
 
-describe('Jaeger conformance: services, operations, get-trace', () => {
-  const ctx = useServer();
+    test('GetOperations(example-service-1, "") lists names with span kinds', async () => {
+      await ctx.purge();
+      await ctx.place([fixtureDoc('example_trace')]);
+      const want = [
+        { name: 'example-operation-1', spanKind: '' },
+        { name: 'example-operation-3', spanKind: 'server' },
+        { name: 'example-operation-4', spanKind: 'client' },
+      ];
+      const res = await readUntil(() => ctx.clients.getOperations('example-service-1', ''), (r) => r.operations.length >= 3);
+      const got = res.operations.map((o) => ({ name: o.name, spanKind: o.spanKind }))
+        .sort((a, b) => a.name.localeCompare(b.name) || a.spanKind.localeCompare(b.spanKind));
+      assert.deepEqual(got, want);
+      // span_kind filter and unknown service
+      const server = await ctx.clients.getOperations('example-service-1', 'server');
+      assert.deepEqual(server.operations.map((o) => [o.name, o.spanKind]), [['example-operation-3', 'server']]);
+      const none = await ctx.clients.getOperations('no-such-service', '');
+      assert.deepEqual(none.operations, []);
+    });
 
-  test('GetServices after purge + example_trace is exactly the three example services', async () => {
-    await exportOk(ctx.clients, otlpJsonToProto(fixtureDoc('multiple1_trace'))); // something the purge must remove
-    await ctx.server.purge();
-    await exportOk(ctx.clients, otlpJsonToProto(fixtureDoc('example_trace')));
-    const want = ['example-service-1', 'example-service-2', 'example-service-3'];
-    const res = await readUntil(() => ctx.clients.getServices(), (r) => r.services.length >= want.length);
-    assert.deepEqual([...res.services].sort(), want);
+    test('GetTraces(example trace) returns all 5 spans, equal to the fixture', async () => {
+      await ctx.purge();
+      await ctx.place([fixtureDoc('example_trace')]);
+      const expected = expectedOf(['example_trace']);
+      const messages = await readUntil(() => ctx.clients.getTraces([EXAMPLE_TRACE_ID]),
+        (m) => assembleStream(m).spans.length >= 5);
+      const r = assertStreamEquals(messages, expected, 'GetTraces example_trace');
+      assert.equal(r.order.length, 1);
+      assert.equal(r.spans.length, 5);
+    });
+
+    test('GetTraces with real start/end hints still returns the whole trace', async () => {
+      await ctx.purge();
+      await ctx.place([fixtureDoc('example_trace')]);
+      const expected = expectedOf(['example_trace']);
+      const start = BigInt(expected[0].startTimeUnixNano);
+      const messages = await readUntil(() => ctx.clients.getTraces([EXAMPLE_TRACE_ID], {
+        startTime: timestampFromNanos(start - 1_000_000_000n), endTime: timestampFromNanos(start + 1_000_000_000n),
+      }), (m) => assembleStream(m).spans.length >= 5);
+      assertStreamEquals(messages, expected, 'GetTraces example_trace with hints');
+    });
+
+    test('GetTraces with an unknown id (00…01) is an empty stream with status OK', async () => {
+      await ctx.purge();
+      await ctx.place([fixtureDoc('example_trace')]);
+      const messages = await ctx.clients.getTraces(['00000000000000000000000000000001']);
+      assert.equal(messages.length, 0);
+      // known and unknown together: only the known one, in one or more consecutive chunks
+      const both = await ctx.clients.getTraces(['00000000000000000000000000000001', EXAMPLE_TRACE_ID]);
+      assertStreamEquals(both, expectedOf(['example_trace']), 'GetTraces unknown + known');
+    });
+
+    test('Capabilities: search without service name is declared', async () => {
+      const res = await ctx.clients.getCapabilities();
+      assert.equal(res.search?.withoutServiceName, true, JSON.stringify(res));
+    });
   });
 
-  test('GetOperations(example-service-1, "") lists names with span kinds', async () => {
-    await ctx.server.purge();
-    await exportOk(ctx.clients, otlpJsonToProto(fixtureDoc('example_trace')));
-    const want = [
-      { name: 'example-operation-1', spanKind: '' },
-      { name: 'example-operation-3', spanKind: 'server' },
-      { name: 'example-operation-4', spanKind: 'client' },
-    ];
-    const res = await readUntil(() => ctx.clients.getOperations('example-service-1', ''), (r) => r.operations.length >= 3);
-    const got = res.operations.map((o) => ({ name: o.name, spanKind: o.spanKind }))
-      .sort((a, b) => a.name.localeCompare(b.name) || a.spanKind.localeCompare(b.spanKind));
-    assert.deepEqual(got, want);
-    // span_kind filter and unknown service
-    const server = await ctx.clients.getOperations('example-service-1', 'server');
-    assert.deepEqual(server.operations.map((o) => [o.name, o.spanKind]), [['example-operation-3', 'server']]);
-    const none = await ctx.clients.getOperations('no-such-service', '');
-    assert.deepEqual(none.operations, []);
+  describe('Jaeger conformance: large and duplicate-id traces', () => {
+    const ctx = useServer(mode);
+
+    test('a 10,008-span trace comes back whole, in chunks under 4 MiB holding one trace each', async () => {
+      await ctx.purge();
+      const doc = largeTraceJson(fixtureDoc('example_trace'), 10008);
+      await ctx.place(chunkDoc(doc, 1000), (c, d) => exportOk(c.clients, otlpJsonToProto(d), { deadlineMs: 120_000 }));
+      const expected = spansFromOtlpJson(doc);
+      const messages = await readUntil(() => ctx.clients.getTraces([EXAMPLE_TRACE_ID], { deadlineMs: 120_000 }),
+        (m) => assembleStream(m).spans.length >= 10008, { timeoutMs: 10_000, intervalMs: 500 });
+      const r = assertStreamEquals(messages, expected, 'GetTraces 10,008 spans');
+      assert.equal(r.order.length, 1);
+      assert.equal(r.spans.length, 10008);
+      assert.ok(r.maxWireSize < 4 * 1024 * 1024, `largest chunk ${r.maxWireSize} bytes`);
+    });
+
+    test('a 200-span trace with repeated span ids keeps every duplicate', async () => {
+      await ctx.purge();
+      const doc = largeTraceJson(fixtureDoc('example_trace'), 200, 20);
+      // Jaeger's test writer sends 5 spans per request.
+      await ctx.place(chunkDoc(doc, 5));
+      const expected = spansFromOtlpJson(doc);
+      const messages = await readUntil(() => ctx.clients.getTraces([EXAMPLE_TRACE_ID]),
+        (m) => assembleStream(m).spans.length >= 200);
+      const r = assertStreamEquals(messages, expected, 'GetTraces 200 spans with duplicates');
+      assert.equal(r.spans.filter((s) => s.spanId === '0000000000000004').length, 10);
+    });
   });
 
-  test('GetTraces(example trace) returns all 5 spans, equal to the fixture', async () => {
-    await ctx.server.purge();
-    await exportOk(ctx.clients, otlpJsonToProto(fixtureDoc('example_trace')));
-    const expected = expectedOf(['example_trace']);
-    const messages = await readUntil(() => ctx.clients.getTraces([EXAMPLE_TRACE_ID]),
-      (m) => assembleStream(m).spans.length >= 5);
-    const r = assertStreamEquals(messages, expected, 'GetTraces example_trace');
-    assert.equal(r.order.length, 1);
-    assert.equal(r.spans.length, 5);
-  });
+  describe('Jaeger conformance: search without service name, search depth', () => {
+    const ctx = useServer(mode);
 
-  test('GetTraces with real start/end hints still returns the whole trace', async () => {
-    await ctx.server.purge();
-    await exportOk(ctx.clients, otlpJsonToProto(fixtureDoc('example_trace')));
-    const expected = expectedOf(['example_trace']);
-    const start = BigInt(expected[0].startTimeUnixNano);
-    const messages = await readUntil(() => ctx.clients.getTraces([EXAMPLE_TRACE_ID], {
-      startTime: timestampFromNanos(start - 1_000_000_000n), endTime: timestampFromNanos(start + 1_000_000_000n),
-    }), (m) => assembleStream(m).spans.length >= 5);
-    assertStreamEquals(messages, expected, 'GetTraces example_trace with hints');
-  });
-
-  test('GetTraces with an unknown id (00…01) is an empty stream with status OK', async () => {
-    await ctx.server.purge();
-    await exportOk(ctx.clients, otlpJsonToProto(fixtureDoc('example_trace')));
-    const messages = await ctx.clients.getTraces(['00000000000000000000000000000001']);
-    assert.equal(messages.length, 0);
-    // known and unknown together: only the known one, in one or more consecutive chunks
-    const both = await ctx.clients.getTraces(['00000000000000000000000000000001', EXAMPLE_TRACE_ID]);
-    assertStreamEquals(both, expectedOf(['example_trace']), 'GetTraces unknown + known');
-  });
-
-  test('Capabilities: search without service name is declared', async () => {
-    const res = await ctx.clients.getCapabilities();
-    assert.equal(res.search?.withoutServiceName, true, JSON.stringify(res));
-  });
-});
-
-describe('Jaeger conformance: large and duplicate-id traces', () => {
-  const ctx = useServer();
-
-  test('a 10,008-span trace comes back whole, in chunks under 4 MiB holding one trace each', async () => {
-    await ctx.server.purge();
-    const doc = largeTraceJson(fixtureDoc('example_trace'), 10008);
-    for (const chunk of chunkDoc(doc, 1000)) await exportOk(ctx.clients, otlpJsonToProto(chunk), { deadlineMs: 120_000 });
-    const expected = spansFromOtlpJson(doc);
-    const messages = await readUntil(() => ctx.clients.getTraces([EXAMPLE_TRACE_ID], { deadlineMs: 120_000 }),
-      (m) => assembleStream(m).spans.length >= 10008, { timeoutMs: 10_000, intervalMs: 500 });
-    const r = assertStreamEquals(messages, expected, 'GetTraces 10,008 spans');
-    assert.equal(r.order.length, 1);
-    assert.equal(r.spans.length, 10008);
-    assert.ok(r.maxWireSize < 4 * 1024 * 1024, `largest chunk ${r.maxWireSize} bytes`);
-  });
-
-  test('a 200-span trace with repeated span ids keeps every duplicate', async () => {
-    await ctx.server.purge();
-    const doc = largeTraceJson(fixtureDoc('example_trace'), 200, 20);
-    // Jaeger's test writer sends 5 spans per request.
-    for (const chunk of chunkDoc(doc, 5)) await exportOk(ctx.clients, otlpJsonToProto(chunk));
-    const expected = spansFromOtlpJson(doc);
-    const messages = await readUntil(() => ctx.clients.getTraces([EXAMPLE_TRACE_ID]),
-      (m) => assembleStream(m).spans.length >= 200);
-    const r = assertStreamEquals(messages, expected, 'GetTraces 200 spans with duplicates');
-    assert.equal(r.spans.filter((s) => s.spanId === '0000000000000004').length, 10);
-  });
-});
-
-describe('Jaeger conformance: search without service name, search depth', () => {
-  const ctx = useServer();
-
-  test('FindTraces with no service name finds the two rfc0013 traces by attribute alone', async () => {
-    await ctx.server.purge();
-    await exportOk(ctx.clients, otlpJsonToProto(fixtureDoc('example_trace'))); // must not match
-    const now = BigInt(Date.now()) * 1_000_000n;
-    const docs = [['cross-service-a', '0102030405060708090a0b0c0d0e0f10'], ['cross-service-b', '0202030405060708090a0b0c0d0e0f10']]
-      .map(([service, traceId], i) => ({
-        resourceSpans: [{
-          resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
-          scopeSpans: [{
-            scope: {},
-            spans: [{
-              traceId, spanId: `000000000000000${i + 1}`, name: 'rfc0013-operation', kind: 2,
-              startTimeUnixNano: (now - 60_000_000_000n + BigInt(i)).toString(),
-              endTimeUnixNano: (now - 59_000_000_000n + BigInt(i)).toString(),
-              attributes: [{ key: 'rfc0013.cross.service', value: { stringValue: 'yes' } }],
-              status: {},
+    test('FindTraces with no service name finds the two rfc0013 traces by attribute alone', async () => {
+      await ctx.purge();
+      const now = BigInt(Date.now()) * 1_000_000n;
+      const docs = [['cross-service-a', '0102030405060708090a0b0c0d0e0f10'], ['cross-service-b', '0202030405060708090a0b0c0d0e0f10']]
+        .map(([service, traceId], i) => ({
+          resourceSpans: [{
+            resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+            scopeSpans: [{
+              scope: {},
+              spans: [{
+                traceId, spanId: `000000000000000${i + 1}`, name: 'rfc0013-operation', kind: 2,
+                startTimeUnixNano: (now - 60_000_000_000n + BigInt(i)).toString(),
+                endTimeUnixNano: (now - 59_000_000_000n + BigInt(i)).toString(),
+                attributes: [{ key: 'rfc0013.cross.service', value: { stringValue: 'yes' } }],
+                status: {},
+              }],
             }],
           }],
-        }],
-      }));
-    for (const d of docs) await exportOk(ctx.clients, otlpJsonToProto(d));
-    const params = {
-      serviceName: '', operationName: '',
-      attributes: [{ key: 'rfc0013.cross.service', value: { stringValue: 'yes' } }],
-      startTimeMin: timestampFromNanos(now - 3_600_000_000_000n), startTimeMax: timestampFromNanos(now + 3_600_000_000_000n),
-      durationMin: durationFromNanos(0), durationMax: durationFromNanos(0), searchDepth: 10,
-    };
-    const expected = docs.flatMap((d) => spansFromOtlpJson(d));
-    await findTracesChecked(ctx.clients, params, expected, 'rfc0013 without service name');
-    await findTraceIdsChecked(ctx.clients, params, traceIdsOf(expected), 'rfc0013 without service name (ids)');
-    // unset (year 0001) time bounds: any time
-    await findTracesChecked(ctx.clients, { ...params, startTimeMin: { ...ZERO_TIMESTAMP }, startTimeMax: { ...ZERO_TIMESTAMP } },
-      expected, 'rfc0013 without service name, unset time bounds');
-  });
-
-  const multipleCase = QUERIES.find((q) => q.ExpectedFixtures.length === 3);
-
-  test('search_depth 2 on the three "Multiple Traces" fixtures returns 2 of them, each whole', async () => {
-    await ctx.server.purge();
-    for (const n of multipleCase.ExpectedFixtures) await exportOk(ctx.clients, otlpJsonToProto(fixtureDoc(n)));
-    const params = queryToParams({ ...multipleCase.Query, NumTraces: 2 });
-    // All three start at the same instant, so any two are "the newest".
-    await readUntil(() => ctx.clients.findTraces(queryToParams(multipleCase.Query)), (m) => assembleStream(m).order.length >= 3);
-    const r = assembleStream(await ctx.clients.findTraces(params));
-    assert.deepEqual(r.problems, []);
-    assert.equal(r.order.length, 2, `got ${r.order.join(', ')}`);
-    const all = expectedOf(multipleCase.ExpectedFixtures);
-    assertSameTraces(all.filter((s) => r.order.includes(s.traceId)), r.spans, 'search_depth 2');
-    const ids = foundTraceIds(await ctx.clients.findTraceIds(params));
-    assert.deepEqual(ids.problems, []);
-    assert.equal(ids.ids.length, 2);
-  });
-
-  test('search_depth 2 returns the 2 newest traces, newest first', async () => {
-    await ctx.server.purge();
-    // The same three fixtures, started 0, 60 and 120 s apart (still inside the case's window), written oldest first.
-    const docs = multipleCase.ExpectedFixtures.map((n, i) => {
-      const d = fixtureDoc(n);
-      for (const s of d.resourceSpans[0].scopeSpans[0].spans) {
-        const delta = BigInt(i) * 60_000_000_000n;
-        s.startTimeUnixNano = (BigInt(s.startTimeUnixNano) + delta).toString();
-        s.endTimeUnixNano = (BigInt(s.endTimeUnixNano) + delta).toString();
-        for (const e of s.events ?? []) e.timeUnixNano = (BigInt(e.timeUnixNano) + delta).toString();
-      }
-      return d;
+        }));
+      await ctx.place([fixtureDoc('example_trace') /* must not match */, ...docs]);
+      const params = {
+        serviceName: '', operationName: '',
+        attributes: [{ key: 'rfc0013.cross.service', value: { stringValue: 'yes' } }],
+        startTimeMin: timestampFromNanos(now - 3_600_000_000_000n), startTimeMax: timestampFromNanos(now + 3_600_000_000_000n),
+        durationMin: durationFromNanos(0), durationMax: durationFromNanos(0), searchDepth: 10,
+      };
+      const expected = docs.flatMap((d) => spansFromOtlpJson(d));
+      await findTracesChecked(ctx.clients, params, expected, 'rfc0013 without service name');
+      await findTraceIdsChecked(ctx.clients, params, traceIdsOf(expected), 'rfc0013 without service name (ids)');
+      // unset (year 0001) time bounds: any time
+      await findTracesChecked(ctx.clients, { ...params, startTimeMin: { ...ZERO_TIMESTAMP }, startTimeMax: { ...ZERO_TIMESTAMP } },
+        expected, 'rfc0013 without service name, unset time bounds');
     });
-    for (const d of docs) await exportOk(ctx.clients, otlpJsonToProto(d));
-    const all = docs.flatMap((d) => spansFromOtlpJson(d));
-    const ids = traceIdsOf(all); // …221, …222, …223 in start order
-    await readUntil(() => ctx.clients.findTraces(queryToParams(multipleCase.Query)), (m) => assembleStream(m).order.length >= 3);
-    const params = queryToParams({ ...multipleCase.Query, NumTraces: 2 });
-    const r = assertStreamEquals(await ctx.clients.findTraces(params), all.filter((s) => s.traceId !== ids[0]),
-      'search_depth 2 (distinct starts)');
-    assert.deepEqual(r.order, [ids[2], ids[1]], 'newest first');
-    const found = foundTraceIds(await ctx.clients.findTraceIds(params));
-    assert.deepEqual([...found.ids].sort(), [ids[1], ids[2]]);
+
+    const multipleCase = QUERIES.find((q) => q.ExpectedFixtures.length === 3);
+
+    test('search_depth 2 on the three "Multiple Traces" fixtures returns 2 of them, each whole', async () => {
+      await ctx.purge();
+      await ctx.place(multipleCase.ExpectedFixtures.map(fixtureDoc));
+      const params = queryToParams({ ...multipleCase.Query, NumTraces: 2 });
+      // All three start at the same instant, so any two are "the newest".
+      await readUntil(() => ctx.clients.findTraces(queryToParams(multipleCase.Query)), (m) => assembleStream(m).order.length >= 3);
+      const r = assembleStream(await ctx.clients.findTraces(params));
+      assert.deepEqual(r.problems, []);
+      assert.equal(r.order.length, 2, `got ${r.order.join(', ')}`);
+      const all = expectedOf(multipleCase.ExpectedFixtures);
+      assertSameTraces(all.filter((s) => r.order.includes(s.traceId)), r.spans, 'search_depth 2');
+      const ids = foundTraceIds(await ctx.clients.findTraceIds(params));
+      assert.deepEqual(ids.problems, []);
+      assert.equal(ids.ids.length, 2);
+    });
+
+    test('search_depth 2 returns the 2 newest traces, newest first', async () => {
+      await ctx.purge();
+      // The same three fixtures, started 0, 60 and 120 s apart (still inside the case's window), written oldest first.
+      const docs = multipleCase.ExpectedFixtures.map((n, i) => {
+        const d = fixtureDoc(n);
+        for (const s of d.resourceSpans[0].scopeSpans[0].spans) {
+          const delta = BigInt(i) * 60_000_000_000n;
+          s.startTimeUnixNano = (BigInt(s.startTimeUnixNano) + delta).toString();
+          s.endTimeUnixNano = (BigInt(s.endTimeUnixNano) + delta).toString();
+          for (const e of s.events ?? []) e.timeUnixNano = (BigInt(e.timeUnixNano) + delta).toString();
+        }
+        return d;
+      });
+      await ctx.place(docs);
+      const all = docs.flatMap((d) => spansFromOtlpJson(d));
+      const ids = traceIdsOf(all); // …221, …222, …223 in start order
+      await readUntil(() => ctx.clients.findTraces(queryToParams(multipleCase.Query)), (m) => assembleStream(m).order.length >= 3);
+      const params = queryToParams({ ...multipleCase.Query, NumTraces: 2 });
+      const r = assertStreamEquals(await ctx.clients.findTraces(params), all.filter((s) => s.traceId !== ids[0]),
+        'search_depth 2 (distinct starts)');
+      assert.deepEqual(r.order, [ids[2], ids[1]], 'newest first');
+      const found = foundTraceIds(await ctx.clients.findTraceIds(params));
+      assert.deepEqual([...found.ids].sort(), [ids[1], ids[2]]);
+    });
   });
-});
 
-describe('the check bites: a mutated expectation is reported against the real server', () => {
-  const ctx = useServer();
+  describe('the check bites: a mutated expectation is reported against the real server', () => {
+    const ctx = useServer(mode);
 
-  test('int→double attribute type change and a dropped span are both reported', async () => {
-    await ctx.server.purge();
-    await exportOk(ctx.clients, otlpJsonToProto(fixtureDoc('span_tags_trace')));
-    await exportOk(ctx.clients, otlpJsonToProto(fixtureDoc('example_trace')));
+    test('int→double attribute type change and a dropped span are both reported', async () => {
+      await ctx.purge();
+      await ctx.place([fixtureDoc('span_tags_trace'), fixtureDoc('example_trace')]);
 
-    const q = QUERIES.find((x) => x.ExpectedFixtures.length === 1 && x.ExpectedFixtures[0] === 'span_tags_trace');
-    const found = assembleStream(await readUntil(() => ctx.clients.findTraces(queryToParams(q.Query)),
-      (m) => assembleStream(m).spans.length >= 1));
-    const tagsExpected = expectedOf(['span_tags_trace']);
-    assert.deepEqual(diffTraces(tagsExpected, found.spans), [], 'precondition: the unmutated fixture matches');
-    const retyped = cloneSpans(tagsExpected);
-    const attr = retyped[0].attributes.find((a) => a.key === 'sameplacetag2');
-    assert.equal(attr.value.t, 'int');
-    attr.value = { t: 'double', v: Number(attr.value.v) };
-    const d1 = diffTraces(retyped, found.spans);
-    assert.ok(d1.length > 0, 'int→double change not reported');
-    assert.match(d1.join('\n'), /sameplacetag2\]: expected double\(123\), got int\(123\)/);
+      const q = QUERIES.find((x) => x.ExpectedFixtures.length === 1 && x.ExpectedFixtures[0] === 'span_tags_trace');
+      const found = assembleStream(await readUntil(() => ctx.clients.findTraces(queryToParams(q.Query)),
+        (m) => assembleStream(m).spans.length >= 1));
+      const tagsExpected = expectedOf(['span_tags_trace']);
+      assert.deepEqual(diffTraces(tagsExpected, found.spans), [], 'precondition: the unmutated fixture matches');
+      const retyped = cloneSpans(tagsExpected);
+      const attr = retyped[0].attributes.find((a) => a.key === 'sameplacetag2');
+      assert.equal(attr.value.t, 'int');
+      attr.value = { t: 'double', v: Number(attr.value.v) };
+      const d1 = diffTraces(retyped, found.spans);
+      assert.ok(d1.length > 0, 'int→double change not reported');
+      assert.match(d1.join('\n'), /sameplacetag2\]: expected double\(123\), got int\(123\)/);
 
-    const got = assembleStream(await readUntil(() => ctx.clients.getTraces([EXAMPLE_TRACE_ID]),
-      (m) => assembleStream(m).spans.length >= 5));
-    const exampleExpected = expectedOf(['example_trace']);
-    assert.deepEqual(diffTraces(exampleExpected, got.spans), [], 'precondition: the unmutated fixture matches');
-    const fewer = cloneSpans(exampleExpected).filter((s) => s.spanId !== '0000000000000006');
-    const d2 = diffTraces(fewer, got.spans);
-    assert.ok(d2.length > 0, 'dropped span not reported');
-    assert.match(d2.join('\n'), /expected 4 span\(s\), got 5/);
-    assert.match(d2.join('\n'), /span 0000000000000006 .*unexpected/);
+      const got = assembleStream(await readUntil(() => ctx.clients.getTraces([EXAMPLE_TRACE_ID]),
+        (m) => assembleStream(m).spans.length >= 5));
+      const exampleExpected = expectedOf(['example_trace']);
+      assert.deepEqual(diffTraces(exampleExpected, got.spans), [], 'precondition: the unmutated fixture matches');
+      const fewer = cloneSpans(exampleExpected).filter((s) => s.spanId !== '0000000000000006');
+      const d2 = diffTraces(fewer, got.spans);
+      assert.ok(d2.length > 0, 'dropped span not reported');
+      assert.match(d2.join('\n'), /expected 4 span\(s\), got 5/);
+      assert.match(d2.join('\n'), /span 0000000000000006 .*unexpected/);
+    });
   });
-});
+
+  describe('Jaeger reference semantics beyond the fixture set', () => registerReferenceSemantics(mode));
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Reference behaviour (jaeger-api.md §5.2) that the fixture set does not pin down on its own.
@@ -350,8 +519,8 @@ function doc(traceId, spans) {
   };
 }
 
-describe('Jaeger reference semantics beyond the fixture set', () => {
-  const ctx = useServer();
+function registerReferenceSemantics(mode) {
+  const ctx = useServer(mode);
   const t0 = BigInt(Date.now() - 600_000) * 1_000_000n; // ten minutes ago
   const TA = 'a1000000000000000000000000000001'; // same-span conjunction: tags split over two spans
   const TB = 'b2000000000000000000000000000002'; // everything on one span; error status; server kind; scope
@@ -383,8 +552,8 @@ describe('Jaeger reference semantics beyond the fixture set', () => {
   });
 
   before(async () => {
-    await ctx.server.purge();
-    for (const d of Object.values(docs)) await exportOk(ctx.clients, otlpJsonToProto(d));
+    await ctx.purge();
+    await ctx.place(Object.values(docs));
     await readUntil(() => ctx.clients.findTraceIds(base()), (r) => foundTraceIds(r).ids.length >= 2);
   }, { timeout: 60_000 });
 
@@ -449,4 +618,23 @@ describe('Jaeger reference semantics beyond the fixture set', () => {
     assert.equal(BigInt(s.maxEndTimeUnixNano), t0 + 2n * S + 100n);
     assert.deepEqual(s.services.map((x) => [x.name, x.spanCount, x.errorSpanCount]), [['hello', 4, 0], ['world', 1, 0]]);
   });
-});
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One registration per storage mode. Without an S3 server the S3 modes are skipped with the reason, except in CI
+// (CI=true), where a missing S3 server fails the suite: scripts/test.sh starts one (scripts/s3-up.sh) for ctest.
+
+const S3_HOWTO = 'start one with RGW_DIR=$(mktemp -d) bash scripts/s3-up.sh, then source $RGW_DIR/env';
+for (const mode of MODES) {
+  if (mode.storage === 's3' && !S3.env) {
+    if (process.env.CI === 'true') {
+      test(`${modeTitle(mode)} needs an S3 server`, () => {
+        assert.fail(`CI=true but ${S3.missing}: the S3 storage modes must not be skipped in CI (${S3_HOWTO})`);
+      });
+    } else {
+      describe(modeTitle(mode), { skip: `${S3.missing}: S3 storage modes skipped (${S3_HOWTO})` }, () => {});
+    }
+    continue;
+  }
+  describe(modeTitle(mode), () => registerConformance(mode));
+}

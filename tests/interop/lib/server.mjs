@@ -214,6 +214,19 @@ export class TbServer {
   }
 
   /**
+   * POST /admin/flush: cuts the head into a block and returns once the block is durable in the object store.
+   * @returns {Promise<number>} the number of blocks the server serves afterwards ("flushed; N blocks")
+   */
+  async flush() {
+    const res = await fetch(`${this.httpBase}/admin/flush`, { method: 'POST', signal: AbortSignal.timeout(120_000) });
+    const body = await res.text();
+    if (res.status !== 200) throw new Error(`POST /admin/flush → ${res.status}: ${body}\nstderr:\n${this.stderrTail()}`);
+    const m = body.match(/(\d+) blocks?/);
+    if (!m) throw new Error(`POST /admin/flush → 200 with an unexpected body: ${body}`);
+    return Number(m[1]);
+  }
+
+  /**
    * POST /v1/traces.
    * @param {string|Buffer|Uint8Array} body
    * @param {{contentType?: string, headers?: object, timeoutMs?: number}} opts
