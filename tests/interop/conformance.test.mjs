@@ -190,12 +190,20 @@ class ModeServer {
     assert.ok(keys.some(isBlockKey), `no block objects in the object store after a flush: ${JSON.stringify(keys)}`);
   }
 
-  /** SIGTERM (exit 0 asserted), then the same binary on the same data dir and storage; new clients. */
-  async restart() {
+  /**
+   * SIGTERM (exit 0 asserted), then the same binary on the same data dir and storage; new clients. The server must
+   * report recovering every block and exactly the `walSpans` spans written after the last flush from its WAL
+   * (its startup line "recovered N blocks from … and M spans from the WAL"): nothing lost, nothing replayed twice.
+   */
+  async restart(walSpans) {
     this.clients.close();
     await this.server.stop();
     await this.server.restart();
     this.clients = new TbClients(this.server.grpcAddress);
+    const m = this.server.stderr.match(/recovered (\d+) blocks? from \S+ and (\d+) spans? from the WAL/);
+    assert.ok(m, `no "recovered … blocks … spans from the WAL" line in the restarted server's log:\n${this.server.stderrTail()}`);
+    assert.deepEqual({ blocks: Number(m[1]), walSpans: Number(m[2]) }, { blocks: this.blocks, walSpans },
+      `what the restarted server recovered: ${m[0]}`);
   }
 
   /**
@@ -214,7 +222,7 @@ class ModeServer {
     for (const d of first) await send(this, d);
     await this.flush();
     for (const d of second) await send(this, d);
-    if (placement === 'restart') await this.restart();
+    if (placement === 'restart') await this.restart(second.flatMap((d) => spansFromOtlpJson(d)).length);
   }
 }
 
