@@ -106,6 +106,24 @@ TEST_F(DbTest, TraceSplitAcrossHeadAndBlocksComesBackWhole) {
   EXPECT_EQ(*db_->engine().Services(), (std::vector<std::string>{"a", "b", "c"}));
 }
 
+TEST_F(DbTest, DependenciesCountCallsAcrossHeadAndBlocks) {
+  Open(memory_);
+  auto root = MakeSpan(1, 1, 100);
+  auto call = MakeSpan(1, 2, 110);
+  call.parent_span_id = root.span_id;
+  auto local = MakeSpan(1, 3, 120);
+  local.parent_span_id = call.span_id;
+  Ingest(Batch("front", {root}));
+  ASSERT_TRUE(db_->Flush().ok());  // the parent is in a block
+  Ingest(Batch("db", {call}));     // its child in the head
+  Ingest(Batch("db", {local}));    // and a call inside the head
+  auto deps = db_->engine().Dependencies(0, 1'000'000);
+  ASSERT_TRUE(deps.ok());
+  EXPECT_EQ(deps->size(), 2u);
+  const query::DependencyCounts want = {{{"front", "db"}, 1}, {{"db", "db"}, 1}};
+  EXPECT_EQ(*deps, want);
+}
+
 TEST_F(DbTest, RestartServesBlocksAndWalWithoutDuplicates) {
   Open(memory_);
   model::RandomTracesOptions options;

@@ -471,6 +471,14 @@ Status Head::TraceRanges(const std::vector<model::TraceId>& ids, std::vector<que
   return Status::Ok();
 }
 
+Status Head::TracesInWindow(uint64_t start_unix_nano, uint64_t end_unix_nano, std::vector<query::TraceHit>* out) const {
+  std::shared_lock lock(mu_);
+  for (const auto& t : index_->traces)
+    if (t.min_start >= start_unix_nano && t.max_end <= end_unix_nano)
+      out->push_back(query::TraceHit{t.id, t.newest_start, t.min_start, t.max_end});
+  return Status::Ok();
+}
+
 Status Head::Services(std::set<std::string>* out) const {
   std::shared_lock lock(mu_);
   for (const auto& [service, ops] : index_->operations)

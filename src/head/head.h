@@ -109,6 +109,8 @@ class Head final : public query::TraceSource {
   Status Services(std::set<std::string>* out) const override;
   Status Operations(const std::string& service, const std::string& span_kind,
                     std::set<query::Operation>* out) const override;
+  Status TracesInWindow(uint64_t start_unix_nano, uint64_t end_unix_nano,
+                        std::vector<query::TraceHit>* out) const override;
   Status Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano, query::DependencyCounts* out) const override;
 
  private:

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <unordered_set>
 
@@ -25,6 +26,17 @@ Status TraceSource::TraceRanges(const std::vector<model::TraceId>& ids, std::vec
         }
     out->push_back(hit);
   }
+  return Status::Ok();
+}
+
+Status TraceSource::TracesInWindow(uint64_t start_unix_nano, uint64_t end_unix_nano, std::vector<TraceHit>* out) const {
+  TraceQuery q;
+  q.start_time_min_unix_nano = start_unix_nano;
+  q.start_time_max_unix_nano = end_unix_nano;
+  std::vector<TraceHit> hits;
+  TB_RETURN_IF_ERROR(FindTraces(SpanMatcher(q), std::numeric_limits<size_t>::max(), &hits));
+  for (const auto& h : hits)
+    if (h.min_start_unix_nano >= start_unix_nano && h.max_end_unix_nano <= end_unix_nano) out->push_back(h);
   return Status::Ok();
 }
 
@@ -148,6 +160,40 @@ Result<DependencyCounts> QueryEngine::Dependencies(uint64_t start_unix_nano, uin
   DependencyCounts counts;
   for (const auto& part : per_source)
     for (const auto& [edge, n] : part) counts[edge] += n;
+  if (sources.size() < 2) return counts;
+
+  // Each source counted the calls whose parent and child it holds both. A trace split between
+  // sources (e.g. across a flush) also has calls from a span in one source to a span in another:
+  // read those traces fragment by fragment and add the calls that cross.
+  std::vector<std::vector<TraceHit>> windows(sources.size());
+  TB_RETURN_IF_ERROR(ForEachSource(sources, [&](const TraceSource& s, size_t i) {
+    return s.TracesInWindow(start_unix_nano, end_unix_nano, &windows[i]);
+  }));
+  std::map<model::TraceId, int> holders;
+  for (const auto& hits : windows)
+    for (const auto& h : hits) ++holders[h.trace_id];
+  for (const auto& [id, n] : holders) {
+    if (n < 2) continue;
+    std::vector<model::Traces> parts(sources.size());
+    TB_RETURN_IF_ERROR(
+        ForEachSource(sources, [&](const TraceSource& s, size_t i) { return s.ReadTrace(id, &parts[i]); }));
+    std::multimap<model::SpanId, std::pair<size_t, std::string>> spans;  // span → (source, service)
+    for (size_t i = 0; i < parts.size(); ++i)
+      for (const auto& rs : parts[i].resource_spans)
+        for (const auto& ss : rs.scope_spans)
+          for (const auto& s : ss.spans)
+            spans.emplace(s.span_id, std::pair{i, std::string(model::ServiceName(rs.resource))});
+    for (size_t i = 0; i < parts.size(); ++i)
+      for (const auto& rs : parts[i].resource_spans)
+        for (const auto& ss : rs.scope_spans)
+          for (const auto& s : ss.spans) {
+            if (!s.has_parent()) continue;
+            auto [lo, hi] = spans.equal_range(s.parent_span_id);
+            // Counted once per child, like a source does, when its parent is held elsewhere only.
+            if (lo == hi || std::any_of(lo, hi, [&](const auto& p) { return p.second.first == i; })) continue;
+            ++counts[{lo->second.second, std::string(model::ServiceName(rs.resource))}];
+          }
+  }
   return counts;
 }
 

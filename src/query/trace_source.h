@@ -48,7 +48,11 @@ class TraceSource {
   // Operations of `service`; every kind when `span_kind` is empty.
   virtual Status Operations(const std::string& service, const std::string& span_kind,
                             std::set<Operation>* out) const = 0;
-  // Adds parent→child service call counts of the traces whose spans all lie within [start, end].
+  // Appends the traces this source holds spans of that lie within [start, end] (their spans in
+  // this source). The default searches by start time.
+  virtual Status TracesInWindow(uint64_t start_unix_nano, uint64_t end_unix_nano, std::vector<TraceHit>* out) const;
+  // Adds parent→child service call counts of the traces whose spans all lie within [start, end],
+  // for parents and children both held by this source.
   virtual Status Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano, DependencyCounts* out) const = 0;
 };
 

@@ -85,6 +85,11 @@ HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Routes() {
   http_->set_payload_max_length(config_.limits.max_request_bytes);
+  // SO_REUSEADDR only: without SO_REUSEPORT a second server cannot bind a port already served.
+  http_->set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   // Idle keep-alive connections hold a worker until this timeout, and shutdown waits for them.
   http_->set_keep_alive_timeout(1);
 
