@@ -767,6 +767,30 @@ Status BlockReader::Impl::FindTraceRow(const model::TraceId& id, bool* found, ui
   return Status::Ok();
 }
 
+Status BlockReader::TracesInWindow(uint64_t start_unix_nano, uint64_t end_unix_nano,
+                                   std::vector<query::TraceHit>* out) const {
+  const Impl& m = *impl_;
+  if (m.meta.trace_count == 0 || m.meta.max_span_end < start_unix_nano || m.meta.min_span_start > end_unix_nano)
+    return Status::Ok();
+  std::shared_ptr<const std::vector<PageInfo>> pages;
+  std::shared_ptr<const Tables> tables;
+  TB_RETURN_IF_ERROR(m.Basics(&pages, &tables, true));
+  Bytes traces;
+  TraceHeader h;
+  {
+    std::lock_guard lock(m.mu);
+    traces = m.traces_full;
+    h = *m.trace_header;
+  }
+  const std::string_view section(*traces);
+  for (uint32_t t = 0; t < h.n; ++t) {
+    const TraceRow row = m.ParseRow(h, section.substr(h.prefix_len + uint64_t{t} * h.row_size, h.row_size));
+    if (row.min_start >= start_unix_nano && row.max_end <= end_unix_nano)
+      out->push_back(query::TraceHit{row.id, row.newest, row.min_start, row.max_end});
+  }
+  return Status::Ok();
+}
+
 Status BlockReader::TraceRanges(const std::vector<model::TraceId>& ids, std::vector<query::TraceHit>* out) const {
   for (const auto& id : ids) {
     bool found = false;

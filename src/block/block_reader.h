@@ -65,6 +65,9 @@ class BlockReader final : public query::TraceSource {
   Status FindTraces(const query::SpanMatcher& matcher, size_t limit, std::vector<query::TraceHit>* hits) const override;
   Status ReadTrace(const model::TraceId& id, model::Traces* out) const override;
   // From the trace table alone: no page is read.
+  Status TracesInWindow(uint64_t start_unix_nano, uint64_t end_unix_nano,
+                        std::vector<query::TraceHit>* out) const override;
+  // From the trace table alone: no page is read.
   Status TraceRanges(const std::vector<model::TraceId>& ids, std::vector<query::TraceHit>* out) const override;
   Status Services(std::set<std::string>* out) const override;
   Status Operations(const std::string& service, const std::string& span_kind,
