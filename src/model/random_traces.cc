@@ -25,8 +25,8 @@ class Generator {
       case 0: return AnyValue::String(Text(12));
       case 1: return AnyValue::Bool(Uniform(2) == 1);
       case 2: {
-        static const int64_t kInts[] = {0, 1, -1, 123, std::numeric_limits<int64_t>::min(),
-                                        std::numeric_limits<int64_t>::max()};
+        static const int64_t kInts[] = {
+            0, 1, -1, 123, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()};
         return AnyValue::Int(Uniform(2) ? kInts[Uniform(std::size(kInts))] : static_cast<int64_t>(rng_()));
       }
       case 3: {
@@ -79,7 +79,8 @@ class Generator {
     s.attributes = Attrs(6);
     s.dropped_attributes_count = static_cast<uint32_t>(Uniform(3));
     for (size_t i = Uniform(3); i > 0; --i)
-      s.events.push_back({s.start_time_unix_nano + Uniform(1000), Text(8), Attrs(3), static_cast<uint32_t>(Uniform(2))});
+      s.events.push_back(
+          {s.start_time_unix_nano + Uniform(1000), Text(8), Attrs(3), static_cast<uint32_t>(Uniform(2))});
     s.dropped_events_count = static_cast<uint32_t>(Uniform(2));
     for (size_t i = Uniform(3); i > 0; --i)
       s.links.push_back({Id<16>(), Id<8>(), Uniform(2) ? "k=v" : "", Attrs(2), static_cast<uint32_t>(Uniform(2)),

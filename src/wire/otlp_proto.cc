@@ -79,7 +79,8 @@ class Converter {
     out->trace_state = in.trace_state();
     out->flags = in.flags();
     out->name = in.name();
-    if (in.kind() < 0 || in.kind() > 5) return Status::InvalidArgument("unknown span kind " + std::to_string(in.kind()));
+    if (in.kind() < 0 || in.kind() > 5)
+      return Status::InvalidArgument("unknown span kind " + std::to_string(in.kind()));
     out->kind = static_cast<model::SpanKind>(in.kind());
     out->start_time_unix_nano = in.start_time_unix_nano();
     out->end_time_unix_nano = in.end_time_unix_nano();
