@@ -134,41 +134,56 @@ query::SourceList Db::Sources() const {
 
 Status Db::Flush() {
   std::lock_guard flush_lock(flush_mu_);
-  ingest::CutHead cut;
   {
     // Queries see the old active head, or the new one plus the frozen one; never neither.
     std::unique_lock lock(sources_mu_);
-    cut = ingester_->Cut(NewHead());
+    ingest::CutHead cut = ingester_->Cut(NewHead());
     frozen_.push_back(cut.head);
+    pending_.push_back(PendingFlush{std::move(cut.head), cut.wal_last_sequence, {}, {}});
   }
   active_since_ = std::chrono::steady_clock::now();
+  // Oldest first, so that covered_through_ only moves over WAL records that are in blocks. A
+  // failed head stays pending (and queryable), and is retried before anything newer.
+  while (!pending_.empty()) {
+    TB_RETURN_IF_ERROR(WriteBlock(&pending_.front()));
+    pending_.pop_front();
+  }
+  return Status::Ok();
+}
+
+Status Db::WriteBlock(PendingFlush* p) {
   auto unfreeze = [&](std::shared_ptr<block::BlockReader> reader) {
     std::unique_lock lock(sources_mu_);
-    std::erase(frozen_, cut.head);
+    std::erase(frozen_, p->head);
     if (reader) blocks_.push_back(std::move(reader));
   };
-  if (cut.head->Stats().spans == 0) {
+  if (p->head->Stats().spans == 0) {
     unfreeze(nullptr);
+    covered_through_ = std::max(covered_through_, p->wal_last);
     return Status::Ok();
   }
-
-  block::BlockWriter writer(options_.writer);
-  for (const auto& id : cut.head->TraceIds()) {
-    model::Traces trace;
-    TB_RETURN_IF_ERROR(cut.head->ReadTrace(id, &trace));
-    writer.Add(trace);
+  if (p->identity.block_id.empty()) {
+    p->identity.block_id = NewBlockId();
+    p->identity.writer_id = instance_id_;
+    p->identity.wal_first = covered_through_ + 1;
+    p->identity.wal_last = p->wal_last;
   }
-  block::BlockIdentity identity;
-  identity.block_id = NewBlockId();
-  identity.writer_id = instance_id_;
-  identity.wal_first = covered_through_ + 1;
-  identity.wal_last = cut.wal_last_sequence;
-  const std::string prefix = BlockPrefix(options_.tenant, identity.block_id);
-  // On failure the frozen head stays queryable and its WAL records stay; the next flush retries.
-  TB_ASSIGN_OR_RETURN(block::BlockMeta meta, writer.Finish(*store_, prefix, identity));
+  const std::string prefix = BlockPrefix(options_.tenant, p->identity.block_id);
+  // A retry after the meta was written publishes that block again rather than writing a second
+  // copy of the same spans under another ID.
+  if (!p->written) {
+    block::BlockWriter writer(options_.writer);
+    for (const auto& id : p->head->TraceIds()) {
+      model::Traces trace;
+      TB_RETURN_IF_ERROR(p->head->ReadTrace(id, &trace));
+      writer.Add(trace);
+    }
+    TB_ASSIGN_OR_RETURN(p->written, writer.Finish(*store_, prefix, p->identity));
+  }
+  const block::BlockMeta& meta = *p->written;
   TB_RETURN_IF_ERROR(block_lists_.Update({meta}, {}).status());
   unfreeze(std::make_shared<block::BlockReader>(store_.get(), prefix, meta, &cache_));
-  covered_through_ = std::max(covered_through_, cut.wal_last_sequence);
+  covered_through_ = std::max(covered_through_, p->wal_last);
   TB_RETURN_IF_ERROR(wal_->RemoveSegmentsThrough(covered_through_));
   spdlog::info("flushed block {}: {} spans, {} traces, {} + {} bytes", meta.block_id, meta.span_count, meta.trace_count,
                meta.data_size, meta.index_size);
@@ -209,6 +224,7 @@ Status Db::Purge() {
       frozen_.clear();
       blocks_.clear();
     }
+    pending_.clear();
     cache_.Clear();
     TB_ASSIGN_OR_RETURN(auto objects, objstore::ListAll(*store_, TenantPrefix(options_.tenant)));
     std::vector<std::string> keys;

@@ -13,8 +13,10 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -78,6 +80,14 @@ class Db {
   query::SourceList Sources() const;
   std::shared_ptr<head::Head> NewHead() const;
   std::string NewBlockId();
+  // A frozen head on its way to a block; kept across failed attempts.
+  struct PendingFlush {
+    std::shared_ptr<head::Head> head;
+    uint64_t wal_last = 0;                    // the last WAL record it holds
+    block::BlockIdentity identity;            // chosen on the first attempt
+    std::optional<block::BlockMeta> written;  // set once data, index and meta are stored
+  };
+  Status WriteBlock(PendingFlush* pending);
   void FlushLoop();
   bool FlushDue() const;
 
@@ -97,6 +107,7 @@ class Db {
   mutable std::shared_mutex sources_mu_;
   std::vector<std::shared_ptr<head::Head>> frozen_;          // GUARDED_BY(sources_mu_)
   std::vector<std::shared_ptr<block::BlockReader>> blocks_;  // GUARDED_BY(sources_mu_)
+  std::deque<PendingFlush> pending_;                         // GUARDED_BY(flush_mu_); oldest first
   uint64_t covered_through_ = 0;                             // GUARDED_BY(flush_mu_)
   std::chrono::steady_clock::time_point active_since_;       // GUARDED_BY(flush_mu_)
 

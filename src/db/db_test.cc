@@ -184,6 +184,37 @@ TEST_F(DbTest, CrashAtEveryStepOfAFlushLosesNothingAndShowsNothingTwice) {
   }
 }
 
+// A flush that fails (store down, then the block list write lost) is retried by the next one;
+// nothing is lost, nothing is written twice, and the WAL keeps the records until a block has them.
+TEST_F(DbTest, FailedFlushesAreRetriedWithoutLossOrDuplicates) {
+  auto faults = std::make_shared<objstore::FaultStore>(memory_);
+  Open(faults);
+  Ingest(Batch("a", {MakeSpan(1, 1, 100)}));
+  faults->FailWhen([](objstore::StoreOp, std::string_view) { return true; }, Status::Unavailable("store down"));
+  EXPECT_FALSE(db_->Flush().ok());
+  faults->Clear();
+  Ingest(Batch("a", {MakeSpan(2, 1, 200)}));
+  // Data and meta land, then publishing the block list fails once.
+  bool failed_once = false;
+  faults->FailWhen(
+      [&](objstore::StoreOp op, std::string_view key) {
+        if (failed_once || op != objstore::StoreOp::kPut || key.find("/blocklist/") == std::string_view::npos)
+          return false;
+        return failed_once = true;
+      },
+      Status::Unavailable("lost"));
+  EXPECT_FALSE(db_->Flush().ok());
+  EXPECT_TRUE(db_->Flush().ok());  // retries the pending heads, oldest first
+  EXPECT_EQ(db_->Stats().frozen_heads, 0u);
+  const std::vector<model::TraceId> ids = {MakeSpan(1, 0, 0).trace_id, MakeSpan(2, 0, 0).trace_id};
+  EXPECT_EQ(SpansOf(db_->engine(), ids).size(), 2u);
+  Open(memory_);  // restart: blocks and WAL hold each span once
+  EXPECT_EQ(SpansOf(db_->engine(), ids).size(), 2u);
+  std::set<std::string> with_meta, without_meta;
+  ASSERT_TRUE(BlockListStore(memory_.get(), "default").ScanBlocks(&with_meta, &without_meta).ok());
+  EXPECT_EQ(with_meta.size(), db_->Stats().blocks);  // no block written twice
+}
+
 TEST_F(DbTest, PurgeDeletesBlocksToo) {
   Open(memory_);
   Ingest(Batch("a", {MakeSpan(1, 1, 100)}));
