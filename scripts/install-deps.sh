@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs everything tracebucket needs to build and test, from Debian bookworm's packages
-# (and the npm registry for the interop test clients). Safe to run repeatedly.
+# Installs what tracebucket needs to build, from Debian bookworm's packages; with --tests also what
+# its tests need (a throw-away S3 server, Node.js for the interop clients, whose npm packages
+# scripts/test.sh installs). Safe to run repeatedly.
+#   scripts/install-deps.sh [--tests]
 set -euo pipefail
 
 packages=(
@@ -11,11 +13,13 @@ packages=(
   nlohmann-json3-dev libcpp-httplib-dev libssl-dev libcurl4-openssl-dev libpugixml-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps
-  # Ceph RADOS Gateway: the throw-away S3 server of the S3 store's tests (scripts/s3-up.sh)
-  ceph-mon ceph-osd radosgw uuid-runtime
 )
-# Node.js runs the interop tests' clients; the machine may already carry a newer Node than Debian's.
-command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+if [ "${1:-}" = "--tests" ]; then
+  # Ceph RADOS Gateway: the throw-away S3 server of the S3 tests (scripts/s3-up.sh).
+  packages+=(ceph-mon ceph-osd radosgw uuid-runtime)
+  # Node.js runs the interop tests' clients; the machine may already carry a newer Node than Debian's.
+  command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

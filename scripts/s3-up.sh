@@ -4,7 +4,7 @@
 # RGW is the S3 server in Debian bookworm that checks SigV4 signatures and makes
 # `PUT If-None-Match: *` atomic, which the S3 store's tests rely on. See docs/format/s3-store.md.
 #
-# Packages: ceph-mon ceph-osd radosgw uuid-runtime curl (scripts/install-deps.sh installs them).
+# Packages: ceph-mon ceph-osd radosgw uuid-runtime curl (scripts/install-deps.sh --tests installs them).
 #
 # Environment (all optional):
 #   RGW_DIR        state folder, wiped first (default: ${TMPDIR:-/tmp}/tracebucket-rgw). Holds
@@ -33,7 +33,7 @@ S3_ACCESS_KEY=${S3_ACCESS_KEY:-CITESTACCESSKEY00001}
 S3_SECRET_KEY=${S3_SECRET_KEY:-citestsecretkey0000000000000000000000001}
 case $OBJECTSTORE in memstore | bluestore) ;; *) echo "OBJECTSTORE must be memstore or bluestore" >&2; exit 2 ;; esac
 for tool in ceph-mon ceph-osd radosgw radosgw-admin ceph ceph-authtool monmaptool uuidgen curl; do
-  command -v "$tool" >/dev/null || { echo "s3-up: '$tool' not found; run scripts/install-deps.sh" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "s3-up: '$tool' not found; run scripts/install-deps.sh --tests" >&2; exit 1; }
 done
 
 ms() { echo $(($(date +%s%N) / 1000000)); }

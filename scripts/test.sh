@@ -4,7 +4,7 @@
 # unit tests again under ASan + UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --tests
 (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 
 bash scripts/build.sh build -DTB_WERROR=ON
