@@ -161,6 +161,8 @@ class Bitmap {
 // ---------------------------------------------------------------------------------------------
 
 struct BlockReader::Impl {
+  // The trace-table section (bloom included) and its parsed header, loading them if needed.
+  Status TraceTable(Bytes* section, TraceHeader* header) const;
   // Looks `id` up in the trace bloom and the trace table.
   Status FindTraceRow(const model::TraceId& id, bool* found, uint32_t* ordinal, TraceRow* row) const;
 
@@ -733,20 +735,22 @@ BlockReader::BlockReader(objstore::ObjectStore* store, std::string prefix, Block
 
 BlockReader::~BlockReader() = default;
 
-Status BlockReader::Impl::FindTraceRow(const model::TraceId& id, bool* found, uint32_t* ordinal, TraceRow* row) const {
-  const Impl& m = *this;
-  *found = false;
-  if (m.meta.trace_count == 0) return Status::Ok();
+Status BlockReader::Impl::TraceTable(Bytes* section, TraceHeader* header) const {
   std::shared_ptr<const std::vector<PageInfo>> pages;
   std::shared_ptr<const Tables> tables;
-  TB_RETURN_IF_ERROR(m.Basics(&pages, &tables, true));
+  TB_RETURN_IF_ERROR(Basics(&pages, &tables, true));
+  std::lock_guard lock(mu);
+  *section = traces_full;
+  *header = *trace_header;
+  return Status::Ok();
+}
+
+Status BlockReader::Impl::FindTraceRow(const model::TraceId& id, bool* found, uint32_t* ordinal, TraceRow* row) const {
+  *found = false;
+  if (meta.trace_count == 0) return Status::Ok();
   Bytes traces;
   TraceHeader h;
-  {
-    std::lock_guard lock(m.mu);
-    traces = m.traces_full;
-    h = *m.trace_header;
-  }
+  TB_RETURN_IF_ERROR(TraceTable(&traces, &h));
   const std::string_view section(*traces);
   const std::string_view bloom = section.substr(section.size() - h.bloom_bytes);
   if (!BloomMayContain(bloom, h.k, HashTraceId(id.data()))) return Status::Ok();
@@ -763,7 +767,7 @@ Status BlockReader::Impl::FindTraceRow(const model::TraceId& id, bool* found, ui
   if (lo == h.n || section.substr(h.prefix_len + uint64_t{lo} * h.row_size, 16) != key) return Status::Ok();
   *found = true;
   *ordinal = lo;
-  *row = m.ParseRow(h, section.substr(h.prefix_len + uint64_t{lo} * h.row_size, h.row_size));
+  *row = ParseRow(h, section.substr(h.prefix_len + uint64_t{lo} * h.row_size, h.row_size));
   return Status::Ok();
 }
 
@@ -772,16 +776,9 @@ Status BlockReader::TracesInWindow(uint64_t start_unix_nano, uint64_t end_unix_n
   const Impl& m = *impl_;
   if (m.meta.trace_count == 0 || m.meta.max_span_end < start_unix_nano || m.meta.min_span_start > end_unix_nano)
     return Status::Ok();
-  std::shared_ptr<const std::vector<PageInfo>> pages;
-  std::shared_ptr<const Tables> tables;
-  TB_RETURN_IF_ERROR(m.Basics(&pages, &tables, true));
   Bytes traces;
   TraceHeader h;
-  {
-    std::lock_guard lock(m.mu);
-    traces = m.traces_full;
-    h = *m.trace_header;
-  }
+  TB_RETURN_IF_ERROR(m.TraceTable(&traces, &h));
   const std::string_view section(*traces);
   for (uint32_t t = 0; t < h.n; ++t) {
     const TraceRow row = m.ParseRow(h, section.substr(h.prefix_len + uint64_t{t} * h.row_size, h.row_size));
