@@ -126,13 +126,15 @@ function attrsFromJson(list) {
   return sortAttributes((list ?? []).map((kv) => ({ key: String(kv.key ?? ''), value: valueFromJson(kv.value) })));
 }
 
-/** Canonical spans of one OTLP/JSON TracesData (or ExportTraceServiceRequest) document (object or JSON text). */
-export function spansFromOtlpJson(doc) {
-  if (typeof doc === 'string') doc = JSON.parse(doc);
+/**
+ * Canonical spans of a TracesData-shaped object: OTLP/JSON and proto-loader objects share the field
+ * names and differ only in how IDs and attribute lists are encoded.
+ */
+function spansFrom(doc, id, attrs) {
   const out = [];
   for (const rs of doc.resourceSpans ?? []) {
     const resource = {
-      attributes: attrsFromJson(rs.resource?.attributes),
+      attributes: attrs(rs.resource?.attributes),
       droppedAttributesCount: u32(rs.resource?.droppedAttributesCount),
       schemaUrl: rs.schemaUrl ?? '',
     };
@@ -140,34 +142,34 @@ export function spansFromOtlpJson(doc) {
       const scope = {
         name: ss.scope?.name ?? '',
         version: ss.scope?.version ?? '',
-        attributes: attrsFromJson(ss.scope?.attributes),
+        attributes: attrs(ss.scope?.attributes),
         droppedAttributesCount: u32(ss.scope?.droppedAttributesCount),
         schemaUrl: ss.schemaUrl ?? '',
       };
       for (const s of ss.spans ?? []) {
         out.push(finishSpan({
-          traceId: hexFromJson(s.traceId),
-          spanId: hexFromJson(s.spanId),
-          parentSpanId: hexFromJson(s.parentSpanId),
+          traceId: id(s.traceId),
+          spanId: id(s.spanId),
+          parentSpanId: id(s.parentSpanId),
           traceState: s.traceState ?? '',
           name: s.name ?? '',
           kind: enumNumber(s.kind, SPAN_KIND_NAMES),
           startTimeUnixNano: decString(s.startTimeUnixNano),
           endTimeUnixNano: decString(s.endTimeUnixNano),
-          attributes: attrsFromJson(s.attributes),
+          attributes: attrs(s.attributes),
           droppedAttributesCount: u32(s.droppedAttributesCount),
           events: (s.events ?? []).map((e) => ({
             name: e.name ?? '',
             timeUnixNano: decString(e.timeUnixNano),
-            attributes: attrsFromJson(e.attributes),
+            attributes: attrs(e.attributes),
             droppedAttributesCount: u32(e.droppedAttributesCount),
           })),
           droppedEventsCount: u32(s.droppedEventsCount),
           links: (s.links ?? []).map((l) => ({
-            traceId: hexFromJson(l.traceId),
-            spanId: hexFromJson(l.spanId),
+            traceId: id(l.traceId),
+            spanId: id(l.spanId),
             traceState: l.traceState ?? '',
-            attributes: attrsFromJson(l.attributes),
+            attributes: attrs(l.attributes),
             droppedAttributesCount: u32(l.droppedAttributesCount),
             flags: u32(l.flags),
           })),
@@ -181,6 +183,12 @@ export function spansFromOtlpJson(doc) {
     }
   }
   return out;
+}
+
+/** Canonical spans of one OTLP/JSON TracesData (or ExportTraceServiceRequest) document (object or JSON text). */
+export function spansFromOtlpJson(doc) {
+  if (typeof doc === 'string') doc = JSON.parse(doc);
+  return spansFrom(doc, hexFromJson, attrsFromJson);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -209,58 +217,7 @@ function attrsFromProto(list) {
 
 /** Canonical spans of a decoded TracesData or ExportTraceServiceRequest. */
 export function spansFromProto(msg) {
-  const out = [];
-  for (const rs of msg.resourceSpans ?? []) {
-    const resource = {
-      attributes: attrsFromProto(rs.resource?.attributes),
-      droppedAttributesCount: u32(rs.resource?.droppedAttributesCount),
-      schemaUrl: rs.schemaUrl ?? '',
-    };
-    for (const ss of rs.scopeSpans ?? []) {
-      const scope = {
-        name: ss.scope?.name ?? '',
-        version: ss.scope?.version ?? '',
-        attributes: attrsFromProto(ss.scope?.attributes),
-        droppedAttributesCount: u32(ss.scope?.droppedAttributesCount),
-        schemaUrl: ss.schemaUrl ?? '',
-      };
-      for (const s of ss.spans ?? []) {
-        out.push(finishSpan({
-          traceId: hexFromBytes(s.traceId),
-          spanId: hexFromBytes(s.spanId),
-          parentSpanId: hexFromBytes(s.parentSpanId),
-          traceState: s.traceState ?? '',
-          name: s.name ?? '',
-          kind: enumNumber(s.kind, SPAN_KIND_NAMES),
-          startTimeUnixNano: decString(s.startTimeUnixNano),
-          endTimeUnixNano: decString(s.endTimeUnixNano),
-          attributes: attrsFromProto(s.attributes),
-          droppedAttributesCount: u32(s.droppedAttributesCount),
-          events: (s.events ?? []).map((e) => ({
-            name: e.name ?? '',
-            timeUnixNano: decString(e.timeUnixNano),
-            attributes: attrsFromProto(e.attributes),
-            droppedAttributesCount: u32(e.droppedAttributesCount),
-          })),
-          droppedEventsCount: u32(s.droppedEventsCount),
-          links: (s.links ?? []).map((l) => ({
-            traceId: hexFromBytes(l.traceId),
-            spanId: hexFromBytes(l.spanId),
-            traceState: l.traceState ?? '',
-            attributes: attrsFromProto(l.attributes),
-            droppedAttributesCount: u32(l.droppedAttributesCount),
-            flags: u32(l.flags),
-          })),
-          droppedLinksCount: u32(s.droppedLinksCount),
-          status: { code: enumNumber(s.status?.code, STATUS_CODE_NAMES), message: s.status?.message ?? '' },
-          flags: u32(s.flags),
-          resource,
-          scope,
-        }));
-      }
-    }
-  }
-  return out;
+  return spansFrom(msg, hexFromBytes, attrsFromProto);
 }
 
 function finishSpan(span) {
