@@ -1,0 +1,77 @@
+// The Jaeger span model (jaeger.api_v2), as plain structs, and its mapping to and from the core
+// OTLP-shaped model.
+//
+// Jaeger's legacy doors (Remote Storage API v1 over gRPC, the /api JSON API that Jaeger UI and
+// Grafana call) speak this model. Both render these structs; neither converts OTLP itself, so the
+// OTLP → Jaeger mapping exists once. The mapping is the standard one Jaeger applies to stored OTLP
+// (reference jaeger-api.md §6.4); FromJaeger is its inverse, so that Jaeger-model writes round-trip
+// through storage.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/span.h"
+
+namespace tb::model::jaeger {
+
+enum class ValueType : uint8_t { kString = 0, kBool = 1, kInt64 = 2, kFloat64 = 3, kBinary = 4 };
+
+// A typed tag. Only the field that `type` names is meaningful; binary values live in `str`.
+struct Tag {
+  std::string key;
+  ValueType type = ValueType::kString;
+  std::string str;
+  bool bool_value = false;
+  int64_t int_value = 0;
+  double float_value = 0;
+  bool operator==(const Tag&) const = default;
+};
+
+struct Log {
+  uint64_t timestamp_unix_nano = 0;
+  std::vector<Tag> fields;
+  bool operator==(const Log&) const = default;
+};
+
+enum class RefType : uint8_t { kChildOf = 0, kFollowsFrom = 1 };
+
+struct SpanRef {
+  TraceId trace_id{};
+  SpanId span_id{};
+  RefType type = RefType::kChildOf;
+  bool operator==(const SpanRef&) const = default;
+};
+
+struct Process {
+  std::string service_name;
+  std::vector<Tag> tags;
+  bool operator==(const Process&) const = default;
+};
+
+// Times keep nanoseconds: the v1 gRPC API carries them; the UI JSON truncates to microseconds.
+struct Span {
+  TraceId trace_id{};
+  SpanId span_id{};
+  std::string operation_name;
+  std::vector<SpanRef> references;
+  uint32_t flags = 0;
+  uint64_t start_time_unix_nano = 0;
+  uint64_t duration_nanos = 0;
+  std::vector<Tag> tags;
+  std::vector<Log> logs;
+  Process process;
+  std::vector<std::string> warnings;
+  bool operator==(const Span&) const = default;
+};
+
+// OTLP → Jaeger, span by span in the order the batch holds them; every span carries its Process.
+std::vector<Span> ToJaeger(const Traces& traces);
+
+// Jaeger → OTLP: spans sharing an equal Process share one ResourceSpans. Tags that the forward
+// mapping derives from OTLP fields (span.kind, otel.status_code, otel.scope.name, ...) are turned
+// back into those fields, so FromJaeger(ToJaeger(t)) keeps everything the Jaeger model can carry.
+Traces FromJaeger(const std::vector<Span>& spans);
+
+}  // namespace tb::model::jaeger
