@@ -2,11 +2,14 @@
 #include <malloc.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <cstdio>
 
 #include "server/config.h"
+#include "server/plugin.h"
 #include "server/server.h"
 
 namespace {
@@ -18,7 +21,9 @@ int WaitForStopSignal(const sigset_t& signals) {
   return signal;
 }
 
-int Serve(tb::server::Config config) {
+// In plugin mode the process also serves go-plugin's controller (whose Shutdown stops it like
+// SIGTERM) and prints the handshake line on stdout once gRPC listens.
+int Serve(tb::server::Config config, bool plugin_mode = false) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -30,9 +35,14 @@ int Serve(tb::server::Config config) {
     spdlog::critical("cannot start: {}", server.status().ToString());
     return 1;
   }
+  if (plugin_mode) (*server)->EnablePluginMode([] { kill(getpid(), SIGTERM); });
   if (auto s = (*server)->Start(); !s.ok()) {
     spdlog::critical("cannot start: {}", s.ToString());
     return 1;
+  }
+  if (plugin_mode) {
+    std::printf("%s\n", tb::server::PluginHandshakeLine("127.0.0.1", (*server)->grpc_port()).c_str());
+    std::fflush(stdout);
   }
   const int signal = WaitForStopSignal(signals);
   spdlog::info("received signal {}; finishing in-flight requests", signal);
@@ -76,7 +86,32 @@ int main(int argc, char** argv) {
   serve->add_flag("--no-background-flush", no_background_flush,
                   "Write blocks only on POST /admin/flush (tests; back-pressure then holds ingest)");
 
+  // Jaeger ≤ 1.57 runs `<binary> --config <file>` (the file may be empty) as a go-plugin.
+  std::string plugin_config_file;
+  auto* plugin = app.add_subcommand("plugin", "Run as a Jaeger <= 1.57 storage plugin (Jaeger starts it)");
+  plugin->add_option("--config", plugin_config_file,
+                     "YAML configuration file (--grpc-storage-plugin.configuration-file)");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (plugin->parsed()) {
+    if (auto s = tb::server::CheckPluginEnvironment(); !s.ok()) {
+      spdlog::critical("{}", s.message());
+      return 1;
+    }
+    tb::server::Config config;
+    config.http_listen.clear();  // HTTP only when the file asks for it
+    if (!plugin_config_file.empty()) {
+      if (auto s = tb::server::LoadConfigFile(plugin_config_file, &config); !s.ok()) {
+        spdlog::critical("{}", s.ToString());
+        return 2;
+      }
+    }
+    // go-plugin connects to the address of the handshake line: any free loopback port.
+    config.grpc_listen = "127.0.0.1:0";
+    spdlog::set_level(spdlog::level::from_str(config.log_level));
+    return Serve(std::move(config), /*plugin_mode=*/true);
+  }
 
   tb::server::Config config;
   if (!config_file.empty()) {

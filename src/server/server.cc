@@ -38,12 +38,16 @@ Status Server::Start() {
   trace_reader_ = std::make_unique<StorageV2TraceReader>(&db_->engine());
   dependency_reader_ = std::make_unique<StorageV2DependencyReader>(&db_->engine());
   capabilities_ = std::make_unique<StorageV2Capabilities>();
+  v1_writer_ = std::make_unique<StorageV1SpanWriter>(&db_->ingester());
+  v1_streaming_writer_ = std::make_unique<StorageV1StreamingSpanWriter>(&db_->ingester());
+  v1_reader_ = std::make_unique<StorageV1SpanReader>(&db_->engine());
+  v1_dependencies_ = std::make_unique<StorageV1DependenciesReader>(&db_->engine());
+  v1_capabilities_ = std::make_unique<StorageV1Capabilities>();
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  int bound_port = 0;
-  builder.AddListeningPort(config_.grpc_listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(config_.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port_);
   // Refuse a port another process already serves (gRPC allows SO_REUSEPORT by default).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(config_.limits.max_request_bytes, INT32_MAX)));
@@ -51,17 +55,36 @@ Status Server::Start() {
   builder.RegisterService(trace_reader_.get());
   builder.RegisterService(dependency_reader_.get());
   builder.RegisterService(capabilities_.get());
+  builder.RegisterService(v1_writer_.get());
+  builder.RegisterService(v1_streaming_writer_.get());
+  builder.RegisterService(v1_reader_.get());
+  builder.RegisterService(v1_dependencies_.get());
+  builder.RegisterService(v1_capabilities_.get());
+  if (plugin_controller_) builder.RegisterService(plugin_controller_.get());
   grpc_ = builder.BuildAndStart();
-  if (!grpc_ || bound_port == 0) return Status::Unavailable("cannot listen for gRPC on " + config_.grpc_listen);
+  if (!grpc_ || grpc_port_ == 0) return Status::Unavailable("cannot listen for gRPC on " + config_.grpc_listen);
   auto* health = grpc_->GetHealthCheckService();
   for (const char* service : {"opentelemetry.proto.collector.trace.v1.TraceService", "jaeger.storage.v2.TraceReader",
                               "jaeger.storage.v2.DependencyReader", "jaeger.storage.v2.Capabilities"})
     health->SetServingStatus(service, true);
+  for (const char* service : {"jaeger.storage.v1.SpanWriterPlugin", "jaeger.storage.v1.StreamingSpanWriterPlugin",
+                              "jaeger.storage.v1.SpanReaderPlugin", "jaeger.storage.v1.DependenciesReaderPlugin",
+                              "jaeger.storage.v1.PluginCapabilities"})
+    health->SetServingStatus(service, true);
+  if (plugin_controller_) health->SetServingStatus(kPluginHealthService, true);
 
+  if (config_.http_listen.empty()) {
+    spdlog::info("serving gRPC on port {}; no HTTP", grpc_port_);
+    return Status::Ok();
+  }
   http_ = std::make_unique<HttpServer>(config_, db_.get());
   TB_RETURN_IF_ERROR(http_->Start(config_.http_listen));
   spdlog::info("serving gRPC on {} and HTTP on {}", config_.grpc_listen, config_.http_listen);
   return Status::Ok();
+}
+
+void Server::EnablePluginMode(std::function<void()> request_stop) {
+  plugin_controller_ = std::make_unique<PluginController>(std::move(request_stop));
 }
 
 Status Server::Shutdown(std::chrono::milliseconds grace) {

@@ -8,7 +8,9 @@
 #include "db/db.h"
 #include "server/config.h"
 #include "server/grpc_services.h"
+#include "server/grpc_v1_services.h"
 #include "server/http_server.h"
+#include "server/plugin.h"
 
 namespace tb::server {
 
@@ -18,8 +20,13 @@ class Server {
   static Result<std::unique_ptr<Server>> Open(const Config& config);
   ~Server();
 
-  // Starts serving gRPC and HTTP.
+  // Starts serving gRPC and HTTP (no HTTP when http_listen is empty).
   Status Start();
+  // Before Start: also serve go-plugin's controller and report "plugin" healthy (legacy plugin
+  // mode); the controller's Shutdown calls `request_stop`.
+  void EnablePluginMode(std::function<void()> request_stop);
+  // The port gRPC listens on once started (useful with port 0).
+  int grpc_port() const { return grpc_port_; }
   // Stops accepting, lets in-flight requests finish (up to `grace`), and syncs the WAL. The head
   // is not flushed: the WAL holds it.
   Status Shutdown(std::chrono::milliseconds grace);
@@ -33,6 +40,13 @@ class Server {
   std::unique_ptr<StorageV2TraceReader> trace_reader_;
   std::unique_ptr<StorageV2DependencyReader> dependency_reader_;
   std::unique_ptr<StorageV2Capabilities> capabilities_;
+  std::unique_ptr<StorageV1SpanWriter> v1_writer_;
+  std::unique_ptr<StorageV1StreamingSpanWriter> v1_streaming_writer_;
+  std::unique_ptr<StorageV1SpanReader> v1_reader_;
+  std::unique_ptr<StorageV1DependenciesReader> v1_dependencies_;
+  std::unique_ptr<StorageV1Capabilities> v1_capabilities_;
+  std::unique_ptr<PluginController> plugin_controller_;  // only in plugin mode
+  int grpc_port_ = 0;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<HttpServer> http_;
 };

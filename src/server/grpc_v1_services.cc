@@ -1,0 +1,188 @@
+#include "server/grpc_v1_services.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <set>
+
+#include "server/grpc_services.h"
+#include "wire/jaeger_proto.h"
+
+namespace tb::server {
+namespace {
+
+namespace v1 = jaeger::storage::v1;
+
+// Jaeger's reference server sends 1000 spans per chunk; the byte bound keeps chunks far below the
+// client's 4 MiB default receive limit when spans are large.
+constexpr size_t kMaxChunkSpans = 1000;
+constexpr size_t kMaxChunkBytes = 1 << 20;
+
+Status IngestSpans(ingest::Ingester* ingester, std::vector<model::jaeger::Span>&& spans) {
+  TB_RETURN_IF_ERROR(ingester->CheckCapacity());
+  TB_ASSIGN_OR_RETURN(ingest::IngestResult result, ingester->Ingest(model::jaeger::FromJaeger(spans)));
+  // v1 has no partial success: a span refused by a per-trace limit fails the call.
+  if (result.rejected_spans > 0) return Status::FailedPrecondition(result.message);
+  if (!result.message.empty()) spdlog::debug("v1 write: {}", result.message);
+  return Status::Ok();
+}
+
+Status IngestRequest(ingest::Ingester* ingester, const v1::WriteSpanRequest& request) {
+  if (!request.has_span()) return Status::InvalidArgument("span is required");
+  TB_ASSIGN_OR_RETURN(model::jaeger::Span span, wire::FromProto(request.span()));
+  std::vector<model::jaeger::Span> spans;
+  spans.push_back(std::move(span));
+  return IngestSpans(ingester, std::move(spans));
+}
+
+std::optional<uint64_t> QueryTime(bool present, const google::protobuf::Timestamp& ts) {
+  return present ? wire::OptionalUnixNanos(ts) : std::nullopt;
+}
+
+Result<query::TraceQuery> ToTraceQuery(const v1::TraceQueryParameters& p) {
+  query::TraceQuery q;
+  q.service_name = p.service_name();
+  q.operation_name = p.operation_name();
+  // v1 tag values are already strings; the engine compares canonical strings.
+  for (const auto& [key, value] : p.tags()) q.attributes.push_back({key, value});
+  q.start_time_min_unix_nano = QueryTime(p.has_start_time_min(), p.start_time_min());
+  q.start_time_max_unix_nano = QueryTime(p.has_start_time_max(), p.start_time_max());
+  q.duration_min_nanos = wire::OptionalNanos(p.duration_min());
+  q.duration_max_nanos = wire::OptionalNanos(p.duration_max());
+  if (q.duration_min_nanos && q.duration_max_nanos && *q.duration_min_nanos > *q.duration_max_nanos)
+    return Status::InvalidArgument("duration_min is greater than duration_max");
+  q.search_depth = p.num_traces();
+  return q;
+}
+
+// Streams one trace as Jaeger spans.
+query::TraceSink SpanChunkWriter(StorageV1SpanReader::ChunkWriter* writer, bool* wrote) {
+  return [writer, wrote](const model::TraceId&, model::Traces&& trace) -> Status {
+    for (const auto& chunk : ChunkSpans(model::jaeger::ToJaeger(trace), kMaxChunkSpans, kMaxChunkBytes)) {
+      if (!writer->Write(chunk)) return Status(StatusCode::kCancelled, "client stopped reading");
+      *wrote = true;
+    }
+    return Status::Ok();
+  };
+}
+
+}  // namespace
+
+std::vector<v1::SpansResponseChunk> ChunkSpans(const std::vector<model::jaeger::Span>& spans, size_t max_spans,
+                                               size_t max_bytes) {
+  std::vector<v1::SpansResponseChunk> chunks;
+  size_t chunk_bytes = 0;
+  for (const auto& span : spans) {
+    jaeger::api_v2::Span pb;
+    wire::ToProto(span, &pb);
+    const size_t span_bytes = pb.ByteSizeLong() + 8;  // + tag and length
+    if (chunks.empty() || chunks.back().spans_size() >= static_cast<int>(max_spans) ||
+        (chunks.back().spans_size() > 0 && chunk_bytes + span_bytes > max_bytes)) {
+      chunks.emplace_back();
+      chunk_bytes = 0;
+    }
+    *chunks.back().add_spans() = std::move(pb);
+    chunk_bytes += span_bytes;
+  }
+  return chunks;
+}
+
+grpc::Status StorageV1SpanWriter::WriteSpan(grpc::ServerContext*, const v1::WriteSpanRequest* request,
+                                            v1::WriteSpanResponse*) {
+  return ToGrpc(IngestRequest(ingester_, *request));
+}
+
+grpc::Status StorageV1SpanWriter::Close(grpc::ServerContext*, const v1::CloseWriterRequest*, v1::CloseWriterResponse*) {
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageV1StreamingSpanWriter::WriteSpanStream(grpc::ServerContext*,
+                                                           grpc::ServerReader<v1::WriteSpanRequest>* reader,
+                                                           v1::WriteSpanResponse*) {
+  v1::WriteSpanRequest request;
+  while (reader->Read(&request)) {
+    if (Status s = IngestRequest(ingester_, request); !s.ok()) return ToGrpc(s);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageV1SpanReader::GetTrace(grpc::ServerContext*, const v1::GetTraceRequest* request,
+                                           ChunkWriter* writer) {
+  model::TraceId id{};
+  if (request->trace_id().size() != id.size())
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "trace_id must be 16 bytes, got " + std::to_string(request->trace_id().size()));
+  std::memcpy(id.data(), request->trace_id().data(), id.size());
+  bool wrote = false;
+  if (Status s = engine_->GetTraces({id}, SpanChunkWriter(writer, &wrote)); !s.ok()) return ToGrpc(s);
+  if (!wrote) return grpc::Status(grpc::StatusCode::NOT_FOUND, "trace not found");
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageV1SpanReader::GetServices(grpc::ServerContext*, const v1::GetServicesRequest*,
+                                              v1::GetServicesResponse* response) {
+  auto services = engine_->Services();
+  if (!services.ok()) return ToGrpc(services.status());
+  for (auto& s : *services) response->add_services(std::move(s));
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageV1SpanReader::GetOperations(grpc::ServerContext*, const v1::GetOperationsRequest* request,
+                                                v1::GetOperationsResponse* response) {
+  auto ops = engine_->Operations(request->service(), request->span_kind());
+  if (!ops.ok()) return ToGrpc(ops.status());
+  std::set<std::string> names;  // the deprecated field, for clients that read only names
+  for (const auto& op : *ops) {
+    auto* o = response->add_operations();
+    o->set_name(op.name);
+    o->set_span_kind(op.span_kind);
+    names.insert(op.name);
+  }
+  for (const auto& name : names) response->add_operationnames(name);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageV1SpanReader::FindTraces(grpc::ServerContext*, const v1::FindTracesRequest* request,
+                                             ChunkWriter* writer) {
+  auto q = ToTraceQuery(request->query());
+  if (!q.ok()) return ToGrpc(q.status());
+  bool wrote = false;
+  return ToGrpc(engine_->FindTraces(*q, SpanChunkWriter(writer, &wrote)));
+}
+
+grpc::Status StorageV1SpanReader::FindTraceIDs(grpc::ServerContext*, const v1::FindTraceIDsRequest* request,
+                                               v1::FindTraceIDsResponse* response) {
+  auto q = ToTraceQuery(request->query());
+  if (!q.ok()) return ToGrpc(q.status());
+  auto hits = engine_->FindTraceIds(*q);
+  if (!hits.ok()) return ToGrpc(hits.status());
+  for (const auto& h : *hits)
+    response->add_trace_ids(std::string(reinterpret_cast<const char*>(h.trace_id.data()), h.trace_id.size()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageV1DependenciesReader::GetDependencies(grpc::ServerContext*,
+                                                          const v1::GetDependenciesRequest* request,
+                                                          v1::GetDependenciesResponse* response) {
+  const auto start = QueryTime(request->has_start_time(), request->start_time());
+  if (!start) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "start_time is required");
+  const uint64_t end = QueryTime(request->has_end_time(), request->end_time()).value_or(UINT64_MAX);
+  if (end < *start) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "end_time is before start_time");
+  auto deps = engine_->Dependencies(*start, end);
+  if (!deps.ok()) return ToGrpc(deps.status());
+  for (const auto& [edge, count] : *deps) {
+    auto* d = response->add_dependencies();
+    d->set_parent(edge.first);
+    d->set_child(edge.second);
+    d->set_call_count(count);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageV1Capabilities::Capabilities(grpc::ServerContext*, const v1::CapabilitiesRequest*,
+                                                 v1::CapabilitiesResponse* response) {
+  response->set_streamingspanwriter(true);
+  return grpc::Status::OK;
+}
+
+}  // namespace tb::server
