@@ -7,6 +7,9 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
+#include <vector>
 
 #include "server/config.h"
 #include "server/plugin.h"
@@ -92,7 +95,13 @@ int main(int argc, char** argv) {
   plugin->add_option("--config", plugin_config_file,
                      "YAML configuration file (--grpc-storage-plugin.configuration-file)");
 
-  CLI11_PARSE(app, argc, argv);
+  // Jaeger ≤ 1.57 runs the plugin binary itself as `<binary> --config FILE`, without a subcommand;
+  // with its magic cookie in the environment that means `plugin`, so no wrapper script is needed.
+  std::vector<char*> args(argv, argv + argc);
+  static char plugin_command[] = "plugin";
+  if (argc >= 2 && std::string_view(argv[1]) == "--config" && std::getenv("STORAGE_PLUGIN") != nullptr)
+    args.insert(args.begin() + 1, plugin_command);
+  CLI11_PARSE(app, static_cast<int>(args.size()), args.data());
 
   if (plugin->parsed()) {
     if (auto s = tb::server::CheckPluginEnvironment(); !s.ok()) {

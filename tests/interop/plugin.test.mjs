@@ -30,9 +30,12 @@ function tempDir() {
 }
 after(() => { for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true }); });
 
-/** Runs the plugin as go-plugin does: `<binary> plugin --config <file>`, stdout and stderr piped. */
-function startPlugin({ env = GO_PLUGIN_ENV, configFile, cwd }) {
-  const child = spawn(binaryPath(), ['plugin', '--config', configFile], {
+/**
+ * Runs the plugin as go-plugin does, stdout and stderr piped: `<binary> plugin --config <file>`, or with `bare`
+ * exactly Jaeger's command line `<binary> --config <file>` (the cookie then selects plugin mode).
+ */
+function startPlugin({ env = GO_PLUGIN_ENV, configFile, cwd, bare = false }) {
+  const child = spawn(binaryPath(), [...(bare ? [] : ['plugin']), '--config', configFile], {
     cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...env },
   });
   const p = { child, stdout: '', stderr: '' };
@@ -118,8 +121,8 @@ describe('tracebucket plugin, started the way go-plugin starts a Jaeger storage 
       if (p.child.exitCode === null) p.child.kill('SIGKILL');
     }
 
-    // A second start on the same data dir serves what the first acknowledged.
-    const again = startPlugin({ configFile });
+    // A second start on the same data dir, with Jaeger's exact command line, serves what the first acknowledged.
+    const again = startPlugin({ configFile, bare: true });
     let clients2;
     try {
       const { address } = await handshake(again);
