@@ -44,7 +44,7 @@ void RunQuery(benchmark::State& state, const query::TraceQuery& q) {
 
 void BM_ServiceAndTag(benchmark::State& state) {
   query::TraceQuery q;
-  q.service_name = "service-3";
+  q.service_name = Workload().ServiceName(3);
   q.attributes = {{"user.id", "user-42"}};
   q.search_depth = 20;
   RunQuery(state, q);
@@ -60,7 +60,7 @@ BENCHMARK(BM_TagOnly)->Unit(benchmark::kMillisecond);
 
 void BM_ServiceTagAndDuration(benchmark::State& state) {
   query::TraceQuery q;
-  q.service_name = "service-3";
+  q.service_name = Workload().ServiceName(3);
   q.attributes = {{"http.status_code", "500"}};
   q.duration_min_nanos = 10'000'000;
   RunQuery(state, q);
@@ -69,7 +69,7 @@ BENCHMARK(BM_ServiceTagAndDuration)->Unit(benchmark::kMillisecond);
 
 void BM_ErrorSpans(benchmark::State& state) {
   query::TraceQuery q;
-  q.service_name = "service-3";
+  q.service_name = Workload().ServiceName(3);
   q.attributes = {{"error", "true"}};
   RunQuery(state, q);
 }
@@ -77,7 +77,7 @@ BENCHMARK(BM_ErrorSpans)->Unit(benchmark::kMillisecond);
 
 void BM_ServiceOnly(benchmark::State& state) {
   query::TraceQuery q;
-  q.service_name = "service-3";
+  q.service_name = Workload().ServiceName(3);
   RunQuery(state, q);
 }
 BENCHMARK(BM_ServiceOnly)->Unit(benchmark::kMillisecond);

@@ -1,6 +1,11 @@
-// OTLP/gRPC ingest load generator: N client threads send pre-encoded Export requests of a fixed
-// span count for a fixed time and report acknowledged spans/s and ack latency percentiles.
-//   tb_ingest_loadgen --target 127.0.0.1:4317 --concurrency 8 --batch 512 --seconds 20
+// OTLP/gRPC ingest load generator: N client threads send pre-encoded Export requests for a fixed
+// time and report acknowledged spans/s and ack latency percentiles. The requests are either
+// generated (bench/workload.h, --seed, --batch spans each) or replayed from a data-set file
+// written by tb_workload (--replay; docs/format/workload.md), cycled in order.
+// --rate caps the total spans/s: each sender paces its own share, so that latency is measured
+// under a steady offered load rather than at saturation.
+//   tb_ingest_loadgen --target 127.0.0.1:4317 --concurrency 8 --batch 512 --seconds 20 [--rate 100000]
+//   tb_ingest_loadgen --target 127.0.0.1:4317 --replay /tmp/workload.bin --seconds 60
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
@@ -38,24 +43,50 @@ int main(int argc, char** argv) {
   double seconds = 20;
   int distinct_batches = 256;
   uint64_t seed = 1;
+  double rate = 0;
+  std::string replay;
   app.add_option("--target", target);
   app.add_option("--concurrency", concurrency);
   app.add_option("--batch", batch_spans, "spans per Export request");
   app.add_option("--seconds", seconds);
   app.add_option("--distinct-batches", distinct_batches, "pre-encoded requests cycled by the senders");
   app.add_option("--seed", seed);
+  app.add_option("--rate", rate, "total spans/s to offer (0: as fast as acknowledged)");
+  app.add_option("--replay", replay, "send the requests of this data-set file instead of generated ones");
   CLI11_PARSE(app, argc, argv);
 
-  tb::bench::WorkloadOptions options;
-  options.seed = seed;
-  tb::bench::Workload workload(options);
-  std::vector<ExportTraceServiceRequest> requests(static_cast<size_t>(distinct_batches));
+  std::vector<ExportTraceServiceRequest> requests;
   std::vector<uint64_t> request_spans;
-  for (auto& r : requests) {
-    tb::model::Traces batch = workload.NextBatch(batch_spans);
-    request_spans.push_back(batch.SpanCount());
-    tb::wire::ToProto(batch, r.mutable_resource_spans());
+  if (!replay.empty()) {
+    auto records = tb::bench::ReadDataset(replay);
+    if (!records.ok()) {
+      std::fprintf(stderr, "%s\n", records.status().ToString().c_str());
+      return 2;
+    }
+    for (const auto& record : *records) {
+      if (!requests.emplace_back().ParseFromString(record.otlp)) {
+        std::fprintf(stderr, "%s: request %zu is not an ExportTraceServiceRequest\n", replay.c_str(),
+                     requests.size() - 1);
+        return 2;
+      }
+      request_spans.push_back(record.spans);
+    }
+    if (requests.empty()) {
+      std::fprintf(stderr, "%s: no requests\n", replay.c_str());
+      return 2;
+    }
+  } else {
+    tb::bench::WorkloadOptions options;
+    options.seed = seed;
+    tb::bench::Workload workload(options);
+    requests.resize(static_cast<size_t>(distinct_batches));
+    for (auto& r : requests) {
+      tb::model::Traces batch = workload.NextBatch(batch_spans);
+      request_spans.push_back(batch.SpanCount());
+      tb::wire::ToProto(batch, r.mutable_resource_spans());
+    }
   }
+  const double rate_per_sender = rate / concurrency;
 
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(64 << 20);
@@ -69,8 +100,14 @@ int main(int argc, char** argv) {
       args.SetInt("tb.sender", t);
       auto stub = TraceService::NewStub(grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
       ThreadResult& r = results[static_cast<size_t>(t)];
+      auto next_send = std::chrono::steady_clock::now();
       for (size_t i = static_cast<size_t>(t); !stop.load(); i += static_cast<size_t>(concurrency)) {
         const size_t which = i % requests.size();
+        if (rate_per_sender > 0) {
+          std::this_thread::sleep_until(next_send);
+          next_send += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+              std::chrono::duration<double>(static_cast<double>(request_spans[which]) / rate_per_sender));
+        }
         grpc::ClientContext ctx;
         ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
         ExportTraceServiceResponse response;
