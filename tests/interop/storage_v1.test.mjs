@@ -279,3 +279,55 @@ describe('v1 writes: WriteSpan and WriteSpanStream read back equal', () => {
     await assert.rejects(ctx.clients.getTrace(after.traceId), (err) => err.code === 5);
   });
 });
+
+describe('v1 writes meet the same back-pressure as OTLP', () => {
+  const ctx = {};
+  before(async () => {
+    ctx.server = await TbServer.start({ extraArgs: ['--head-memory-budget', '2MiB', '--no-background-flush'] });
+    ctx.clients = new V1Clients(ctx.server.grpcAddress);
+  });
+  after(async () => {
+    ctx.clients?.close();
+    if (ctx.server) {
+      try { await ctx.server.stop(); } finally { await ctx.server.dispose(); }
+    }
+  });
+
+  const floodSpan = (i) => ({
+    traceId: `f100${i.toString(16).padStart(28, '0')}`, spanId: '00000000000000f1', operationName: 'flood', flags: 0,
+    references: [], startTimeUnixNano: (BigInt(Date.now()) * 1_000_000n).toString(), durationNanos: '1000',
+    tags: [{ key: 'payload', type: 'string', value: 'x'.repeat(2000) }], logs: [],
+    process: { serviceName: 'flood-svc', tags: [] }, warnings: [],
+  });
+
+  test('WriteSpan gets RESOURCE_EXHAUSTED when the head is full; every acknowledged span is readable; a flush makes room',
+    async () => {
+      const acknowledged = [];
+      let refused;
+      for (let i = 0; i < 20_000 && !refused; i++) {
+        const span = floodSpan(i);
+        try {
+          await ctx.clients.writeSpan(jaegerSpanToProto(span));
+          acknowledged.push(span);
+        } catch (err) {
+          refused = err;
+        }
+      }
+      assert.ok(refused, 'no back-pressure within 20,000 spans of 2 kB on a 2 MiB head');
+      assert.equal(refused.code, 8 /* RESOURCE_EXHAUSTED */, refused.details);
+      assert.ok(acknowledged.length > 100, `${acknowledged.length} spans acknowledged before the head was full`);
+      // The streaming writer refuses too, ending its stream with the same status.
+      await assert.rejects(ctx.clients.writeSpanStream([jaegerSpanToProto(floodSpan(50_000))]), (err) => err.code === 8);
+      for (const span of [acknowledged[0], acknowledged[acknowledged.length - 1]]) {
+        assertStream(await ctx.clients.getTrace(span.traceId), [span], 'acknowledged span');
+      }
+      const ids = await ctx.clients.findTraceIds({
+        serviceName: 'flood-svc', operationName: 'flood', tags: {}, startTimeMin: { seconds: '-62135596800', nanos: 0 },
+        startTimeMax: { seconds: '-62135596800', nanos: 0 }, durationMin: { seconds: '0', nanos: 0 },
+        durationMax: { seconds: '0', nanos: 0 }, numTraces: 100_000,
+      });
+      assert.equal(ids.traceIds.length, acknowledged.length, 'every acknowledged span, and nothing refused, is stored');
+      await ctx.server.flush();
+      await ctx.clients.writeSpan(jaegerSpanToProto(floodSpan(60_000)));
+    });
+});
