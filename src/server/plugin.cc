@@ -32,6 +32,11 @@ Status CheckPluginEnvironment() {
       return Status::FailedPrecondition("the plugin host offers protocol versions " + std::string(versions) +
                                         "; tracebucket speaks version " + std::to_string(kAppProtocolVersion));
   }
+  // With AutoMTLS the host would dial TLS; failing here says why instead of a TLS error on its side.
+  if (const char* cert = std::getenv("PLUGIN_CLIENT_CERT"); cert != nullptr && *cert != '\0')
+    return Status::FailedPrecondition(
+        "the plugin host asks for AutoMTLS (PLUGIN_CLIENT_CERT is set), which tracebucket's plugin mode does not "
+        "support; Jaeger's storage plugin host does not enable it");
   return Status::Ok();
 }
 

@@ -16,8 +16,8 @@ namespace tb::server {
 inline constexpr const char* kPluginHealthService = "plugin";
 
 // FAILED_PRECONDITION with an explanation unless the environment is that of a go-plugin host
-// speaking to Jaeger's storage plugins: STORAGE_PLUGIN=jaeger, and PLUGIN_PROTOCOL_VERSIONS (when
-// set) offering app protocol version 1.
+// speaking to Jaeger's storage plugins: STORAGE_PLUGIN=jaeger, PLUGIN_PROTOCOL_VERSIONS (when set)
+// offering app protocol version 1, and no AutoMTLS (PLUGIN_CLIENT_CERT), which we do not speak.
 Status CheckPluginEnvironment();
 
 // The line printed on stdout once gRPC listens: core protocol 1 | app protocol 1 | tcp | address | grpc.

@@ -178,4 +178,15 @@ describe('tracebucket plugin, started the way go-plugin starts a Jaeger storage 
     assert.equal(p.stdout, '');
     assert.match(p.stderr, /protocol versions 2,3/);
   });
+
+  test('a host that asks for AutoMTLS is refused with a message (plain gRPC on loopback only)', async () => {
+    const p = startPlugin({ env: { ...GO_PLUGIN_ENV, PLUGIN_CLIENT_CERT: '-----BEGIN CERTIFICATE-----\nMIIB\n' },
+      configFile: writeConfig(tempDir()) });
+    const exit = await Promise.race([p.exited, sleep(10_000, 'timeout', { ref: false })]);
+    if (exit === 'timeout') p.child.kill('SIGKILL');
+    assert.notEqual(exit, 'timeout');
+    assert.notEqual(exit.code, 0);
+    assert.equal(p.stdout, '');
+    assert.match(p.stderr, /AutoMTLS/);
+  });
 });
