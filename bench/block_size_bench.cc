@@ -2,7 +2,7 @@
 // the bytes go (per page column and per index section), against zstd -19 of the same spans as
 // OTLP protobuf.
 //
-//   tb_block_size_bench [spans=1000000] [zstd level for the proto baseline=19]
+//   tb_block_size_bench [spans=1000000] [zstd level for the proto baseline=19; 0 skips it]
 #include <zstd.h>
 
 #include <chrono>
@@ -47,7 +47,12 @@ int main(int argc, char** argv) {
                 objects->column_raw_bytes[c] / n);
   std::printf("index sections (B/span):\n");
   for (const auto& s : meta.sections) std::printf("  %-15s %6.2f\n", tb::block::SectionName(s.id), s.length / n);
+  std::printf("posting lists by kind (B/span):");
+  const char* kinds[] = {"", "service", "operation", "name", "attribute", "error"};
+  for (int k = 1; k <= tb::block::kPostError; ++k) std::printf(" %s %.2f", kinds[k], objects->posting_bytes[k] / n);
+  std::printf("\n");
 
+  if (proto_level <= 0) return 0;
   std::string z(ZSTD_compressBound(proto.size()), '\0');
   const auto t2 = std::chrono::steady_clock::now();
   const size_t zn = ZSTD_compress(z.data(), z.size(), proto.data(), proto.size(), proto_level);

@@ -113,9 +113,16 @@ struct PostingEntry {
   uint32_t length, checksum;
 };
 
+struct BloomPartitionRef {
+  uint64_t offset;
+  uint32_t length, checksum;
+};
+
 struct PostingDir {
   std::vector<bool> high_card;  // by key ordinal
   std::vector<PostingEntry> entries;
+  int bloom_k = 0;
+  std::vector<BloomPartitionRef> bloom_partitions;
   const PostingEntry* Find(uint8_t kind, uint32_t a, uint32_t b, uint8_t c) const {
     auto key = std::make_tuple(kind, a, b, c);
     auto it = std::lower_bound(entries.begin(), entries.end(), key, [](const PostingEntry& e, const auto& k) {
@@ -125,8 +132,8 @@ struct PostingDir {
   }
 };
 
+// One partition of the page blooms: a bloom per page (empty when the page has no hash there).
 struct PageBlooms {
-  int k = 0;
   std::vector<std::string_view> blooms;
   Bytes bytes;
 };
@@ -178,7 +185,6 @@ struct BlockReader::Impl {
   mutable std::shared_ptr<const std::vector<PageInfo>> pages;
   mutable std::shared_ptr<const Tables> tables;
   mutable std::shared_ptr<const PostingDir> postings;
-  mutable std::shared_ptr<const PageBlooms> page_blooms;
 
   std::string Where(std::string_view object) const {
     return "block " + meta.block_id + " (" + store->Describe() + "/" + prefix + std::string(object) + ")";
@@ -458,8 +464,22 @@ struct BlockReader::Impl {
       }
       d->entries.push_back(e);
     }
-    if (!r.done() || offset != lists->offset + lists->length)
-      return bad("lists do not match the posting_lists section");
+    if (offset != lists->offset + lists->length) return bad("lists do not match the posting_lists section");
+    d->bloom_k = r.U8();
+    const SectionRef* blooms = meta.Section(SectionId::kPageBlooms);
+    const size_t partitions = r.Count(5);
+    if (d->bloom_k < 1 || d->bloom_k > 16 || partitions == 0) return bad("bad bloom partition directory");
+    uint64_t bloom_offset = blooms->offset + kSectionHeaderSize;
+    for (size_t i = 0; i < partitions; ++i) {
+      BloomPartitionRef b;
+      b.offset = bloom_offset;
+      b.length = r.Varint32();
+      b.checksum = r.U32();
+      bloom_offset += b.length;
+      d->bloom_partitions.push_back(b);
+    }
+    if (r.failed() || !r.done() || bloom_offset != blooms->offset + blooms->length)
+      return bad("bloom partitions do not match the page_blooms section");
     std::lock_guard lock(mu);
     postings = d;
     return postings;
@@ -473,42 +493,29 @@ struct BlockReader::Impl {
     roaring_bitmap_t* bm = roaring_bitmap_portable_deserialize_safe(b->data(), b->size());
     if (bm == nullptr) return Corrupt(kIndexObject, part, "malformed bitmap");
     Bitmap out(bm);
-    if (!roaring_bitmap_is_empty(bm) && roaring_bitmap_maximum(bm) >= meta.trace_count)
-      return Corrupt(kIndexObject, part, "trace ordinal out of range");
+    if (!roaring_bitmap_is_empty(bm) && roaring_bitmap_maximum(bm) >= meta.page_count)
+      return Corrupt(kIndexObject, part, "page ordinal out of range");
     return out;
   }
 
-  Result<std::shared_ptr<const PageBlooms>> ParsePageBlooms() const {
-    {
-      std::lock_guard lock(mu);
-      if (page_blooms) return page_blooms;
+  // One partition of the page blooms, by ranged GET, verified against its checksum.
+  Result<PageBlooms> BloomPartition(const PostingDir& dir, uint32_t j) const {
+    const BloomPartitionRef& ref = dir.bloom_partitions[j];
+    const std::string part = "section page_blooms partition " + std::to_string(j);
+    PageBlooms pb;
+    TB_ASSIGN_OR_RETURN(pb.bytes, GetRange(kIndexObject, ref.offset, ref.length,
+                                           SectionKey(SectionId::kPageBlooms) + "#" + std::to_string(j)));
+    if (Checksum32(*pb.bytes) != ref.checksum) return Corrupt(kIndexObject, part, "checksum mismatch");
+    CachePut(SectionKey(SectionId::kPageBlooms) + "#" + std::to_string(j), pb.bytes);
+    ByteReader r(*pb.bytes);
+    std::vector<uint64_t> words(meta.page_count);
+    for (auto& w : words) w = r.Varint();
+    for (uint64_t w : words) {
+      if (w > r.remaining() / 8) return Corrupt(kIndexObject, part, "malformed");
+      pb.blooms.push_back(r.Bytes(static_cast<size_t>(w * 8)));
     }
-    std::vector<Bytes> got;
-    TB_RETURN_IF_ERROR(LoadSections({SectionId::kPageBlooms}, &got));
-    const auto bad = [&](std::string_view what) { return SectionCorrupt(SectionId::kPageBlooms, what); };
-    auto pb = std::make_shared<PageBlooms>();
-    pb->bytes = got[0];
-    std::string_view b(*got[0]);
-    ByteReader r(b);
-    if (r.U8() != static_cast<uint8_t>(SectionId::kPageBlooms) || r.U8() != kSectionVersion || r.U8() != kEncodingRaw)
-      return bad("bad section header");
-    r.U8();
-    if (r.U32() != b.size() - kSectionHeaderSize) return bad("length mismatch");
-    const uint32_t n = r.U32();
-    pb->k = r.U8();
-    r.U8();
-    r.U16();
-    if (n != meta.page_count || pb->k < 1 || pb->k > 16) return bad("bad header");
-    std::vector<uint32_t> sizes;
-    for (uint32_t i = 0; i < n && !r.failed(); ++i) sizes.push_back(r.U32());
-    for (uint32_t s : sizes) {
-      if (s % 8 != 0) return bad("bloom size not a multiple of 8");
-      pb->blooms.push_back(r.Bytes(s));
-    }
-    if (r.failed() || !r.done()) return bad("malformed");
-    std::lock_guard lock(mu);
-    page_blooms = pb;
-    return page_blooms;
+    if (r.failed() || !r.done()) return Corrupt(kIndexObject, part, "malformed");
+    return pb;
   }
 
   // Loads the index sections every query needs (pages, dict) and returns them parsed.
@@ -623,9 +630,9 @@ struct BlockReader::Impl {
       col[c] = ByteReader(raw[c]);
     }
     const Decoder dec(t.dict);
-    HighCardCursors cursors;
-    const bool attrs = last_column >= kColHighCard;
-    if (attrs && !cursors.Parse(raw[kColHighCard])) return bad("high_card", "malformed");
+    ValueCursors cursors;
+    const bool attrs = last_column >= kColValues;
+    if (attrs && !cursors.Parse(raw[kColValues])) return bad("values", "malformed");
     const bool all = last_column == kColumnCount - 1;
     uint32_t trace = info.first_trace;
     uint64_t seen = 0;
@@ -716,7 +723,10 @@ struct BlockReader::Impl {
     }
     if (trace != info.last_trace) return bad("traces", "fewer segments than traces");
     for (int c = 0; c <= last_column; ++c) {
-      if (c == kColHighCard) continue;
+      if (c == kColValues) {
+        if (!cursors.Exhausted()) return bad(ColumnName(c), "values left over");
+        continue;
+      }
       if (!col[c].done() || col[c].failed()) return bad(ColumnName(c), "trailing or malformed bytes");
     }
     return Status::Ok();
@@ -852,7 +862,7 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
   const uint64_t qmax = q.start_time_max_unix_nano.value_or(UINT64_MAX);
   if (qmin > m.meta.max_span_start || qmax < m.meta.min_span_start) return Status::Ok();
 
-  // 1. Candidate traces from the posting lists, and bloom filters for high-cardinality keys.
+  // 1. Candidate pages from the posting lists, and bloom filters for high-cardinality keys.
   const bool indexed = !q.service_name.empty() || !q.operation_name.empty() || !matcher.plain_attributes().empty() ||
                        matcher.wants_error_spans();
   if (indexed && m.cache != nullptr) {
@@ -865,15 +875,19 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
   TB_RETURN_IF_ERROR(m.Basics(&pages, &tables, false));
   const Dictionary& dict = tables->dict;
   std::optional<Bitmap> candidates;
-  std::vector<BloomHash> page_filters;
+  struct PageFilter {
+    BloomHash hash;
+    uint32_t partition;
+  };
+  std::vector<PageFilter> page_filters;
+  std::shared_ptr<const PostingDir> dir;
   if (indexed) {
-    std::shared_ptr<const PostingDir> dir;
     {
       std::vector<Bytes> got;
       TB_RETURN_IF_ERROR(m.LoadSections({SectionId::kPostingKeys}, &got));
       TB_ASSIGN_OR_RETURN(dir, m.ParsePostings(got[0], dict.size()));
     }
-    // Each group is a union of lists; the candidates are the intersection of the groups.
+    // Each group is a union of lists; the candidate pages are the intersection of the groups.
     std::vector<std::vector<const PostingEntry*>> groups;
     int64_t svc = -1;
     if (!q.service_name.empty()) {
@@ -905,7 +919,8 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
       const int64_t key = dict.Find(f->key);
       if (key < 0) return Status::Ok();
       if (dir->high_card[static_cast<size_t>(key)]) {
-        page_filters.push_back(HashKeyValue(f->key, f->value));
+        const BloomHash h = HashKeyValue(f->key, f->value);
+        page_filters.push_back({h, BloomPartition(h, static_cast<uint32_t>(dir->bloom_partitions.size()))});
         continue;
       }
       const int64_t value = dict.Find(f->value);
@@ -935,21 +950,23 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
     }
     if (candidates && roaring_bitmap_is_empty(candidates->get())) return Status::Ok();
   }
-  std::shared_ptr<const PageBlooms> blooms;
-  if (!page_filters.empty()) {
-    TB_ASSIGN_OR_RETURN(blooms, m.ParsePageBlooms());
-  }
+  // The bloom partitions of the high-cardinality filters, in parallel.
+  std::vector<PageBlooms> blooms(page_filters.size());
+  TB_RETURN_IF_ERROR(
+      tb::ParallelFor(page_filters.size(), static_cast<size_t>(m.options.max_parallel_reads), [&](size_t i) -> Status {
+        TB_ASSIGN_OR_RETURN(blooms[i], m.BloomPartition(*dir, page_filters[i].partition));
+        return Status::Ok();
+      }));
 
-  // 2. Candidate pages: overlapping the time window, holding a candidate trace, passing the blooms.
+  // 2. Candidate pages: overlapping the time window, in every posting group, passing the blooms.
   std::vector<uint32_t> todo;
   for (uint32_t p = 0; p < pages->size(); ++p) {
     const PageInfo& info = (*pages)[p];
     if (info.max_start < qmin || info.min_start > qmax) continue;
-    if (candidates &&
-        roaring_bitmap_range_cardinality(candidates->get(), info.first_trace, uint64_t{info.last_trace} + 1) == 0)
-      continue;
+    if (candidates && !roaring_bitmap_contains(candidates->get(), p)) continue;
     bool pass = true;
-    for (const auto& h : page_filters) pass = pass && BloomMayContain(blooms->blooms[p], blooms->k, h);
+    for (size_t i = 0; i < page_filters.size() && pass; ++i)
+      pass = BloomMayContain(blooms[i].blooms[p], dir->bloom_k, page_filters[i].hash);
     if (pass) todo.push_back(p);
   }
   // A trace's newest span start is at most the newest start of the pages it spans; pages chained by
@@ -973,7 +990,7 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
     if (f.key == "error" || f.key == "span.kind" || f.key == "span.status") need_kind = true;
   if (need_kind) last_column = std::max<int>(last_column, kColKindStatus);
   if (!matcher.plain_attributes().empty()) last_column = kColLinks;
-  const auto want = [&](uint32_t t) { return !candidates || roaring_bitmap_contains(candidates->get(), t); };
+  const auto want = [](uint32_t) { return true; };
   std::map<uint32_t, uint64_t> matched;  // trace ordinal → newest start seen (a lower bound)
   auto process = [&](const std::vector<uint32_t>& wave) -> Status {
     std::vector<std::vector<DecodedSpan>> decoded(wave.size());

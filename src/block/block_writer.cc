@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -150,12 +151,12 @@ class Builder {
 
  private:
   struct KeyStats {
-    std::unordered_set<uint64_t> distinct;
-    uint64_t occurrences = 0;
+    std::unordered_set<uint64_t> distinct;  // value hashes
+    uint64_t trace_values = 0;              // distinct (trace, value) pairs
   };
   struct Page {
     ByteWriter cols[kColumnCount];
-    HighCardRuns runs;
+    ValueRuns runs;
     std::vector<BloomHash> blooms;
     uint32_t first_trace = 0, last_trace = 0, first_span_offset = 0, span_count = 0;
     uint64_t min_start = std::numeric_limits<uint64_t>::max(), max_start = 0;
@@ -170,12 +171,14 @@ class Builder {
     uint32_t col_len[kColumnCount], col_raw[kColumnCount], col_sum[kColumnCount];
   };
 
-  void CountKey(const std::string& key, const AnyValue& v) {
+  // Counts a value of `key`; `in_trace` collects the (key, value) pairs seen in the current trace.
+  void CountKey(const std::string& key, const AnyValue& v, std::unordered_set<uint64_t>* in_trace) {
     std::string scratch;
     auto& ks = key_stats_[key];
-    ks.occurrences++;
     const std::string_view c = Canonical(v, &scratch);
-    ks.distinct.insert(Checksum64(c) ^ static_cast<uint64_t>(v.type()));
+    const uint64_t h = Checksum64(c) ^ static_cast<uint64_t>(v.type());
+    ks.distinct.insert(h);
+    if (in_trace->insert(h ^ Checksum64(key) * 0x9E3779B97F4A7C15ull).second) ks.trace_values++;
   }
   void Candidate(std::string_view s, uint32_t weight = 1) {
     auto it = candidates_.find(s);
@@ -196,12 +199,14 @@ class Builder {
       }
   }
   bool IsHighCard(const std::string& key) const { return high_card_names_.count(key) != 0; }
+  bool IsInline(const std::string& key) const { return inline_names_.count(key) != 0; }
   void CandidateAttributes(const model::Attributes& a) {
     std::string scratch;
     for (const auto& kv : a) {
       Candidate(kv.key, 2);
       if (IsHighCard(kv.key)) {
-        if (kv.value.type() != AnyValue::Type::kString) CandidateValue(kv.value);
+        // Packed in the pages when inline; else in the dictionary if seen twice.
+        if (!IsInline(kv.key) || kv.value.type() != AnyValue::Type::kString) CandidateValue(kv.value);
         continue;
       }
       CandidateValue(kv.value);
@@ -222,9 +227,11 @@ class Builder {
       }
     }
   }
-  void Post(const PostingKey& k, uint32_t trace) {
+  // Posting lists hold page ordinals: the span being indexed is in the page being built.
+  void Post(const PostingKey& k) {
+    const auto page = static_cast<uint32_t>(pages_.size());
     auto& v = postings_[k];
-    if (v.empty() || v.back() != trace) v.push_back(trace);
+    if (v.empty() || v.back() != page) v.push_back(page);
   }
 
   void FlushPage();
@@ -239,10 +246,12 @@ class Builder {
 
   std::unordered_map<std::string, KeyStats> key_stats_;
   std::unordered_set<std::string> high_card_names_;
+  std::unordered_set<std::string> inline_names_;  // high-cardinality keys whose strings are packed
   StringIndex candidates_;
   std::vector<std::string> dict_;
   StringIndex dict_index_;
-  std::vector<bool> high_card_;  // by dictionary ordinal
+  std::vector<bool> high_card_;    // by dictionary ordinal
+  std::vector<bool> inline_keys_;  // by dictionary ordinal
   std::vector<std::vector<PostingKey>> pair_keys_;
   std::vector<std::vector<BloomHash>> pair_hashes_;
   std::vector<uint32_t> pair_service_;  // service ordinal per pair
@@ -252,7 +261,7 @@ class Builder {
   Page page_;
   std::vector<PageRef> pages_;
   std::string data_;
-  std::vector<std::string> page_blooms_;
+  std::vector<std::vector<BloomHash>> page_hashes_;  // per page: sorted, unique
   BlockObjects out_;
 };
 
@@ -266,19 +275,25 @@ void Builder::FlushPage() {
   ref.span_count = page_.span_count;
   ref.min_start = page_.min_start;
   ref.max_start = page_.max_start;
-  // The high-cardinality column: directory of (key, run length), then the runs.
+  // The values column: directory of (key, stream lengths), then every values stream, every
+  // shapes stream, every payload stream.
   {
     std::vector<uint32_t> keys;
-    for (const auto& [k, w] : page_.runs) keys.push_back(k);
+    for (const auto& [k, run] : page_.runs) keys.push_back(k);
     std::sort(keys.begin(), keys.end());
-    ByteWriter& hc = page_.cols[kColHighCard];
+    ByteWriter& vc = page_.cols[kColValues];
     if (!keys.empty()) {
-      hc.Varint(keys.size());
+      vc.Varint(keys.size());
       for (uint32_t k : keys) {
-        hc.Varint(k);
-        hc.Varint(page_.runs[k].size());
+        const KeyRun& run = page_.runs[k];
+        vc.Varint(k);
+        vc.Varint(run.values.size());
+        vc.Varint(run.shapes.size());
+        vc.Varint(run.text.size());
+        vc.Varint(run.binary.size());
       }
-      for (uint32_t k : keys) hc.Bytes(page_.runs[k].out());
+      for (ByteWriter KeyRun::*stream : {&KeyRun::values, &KeyRun::shapes, &KeyRun::text, &KeyRun::binary})
+        for (uint32_t k : keys) vc.Bytes((page_.runs[k].*stream).out());
     }
   }
   for (int c = 0; c < kColumnCount; ++c) {
@@ -293,23 +308,22 @@ void Builder::FlushPage() {
   }
   ref.length = static_cast<uint32_t>(data_.size() - ref.offset);
   pages_.push_back(ref);
-  // The page's bloom of high-cardinality (key, value) hashes.
+  // The page's high-cardinality (key, value) hashes, for its blooms (built once the partition
+  // count is known).
   auto& h = page_.blooms;
   std::sort(h.begin(), h.end(),
             [](const BloomHash& a, const BloomHash& b) { return std::tie(a.h1, a.h2) < std::tie(b.h1, b.h2); });
   h.erase(std::unique(h.begin(), h.end(),
                       [](const BloomHash& a, const BloomHash& b) { return a.h1 == b.h1 && a.h2 == b.h2; }),
           h.end());
-  std::string bits(BloomBytes(h.size(), o_.page_bloom_bits_per_key), '\0');
-  for (const auto& x : h) BloomAdd(bits, BloomProbes(o_.page_bloom_bits_per_key), x);
-  page_blooms_.push_back(std::move(bits));
+  page_hashes_.push_back(std::move(h));
   page_ = Page();
 }
 
 template <typename Spans>
 void Builder::EncodeSegment(const Spans& spans, const std::vector<uint32_t>& members, size_t begin, size_t end,
                             uint32_t trace) {
-  const Encoder enc(&dict_index_, &high_card_);
+  const Encoder enc(&dict_index_, &inline_keys_);
   Page& p = page_;
   if (p.empty()) {
     p.first_trace = trace;
@@ -384,43 +398,64 @@ void Builder::EncodeSegment(const Spans& spans, const std::vector<uint32_t>& mem
     // Index entries of this span: postings by trace ordinal, blooms by page.
     const uint32_t svc = pair_service_[stored.pair];
     const uint32_t op = Ord(s.name);
-    Post({kPostService, 0, svc, 0}, trace);
-    Post({kPostOperation, static_cast<uint8_t>(s.kind), svc, op}, trace);
-    Post({kPostName, 0, op, 0}, trace);
-    if (s.status.code == model::StatusCode::kError) Post({kPostError, 0, 0, 0}, trace);
-    for (const auto& k : pair_keys_[stored.pair]) Post(k, trace);
+    Post({kPostService, 0, svc, 0});
+    Post({kPostOperation, static_cast<uint8_t>(s.kind), svc, op});
+    Post({kPostName, 0, op, 0});
+    if (s.status.code == model::StatusCode::kError) Post({kPostError, 0, 0, 0});
+    for (const auto& k : pair_keys_[stored.pair]) Post(k);
     for (const auto& h : pair_hashes_[stored.pair]) p.blooms.push_back(h);
     std::vector<PostingKey> keys;
     IndexAttributes(s.attributes, &keys, &p.blooms);
     for (const auto& e : s.events) IndexAttributes(e.attributes, &keys, &p.blooms);
     for (const auto& l : s.links) IndexAttributes(l.attributes, &keys, &p.blooms);
-    for (const auto& k : keys) Post(k, trace);
+    for (const auto& k : keys) Post(k);
   }
 }
 
 template <typename Spans>
 BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
-  // 1. Cardinality of every attribute key, then the high-cardinality keys.
-  for (const auto& r : resources_)
-    for (const auto& kv : r.attributes) CountKey(kv.key, kv.value);
-  for (const auto& s : scopes_)
-    for (const auto& kv : s.attributes) CountKey(kv.key, kv.value);
-  for (const auto& st : spans) {
-    for (const auto& kv : st.span.attributes) CountKey(kv.key, kv.value);
-    for (const auto& e : st.span.events)
-      for (const auto& kv : e.attributes) CountKey(kv.key, kv.value);
-    for (const auto& l : st.span.links)
-      for (const auto& kv : l.attributes) CountKey(kv.key, kv.value);
+  // 1. Traces sorted by ID, spans in arrival order.
+  std::vector<std::pair<model::TraceId, std::vector<uint32_t>>> traces;
+  {
+    std::map<model::TraceId, std::vector<uint32_t>> by_id;
+    for (size_t i = 0; i < spans.size(); ++i) by_id[spans[i].span.trace_id].push_back(static_cast<uint32_t>(i));
+    traces.reserve(by_id.size());
+    for (auto& [id, m] : by_id) traces.emplace_back(id, std::move(m));
+  }
+
+  // 2. Cardinality of every attribute key: the high-cardinality keys, and those of them whose
+  // strings are stored inline.
+  std::unordered_set<uint64_t> in_trace;  // resources and scopes count as one "trace" each
+  for (const auto& r : resources_) {
+    in_trace.clear();
+    for (const auto& kv : r.attributes) CountKey(kv.key, kv.value, &in_trace);
+  }
+  for (const auto& s : scopes_) {
+    in_trace.clear();
+    for (const auto& kv : s.attributes) CountKey(kv.key, kv.value, &in_trace);
+  }
+  for (const auto& [id, members] : traces) {
+    in_trace.clear();
+    for (uint32_t m : members) {
+      const model::Span& span = spans[m].span;
+      for (const auto& kv : span.attributes) CountKey(kv.key, kv.value, &in_trace);
+      for (const auto& e : span.events)
+        for (const auto& kv : e.attributes) CountKey(kv.key, kv.value, &in_trace);
+      for (const auto& l : span.links)
+        for (const auto& kv : l.attributes) CountKey(kv.key, kv.value, &in_trace);
+    }
   }
   for (const auto& [key, ks] : key_stats_) {
     const auto d = static_cast<double>(ks.distinct.size());
-    if (ks.distinct.size() >= o_.high_card_min_distinct &&
-        d >= o_.high_card_min_ratio * static_cast<double>(ks.occurrences))
-      high_card_names_.insert(key);
+    if (ks.distinct.size() < o_.high_card_min_distinct ||
+        d < o_.high_card_min_ratio * static_cast<double>(traces.size()))
+      continue;
+    high_card_names_.insert(key);
+    if (d >= o_.inline_min_ratio * static_cast<double>(ks.trace_values)) inline_names_.insert(key);
   }
   key_stats_.clear();
 
-  // 2. The dictionary: names, keys, posting values, and any other string seen twice.
+  // 3. The dictionary: names, keys, posting values, and any other string seen twice.
   Candidate("", 2);
   for (const auto& r : resources_) {
     Candidate(model::ServiceName(r), 2);
@@ -454,12 +489,15 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
   std::sort(dict_.begin(), dict_.end());
   for (size_t i = 0; i < dict_.size(); ++i) dict_index_.emplace(dict_[i], static_cast<uint32_t>(i));
   high_card_.assign(dict_.size(), false);
+  inline_keys_.assign(dict_.size(), false);
   for (const auto& k : high_card_names_) {
     auto it = dict_index_.find(k);
-    if (it != dict_index_.end()) high_card_[it->second] = true;
+    if (it == dict_index_.end()) continue;
+    high_card_[it->second] = true;
+    inline_keys_[it->second] = inline_names_.count(k) != 0;
   }
 
-  // 3. Per (resource, scope) pair: its service and the index entries of its attributes.
+  // 4. Per (resource, scope) pair: its service and the index entries of its attributes.
   for (const auto& [r, s] : pairs_) {
     pair_service_.push_back(Ord(model::ServiceName(resources_[r])));
     pair_keys_.emplace_back();
@@ -468,14 +506,6 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     IndexAttributes(scopes_[s].attributes, &pair_keys_.back(), &pair_hashes_.back());
   }
 
-  // 4. Traces sorted by ID, spans in arrival order.
-  std::vector<std::pair<model::TraceId, std::vector<uint32_t>>> traces;
-  {
-    std::map<model::TraceId, std::vector<uint32_t>> by_id;
-    for (size_t i = 0; i < spans.size(); ++i) by_id[spans[i].span.trace_id].push_back(static_cast<uint32_t>(i));
-    traces.reserve(by_id.size());
-    for (auto& [id, m] : by_id) traces.emplace_back(id, std::move(m));
-  }
   BlockMeta meta;
   meta.block_id = identity.block_id;
   meta.writer_id = identity.writer_id;
@@ -657,6 +687,32 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     }
     sections.emplace_back(SectionId::kDict, FrameSection(SectionId::kDict, w.out(), true, level));
   }
+  // Page blooms, hash-partitioned: partition j holds, per page, a bloom of the page's hashes that
+  // fall in j. A search reads only the partition of each value it looks for.
+  const int bloom_k = BloomProbes(o_.page_bloom_bits_per_key);
+  std::vector<std::string> partitions;
+  {
+    size_t hashes = 0;
+    for (const auto& h : page_hashes_) hashes += h.size();
+    const double bytes = static_cast<double>(hashes) * o_.page_bloom_bits_per_key / 8;
+    const auto count = static_cast<uint32_t>(std::clamp<double>(
+        std::ceil(bytes / static_cast<double>(std::max<size_t>(1, o_.bloom_partition_bytes))), 1, kMaxBloomPartitions));
+    std::vector<std::vector<std::vector<BloomHash>>> split(count, std::vector<std::vector<BloomHash>>(pages_.size()));
+    for (size_t p = 0; p < page_hashes_.size(); ++p)
+      for (const auto& h : page_hashes_[p]) split[BloomPartition(h, count)][p].push_back(h);
+    for (const auto& part : split) {
+      ByteWriter w;
+      std::string blooms;
+      for (const auto& hs : part) {
+        std::string bits(BloomBytes(hs.size(), o_.page_bloom_bits_per_key), '\0');
+        for (const auto& h : hs) BloomAdd(bits, bloom_k, h);
+        w.Varint(bits.size() / 8);
+        blooms += bits;
+      }
+      w.Bytes(blooms);
+      partitions.push_back(w.Take());
+    }
+  }
   {  // postings: directory (zstd) and roaring lists (raw)
     std::vector<PostingKey> keys;
     keys.reserve(postings_.size());
@@ -684,19 +740,21 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
       dir.U8(k.c);
       dir.Varint(bytes.size());
       dir.U32(Checksum32(bytes));
+      out_.posting_bytes[k.kind] += bytes.size();
       lists.Bytes(bytes);
+    }
+    dir.U8(static_cast<uint8_t>(bloom_k));
+    dir.Varint(partitions.size());
+    for (const auto& part : partitions) {
+      dir.Varint(part.size());
+      dir.U32(Checksum32(part));
     }
     sections.emplace_back(SectionId::kPostingKeys, FrameSection(SectionId::kPostingKeys, dir.out(), true, level));
     sections.emplace_back(SectionId::kPostingLists, FrameSection(SectionId::kPostingLists, lists.out(), false, level));
   }
-  {  // page blooms
+  {  // page blooms: the partitions back to back
     ByteWriter w;
-    w.U32(static_cast<uint32_t>(page_blooms_.size()));
-    w.U8(static_cast<uint8_t>(BloomProbes(o_.page_bloom_bits_per_key)));
-    w.U8(0);
-    w.U16(0);
-    for (const auto& b : page_blooms_) w.U32(static_cast<uint32_t>(b.size()));
-    for (const auto& b : page_blooms_) w.Bytes(b);
+    for (const auto& part : partitions) w.Bytes(part);
     sections.emplace_back(SectionId::kPageBlooms, FrameSection(SectionId::kPageBlooms, w.out(), false, level));
   }
   {  // dependencies

@@ -20,10 +20,17 @@ struct BlockWriterOptions {
   int zstd_level = 3;
   double trace_bloom_bits_per_key = 10;  // ~1% false positives
   double page_bloom_bits_per_key = 10;
-  // A key is high-cardinality (per-page bloom instead of posting lists, values in their own
-  // column instead of the dictionary) when its distinct values reach both bounds.
+  // Page blooms are split into hash partitions of about this many bytes, so that a search reads
+  // the partition of its value only.
+  size_t bloom_partition_bytes = 64 << 10;
+  // A key is high-cardinality (per-page blooms instead of posting lists) when its distinct values
+  // reach both bounds: then its values average too few traces each for a list to pay off.
   uint64_t high_card_min_distinct = 256;
-  double high_card_min_ratio = 0.2;  // distinct values / occurrences
+  double high_card_min_ratio = 1.0 / 64;  // distinct values / traces in the block
+  // The string values of a high-cardinality key are stored in the pages (packed), not the
+  // dictionary, when they seldom leave their trace: distinct values / distinct (trace, value)
+  // pairs. Repeats within a trace are cheap in a page; repeats across traces need the dictionary.
+  double inline_min_ratio = 0.5;
 };
 
 // Who wrote the block and what it covers; stored in the meta.
@@ -44,6 +51,8 @@ struct BlockObjects {
   // Compressed bytes per page column, summed over pages (for size reports).
   uint64_t column_bytes[kColumnCount] = {};
   uint64_t column_raw_bytes[kColumnCount] = {};
+  // Serialized posting-list bytes per PostingKind (index 0 unused).
+  uint64_t posting_bytes[kPostError + 1] = {};
 };
 
 inline constexpr const char* kDataObject = "data";

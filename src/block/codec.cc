@@ -16,11 +16,6 @@ void Encoder::Ref(ByteWriter& w, std::string_view s) const {
   w.Bytes(s);
 }
 
-uint32_t Encoder::KeyOrdinal(std::string_view key) const {
-  auto it = dict_->find(key);
-  return it == dict_->end() ? 0 : it->second;
-}
-
 void Encoder::Value(ByteWriter& w, const model::AnyValue& v) const {
   using T = model::AnyValue::Type;
   switch (v.type()) {
@@ -58,20 +53,117 @@ void Encoder::Value(ByteWriter& w, const model::AnyValue& v) const {
   }
 }
 
-void Encoder::Attributes(ByteWriter& w, const model::Attributes& attributes, HighCardRuns* runs) const {
+void Encoder::Attributes(ByteWriter& w, const model::Attributes& attributes, ValueRuns* runs) const {
   w.Varint(attributes.size());
   for (const auto& kv : attributes) {
     Ref(w, kv.key);
-    if (runs != nullptr && kv.value.type() == model::AnyValue::Type::kString) {
-      auto it = dict_->find(kv.key);
-      if (it != dict_->end() && it->second < high_card_->size() && (*high_card_)[it->second]) {
-        w.U8(kTagHighCard);
-        (*runs)[it->second].LenBytes(kv.value.string_value());
-        continue;
-      }
+    const auto it = runs != nullptr ? dict_->find(kv.key) : dict_->end();
+    if (runs == nullptr || it == dict_->end()) {
+      Value(w, kv.value);
+      continue;
     }
-    Value(w, kv.value);
+    KeyRun& run = (*runs)[it->second];
+    if (kv.value.type() == model::AnyValue::Type::kString && (*inline_keys_)[it->second]) {
+      run.values.U8(kTagPacked);
+      PackString(run, kv.value.string_value());
+    } else {
+      Value(run.values, kv.value);
+    }
   }
+}
+
+namespace {
+
+// Packed-string forms (the low 2 bits of a shape).
+// A shape is varint((text length << 6) | ((number width - 1) << 3) | form).
+enum PackForm : uint8_t { kPackRaw = 0, kPackDecimal = 1, kPackHex = 2, kPackUuid = 3, kPackTextDecimal = 4 };
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// The integer of a canonical unsigned decimal (no sign, no leading zero, fits 64 bits).
+bool CanonicalDecimal(std::string_view s, uint64_t* out) {
+  if (s.empty() || s.size() > 20 || (s[0] == '0' && s.size() > 1)) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    const uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+// Appends the bytes of lowercase hex digits `s` (even length) to `out`; false if not hex.
+bool HexBytes(std::string_view s, std::string* out) {
+  if (s.empty() || s.size() % 2 != 0) return false;
+  for (size_t i = 0; i < s.size(); i += 2) {
+    const int hi = HexValue(s[i]), lo = HexValue(s[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi << 4 | lo));
+  }
+  return true;
+}
+
+bool IsUuidDash(size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
+
+void AppendHex(std::string_view bytes, std::string* out) {
+  for (char c : bytes) {
+    out->push_back(kHexDigits[static_cast<uint8_t>(c) >> 4]);
+    out->push_back(kHexDigits[static_cast<uint8_t>(c) & 15]);
+  }
+}
+
+int NumberWidth(uint64_t v) {
+  int n = 1;
+  while (n < 8 && (v >> (8 * n)) != 0) ++n;
+  return n;
+}
+
+}  // namespace
+
+void PackString(KeyRun& run, std::string_view s) {
+  const auto shape = [&](uint64_t text_len, int width, PackForm form) {
+    run.shapes.Varint(text_len << 6 | static_cast<uint64_t>(width - 1) << 3 | form);
+  };
+  uint64_t number = 0;
+  if (CanonicalDecimal(s, &number)) {
+    shape(0, NumberWidth(number), kPackDecimal);
+    run.binary.Fixed(number, NumberWidth(number));
+    return;
+  }
+  std::string bytes;
+  if (HexBytes(s, &bytes)) {
+    shape(bytes.size(), 1, kPackHex);
+    run.binary.Bytes(bytes);
+    return;
+  }
+  bytes.clear();
+  if (s.size() == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-') {
+    std::string digits;
+    for (size_t i = 0; i < s.size(); ++i)
+      if (!IsUuidDash(i)) digits.push_back(s[i]);
+    if (HexBytes(digits, &bytes)) {
+      shape(0, 1, kPackUuid);
+      run.binary.Bytes(bytes);
+      return;
+    }
+  }
+  size_t digits = 0;
+  while (digits < s.size() && s[s.size() - 1 - digits] >= '0' && s[s.size() - 1 - digits] <= '9') ++digits;
+  if (digits > 0 && CanonicalDecimal(s.substr(s.size() - digits), &number)) {
+    shape(s.size() - digits, NumberWidth(number), kPackTextDecimal);
+    run.text.Bytes(s.substr(0, s.size() - digits));
+    run.binary.Fixed(number, NumberWidth(number));
+    return;
+  }
+  shape(s.size(), 1, kPackRaw);
+  run.text.Bytes(s);
 }
 
 int64_t Dictionary::Find(std::string_view s) const {
@@ -87,30 +179,78 @@ int64_t Dictionary::Find(std::string_view s) const {
   return lo < size() && at(lo) == s ? static_cast<int64_t>(lo) : -1;
 }
 
-bool HighCardCursors::Parse(std::string_view column) {
+bool ValueCursors::Parse(std::string_view column) {
   runs_.clear();
-  if (column.empty()) return true;  // no high-cardinality values in the page
+  if (column.empty()) return true;  // no attribute values in the page
   ByteReader r(column);
-  const size_t n = r.Count(2);
-  std::vector<std::pair<uint32_t, uint64_t>> dir;
-  for (size_t i = 0; i < n && !r.failed(); ++i) {
-    const uint32_t key = r.Varint32();
-    const uint64_t len = r.Varint();
-    dir.emplace_back(key, len);
+  const size_t n = r.Count(4);
+  struct Lengths {
+    uint32_t key;
+    uint64_t values, shapes, text, binary;
+  };
+  std::vector<Lengths> dir(n);
+  for (auto& d : dir) {
+    d.key = r.Varint32();
+    d.values = r.Varint();
+    d.shapes = r.Varint();
+    d.text = r.Varint();
+    d.binary = r.Varint();
   }
   if (r.failed()) return false;
-  for (const auto& [key, len] : dir) {
-    if (len > r.remaining()) return false;
-    if (!runs_.emplace(key, ByteReader(r.Bytes(static_cast<size_t>(len)))).second) return false;
+  // The values streams of every key, then the shapes, then the texts, then the binaries.
+  const std::pair<uint64_t Lengths::*, ByteReader Cursor::*> streams[] = {{&Lengths::values, &Cursor::values},
+                                                                          {&Lengths::shapes, &Cursor::shapes},
+                                                                          {&Lengths::text, &Cursor::text},
+                                                                          {&Lengths::binary, &Cursor::binary}};
+  for (const auto& [length, cursor] : streams) {
+    for (const auto& d : dir) {
+      if (d.*length > r.remaining()) return false;
+      runs_[d.key].*cursor = ByteReader(r.Bytes(static_cast<size_t>(d.*length)));
+    }
   }
-  return r.done();
+  return runs_.size() == n && r.done();
 }
 
-bool HighCardCursors::Next(uint32_t key, std::string_view* out) {
+bool ValueCursors::Next(uint32_t key, const Decoder& dec, model::AnyValue* out) {
   auto it = runs_.find(key);
   if (it == runs_.end()) return false;
-  *out = it->second.LenBytes();
-  return !it->second.failed();
+  Cursor& c = it->second;
+  if (ByteReader(c.values).U8() != kTagPacked) return dec.Value(c.values, out);
+  c.values.U8();
+  const uint64_t shape = c.shapes.Varint();
+  const uint64_t len = shape >> 6;  // text length; byte count for hex
+  const int width = static_cast<int>((shape >> 3) & 7) + 1;
+  if (c.shapes.failed()) return false;
+  std::string s;
+  switch (shape & 7) {
+    case kPackRaw: s.assign(c.text.Bytes(static_cast<size_t>(std::min<uint64_t>(len, c.text.remaining() + 1)))); break;
+    case kPackDecimal: s = std::to_string(c.binary.Fixed(width)); break;
+    case kPackHex:
+      if (len == 0) return false;
+      AppendHex(c.binary.Bytes(static_cast<size_t>(std::min<uint64_t>(len, c.binary.remaining() + 1))), &s);
+      break;
+    case kPackUuid: {
+      std::string hex;
+      AppendHex(c.binary.Bytes(16), &hex);
+      if (hex.size() != 32) return false;
+      for (size_t i = 0, j = 0; i < 36; ++i) s.push_back(IsUuidDash(i) ? '-' : hex[j++]);
+      break;
+    }
+    case kPackTextDecimal:
+      s.assign(c.text.Bytes(static_cast<size_t>(std::min<uint64_t>(len, c.text.remaining() + 1))));
+      s += std::to_string(c.binary.Fixed(width));
+      break;
+    default: return false;
+  }
+  if (c.text.failed() || c.binary.failed()) return false;
+  *out = model::AnyValue::String(std::move(s));
+  return true;
+}
+
+bool ValueCursors::Exhausted() const {
+  for (const auto& [key, c] : runs_)
+    if (!c.values.done() || !c.shapes.done() || !c.text.done() || !c.binary.done()) return false;
+  return true;
 }
 
 bool Decoder::Ref(ByteReader& r, std::string* out) const {
@@ -165,22 +305,15 @@ bool Decoder::Value(ByteReader& r, model::AnyValue* out, int depth) const {
   return !r.failed();
 }
 
-bool Decoder::Attributes(ByteReader& r, model::Attributes* out, HighCardCursors* cursors) const {
-  const size_t n = r.Count(2);
+bool Decoder::Attributes(ByteReader& r, model::Attributes* out, ValueCursors* cursors) const {
+  const size_t n = r.Count(cursors != nullptr ? 1 : 2);
   out->resize(n);
   for (auto& kv : *out) {
-    // Peek the key's dictionary ordinal: high-cardinality runs are keyed by it.
-    ByteReader save = r;
-    const uint64_t key_ref = r.Varint();
-    r = save;
+    // A dictionary key's value is in its run (keyed by the key's ordinal) when there are runs.
+    const uint64_t key_ref = ByteReader(r).Varint();
     if (!Ref(r, &kv.key)) return false;
-    ByteReader peek = r;
-    if (peek.U8() == kTagHighCard) {
-      r.U8();
-      std::string_view value;
-      if (cursors == nullptr || (key_ref & 1) || !cursors->Next(static_cast<uint32_t>(key_ref >> 1), &value))
-        return r.Fail(), false;
-      kv.value = model::AnyValue::String(std::string(value));
+    if (cursors != nullptr && !(key_ref & 1)) {
+      if (!cursors->Next(static_cast<uint32_t>(key_ref >> 1), *this, &kv.value)) return r.Fail(), false;
       continue;
     }
     if (!Value(r, &kv.value)) return false;

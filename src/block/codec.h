@@ -19,23 +19,36 @@ struct StringViewHash {
 using StringIndex = std::unordered_map<std::string, uint32_t, StringViewHash, std::equal_to<>>;
 
 // ---- encoding (writer) ----
-// Per-page columns of high-cardinality string values, one run per key ordinal.
-using HighCardRuns = std::unordered_map<uint32_t, ByteWriter>;
+// The values of one attribute key in one page (docs/format/block.md, "values" column): its values
+// in order, and for strings of an inline key, their packed forms and bytes.
+struct KeyRun {
+  ByteWriter values;  // Value encodings (kTagPacked for a packed string)
+  ByteWriter shapes;  // one varint per packed string: text length, number width, form
+  ByteWriter text;    // the packed strings' text
+  ByteWriter binary;  // their numbers and hex bytes
+};
+using ValueRuns = std::unordered_map<uint32_t, KeyRun>;  // by key dictionary ordinal
+
+// Appends `s` to a run as a packed string: a canonical unsigned decimal as its integer, lowercase
+// hex as its bytes, a lowercase UUID as its 16 bytes, text ending in a canonical decimal as the
+// text and the integer, anything else as is.
+void PackString(KeyRun& run, std::string_view s);
 
 class Encoder {
  public:
   // `dict`: every string in it is written as a reference; others inline. Null: everything inline.
-  // `high_card`: per key ordinal, whether its top-level string values go to HighCardRuns.
-  Encoder(const StringIndex* dict, const std::vector<bool>* high_card) : dict_(dict), high_card_(high_card) {}
+  // `inline_keys`: per key ordinal, whether its string values are packed into the page's runs
+  // rather than referenced from the dictionary.
+  Encoder(const StringIndex* dict, const std::vector<bool>* inline_keys) : dict_(dict), inline_keys_(inline_keys) {}
   void Ref(ByteWriter& w, std::string_view s) const;
   void Value(ByteWriter& w, const model::AnyValue& v) const;
-  // `runs` null: no high-cardinality column (resource and scope tables).
-  void Attributes(ByteWriter& w, const model::Attributes& attributes, HighCardRuns* runs) const;
-  uint32_t KeyOrdinal(std::string_view key) const;  // the key must be in the dictionary
+  // `runs` null: every value in the list itself (resource and scope tables). Otherwise the value
+  // of an attribute whose key is in the dictionary goes to that key's run.
+  void Attributes(ByteWriter& w, const model::Attributes& attributes, ValueRuns* runs) const;
 
  private:
   const StringIndex* dict_;
-  const std::vector<bool>* high_card_;
+  const std::vector<bool>* inline_keys_;
 };
 
 // ---- decoding (reader) ----
@@ -49,15 +62,22 @@ struct Dictionary {
   int64_t Find(std::string_view s) const;
 };
 
-// Cursors into a page's high-cardinality column, by key ordinal.
-class HighCardCursors {
+class Decoder;
+
+// Cursors into a page's values column, by key ordinal.
+class ValueCursors {
  public:
   bool Parse(std::string_view column);  // false if malformed
-  // The next value of `key`; false if exhausted.
-  bool Next(uint32_t key, std::string_view* out);
+  // The next value of `key`; false if exhausted or malformed.
+  bool Next(uint32_t key, const Decoder& dec, model::AnyValue* out);
+  // Whether every run has been read to its end.
+  bool Exhausted() const;
 
  private:
-  std::unordered_map<uint32_t, ByteReader> runs_;
+  struct Cursor {
+    ByteReader values, shapes, text, binary;
+  };
+  std::unordered_map<uint32_t, Cursor> runs_;
 };
 
 class Decoder {
@@ -66,7 +86,8 @@ class Decoder {
   // Each returns false on malformed input (the reader is then failed too).
   bool Ref(ByteReader& r, std::string* out) const;
   bool Value(ByteReader& r, model::AnyValue* out, int depth = 0) const;
-  bool Attributes(ByteReader& r, model::Attributes* out, HighCardCursors* cursors) const;
+  // `cursors` null: every value in the list itself; else values of dictionary keys from the runs.
+  bool Attributes(ByteReader& r, model::Attributes* out, ValueCursors* cursors) const;
 
  private:
   const Dictionary& dict_;

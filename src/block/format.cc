@@ -26,7 +26,7 @@ const char* SectionName(SectionId id) {
 
 const char* ColumnName(int column) {
   static const char* kNames[] = {"traces",   "resource_scope", "name",       "kind_status", "start",
-                                 "duration", "attributes",     "high_card",  "events",      "links",
+                                 "duration", "attributes",     "values",     "events",      "links",
                                  "span_id",  "parent",         "parent_raw", "misc"};
   return column >= 0 && column < kColumnCount ? kNames[column] : "unknown";
 }

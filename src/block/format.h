@@ -14,7 +14,7 @@
 
 namespace tb::block {
 
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr char kMetaMagic[8] = {'T', 'B', 'B', 'L', 'K', 'M', 'T', '1'};
 
 // Index sections, in the order they are laid out in the `index` object.
@@ -24,7 +24,7 @@ enum class SectionId : uint8_t {
   kDict = 3,          // string dictionary, resource/scope/pair tables (zstd)
   kPostingKeys = 4,   // posting directory + high-cardinality key list (zstd)
   kPostingLists = 5,  // roaring bitmaps of trace ordinals (raw, list-addressable)
-  kPageBlooms = 6,    // per-page blooms of high-cardinality (key, value) (raw)
+  kPageBlooms = 6,    // per-page blooms of high-cardinality (key, value), hash-partitioned (raw)
   kDependencies = 7,  // parent → child service call counts (zstd)
   kServices = 8,      // services and (service, operation, kind) (zstd)
 };
@@ -46,8 +46,8 @@ enum Column : uint8_t {
   kColKindStatus,     // per span: kind | status code << 3
   kColStart,          // per span: start - trace base
   kColDuration,       // per span: zigzag(end - start)
-  kColAttributes,     // per span: attribute list
-  kColHighCard,       // high-cardinality string values, grouped by key
+  kColAttributes,     // per span: attribute list (keys; values of dictionary keys are in kColValues)
+  kColValues,         // attribute values of the page, grouped by key
   kColEvents,         // per span: events
   kColLinks,          // per span: links
   kColSpanId,         // per span: 8 raw bytes
@@ -61,8 +61,8 @@ const char* ColumnName(int column);
 // AnyValue tags.
 enum ValueTag : uint8_t {
   kTagEmpty = 0,
-  kTagString = 1,    // string ref follows
-  kTagHighCard = 2,  // string is the next entry of this key in kColHighCard
+  kTagString = 1,  // string ref follows
+  kTagPacked = 2,  // string packed in its key's run (shape + payload), in kColValues only
   kTagFalse = 3,
   kTagTrue = 4,
   kTagInt = 5,     // zigzag varint
@@ -209,6 +209,11 @@ BloomHash HashKeyValue(std::string_view key, std::string_view canonical_value);
 size_t BloomBytes(size_t n, double bits_per_key);
 int BloomProbes(double bits_per_key);
 void BloomAdd(std::string& bits, int k, const BloomHash& h);
+// The page-bloom partition (of `count`) that holds a (key, value) hash.
+inline uint32_t BloomPartition(const BloomHash& h, uint32_t count) {
+  return static_cast<uint32_t>((h.h2 >> 32) % count);
+}
+inline constexpr uint32_t kMaxBloomPartitions = 1 << 16;
 bool BloomMayContain(std::string_view bits, int k, const BloomHash& h);
 
 // ---- sections ----
