@@ -1,0 +1,248 @@
+// Search latency over blocks in a local folder: the mix (service; service + operation;
+// service + tag; tag only; duration range), each in 1 h and 24 h windows, over a data set of
+// --spans spans (default 10M) spread evenly over 48 h.
+//
+//   tb_search_bench [--spans 10000000] [--data-dir DIR] [--queries 20] [--seed 1]
+//
+// The data set is built once through the storage engine itself (db::Db: ingest with the WAL
+// unsynced, an explicit flush every --block-spans spans) into DIR (default
+// /var/tmp/tracebucket-bench/search-<spans>-s<seed>) and reused while DIR/READY exists; delete the
+// folder to rebuild it. Then a fresh Db (the default 256 MiB block cache, empty) answers
+// --queries queries per kind and window, with random parameters, in a shuffled order. Every
+// query's object-store reads are counted (MeteringStore).
+//
+// The floor of a query is the time to read the bytes it read from the page cache: its bytes read,
+// divided by the page-cache read bandwidth measured in the same run (re-reading the block files
+// in 1 MiB chunks). It ignores per-read overheads, so it is a lower bound.
+//
+// Output: a table, then one machine-readable line per (kind, window) and one for the whole mix:
+//   RESULT search query=<kind> window=<1h|24h> n=.. p50_ms=.. p99_ms=.. floor_p50_ms=.. gets_mean=..
+//     kib_read_mean=.. traces_found_p50=..
+//   RESULT search query=all window=all spans=.. blocks=.. p50_ms=.. p99_ms=.. floor_p50_ms=.. ..
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "db/db.h"
+#include "objstore/local_store.h"
+#include "objstore/metering_store.h"
+#include "workload.h"
+
+namespace {
+
+using namespace tb;
+namespace fs = std::filesystem;
+
+constexpr uint64_t kHour = 3600ull * 1'000'000'000ull;
+constexpr uint64_t kDataSpan = 48 * kHour;
+
+int Die(const Status& s, const char* what) {
+  std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
+  return 1;
+}
+
+bench::WorkloadOptions DataSetOptions(uint64_t spans, uint64_t seed) {
+  bench::WorkloadOptions o;
+  o.seed = seed;
+  // ~10.6 spans per trace on average (BENCHMARKS.md): spread the traces over kDataSpan.
+  o.mean_trace_gap_nanos = static_cast<uint64_t>(static_cast<double>(kDataSpan) * 10.6 / static_cast<double>(spans));
+  return o;
+}
+
+db::DbOptions DbOptionsFor(const fs::path& dir) {
+  db::DbOptions o;
+  o.data_dir = (dir / "db").string();
+  o.wal_sync = false;
+  o.background_flush = false;
+  o.head_memory_budget_bytes = 16ull << 30;
+  return o;
+}
+
+Status Build(const fs::path& dir, uint64_t spans, uint64_t seed, uint64_t block_spans) {
+  fs::remove_all(dir);
+  TB_ASSIGN_OR_RETURN(auto store, objstore::LocalStore::Open((dir / "store").string(), {.sync = false}));
+  TB_ASSIGN_OR_RETURN(auto db, db::Db::Open(DbOptionsFor(dir), store));
+  bench::Workload workload(DataSetOptions(spans, seed));
+  const auto t0 = std::chrono::steady_clock::now();
+  uint64_t added = 0, in_head = 0;
+  while (added < spans) {
+    model::Traces batch = workload.NextBatch(512);
+    const uint64_t n = batch.SpanCount();
+    TB_ASSIGN_OR_RETURN(auto result, db->ingester().Ingest(std::move(batch)));
+    if (result.rejected_spans != 0) return Status::Internal("spans rejected: " + result.message);
+    added += n;
+    in_head += n;
+    if (in_head >= block_spans || added >= spans) {
+      TB_RETURN_IF_ERROR(db->Flush());
+      in_head = 0;
+      std::fprintf(stderr, "built %llu / %llu spans (%.0f s)\n", static_cast<unsigned long long>(added),
+                   static_cast<unsigned long long>(spans),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+  }
+  TB_RETURN_IF_ERROR(db->Close());
+  std::ofstream(dir / "READY") << added << "\n";
+  return Status::Ok();
+}
+
+// Bytes per second of read() from files already in the page cache.
+double PageCacheBandwidth(const fs::path& root) {
+  std::vector<char> buf(1 << 20);
+  auto pass = [&] {
+    uint64_t bytes = 0;
+    for (const auto& e : fs::recursive_directory_iterator(root)) {
+      if (!e.is_regular_file()) continue;
+      const int fd = ::open(e.path().c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      for (ssize_t n; (n = ::read(fd, buf.data(), buf.size())) > 0;) bytes += static_cast<uint64_t>(n);
+      ::close(fd);
+      if (bytes > (2ull << 30)) break;  // enough for a rate
+    }
+    return bytes;
+  };
+  pass();  // bring the files into the page cache
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t bytes = pass();
+  return static_cast<double>(bytes) / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+struct Sample {
+  double ms = 0, floor_ms = 0;
+  uint64_t gets = 0, bytes = 0, found = 0;
+};
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5)];
+}
+
+void Report(const char* kind, const char* window, const std::vector<Sample>& samples, const std::string& extra) {
+  std::vector<double> ms, floor_ms, found;
+  double gets = 0, bytes = 0;
+  for (const auto& s : samples) {
+    ms.push_back(s.ms);
+    floor_ms.push_back(s.floor_ms);
+    found.push_back(static_cast<double>(s.found));
+    gets += static_cast<double>(s.gets);
+    bytes += static_cast<double>(s.bytes);
+  }
+  const double n = static_cast<double>(samples.size());
+  std::printf(
+      "RESULT search query=%s window=%s n=%zu%s p50_ms=%.2f p99_ms=%.2f floor_p50_ms=%.4f gets_mean=%.1f "
+      "kib_read_mean=%.0f traces_found_p50=%.0f\n",
+      kind, window, samples.size(), extra.c_str(), Percentile(ms, 0.5), Percentile(ms, 0.99), Percentile(floor_ms, 0.5),
+      gets / n, bytes / n / 1024, Percentile(found, 0.5));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Search latency over blocks in a local folder"};
+  uint64_t spans = 10'000'000, seed = 1, block_spans = 1'000'000;
+  int queries = 20;
+  std::string dir_arg;
+  app.add_option("--spans", spans);
+  app.add_option("--seed", seed);
+  app.add_option("--block-spans", block_spans, "spans per flushed block while building");
+  app.add_option("--queries", queries, "queries per kind and window");
+  app.add_option("--data-dir", dir_arg, "cached data set folder");
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::warn);
+  const fs::path dir = dir_arg.empty() ? fs::path("/var/tmp/tracebucket-bench") /
+                                             ("search-" + std::to_string(spans) + "-s" + std::to_string(seed))
+                                       : fs::path(dir_arg);
+  if (!fs::exists(dir / "READY")) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (Status s = Build(dir, spans, seed, block_spans); !s.ok()) return Die(s, "building the data set");
+    std::fprintf(stderr, "data set built in %.0f s\n",
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+
+  const double bandwidth = PageCacheBandwidth(dir / "store");
+  auto local = objstore::LocalStore::Open((dir / "store").string(), {.create_root = false, .sync = false});
+  if (!local.ok()) return Die(local.status(), "opening the store");
+  auto metered = std::make_shared<objstore::MeteringStore>(*local);
+  auto opened = db::Db::Open(DbOptionsFor(dir), metered);
+  if (!opened.ok()) return Die(opened.status(), "opening the Db");
+  auto& db = **opened;
+  const db::DbStats stats = db.Stats();
+
+  const bench::WorkloadOptions wo = DataSetOptions(spans, seed);
+  const bench::Workload names(wo);  // the catalogue: service and operation names
+  std::mt19937_64 rng(seed * 7 + 1);
+  auto uniform = [&](uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng); };
+
+  const char* kinds[] = {"service", "service+operation", "service+tag", "tag", "duration"};
+  const uint64_t windows[] = {kHour, 24 * kHour};
+  struct Planned {
+    size_t kind, window;
+    query::TraceQuery query;
+  };
+  std::vector<Planned> plan;
+  for (size_t k = 0; k < std::size(kinds); ++k)
+    for (size_t w = 0; w < std::size(windows); ++w)
+      for (int i = 0; i < queries; ++i) {
+        query::TraceQuery q;
+        q.search_depth = 20;  // the Jaeger UI's default
+        const uint64_t start = wo.start_unix_nano + uniform(kDataSpan - windows[w]);
+        q.start_time_min_unix_nano = start;
+        q.start_time_max_unix_nano = start + windows[w];
+        const int service = static_cast<int>(uniform(static_cast<uint64_t>(wo.services)));
+        switch (k) {
+          case 0: q.service_name = names.ServiceName(service); break;
+          case 1: {
+            q.service_name = names.ServiceName(service);
+            const auto& ops = names.OperationNames(service);
+            q.operation_name = ops[uniform(ops.size())];
+            break;
+          }
+          case 2:
+            q.service_name = names.ServiceName(service);
+            q.attributes = {{"http.status_code", "500"}};
+            break;
+          case 3:
+            q.attributes = {{"user.id", "user-" + std::to_string(uniform(static_cast<uint64_t>(wo.users)))}};
+            break;
+          case 4:
+            q.service_name = names.ServiceName(service);
+            q.duration_min_nanos = 200'000'000;
+            q.duration_max_nanos = 2'000'000'000;
+            break;
+        }
+        plan.push_back({k, w, std::move(q)});
+      }
+  std::shuffle(plan.begin(), plan.end(), rng);
+
+  std::vector<std::vector<Sample>> samples(std::size(kinds) * std::size(windows));
+  std::vector<Sample> all;
+  for (const auto& p : plan) {
+    metered->Reset();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto hits = db.engine().FindTraceIds(p.query);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (!hits.ok()) return Die(hits.status(), "search");
+    const auto c = metered->snapshot();
+    Sample s{ms, 1000.0 * static_cast<double>(c.get_bytes) / bandwidth, c.gets, c.get_bytes, hits->size()};
+    samples[p.kind * std::size(windows) + p.window].push_back(s);
+    all.push_back(s);
+  }
+
+  std::printf("data set %s: %llu spans over 48 h, %zu blocks; page cache read %.0f MB/s\n", dir.c_str(),
+              static_cast<unsigned long long>(spans), stats.blocks, bandwidth / 1e6);
+  for (size_t k = 0; k < std::size(kinds); ++k)
+    for (size_t w = 0; w < std::size(windows); ++w)
+      Report(kinds[k], w == 0 ? "1h" : "24h", samples[k * std::size(windows) + w], "");
+  Report("all", "all", all, " spans=" + std::to_string(spans) + " blocks=" + std::to_string(stats.blocks));
+  return 0;
+}
