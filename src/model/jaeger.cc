@@ -63,13 +63,6 @@ Tag ToTag(const KeyValue& kv) {
   return t;
 }
 
-std::vector<Tag> ToTags(const Attributes& attributes) {
-  std::vector<Tag> tags;
-  tags.reserve(attributes.size());
-  for (const auto& kv : attributes) tags.push_back(ToTag(kv));
-  return tags;
-}
-
 KeyValue ToAttribute(const Tag& tag) {
   switch (tag.type) {
     case ValueType::kBool: return {tag.key, AnyValue::Bool(tag.bool_value)};
@@ -79,13 +72,6 @@ KeyValue ToAttribute(const Tag& tag) {
     case ValueType::kString: break;
   }
   return {tag.key, AnyValue::String(tag.str)};
-}
-
-Attributes ToAttributes(const std::vector<Tag>& tags) {
-  Attributes attributes;
-  attributes.reserve(tags.size());
-  for (const auto& t : tags) attributes.push_back(ToAttribute(t));
-  return attributes;
 }
 
 Process ToProcess(const Resource& resource) {
@@ -336,6 +322,13 @@ std::vector<Span> ToJaeger(const Traces& traces) {
       for (const auto& span : ss.spans) out.push_back(ToJaegerSpan(span, ss.scope, process));
   }
   return out;
+}
+
+std::string_view SearchKey(std::string_view tag_key) {
+  if (tag_key == kStatusCodeKey) return "span.status";
+  if (tag_key == kScopeNameKey) return "scope.name";
+  if (tag_key == kScopeVersionKey) return "scope.version";
+  return tag_key;
 }
 
 Traces FromJaeger(const std::vector<Span>& spans) {

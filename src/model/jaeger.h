@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/span.h"
@@ -73,5 +74,11 @@ std::vector<Span> ToJaeger(const Traces& traces);
 // mapping derives from OTLP fields (span.kind, otel.status_code, otel.scope.name, ...) are turned
 // back into those fields, so FromJaeger(ToJaeger(t)) keeps everything the Jaeger model can carry.
 Traces FromJaeger(const std::vector<Span>& spans);
+
+// The search key (query/trace_query.h) for a tag key in a Jaeger-model query. Tags that ToJaeger
+// derives from OTLP fields are found through the special keys that match those fields
+// (otel.status_code → span.status, otel.scope.name → scope.name, otel.scope.version →
+// scope.version); span.kind and error already are such keys. Any other key is itself.
+std::string_view SearchKey(std::string_view tag_key);
 
 }  // namespace tb::model::jaeger

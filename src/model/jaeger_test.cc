@@ -274,6 +274,14 @@ TEST(JaegerMappingTest, FromJaegerGroupsByProcessAndScope) {
   EXPECT_EQ(t.resource_spans[1].scope_spans[0].spans.size(), 1u);
 }
 
+TEST(JaegerMappingTest, DerivedTagsSearchTheirFields) {
+  EXPECT_EQ(SearchKey("otel.status_code"), "span.status");
+  EXPECT_EQ(SearchKey("otel.scope.name"), "scope.name");
+  EXPECT_EQ(SearchKey("otel.scope.version"), "scope.version");
+  EXPECT_EQ(SearchKey("span.kind"), "span.kind");
+  EXPECT_EQ(SearchKey("http.method"), "http.method");
+}
+
 // Everything the Jaeger model carries survives Jaeger → core → Jaeger, for every span shape the
 // forward mapping produces from random OTLP batches.
 TEST(JaegerMappingTest, RoundTripKeepsTheJaegerModel) {

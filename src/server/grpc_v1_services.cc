@@ -43,8 +43,9 @@ Result<query::TraceQuery> ToTraceQuery(const v1::TraceQueryParameters& p) {
   query::TraceQuery q;
   q.service_name = p.service_name();
   q.operation_name = p.operation_name();
-  // v1 tag values are already strings; the engine compares canonical strings.
-  for (const auto& [key, value] : p.tags()) q.attributes.push_back({key, value});
+  // v1 tag values are already strings; the engine compares canonical strings. Tags the Jaeger model
+  // derives (otel.status_code, ...) search the fields they come from.
+  for (const auto& [key, value] : p.tags()) q.attributes.push_back({std::string(model::jaeger::SearchKey(key)), value});
   q.start_time_min_unix_nano = QueryTime(p.has_start_time_min(), p.start_time_min());
   q.start_time_max_unix_nano = QueryTime(p.has_start_time_max(), p.start_time_max());
   q.duration_min_nanos = wire::OptionalNanos(p.duration_min());

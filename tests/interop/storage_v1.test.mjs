@@ -228,12 +228,12 @@ describe('v1 writes: WriteSpan and WriteSpanStream read back equal', () => {
     }
   });
 
-  test('a Jaeger-native span: 8-byte trace id, error and span.kind tags are searchable the Jaeger way', async () => {
+  test('a Jaeger-native span: 8-byte trace id; error, span.kind and derived tags are searchable the Jaeger way', async () => {
     const span = {
       traceId: '000000000000000000000000c0ffee01', spanId: '00000000000000c1', operationName: 'native-op', flags: 1,
       references: [], startTimeUnixNano: (BigInt(Date.now()) * 1_000_000n).toString(), durationNanos: '1500000',
-      tags: [{ key: 'error', type: 'bool', value: true }, { key: 'span.kind', type: 'string', value: 'server' },
-        { key: 'http.status_code', type: 'int64', value: '500' }],
+      tags: [{ key: 'otel.scope.name', type: 'string', value: 'native-lib' }, { key: 'error', type: 'bool', value: true },
+        { key: 'span.kind', type: 'string', value: 'server' }, { key: 'http.status_code', type: 'int64', value: '500' }],
       logs: [], process: { serviceName: 'native-svc', tags: [{ key: 'hostname', type: 'string', value: 'h1' }] }, warnings: [],
     };
     const pb = jaegerSpanToProto(span);
@@ -243,7 +243,9 @@ describe('v1 writes: WriteSpan and WriteSpanStream read back equal', () => {
     assert.deepEqual(got.problems, []);
     assert.equal(got.spans.length, 1);
     const tags = Object.fromEntries(got.spans[0].tags.map((t) => [t.key, t.value]));
-    assert.deepEqual(tags, { error: true, 'span.kind': 'server', 'http.status_code': '500', 'otel.status_code': 'ERROR' });
+    assert.deepEqual(tags, {
+      'otel.scope.name': 'native-lib', error: true, 'span.kind': 'server', 'http.status_code': '500', 'otel.status_code': 'ERROR',
+    });
     const start = BigInt(span.startTimeUnixNano);
     const query = (tags) => ({
       serviceName: 'native-svc', operationName: '', tags,
@@ -253,6 +255,9 @@ describe('v1 writes: WriteSpan and WriteSpanStream read back equal', () => {
     const ids = async (tags) => (await ctx.clients.findTraceIds(query(tags))).traceIds.map((b) => Buffer.from(b).toString('hex'));
     assert.deepEqual(await ids({ error: 'true', 'span.kind': 'server', 'http.status_code': '500', hostname: 'h1' }), [span.traceId]);
     assert.deepEqual(await ids({ 'span.kind': 'client' }), []);
+    // Tags the mapping derives from OTLP fields find the span too, as they would in a v1-model store.
+    assert.deepEqual(await ids({ 'otel.status_code': 'ERROR', 'otel.scope.name': 'native-lib' }), [span.traceId]);
+    assert.deepEqual(await ids({ 'otel.status_code': 'OK' }), []);
   });
 
   test('bad spans are INVALID_ARGUMENT naming the field; a stream stops at the first bad span', async () => {
