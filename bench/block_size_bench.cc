@@ -3,6 +3,7 @@
 // OTLP protobuf.
 //
 //   tb_block_size_bench [spans=1000000] [zstd level for the proto baseline=19; 0 skips it]
+//                       [block zstd level=BlockWriterOptions' default]
 #include <zstd.h>
 
 #include <chrono>
@@ -18,7 +19,9 @@ int main(int argc, char** argv) {
   const size_t spans = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
   const int proto_level = argc > 2 ? std::atoi(argv[2]) : 19;
   tb::bench::Workload workload;
-  tb::block::BlockWriter writer;
+  tb::block::BlockWriterOptions options;
+  if (argc > 3) options.zstd_level = std::atoi(argv[3]);
+  tb::block::BlockWriter writer(options);
   std::string proto;
   size_t added = 0;
   while (added < spans) {

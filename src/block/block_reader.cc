@@ -85,7 +85,7 @@ struct PageInfo {
 
 struct TraceHeader {
   uint32_t n = 0, group = 1;
-  int wp = 0, wc = 0, ws = 0, we = 0, wn = 0, k = 0;
+  int wc = 0, ws = 0, we = 0, wn = 0, k = 0;
   uint32_t row_size = 0, bloom_bytes = 0;
   uint64_t base = 0;
   std::vector<uint64_t> group_sums;
@@ -95,7 +95,7 @@ struct TraceHeader {
 
 struct TraceRow {
   model::TraceId id{};
-  uint32_t page = 0, count = 0;
+  uint32_t count = 0;
   uint64_t min_start = 0, max_end = 0, newest = 0;
 };
 
@@ -274,16 +274,17 @@ struct BlockReader::Impl {
     TraceHeader h;
     h.n = r.U32();
     h.group = r.U32();
-    h.wp = r.U8(), h.wc = r.U8(), h.ws = r.U8(), h.we = r.U8(), h.wn = r.U8(), h.k = r.U8();
+    h.wc = r.U8(), h.ws = r.U8(), h.we = r.U8(), h.wn = r.U8(), h.k = r.U8();
+    r.U8();
     r.U16();
     h.row_size = r.U32();
     h.bloom_bytes = r.U32();
     h.base = r.U64();
     if (r.failed()) return bad("truncated header");
     if (h.n != meta.trace_count || h.group != kTraceRowsPerGroup) return bad("trace count or group size wrong");
-    for (int w : {h.wp, h.wc, h.ws, h.we, h.wn})
+    for (int w : {h.wc, h.ws, h.we, h.wn})
       if (w < 1 || w > 8) return bad("bad field width");
-    if (h.row_size != 16u + h.wp + h.wc + h.ws + h.we + h.wn || h.k < 1 || h.k > 16) return bad("bad row layout");
+    if (h.row_size != 16u + h.wc + h.ws + h.we + h.wn || h.k < 1 || h.k > 16) return bad("bad row layout");
     if (h.groups() > r.remaining() / 8) return bad("truncated group checksums");
     for (size_t i = 0; i < h.groups(); ++i) h.group_sums.push_back(r.U64());
     const size_t before = b.size() - r.remaining();
@@ -321,7 +322,6 @@ struct BlockReader::Impl {
     ByteReader r(row);
     TraceRow t;
     std::memcpy(t.id.data(), r.Bytes(16).data(), 16);
-    t.page = static_cast<uint32_t>(r.Fixed(h.wp));
     t.count = static_cast<uint32_t>(r.Fixed(h.wc));
     t.min_start = h.base + r.Fixed(h.ws);
     const uint64_t z = r.Fixed(h.we);
@@ -819,13 +819,14 @@ Status BlockReader::ReadTrace(const model::TraceId& id, model::Traces* out) cons
   std::shared_ptr<const std::vector<PageInfo>> pages;
   std::shared_ptr<const Tables> tables;
   TB_RETURN_IF_ERROR(m.Basics(&pages, &tables, true));
+  // The pages holding trace t: the first whose last trace is t or later, and those after it that
+  // continue t (the directory's trace ranges are ascending).
   std::vector<uint32_t> page_list;
-  for (uint32_t p = row.page; p < pages->size() && (*pages)[p].first_trace <= t; ++p) {
-    if ((*pages)[p].last_trace < t) break;
-    page_list.push_back(p);
-  }
-  if (page_list.empty() || page_list.front() != row.page)
-    return m.SectionCorrupt(SectionId::kTraces, "trace row points at a page that does not hold it");
+  const auto first =
+      std::partition_point(pages->begin(), pages->end(), [t](const PageInfo& p) { return p.last_trace < t; });
+  for (auto p = first; p != pages->end() && p->first_trace <= t; ++p)
+    page_list.push_back(static_cast<uint32_t>(p - pages->begin()));
+  if (page_list.empty()) return m.SectionCorrupt(SectionId::kPages, "no page holds trace " + std::to_string(t));
   std::vector<std::vector<DecodedSpan>> decoded(page_list.size());
   TB_RETURN_IF_ERROR(
       tb::ParallelFor(page_list.size(), static_cast<size_t>(m.options.max_parallel_reads), [&](size_t i) {

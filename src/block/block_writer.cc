@@ -531,7 +531,7 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
 
   // 5. Pages, trace rows, dependencies, services and operations.
   struct Row {
-    uint32_t page, count;
+    uint32_t count;
     uint64_t min_start, max_end, newest;
   };
   std::vector<Row> rows;
@@ -542,7 +542,7 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
   std::unordered_map<uint64_t, uint32_t> by_span;
   for (uint32_t t = 0; t < traces.size(); ++t) {
     const auto& members = traces[t].second;
-    Row row{0, static_cast<uint32_t>(members.size()), std::numeric_limits<uint64_t>::max(), 0, 0};
+    Row row{static_cast<uint32_t>(members.size()), std::numeric_limits<uint64_t>::max(), 0, 0};
     size_t estimate = 0;
     by_span.clear();
     for (uint32_t m : members) {
@@ -566,7 +566,6 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     }
     // Cut before a trace that would overflow the page; split only a trace that alone exceeds it.
     if (!page_.empty() && page_.estimate + estimate > o_.target_page_bytes) FlushPage();
-    row.page = static_cast<uint32_t>(pages_.size());
     size_t begin = 0, acc = 0;
     for (size_t i = 0; i < members.size(); ++i) {
       acc += EstimateSpan(spans[members[i]].span);
@@ -589,22 +588,19 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
   {  // traces: header, row-group checksums, prefix checksum, rows, bloom
     const uint32_t n = static_cast<uint32_t>(rows.size());
     const uint32_t g = kTraceRowsPerGroup;
-    uint64_t max_page = 0, max_count = 0, max_start = 0, max_end = 0, max_newest = 0;
+    uint64_t max_count = 0, max_start = 0, max_end = 0, max_newest = 0;
     for (const auto& r : rows) {
-      max_page = std::max<uint64_t>(max_page, r.page);
       max_count = std::max<uint64_t>(max_count, r.count);
       max_start = std::max(max_start, r.min_start - block_min_);
       max_end = std::max(max_end, ZigzagOf(static_cast<int64_t>(r.max_end - r.min_start)));
       max_newest = std::max(max_newest, r.newest - r.min_start);
     }
-    const int wp = WidthOf(max_page), wc = WidthOf(max_count), ws = WidthOf(max_start), we = WidthOf(max_end),
-              wn = WidthOf(max_newest);
-    const uint32_t row_size = static_cast<uint32_t>(16 + wp + wc + ws + we + wn);
+    const int wc = WidthOf(max_count), ws = WidthOf(max_start), we = WidthOf(max_end), wn = WidthOf(max_newest);
+    const uint32_t row_size = static_cast<uint32_t>(16 + wc + ws + we + wn);
     ByteWriter rw;
     for (uint32_t t = 0; t < n; ++t) {
       const Row& r = rows[t];
       rw.Bytes(std::string_view(reinterpret_cast<const char*>(traces[t].first.data()), 16));
-      rw.Fixed(r.page, wp);
       rw.Fixed(r.count, wc);
       rw.Fixed(r.min_start - block_min_, ws);
       rw.Fixed(ZigzagOf(static_cast<int64_t>(r.max_end - r.min_start)), we);
@@ -624,7 +620,8 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     w.U32(static_cast<uint32_t>(payload));
     w.U32(n);
     w.U32(g);
-    for (int x : {wp, wc, ws, we, wn, k}) w.U8(static_cast<uint8_t>(x));
+    for (int x : {wc, ws, we, wn, k}) w.U8(static_cast<uint8_t>(x));
+    w.U8(0);
     w.U16(0);
     w.U32(row_size);
     w.U32(static_cast<uint32_t>(bloom.size()));
