@@ -6,8 +6,10 @@
 //
 // The data set is built once through the storage engine itself (db::Db: ingest with the WAL
 // unsynced, an explicit flush every --block-spans spans) into DIR (default
-// /var/tmp/tracebucket-bench/search-<spans>-s<seed>) and reused while DIR/READY exists; delete the
-// folder to rebuild it. Then a fresh Db (the default 256 MiB block cache, empty) answers
+// /var/tmp/tracebucket-bench/search-<spans>-s<seed>-v<block format version>) and reused while
+// DIR/READY exists; --rebuild (or deleting the folder) builds it again, as is needed after a
+// change to the block format that kept its version number. Then a fresh Db (the default 256 MiB block cache, empty)
+// answers
 // --queries queries per kind and window, with random parameters, in a shuffled order. Every
 // query's object-store reads are counted (MeteringStore).
 //
@@ -16,9 +18,9 @@
 // in 1 MiB chunks). It ignores per-read overheads, so it is a lower bound.
 //
 // Output: a table, then one machine-readable line per (kind, window) and one for the whole mix:
-//   RESULT search query=<kind> window=<1h|24h> n=.. p50_ms=.. p99_ms=.. floor_p50_ms=.. gets_mean=..
+//   RESULT search query=<kind> window=<1h|24h> n=.. p50_ms=.. p99_ms=.. floor_p50_us=.. gets_mean=..
 //     kib_read_mean=.. traces_found_p50=..
-//   RESULT search query=all window=all spans=.. blocks=.. p50_ms=.. p99_ms=.. floor_p50_ms=.. ..
+//   RESULT search query=all window=all spans=.. blocks=.. p50_ms=.. p99_ms=.. floor_p50_us=.. ..
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -139,7 +141,7 @@ void Report(const char* kind, const char* window, const std::vector<Sample>& sam
   }
   const double n = static_cast<double>(samples.size());
   std::printf(
-      "RESULT search query=%s window=%s n=%zu%s p50_ms=%.2f p99_ms=%.2f floor_p50_ms=%.4f gets_mean=%.1f "
+      "RESULT search query=%s window=%s n=%zu%s p50_ms=%.2f p99_ms=%.2f floor_p50_us=%.1f gets_mean=%.1f "
       "kib_read_mean=%.0f traces_found_p50=%.0f\n",
       kind, window, samples.size(), extra.c_str(), Percentile(ms, 0.5), Percentile(ms, 0.99), Percentile(floor_ms, 0.5),
       gets / n, bytes / n / 1024, Percentile(found, 0.5));
@@ -152,17 +154,20 @@ int main(int argc, char** argv) {
   uint64_t spans = 10'000'000, seed = 1, block_spans = 1'000'000;
   int queries = 20;
   std::string dir_arg;
+  bool rebuild = false;
   app.add_option("--spans", spans);
   app.add_option("--seed", seed);
   app.add_option("--block-spans", block_spans, "spans per flushed block while building");
   app.add_option("--queries", queries, "queries per kind and window");
   app.add_option("--data-dir", dir_arg, "cached data set folder");
+  app.add_flag("--rebuild", rebuild, "build the data set even if it is cached");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
   const fs::path dir = dir_arg.empty() ? fs::path("/var/tmp/tracebucket-bench") /
-                                             ("search-" + std::to_string(spans) + "-s" + std::to_string(seed))
+                                             ("search-" + std::to_string(spans) + "-s" + std::to_string(seed) + "-v" +
+                                              std::to_string(block::kFormatVersion))
                                        : fs::path(dir_arg);
-  if (!fs::exists(dir / "READY")) {
+  if (rebuild || !fs::exists(dir / "READY")) {
     const auto t0 = std::chrono::steady_clock::now();
     if (Status s = Build(dir, spans, seed, block_spans); !s.ok()) return Die(s, "building the data set");
     std::fprintf(stderr, "data set built in %.0f s\n",

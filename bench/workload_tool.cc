@@ -55,12 +55,13 @@ int main(int argc, char** argv) {
   std::vector<tb::bench::DatasetRecord> records;
   std::map<std::string, KeyStats> keys;
   std::vector<uint32_t> attributes_per_span;
-  uint64_t total = 0, errors = 0, with_events = 0, with_links = 0, otlp_bytes = 0;
+  uint64_t total = 0, requests = 0, errors = 0, with_events = 0, with_links = 0, otlp_bytes = 0;
   uint64_t kinds[6] = {};
   while (total < spans) {
     const tb::model::Traces batch = workload.NextBatch(std::min(batch_spans, spans - total));
     const uint32_t n = static_cast<uint32_t>(batch.SpanCount());
     total += n;
+    ++requests;
     std::string otlp = tb::wire::EncodeOtlpProtobuf(batch);
     otlp_bytes += otlp.size();
     if (!out.empty()) records.push_back({n, std::move(otlp)});
@@ -94,9 +95,9 @@ int main(int argc, char** argv) {
   double mean_size = 0;
   for (uint32_t s : sizes) mean_size += s;
   mean_size /= static_cast<double>(sizes.size());
-  std::printf("spans %llu, traces %zu, OTLP protobuf %.1f B/span, %zu requests of ~%zu spans\n",
+  std::printf("spans %llu, traces %zu, OTLP protobuf %.1f B/span, %llu requests of ~%zu spans\n",
               static_cast<unsigned long long>(total), sizes.size(), static_cast<double>(otlp_bytes) / n,
-              records.empty() ? static_cast<size_t>(0) : records.size(), batch_spans);
+              static_cast<unsigned long long>(requests), batch_spans);
   std::printf("spans per trace: mean %.1f, p50 %u, p90 %u, p99 %u, p99.9 %u, max %u; %.1f%% of traces < 10 spans\n",
               mean_size, Percentile(sizes, 0.5), Percentile(sizes, 0.9), Percentile(sizes, 0.99),
               Percentile(sizes, 0.999), Percentile(sizes, 1.0),
@@ -111,7 +112,7 @@ int main(int argc, char** argv) {
               100 * kinds[1] / n, 100 * kinds[2] / n, 100 * kinds[3] / n, 100 * kinds[4] / n, 100 * kinds[5] / n);
   std::printf("errors %.2f%% of spans, events on %.2f%%, links on %.2f%%\n", 100 * errors / n, 100 * with_events / n,
               100 * with_links / n);
-  std::printf("| key | on %% of spans | distinct values | mean length | max length |\n|---|---|---|---|---|\n");
+  std::printf("| key | on %% of spans | distinct values | mean bytes | max bytes |\n|---|---|---|---|---|\n");
   for (const auto& [key, k] : keys)
     std::printf("| `%s` | %.1f | %s%zu | %.0f | %zu |\n", key.c_str(), 100 * k.spans / n,
                 k.distinct.size() >= kDistinctCap ? "≥ " : "", k.distinct.size(),

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The benchmark suite: every figure of issue 5 beside its floor or target, measured in one run on
+# one machine, then the results table of BENCHMARKS.md (between its suite markers) rewritten.
+#
+#   bash bench/run_suite.sh [BUILD_DIR]          (default: build; a Release or RelWithDebInfo build)
+#
+# Steps (each prints a RESULT line that bench/suite_table.py turns into table rows):
+#   ingest    bench/run_ingest.sh: durable OTLP/gRPC ingest vs the decode-only sink, INGEST_SECONDS (60)
+#   size      tb_block_size_bench SIZE_SPANS (1000000) spans: bytes/span at rest vs zstd -19 of OTLP protobuf
+#   tracebyid tb_trace_by_id_bench (when built): local folder, and S3 when S3_ENDPOINT is set
+#   search    tb_search_bench over SEARCH_SPANS (10000000) spans; the data set is cached under
+#             /var/tmp/tracebucket-bench and reused by later runs (SEARCH_REBUILD=1 builds it again,
+#             e.g. after a block format change that kept the format version)
+#   restart   tb_restart_bench: Db::Open with a WAL filled to the 1 GiB head budget
+#   micro     tb_micro_bench (Google Benchmark, JSON)
+# SKIP="search micro" leaves steps out (their rows say so). Logs go to $SUITE_DIR (default: a new
+# folder under /var/tmp/tracebucket-bench). UPDATE_DOC=0 prints the table without editing BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+ingest_seconds=${INGEST_SECONDS:-60}
+size_spans=${SIZE_SPANS:-1000000}
+search_spans=${SEARCH_SPANS:-10000000}
+skip=" ${SKIP:-} "
+out=${SUITE_DIR:-/var/tmp/tracebucket-bench/suite-$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$out"
+results="$out/results.txt"
+: >"$results"
+
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")
+case $build_type in
+  Release | RelWithDebInfo) ;;
+  *) echo "run_suite: $build is a '$build_type' build; configure it with -DCMAKE_BUILD_TYPE=Release" >&2; exit 2 ;;
+esac
+targets=(tracebucket tb_ingest_loadgen tb_decode_sink tb_block_size_bench tb_search_bench tb_restart_bench
+  tb_micro_bench)
+grep -q 'tb_trace_by_id_bench' "$build/build.ninja" && targets+=(tb_trace_by_id_bench)
+nice ninja -C "$build" "${targets[@]}" >"$out/build.log"
+
+{
+  echo "SUITE build=$build build_type=$build_type commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench || echo -dirty)"
+  echo "SUITE date=$(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "SUITE machine=$(nproc) vCPU $(lscpu | sed -n 's/^Model name: *//p' | head -1) ($(lscpu | sed -n 's/^Hypervisor vendor: *//p')), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, Linux $(uname -r)"
+} >>"$results"
+
+# Runs step $1 (the rest: its command), logging to $out/$1.log and keeping its RESULT lines,
+# each tagged with the load average when the step started.
+step() {
+  local name=$1
+  shift
+  if [[ $skip == *" $name "* ]]; then
+    echo "SKIPPED $name" >>"$results"
+    return
+  fi
+  local load
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  echo "== $name (load $load): $*" >&2
+  local start=$SECONDS
+  if "$@" >"$out/$name.log" 2>"$out/$name.err"; then
+    grep '^RESULT ' "$out/$name.log" | sed "s/\$/ load=$load step_s=$((SECONDS - start))/" >>"$results" || true
+  else
+    echo "FAILED $name (see $out/$name.err)" | tee -a "$results" >&2
+  fi
+}
+
+# tb_block_size_bench prints prose: turn its two summary lines into a RESULT line.
+size_step() {
+  local log
+  log=$("$build/bench/tb_block_size_bench" "$size_spans" 19)
+  echo "$log"
+  local total zstd
+  total=$(sed -n 's/^block: .* = \([0-9.]*\) B\/span.*/\1/p' <<<"$log")
+  zstd=$(sed -n 's/^OTLP protobuf: .* zstd -19 \([0-9.]*\) B\/span.*/\1/p' <<<"$log")
+  [[ -n $total && -n $zstd ]] || return 1
+  echo "RESULT size spans=$size_spans bytes_per_span=$total zstd19_bytes_per_span=$zstd"
+}
+
+tracebyid_step() {
+  "$build/bench/tb_trace_by_id_bench"
+}
+
+micro_step() {
+  "$build/bench/tb_micro_bench" --benchmark_min_time=0.5 --benchmark_out="$out/micro.json" \
+    --benchmark_out_format=json
+  echo "RESULT micro json=$out/micro.json"
+}
+
+step ingest bash bench/run_ingest.sh "$build" "$ingest_seconds" 16 512
+step size size_step
+if [[ -x $build/bench/tb_trace_by_id_bench ]]; then
+  step tracebyid tracebyid_step
+else
+  echo "SKIPPED tracebyid (tb_trace_by_id_bench not built)" >>"$results"
+fi
+search_args=(--spans "$search_spans")
+[[ ${SEARCH_REBUILD:-0} == 1 ]] && search_args+=(--rebuild)
+step search "$build/bench/tb_search_bench" "${search_args[@]}"
+step restart "$build/bench/tb_restart_bench"
+step micro micro_step
+
+echo "SUITE load_end=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
+python3 bench/suite_table.py "$results" >"$out/table.md"
+cat "$out/table.md"
+if [[ ${UPDATE_DOC:-1} == 1 ]]; then
+  python3 bench/suite_table.py --update BENCHMARKS.md "$results"
+  echo "BENCHMARKS.md updated (results: $results)" >&2
+fi
