@@ -57,7 +57,7 @@ void Encoder::Attributes(ByteWriter& w, const model::Attributes& attributes, Val
   w.Varint(attributes.size());
   for (const auto& kv : attributes) {
     Ref(w, kv.key);
-    const auto it = runs != nullptr ? dict_->find(kv.key) : dict_->end();
+    const StringIndex::const_iterator it = runs != nullptr ? dict_->find(kv.key) : StringIndex::const_iterator();
     if (runs == nullptr || it == dict_->end()) {
       Value(w, kv.value);
       continue;
