@@ -7,7 +7,9 @@
 # Steps (each prints a RESULT line that bench/suite_table.py turns into table rows):
 #   ingest    bench/run_ingest.sh: durable OTLP/gRPC ingest vs the decode-only sink, INGEST_SECONDS (60)
 #   size      tb_block_size_bench SIZE_SPANS (1000000) spans: bytes/span at rest vs zstd -19 of OTLP protobuf
-#   tracebyid tb_trace_by_id_bench (when built): local folder, and S3 when S3_ENDPOINT is set
+#   tracebyid tb_trace_by_id_bench (when built) on the local folder, then on S3: the server named by
+#             S3_ENDPOINT etc., or else a throw-away RGW started by scripts/s3-up.sh (when radosgw is
+#             installed; stopped at the end; NO_S3=1 skips S3)
 #   search    tb_search_bench over SEARCH_SPANS (10000000) spans; the data set is cached under
 #             /var/tmp/tracebucket-bench and reused by later runs (SEARCH_REBUILD=1 builds it again,
 #             e.g. after a block format change that kept the format version)
@@ -34,7 +36,8 @@ case $build_type in
 esac
 targets=(tracebucket tb_ingest_loadgen tb_decode_sink tb_block_size_bench tb_search_bench tb_restart_bench
   tb_micro_bench)
-grep -q 'tb_trace_by_id_bench' "$build/build.ninja" && targets+=(tb_trace_by_id_bench)
+ninja -C "$build" build.ninja >/dev/null  # re-runs CMake if a CMakeLists changed
+grep -q "tb_trace_by_id_bench" "$build/build.ninja" && targets+=(tb_trace_by_id_bench)
 nice ninja -C "$build" "${targets[@]}" >"$out/build.log"
 
 {
@@ -76,8 +79,23 @@ size_step() {
 }
 
 tracebyid_step() {
-  "$build/bench/tb_trace_by_id_bench"
+  "$build/bench/tb_trace_by_id_bench" --storage file
+  [[ ${NO_S3:-0} == 1 ]] && return
+  if [[ -z ${S3_ENDPOINT:-} ]] && command -v radosgw >/dev/null; then
+    export RGW_DIR="$out/rgw" OBJECTSTORE=bluestore
+    # shellcheck disable=SC1091
+    bash scripts/s3-up.sh >/dev/null && source "$RGW_DIR/env"
+    started_s3=1
+  fi
+  if [[ -n ${S3_ENDPOINT:-} ]]; then
+    "$build/bench/tb_trace_by_id_bench" --storage s3
+  else
+    echo "RESULT trace_by_id storage=s3 skipped=no_S3_ENDPOINT_and_no_radosgw"
+  fi
 }
+started_s3=0
+stop_s3() { [[ $started_s3 == 1 ]] && RGW_DIR="$out/rgw" bash scripts/s3-down.sh >/dev/null 2>&1 || true; }
+trap stop_s3 EXIT
 
 micro_step() {
   "$build/bench/tb_micro_bench" --benchmark_min_time=0.5 --benchmark_out="$out/micro.json" \
