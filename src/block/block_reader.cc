@@ -633,6 +633,10 @@ struct BlockReader::Impl {
     ValueCursors cursors;
     const bool attrs = last_column >= kColValues;
     if (attrs && !cursors.Parse(raw[kColValues])) return bad("values", "malformed");
+    std::vector<uint64_t> starts, durations;
+    if (!DecodeIntegers(raw[kColStart], info.span_count, &starts)) return bad("start", "malformed");
+    if (!DecodeIntegers(raw[kColDuration], info.span_count, &durations)) return bad("duration", "malformed");
+    col[kColStart] = col[kColDuration] = ByteReader();  // consumed
     const bool all = last_column == kColumnCount - 1;
     uint32_t trace = info.first_trace;
     uint64_t seen = 0;
@@ -661,9 +665,10 @@ struct BlockReader::Impl {
           s.kind = static_cast<model::SpanKind>(ks & 7);
           s.status.code = static_cast<model::StatusCode>(ks >> 3);
         }
-        s.start_time_unix_nano = base + col[kColStart].Varint();
-        s.end_time_unix_nano = s.start_time_unix_nano + static_cast<uint64_t>(col[kColDuration].Zigzag());
-        if (col[kColStart].failed() || col[kColDuration].failed()) return bad("start/duration", "malformed");
+        const uint64_t z = durations[seen - count + i];
+        s.start_time_unix_nano = base + starts[seen - count + i];
+        s.end_time_unix_nano =
+            s.start_time_unix_nano + static_cast<uint64_t>(static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1)));
         if (attrs) {
           if (!dec.Attributes(col[kColAttributes], &s.attributes, &cursors)) return bad("attributes", "malformed");
           ByteReader& ev = col[kColEvents];

@@ -156,6 +156,7 @@ class Builder {
   };
   struct Page {
     ByteWriter cols[kColumnCount];
+    std::vector<uint64_t> starts, durations;  // kColStart, kColDuration (EncodeIntegers)
     ValueRuns runs;
     std::vector<BloomHash> blooms;
     uint32_t first_trace = 0, last_trace = 0, first_span_offset = 0, span_count = 0;
@@ -275,6 +276,8 @@ void Builder::FlushPage() {
   ref.span_count = page_.span_count;
   ref.min_start = page_.min_start;
   ref.max_start = page_.max_start;
+  page_.cols[kColStart].Bytes(EncodeIntegers(page_.starts, o_.zstd_level));
+  page_.cols[kColDuration].Bytes(EncodeIntegers(page_.durations, o_.zstd_level));
   // The values column: directory of (key, stream lengths), then every values stream, every
   // shapes stream, every payload stream.
   {
@@ -350,8 +353,8 @@ void Builder::EncodeSegment(const Spans& spans, const std::vector<uint32_t>& mem
     enc.Ref(p.cols[kColName], s.name);
     p.cols[kColKindStatus].U8(
         static_cast<uint8_t>(static_cast<uint8_t>(s.kind) | static_cast<uint8_t>(s.status.code) << 3));
-    p.cols[kColStart].Varint(s.start_time_unix_nano - base);
-    p.cols[kColDuration].Zigzag(static_cast<int64_t>(s.end_time_unix_nano - s.start_time_unix_nano));
+    p.starts.push_back(s.start_time_unix_nano - base);
+    p.durations.push_back(ZigzagOf(static_cast<int64_t>(s.end_time_unix_nano - s.start_time_unix_nano)));
     enc.Attributes(p.cols[kColAttributes], s.attributes, &p.runs);
     ByteWriter& ev = p.cols[kColEvents];
     ev.Varint(s.events.size());

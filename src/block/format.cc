@@ -34,6 +34,40 @@ const char* ColumnName(int column) {
 uint64_t Checksum64(std::string_view bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
 uint32_t Checksum32(std::string_view bytes) { return static_cast<uint32_t>(Checksum64(bytes)); }
 
+std::string EncodeIntegers(const std::vector<uint64_t>& values, int zstd_level) {
+  if (values.empty()) return {};
+  ByteWriter varints, planes;
+  varints.U8(0);
+  uint64_t all = 0;
+  for (uint64_t v : values) {
+    varints.Varint(v);
+    all |= v;
+  }
+  int width = 1;
+  while (width < 8 && (all >> (8 * width)) != 0) ++width;
+  planes.U8(static_cast<uint8_t>(width));
+  for (int b = 0; b < width; ++b)
+    for (uint64_t v : values) planes.U8(static_cast<uint8_t>(v >> (8 * b)));
+  return Compress(planes.out(), zstd_level).size() < Compress(varints.out(), zstd_level).size() ? planes.Take()
+                                                                                                : varints.Take();
+}
+
+bool DecodeIntegers(std::string_view in, size_t n, std::vector<uint64_t>* out) {
+  out->assign(n, 0);
+  if (n == 0) return in.empty();
+  const auto width = in.empty() ? 9 : static_cast<uint8_t>(in[0]);
+  if (width == 0) {
+    ByteReader r(in.substr(1));
+    for (auto& v : *out) v = r.Varint();
+    return !r.failed() && r.done();
+  }
+  if (width > 8 || (in.size() - 1) % width != 0 || (in.size() - 1) / width != n) return false;
+  for (int b = 0; b < width; ++b)
+    for (size_t i = 0; i < n; ++i)
+      (*out)[i] |= static_cast<uint64_t>(static_cast<uint8_t>(in[1 + b * n + i])) << (8 * b);
+  return true;
+}
+
 std::string Compress(std::string_view raw, int level) {
   if (raw.empty()) return {};
   std::string out(ZSTD_compressBound(raw.size()), '\0');

@@ -44,8 +44,8 @@ enum Column : uint8_t {
   kColResourceScope,  // per span: (resource, scope) pair ordinal
   kColName,           // per span: string ref
   kColKindStatus,     // per span: kind | status code << 3
-  kColStart,          // per span: start - trace base
-  kColDuration,       // per span: zigzag(end - start)
+  kColStart,          // per span: start - trace base (EncodeIntegers)
+  kColDuration,       // per span: zigzag(end - start) (EncodeIntegers)
   kColAttributes,     // per span: attribute list (keys; values of dictionary keys are in kColValues)
   kColValues,         // attribute values of the page, grouped by key
   kColEvents,         // per span: events
@@ -193,6 +193,14 @@ class ByteReader {
   const char* end_ = nullptr;
   bool failed_ = false;
 };
+
+// ---- integer columns: n unsigned integers as [u8 0][n varints], or as byte planes
+// [u8 w][byte 0 of each value]...[byte w-1 of each value] at the widest value's width w (1-8).
+// Which compresses smaller depends on the data (planes keep continuation bits out of random low
+// bytes; varints keep small multiples aligned), so the writer measures both. Empty when n == 0.
+std::string EncodeIntegers(const std::vector<uint64_t>& values, int zstd_level);
+// False unless `in` holds exactly n values.
+bool DecodeIntegers(std::string_view in, size_t n, std::vector<uint64_t>* out);
 
 // ---- zstd ----
 std::string Compress(std::string_view raw, int level);
