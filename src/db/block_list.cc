@@ -19,6 +19,21 @@ std::string BlockPrefix(const std::string& tenant, const std::string& block_id) 
   return TenantPrefix(tenant) + "blocks/" + block_id + "/";
 }
 
+bool IsImmutableBlockObject(std::string_view key) {
+  // tenants/<tenant>/blocks/<id>/{data,index}
+  constexpr std::string_view kTenants = "tenants/";
+  if (!key.starts_with(kTenants)) return false;
+  const size_t tenant_end = key.find('/', kTenants.size());
+  if (tenant_end == std::string_view::npos) return false;
+  std::string_view rest = key.substr(tenant_end + 1);
+  if (!rest.starts_with("blocks/")) return false;
+  rest.remove_prefix(std::string_view("blocks/").size());
+  const size_t id_end = rest.find('/');
+  if (id_end == 0 || id_end == std::string_view::npos) return false;
+  const std::string_view object = rest.substr(id_end + 1);
+  return object == block::kDataObject || object == block::kIndexObject;
+}
+
 std::string EncodeBlockList(const BlockList& list) {
   block::ByteWriter w;
   w.Bytes(std::string_view(kListMagic, sizeof kListMagic));

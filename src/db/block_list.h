@@ -33,6 +33,9 @@ Result<BlockList> DecodeBlockList(std::string_view bytes, const std::string& wha
 std::string TenantPrefix(const std::string& tenant);
 // "tenants/<tenant>/blocks/<id>/".
 std::string BlockPrefix(const std::string& tenant, const std::string& block_id);
+// Whether `key` is the data or index object of a block, of any tenant: objects that are written
+// once (create-only) and never change, so a cache may keep their bytes (objstore::DiskCacheStore).
+bool IsImmutableBlockObject(std::string_view key);
 
 class BlockListStore {
  public:

@@ -6,9 +6,11 @@
 #include <map>
 
 #include "model/random_traces.h"
+#include "objstore/disk_cache_store.h"
 #include "objstore/fault_store.h"
 #include "objstore/latency_store.h"
 #include "objstore/memory_store.h"
+#include "objstore/metering_store.h"
 
 namespace tb::db {
 namespace {
@@ -151,6 +153,58 @@ TEST_F(DbTest, RestartServesBlocksAndWalWithoutDuplicates) {
   EXPECT_EQ(db_->Stats().blocks, 2u);
   EXPECT_EQ(db_->Stats().active_head.spans, 0u);
   EXPECT_EQ(SpansOf(db_->engine(), ids), before);
+}
+
+TEST(BlockListTest, OnlyBlockDataAndIndexAreImmutable) {
+  EXPECT_TRUE(IsImmutableBlockObject(BlockPrefix("default", "0001-02-0003") + block::kDataObject));
+  EXPECT_TRUE(IsImmutableBlockObject(BlockPrefix("acme", "x") + block::kIndexObject));
+  for (std::string_view key : {"tenants/default/blocks/x/meta", "tenants/default/blocklist/00000000000000000001",
+                               "tenants/default/blocks//data", "tenants/default/blocks/x/data/y", "blocks/x/data",
+                               "tenants/default/other/x/data", "tenants/default"}) {
+    EXPECT_FALSE(IsImmutableBlockObject(key)) << key;
+  }
+}
+
+// The disk tier of the block cache (objstore::DiskCacheStore with IsImmutableBlockObject) makes a
+// restarted process's first lookups local: no GET of a block's data or index reaches the bucket.
+TEST_F(DbTest, DiskCacheServesBlockReadsAfterARestart) {
+  const std::string cache_dir = (dir_ / "cache").string();
+  std::shared_ptr<objstore::MeteringStore> meter;
+  auto open_cached = [&] {
+    meter = std::make_shared<objstore::MeteringStore>(memory_);
+    objstore::DiskCacheOptions options;
+    options.dir = cache_dir;
+    options.capacity_bytes = 64 << 20;
+    options.cacheable = IsImmutableBlockObject;
+    auto cache = objstore::DiskCacheStore::Open(meter, options);
+    ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+    Open(*cache);
+  };
+  open_cached();
+  model::RandomTracesOptions options;
+  options.traces = 30;
+  const auto batch = model::RandomTraces(7, options);
+  Ingest(batch);
+  ASSERT_TRUE(db_->Flush().ok());
+  std::vector<model::TraceId> ids;
+  for (const auto& rs : batch.resource_spans)
+    for (const auto& ss : rs.scope_spans)
+      for (const auto& span : ss.spans) ids.push_back(span.trace_id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  const auto expected = SpansOf(db_->engine(), ids);  // reads every block range once: now on disk
+  ASSERT_EQ(expected.size(), batch.SpanCount());
+
+  open_cached();  // restart: empty memory cache, same disk cache
+  meter->Reset();
+  EXPECT_EQ(SpansOf(db_->engine(), ids), expected);
+  EXPECT_EQ(meter->snapshot().gets, 0u);
+
+  // Without the disk tier the same lookups go to the bucket.
+  auto uncached = std::make_shared<objstore::MeteringStore>(memory_);
+  Open(uncached);
+  EXPECT_EQ(SpansOf(db_->engine(), ids), expected);
+  EXPECT_GT(uncached->snapshot().gets, 1u);
 }
 
 // A crash after every possible number of object-store writes of a flush: the restarted process
