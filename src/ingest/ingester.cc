@@ -23,17 +23,17 @@ bool TruncateUtf8(std::string* s, size_t max) {
 class Trimmer {
  public:
   explicit Trimmer(const Limits& limits) : limits_(limits) {}
-  uint64_t truncated_values() const { return truncated_; }
+  LimitsApplied applied() const { return applied_; }
 
   void Value(model::AnyValue* v) {
     switch (v->type()) {
       case model::AnyValue::Type::kString:
-        truncated_ += TruncateUtf8(v->mutable_string(), limits_.max_attribute_value_bytes);
+        applied_.truncated_values += TruncateUtf8(v->mutable_string(), limits_.max_attribute_value_bytes);
         break;
       case model::AnyValue::Type::kBytes:
         if (v->bytes_value().size() > limits_.max_attribute_value_bytes) {
           *v = model::AnyValue::FromBytes(v->bytes_value().substr(0, limits_.max_attribute_value_bytes));
-          ++truncated_;
+          ++applied_.truncated_values;
         }
         break;
       case model::AnyValue::Type::kArray: {
@@ -56,9 +56,14 @@ class Trimmer {
     if (attributes->size() > limits_.max_attributes_per_span) {
       *dropped += static_cast<uint32_t>(attributes->size() - limits_.max_attributes_per_span);
       attributes->resize(limits_.max_attributes_per_span);
+      applied_.changed = true;
     }
-    for (auto& kv : *attributes)
-      if (NeedsValueCheck(kv.value)) Value(&kv.value);
+    for (auto& kv : *attributes) {
+      if (NeedsValueCheck(kv.value)) {
+        Value(&kv.value);
+        applied_.changed = true;
+      }
+    }
   }
 
   template <typename T>
@@ -66,6 +71,7 @@ class Trimmer {
     if (items->size() > max) {
       *dropped += static_cast<uint32_t>(items->size() - max);
       items->resize(max);
+      applied_.changed = true;
     }
   }
 
@@ -88,7 +94,7 @@ class Trimmer {
   }
 
   const Limits& limits_;
-  uint64_t truncated_ = 0;
+  LimitsApplied applied_;
 };
 
 // Drops spans beyond max_spans_per_trace, counting what the head already holds for each trace.
@@ -114,7 +120,7 @@ uint64_t RejectOversizedTraces(const Limits& limits, const head::Head& head, mod
 
 }  // namespace
 
-uint64_t ApplySpanLimits(const Limits& limits, model::Traces* batch) {
+LimitsApplied ApplySpanLimits(const Limits& limits, model::Traces* batch) {
   Trimmer t(limits);
   for (auto& rs : batch->resource_spans) {
     t.Attributes(&rs.resource.attributes, &rs.resource.dropped_attributes_count);
@@ -129,12 +135,13 @@ uint64_t ApplySpanLimits(const Limits& limits, model::Traces* batch) {
       }
     }
   }
-  return t.truncated_values();
+  return t.applied();
 }
 
-Result<IngestResult> Ingester::Ingest(model::Traces&& batch) {
+Result<IngestResult> Ingester::Ingest(model::Traces&& batch, std::string_view received) {
   IngestResult result;
-  const uint64_t truncated = ApplySpanLimits(limits_, &batch);
+  const LimitsApplied applied = ApplySpanLimits(limits_, &batch);
+  const uint64_t truncated = applied.truncated_values;
 
   std::shared_lock exclusive(exclusive_mu_);
   const std::shared_ptr<head::Head> head = active_head();
@@ -152,7 +159,12 @@ Result<IngestResult> Ingester::Ingest(model::Traces&& batch) {
   if (result.accepted_spans == 0) return result;
 
   TB_ASSIGN_OR_RETURN(head::Reservation reservation, head->Reserve(head::EstimateMemory(batch)));
-  auto appended = wal_->Append(wire::EncodeOtlpProtobuf(batch));
+  // The WAL record must decode to exactly the accepted spans: the received bytes do unless a limit
+  // changed the batch.
+  const bool unchanged = !received.empty() && !applied.changed && result.rejected_spans == 0;
+  std::string encoded;
+  if (!unchanged) encoded = wire::EncodeOtlpProtobuf(batch);
+  auto appended = wal_->Append(unchanged ? received : std::string_view(encoded));
   if (!appended.ok()) return Status::Unavailable("write-ahead log: " + appended.status().message());
   head->Insert(std::move(batch), std::move(reservation));
   return result;

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 
 #include "head/head.h"
 #include "model/span.h"
@@ -47,7 +48,11 @@ class Ingester {
 
   // Returns once the accepted spans are durable and visible. RESOURCE_EXHAUSTED when the head is
   // full (back-pressure; retry later), UNAVAILABLE when the WAL cannot write.
-  Result<IngestResult> Ingest(model::Traces&& batch);
+  //
+  // `received`, when not empty, must be the OTLP protobuf ExportTraceServiceRequest (or TracesData)
+  // that `batch` was decoded from: if no limit changes the batch, those bytes become the WAL record
+  // as they are, which saves encoding the batch again (replay decodes them to the same spans).
+  Result<IngestResult> Ingest(model::Traces&& batch, std::string_view received = {});
 
   // RESOURCE_EXHAUSTED when the head is already full: lets a door refuse a request before decoding it.
   Status CheckCapacity() const { return active_head()->CheckHasRoom(); }
@@ -77,8 +82,13 @@ class Ingester {
   std::shared_mutex exclusive_mu_;  // ingests share it; Cut and Purge take it exclusively
 };
 
+struct LimitsApplied {
+  uint64_t truncated_values = 0;  // strings or bytes cut short
+  bool changed = false;           // anything trimmed at all (values, attributes, events, links)
+};
+
 // Trims attribute counts, value lengths, events and links to `limits`, adding what was removed to
-// the dropped counts. Returns the number of values truncated (strings or bytes cut short).
-uint64_t ApplySpanLimits(const Limits& limits, model::Traces* batch);
+// the dropped counts.
+LimitsApplied ApplySpanLimits(const Limits& limits, model::Traces* batch);
 
 }  // namespace tb::ingest

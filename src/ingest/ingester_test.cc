@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "model/random_traces.h"
+#include "wire/otlp_codec.h"
 
 namespace tb::ingest {
 namespace {
@@ -50,6 +51,27 @@ class IngesterTest : public ::testing::Test {
     ingester_ = std::make_unique<Ingester>(limits, head_, wal_.get());
   }
 
+  // Closes the WAL and returns every record payload in it.
+  std::vector<std::string> WalPayloads() {
+    ingester_.reset();
+    if (wal_) {
+      EXPECT_TRUE(wal_->Close().ok());
+    }
+    wal_.reset();
+    std::vector<std::string> payloads;
+    wal::Options options;
+    options.dir = dir_.string();
+    auto wal = wal::Wal::Open(
+        options,
+        [&](uint64_t, std::string_view payload) {
+          payloads.emplace_back(payload);
+          return Status::Ok();
+        },
+        nullptr);
+    EXPECT_TRUE(wal.ok()) << wal.status().ToString();
+    return payloads;
+  }
+
   std::filesystem::path dir_;
   uint64_t covered_through_ = 0;  // WAL records a block would already hold
   std::shared_ptr<head::Head> head_;
@@ -88,6 +110,42 @@ TEST_F(IngesterTest, AcknowledgedSpansSurviveReopenExactly) {
         }
   }
   EXPECT_EQ(spans, copy.SpanCount());
+}
+
+// An unknown field (number 99, varint 1) appended to an encoded request: protobuf parsers keep or
+// skip it, and only the received bytes carry it.
+std::string WithUnknownField(std::string encoded) { return encoded + std::string("\x98\x06\x01", 3); }
+
+TEST_F(IngesterTest, ReceivedBytesBecomeTheWalRecordWhenNoLimitChangesTheBatch) {
+  Open();
+  model::Traces batch = model::RandomTraces(5);
+  const model::Traces copy = batch;
+  const std::string received = WithUnknownField(wire::EncodeOtlpProtobuf(batch));
+  ASSERT_TRUE(ingester_->Ingest(std::move(batch), received).ok());
+  const std::vector<std::string> payloads = WalPayloads();
+  ASSERT_EQ(payloads.size(), 1u);
+  EXPECT_EQ(payloads[0], received);
+  auto replayed = wire::DecodeOtlpProtobuf(payloads[0]);
+  ASSERT_TRUE(replayed.ok());
+  EXPECT_EQ(*replayed, copy);
+}
+
+TEST_F(IngesterTest, ATrimmedBatchIsEncodedAgainForTheWal) {
+  Limits limits;
+  limits.max_attributes_per_span = 1;
+  Open(1ull << 30, limits);
+  model::Traces batch = OneSpan(1, 1);
+  batch.resource_spans[0].scope_spans[0].spans[0].attributes = {{"a", AnyValue::Int(1)}, {"b", AnyValue::Int(2)}};
+  const std::string received = WithUnknownField(wire::EncodeOtlpProtobuf(batch));
+  ASSERT_TRUE(ingester_->Ingest(std::move(batch), received).ok());
+  const std::vector<std::string> payloads = WalPayloads();
+  ASSERT_EQ(payloads.size(), 1u);
+  EXPECT_NE(payloads[0], received);
+  auto replayed = wire::DecodeOtlpProtobuf(payloads[0]);
+  ASSERT_TRUE(replayed.ok());
+  const model::Span& span = replayed->resource_spans[0].scope_spans[0].spans[0];
+  EXPECT_EQ(span.attributes.size(), 1u);
+  EXPECT_EQ(span.dropped_attributes_count, 1u);
 }
 
 TEST_F(IngesterTest, FullHeadRefusesBeforeTheWal) {
@@ -159,7 +217,9 @@ TEST(ApplySpanLimitsTest, TrimsAndCounts) {
   s.dropped_attributes_count = 5;
   s.events.resize(3);
   s.links.resize(2);
-  EXPECT_EQ(ApplySpanLimits(limits, &t), 2u);
+  const LimitsApplied applied = ApplySpanLimits(limits, &t);
+  EXPECT_EQ(applied.truncated_values, 2u);
+  EXPECT_TRUE(applied.changed);
   EXPECT_EQ(s.attributes.size(), 2u);
   EXPECT_EQ(s.dropped_attributes_count, 6u);
   EXPECT_EQ(s.attributes[0].value.string_value(), "éé");
@@ -168,6 +228,18 @@ TEST(ApplySpanLimitsTest, TrimsAndCounts) {
   EXPECT_EQ(s.dropped_events_count, 2u);
   EXPECT_TRUE(s.links.empty());
   EXPECT_EQ(s.dropped_links_count, 2u);
+}
+
+TEST(ApplySpanLimitsTest, ReportsWhetherAnythingChanged) {
+  Limits limits;
+  limits.max_events_per_span = 1;
+  model::Traces t = OneSpan(1, 1);
+  t.resource_spans[0].scope_spans[0].spans[0].events.resize(1);
+  EXPECT_FALSE(ApplySpanLimits(limits, &t).changed);  // within every limit
+  t.resource_spans[0].scope_spans[0].spans[0].events.resize(2);
+  const LimitsApplied applied = ApplySpanLimits(limits, &t);
+  EXPECT_TRUE(applied.changed);  // an event dropped, no value truncated
+  EXPECT_EQ(applied.truncated_values, 0u);
 }
 
 }  // namespace

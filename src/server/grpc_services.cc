@@ -125,7 +125,9 @@ grpc::Status OtlpTraceService::Export(
   if (Status room = ingester_->CheckCapacity(); !room.ok()) return ToGrpc(room);
   auto batch = wire::FromProto(request->resource_spans());
   if (!batch.ok()) return ToGrpc(batch.status());
-  auto result = ingester_->Ingest(std::move(*batch));
+  // Serialising the parsed request costs one pass over it, far less than encoding the batch again
+  // from the model when it becomes the WAL record.
+  auto result = ingester_->Ingest(std::move(*batch), request->SerializeAsString());
   if (!result.ok()) return ToGrpc(result.status());
   if (result->rejected_spans > 0 || !result->message.empty()) {
     response->mutable_partial_success()->set_rejected_spans(static_cast<int64_t>(result->rejected_spans));

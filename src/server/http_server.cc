@@ -110,7 +110,7 @@ void HttpServer::Routes() {
       return;
     }
     if (!batch.ok()) return SendError(res, protobuf, batch.status());
-    auto result = db_->ingester().Ingest(std::move(*batch));
+    auto result = db_->ingester().Ingest(std::move(*batch), protobuf ? std::string_view(req.body) : std::string_view());
     if (!result.ok()) return SendError(res, protobuf, result.status());
     opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse response;
     if (result->rejected_spans > 0 || !result->message.empty()) {

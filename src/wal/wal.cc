@@ -166,6 +166,14 @@ Result<UniqueFd> CreateSegment(const std::string& dir, uint64_t first_sequence) 
   return fd;
 }
 
+// Cuts `path` to its first `size` bytes, durably.
+Status TruncateTornTail(const std::string& path, uint64_t size) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (fd.get() < 0) return Status::IoError("wal: open " + path, errno);
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) return Status::IoError("wal: truncate " + path, errno);
+  return DataSync(fd.get(), path);
+}
+
 // Parses "<20 digits>.wal"; false for any other name.
 bool ParseSegmentFileName(std::string_view name, uint64_t* first_sequence) {
   if (name.size() != 24 || name.substr(20) != ".wal") return false;
@@ -232,6 +240,10 @@ class SegmentReader {
 struct SegmentReplay {
   uint64_t records = 0;
   bool clean = true;  // no torn or corrupt bytes
+  // When a record (not the segment header) was torn or corrupt: where it starts, i.e. the end of
+  // the last intact record. 0 otherwise.
+  uint64_t intact_end = 0;
+  uint64_t size = 0;  // of the file
 };
 
 // Replays one segment. `last_replayed` is the sequence of the last record replayed so far (0 if
@@ -246,6 +258,7 @@ Result<SegmentReplay> ReplaySegment(const std::string& path, uint64_t first_sequ
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Status::IoError("wal: stat " + path, errno);
   const uint64_t size = static_cast<uint64_t>(st.st_size);
+  result.size = size;
   ++stats->segments;
 
   uint64_t offset = 0;
@@ -254,6 +267,7 @@ Result<SegmentReplay> ReplaySegment(const std::string& path, uint64_t first_sequ
                  size - offset);
     ++stats->corrupt_tails;
     result.clean = false;
+    if (offset >= kSegmentHeaderSize) result.intact_end = offset;
     return result;
   };
 
@@ -354,9 +368,19 @@ Result<std::unique_ptr<Wal>> Wal::Open(const Options& options, const ReplayFn& r
   uint64_t last_replayed = 0;
   bool last_segment_clean = true;
   for (uint64_t first : firsts) {
-    TB_ASSIGN_OR_RETURN(SegmentReplay r, ReplaySegment(JoinPath(dir, SegmentFileName(first)), first, options.sync,
-                                                       replay, &last_replayed, stats));
+    const std::string path = JoinPath(dir, SegmentFileName(first));
+    TB_ASSIGN_OR_RETURN(SegmentReplay r, ReplaySegment(path, first, options.sync, replay, &last_replayed, stats));
     last_segment_clean = r.clean;
+    // Only the newest segment can end in a record torn by a crash (older ones were complete and
+    // synced before the next was created), so only its tail is cut off; damage elsewhere is left
+    // for inspection.
+    if (first == firsts.back() && r.intact_end > 0) {
+      TB_RETURN_IF_ERROR(TruncateTornTail(path, r.intact_end));
+      spdlog::warn("wal: {}: truncated the torn tail of {} bytes at offset {}", path, r.size - r.intact_end,
+                   r.intact_end);
+      stats->truncated_bytes += r.size - r.intact_end;
+      last_segment_clean = true;
+    }
   }
   stats->last_sequence = last_replayed;
 

@@ -11,7 +11,8 @@
 //
 // Failure model: after any write or sync error the state of the active segment is indeterminate,
 // so the log refuses every later Append (the records of the failed batch may or may not be replayed
-// after a restart). A torn or corrupt record found by Open ends the replay of its segment only.
+// after a restart). A torn or corrupt record found by Open ends the replay of its segment only;
+// a torn tail of the newest segment is truncated.
 //
 // Thread-safety: Append, RemoveSegmentsThrough, Close, last_sequence and counters may be called
 // concurrently. The Wal must not be destroyed while another thread is inside one of them.
@@ -56,11 +57,12 @@ struct Options {
 };
 
 struct ReplayStats {
-  uint64_t records = 0;        // records passed to the replay function
-  uint64_t bytes = 0;          // their payload bytes
-  uint64_t segments = 0;       // segment files read
-  uint64_t corrupt_tails = 0;  // segments whose replay ended early at a torn or corrupt record or header
-  uint64_t last_sequence = 0;  // sequence of the last record replayed, 0 if none
+  uint64_t records = 0;          // records passed to the replay function
+  uint64_t bytes = 0;            // their payload bytes
+  uint64_t segments = 0;         // segment files read
+  uint64_t corrupt_tails = 0;    // segments whose replay ended early at a torn or corrupt record or header
+  uint64_t truncated_bytes = 0;  // torn tail cut off the newest segment
+  uint64_t last_sequence = 0;    // sequence of the last record replayed, 0 if none
 };
 
 // Called once per intact record, in sequence order. `payload` is valid only during the call.
@@ -86,8 +88,10 @@ class Wal {
   //
   // A torn or corrupt record ends the replay of its segment: it is logged with file and offset and
   // counted in stats->corrupt_tails; later segments are still replayed, so the replayed sequences
-  // may have gaps. The damaged bytes are left in place (no truncation). Read errors, an error from
-  // `replay`, segments with an unknown format version and overlapping segments fail Open.
+  // may have gaps. In the newest segment (the only one a crash can tear) the file is truncated
+  // after its last intact record, so the next Open finds it clean; damage in older segments is
+  // left in place. Read errors, an error from `replay`, segments with an unknown format version
+  // and overlapping segments fail Open.
   //
   // `stats` may be null.
   static Result<std::unique_ptr<Wal>> Open(const Options& options, const ReplayFn& replay, ReplayStats* stats);

@@ -348,7 +348,7 @@ TEST_F(WalTest, CloseAndRemovalRacingWithAppendsLoseNoAcknowledgedRecord) {
   EXPECT_EQ(replayed.back().sequence, by_sequence.size());
 }
 
-TEST_F(WalTest, TornTailServesEarlierRecordsAndLaterAppendsReplay) {
+TEST_F(WalTest, TornTailIsTruncatedEarlierRecordsServedAndLaterAppendsReplay) {
   // Cut inside the last record's header, and inside its payload.
   for (uint64_t cut_into_last_record : {uint64_t{7}, uint64_t{20 + 300}}) {
     SCOPED_TRACE(cut_into_last_record);
@@ -372,6 +372,9 @@ TEST_F(WalTest, TornTailServesEarlierRecordsAndLaterAppendsReplay) {
       for (uint64_t i = 1; i <= 9; ++i) EXPECT_EQ(replayed[i - 1], (Record{i, Payload(i, 1000)}));
       EXPECT_EQ(stats.corrupt_tails, 1u);
       EXPECT_EQ(stats.last_sequence, 9u);
+      // Cut off after the 9th record, durably, before anything new was appended.
+      EXPECT_EQ(stats.truncated_bytes, cut_into_last_record);
+      EXPECT_EQ(fs::file_size(PathOf(files[0])), last_record_offset);
       auto seq = wal->Append("new tail");
       ASSERT_TRUE(seq.ok());
       EXPECT_EQ(*seq, 10u);
@@ -380,7 +383,8 @@ TEST_F(WalTest, TornTailServesEarlierRecordsAndLaterAppendsReplay) {
     ASSERT_EQ(replayed.size(), 10u);
     EXPECT_EQ(replayed[8].sequence, 9u);
     EXPECT_EQ(replayed[9], (Record{10, "new tail"}));
-    EXPECT_EQ(stats.corrupt_tails, 1u);  // the torn bytes are still there, and still skipped
+    EXPECT_EQ(stats.corrupt_tails, 0u);  // the torn bytes are gone: no warning on every start
+    EXPECT_EQ(stats.truncated_bytes, 0u);
     EXPECT_EQ(stats.segments, 2u);
   }
 }
@@ -402,6 +406,7 @@ TEST_F(WalTest, FlippedPayloadByteEndsThatSegmentOnly) {
   const uint64_t offset = kSegmentHeaderSize + 3 * (kRecordHeaderSize + kPayload) + kRecordHeaderSize + 50;
   std::string original = ReadFile(PathOf(files[1])).substr(offset, 1);
   WriteAt(PathOf(files[1]), offset, std::string(1, static_cast<char>(original[0] ^ 0x20)));
+  const uint64_t second_size = fs::file_size(PathOf(files[1]));
 
   ReplayStats stats;
   auto wal = OpenWal(MakeOptions(1000), &replayed, &stats);
@@ -412,6 +417,8 @@ TEST_F(WalTest, FlippedPayloadByteEndsThatSegmentOnly) {
   }
   EXPECT_EQ(replayed, expected);
   EXPECT_EQ(stats.corrupt_tails, 1u);
+  EXPECT_EQ(stats.truncated_bytes, 0u);  // not the newest segment: damage is left for inspection
+  EXPECT_EQ(fs::file_size(PathOf(files[1])), second_size);
   EXPECT_EQ(stats.segments, files.size());
   EXPECT_EQ(stats.last_sequence, 40u);
   auto seq = wal->Append("next");
