@@ -101,7 +101,7 @@ Status LoadConfigFile(const std::string& path, Config* c) {
   auto status = [&]() -> Status {
     TB_RETURN_IF_ERROR(CheckKeys(root, "config",
                                  {"data_dir", "grpc_listen", "http_listen", "enable_purge", "log_level", "head", "wal",
-                                  "limits", "storage", "s3", "flush", "cache"}));
+                                  "limits", "storage", "s3", "flush", "cache", "http"}));
     TB_RETURN_IF_ERROR(Read(root, "data_dir", &c->data_dir));
     TB_RETURN_IF_ERROR(Read(root, "grpc_listen", &c->grpc_listen));
     TB_RETURN_IF_ERROR(Read(root, "http_listen", &c->http_listen));
@@ -130,8 +130,10 @@ Status LoadConfigFile(const std::string& path, Config* c) {
       TB_RETURN_IF_ERROR(Read(flush, "age_seconds", &c->flush_age_seconds));
     }
     if (auto cache = root["cache"]) {
-      TB_RETURN_IF_ERROR(CheckKeys(cache, "cache", {"memory"}));
+      TB_RETURN_IF_ERROR(CheckKeys(cache, "cache", {"memory", "disk_size", "dir"}));
       TB_RETURN_IF_ERROR(ReadSize(cache, "memory", &c->cache_bytes));
+      TB_RETURN_IF_ERROR(ReadSize(cache, "disk_size", &c->cache_disk_bytes));
+      TB_RETURN_IF_ERROR(Read(cache, "dir", &c->cache_dir));
     }
     if (auto l = root["limits"]) {
       TB_RETURN_IF_ERROR(CheckKeys(l, "limits",

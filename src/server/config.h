@@ -30,6 +30,11 @@ struct Config {
   uint64_t flush_age_seconds = 300;     // or after this long
   bool background_flush = true;         // false: blocks are written only by POST /admin/flush
   uint64_t cache_bytes = 256ull << 20;  // block indexes and pages kept in memory
+  // The disk tier in front of s3:// storage: block index and page ranges on local disk, kept
+  // across restarts (objstore::DiskCacheStore). 0 turns it off. Not used for file:// storage,
+  // whose blocks are on local disk already.
+  uint64_t cache_disk_bytes = 1ull << 30;
+  std::string cache_dir;  // empty: <data_dir>/cache
 };
 
 // Parses "64MiB", "1GiB", "512KiB", "10MB", "4096" into bytes.

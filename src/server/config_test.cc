@@ -45,6 +45,19 @@ TEST(ConfigTest, LoadsYamlOverDefaults) {
   EXPECT_EQ(c.limits.max_attribute_value_bytes, 1024u);
 }
 
+TEST(ConfigTest, LoadsCacheTiers) {
+  Config c;
+  EXPECT_EQ(c.cache_disk_bytes, 1ull << 30);
+  EXPECT_EQ(c.cache_dir, "");
+  auto path = WriteFile("tb_cache.yaml", "cache: {memory: 512MiB, disk_size: 20GiB, dir: /var/cache/tb}\n");
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.cache_bytes, 512ull << 20);
+  EXPECT_EQ(c.cache_disk_bytes, 20ull << 30);
+  EXPECT_EQ(c.cache_dir, "/var/cache/tb");
+  auto bad = LoadConfigFile(WriteFile("tb_cache_bad.yaml", "cache: {disk_size: big}\n"), &c);
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+}
+
 TEST(ConfigTest, UnknownKeysAndBadValuesAreErrors) {
   Config c;
   auto typo = LoadConfigFile(WriteFile("tb_typo.yaml", "data_dri: /x\n"), &c);

@@ -85,6 +85,13 @@ int main(int argc, char** argv) {
   serve->add_option("--s3-endpoint", defaults.s3_endpoint, "S3 endpoint URL (default: AWS for --s3-region)");
   serve->add_option("--s3-region", defaults.s3_region, "S3 region")->capture_default_str();
   serve->add_flag("--s3-path-style", defaults.s3_path_style, "Path-style S3 URLs (http://host/bucket/key)");
+  std::string cache_memory, cache_disk;
+  serve->add_option("--cache-memory-size", cache_memory,
+                    "Block indexes and pages kept in memory, e.g. 512MiB (default 256MiB)");
+  serve->add_option(
+      "--cache-disk-size", cache_disk,
+      "Disk tier of the block cache in front of s3:// storage, e.g. 10GiB; 0 turns it off (default 1GiB)");
+  serve->add_option("--cache-dir", defaults.cache_dir, "Folder of the disk cache (default: <data-dir>/cache)");
   bool no_background_flush = false;
   serve->add_flag("--no-background-flush", no_background_flush,
                   "Write blocks only on POST /admin/flush (tests; back-pressure then holds ingest)");
@@ -140,9 +147,12 @@ int main(int argc, char** argv) {
   if (given("--s3-endpoint")) config.s3_endpoint = defaults.s3_endpoint;
   if (given("--s3-region")) config.s3_region = defaults.s3_region;
   if (given("--s3-path-style")) config.s3_path_style = defaults.s3_path_style;
+  if (given("--cache-dir")) config.cache_dir = defaults.cache_dir;
   if (no_background_flush) config.background_flush = false;
   for (auto [flag, text, target] : {std::tuple{"--head-memory-budget", &head_budget, &config.head_memory_budget_bytes},
-                                    std::tuple{"--max-request-size", &max_request, &config.limits.max_request_bytes}}) {
+                                    std::tuple{"--max-request-size", &max_request, &config.limits.max_request_bytes},
+                                    std::tuple{"--cache-memory-size", &cache_memory, &config.cache_bytes},
+                                    std::tuple{"--cache-disk-size", &cache_disk, &config.cache_disk_bytes}}) {
     if (!given(flag)) continue;
     auto bytes = tb::server::ParseByteSize(*text);
     if (!bytes.ok()) {

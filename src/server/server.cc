@@ -4,6 +4,11 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+
+#include "db/block_list.h"
+#include "objstore/disk_cache_store.h"
+
 namespace tb::server {
 
 Server::Server(const Config& config) : config_(config) {}
@@ -15,6 +20,18 @@ Server::~Server() {
 Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   std::unique_ptr<Server> s(new Server(config));
   TB_ASSIGN_OR_RETURN(auto store, OpenStorage(config));
+  if (config.storage.starts_with("s3://") && config.cache_disk_bytes > 0) {
+    objstore::DiskCacheOptions cache;
+    cache.dir =
+        config.cache_dir.empty() ? (std::filesystem::path(config.data_dir) / "cache").string() : config.cache_dir;
+    cache.capacity_bytes = config.cache_disk_bytes;
+    cache.cacheable = db::IsImmutableBlockObject;
+    const std::string dir = cache.dir;
+    TB_ASSIGN_OR_RETURN(auto cached, objstore::DiskCacheStore::Open(std::move(store), std::move(cache)));
+    const objstore::DiskCacheStats stats = cached->stats();
+    spdlog::info("disk cache {}: {} entries, {} of {} bytes", dir, stats.entries, stats.bytes, config.cache_disk_bytes);
+    store = std::move(cached);
+  }
   db::DbOptions options;
   options.data_dir = config.data_dir;
   options.head_memory_budget_bytes = config.head_memory_budget_bytes;
