@@ -101,7 +101,7 @@ Status LoadConfigFile(const std::string& path, Config* c) {
   auto status = [&]() -> Status {
     TB_RETURN_IF_ERROR(CheckKeys(root, "config",
                                  {"data_dir", "grpc_listen", "http_listen", "enable_purge", "log_level", "head", "wal",
-                                  "limits", "storage", "s3", "flush", "cache", "http"}));
+                                  "limits", "storage", "s3", "flush", "cache"}));
     TB_RETURN_IF_ERROR(Read(root, "data_dir", &c->data_dir));
     TB_RETURN_IF_ERROR(Read(root, "grpc_listen", &c->grpc_listen));
     TB_RETURN_IF_ERROR(Read(root, "http_listen", &c->http_listen));
