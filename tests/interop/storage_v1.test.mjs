@@ -39,11 +39,11 @@ function assertStream(messages, expected, context) {
   return r;
 }
 
-/** One server; `placement` 'head' leaves the spans in the head, 'blocks' flushes them into a block first. */
-function useServer() {
+/** One server for the enclosing describe block, started with `extraArgs`. */
+function useServer(extraArgs = []) {
   const ctx = {};
   before(async () => {
-    ctx.server = await TbServer.start();
+    ctx.server = await TbServer.start({ extraArgs });
     ctx.clients = new V1Clients(ctx.server.grpcAddress);
   });
   after(async () => {
@@ -286,17 +286,7 @@ describe('v1 writes: WriteSpan and WriteSpanStream read back equal', () => {
 });
 
 describe('v1 writes meet the same back-pressure as OTLP', () => {
-  const ctx = {};
-  before(async () => {
-    ctx.server = await TbServer.start({ extraArgs: ['--head-memory-budget', '2MiB', '--no-background-flush'] });
-    ctx.clients = new V1Clients(ctx.server.grpcAddress);
-  });
-  after(async () => {
-    ctx.clients?.close();
-    if (ctx.server) {
-      try { await ctx.server.stop(); } finally { await ctx.server.dispose(); }
-    }
-  });
+  const ctx = useServer(['--head-memory-budget', '2MiB', '--no-background-flush']);
 
   const floodSpan = (i) => ({
     traceId: `f100${i.toString(16).padStart(28, '0')}`, spanId: '00000000000000f1', operationName: 'flood', flags: 0,
