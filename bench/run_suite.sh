@@ -10,11 +10,11 @@
 #   tracebyid tb_trace_by_id_bench (when built) on the local folder, then on S3: the server named by
 #             S3_ENDPOINT etc., or else a throw-away RGW started by scripts/s3-up.sh (when radosgw is
 #             installed; stopped at the end; NO_S3=1 skips S3)
+#   restart   tb_restart_bench: Db::Open with a WAL filled to the 1 GiB head budget
+#   micro     tb_micro_bench (Google Benchmark, JSON)
 #   search    tb_search_bench over SEARCH_SPANS (10000000) spans; the data set is cached under
 #             /var/tmp/tracebucket-bench and reused by later runs (SEARCH_REBUILD=1 builds it again,
 #             e.g. after a block format change that kept the format version)
-#   restart   tb_restart_bench: Db::Open with a WAL filled to the 1 GiB head budget
-#   micro     tb_micro_bench (Google Benchmark, JSON)
 # SKIP="search micro" leaves steps out (their rows say so). Logs go to $SUITE_DIR (default: a new
 # folder under /var/tmp/tracebucket-bench). UPDATE_DOC=0 prints the table without editing BENCHMARKS.md.
 set -euo pipefail
@@ -110,11 +110,12 @@ if [[ -x $build/bench/tb_trace_by_id_bench ]]; then
 else
   echo "SKIPPED tracebyid (tb_trace_by_id_bench not built)" >>"$results"
 fi
+step restart "$build/bench/tb_restart_bench"
+step micro micro_step
+# Last: the longest step (it may have to build its data set).
 search_args=(--spans "$search_spans")
 [[ ${SEARCH_REBUILD:-0} == 1 ]] && search_args+=(--rebuild)
 step search "$build/bench/tb_search_bench" "${search_args[@]}"
-step restart "$build/bench/tb_restart_bench"
-step micro micro_step
 
 echo "SUITE load_end=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
 python3 bench/suite_table.py "$results" >"$out/table.md"
