@@ -101,12 +101,19 @@ Status LoadConfigFile(const std::string& path, Config* c) {
   auto status = [&]() -> Status {
     TB_RETURN_IF_ERROR(CheckKeys(root, "config",
                                  {"data_dir", "grpc_listen", "http_listen", "enable_purge", "log_level", "head", "wal",
-                                  "limits", "storage", "s3", "flush", "cache"}));
+                                  "limits", "storage", "s3", "flush", "cache", "http"}));
     TB_RETURN_IF_ERROR(Read(root, "data_dir", &c->data_dir));
     TB_RETURN_IF_ERROR(Read(root, "grpc_listen", &c->grpc_listen));
     TB_RETURN_IF_ERROR(Read(root, "http_listen", &c->http_listen));
     TB_RETURN_IF_ERROR(Read(root, "enable_purge", &c->enable_purge));
     TB_RETURN_IF_ERROR(Read(root, "log_level", &c->log_level));
+    if (auto http = root["http"]) {
+      TB_RETURN_IF_ERROR(CheckKeys(http, "http", {"cors"}));
+      if (auto cors = http["cors"]) {
+        TB_RETURN_IF_ERROR(CheckKeys(cors, "http.cors", {"allowed_origins"}));
+        TB_RETURN_IF_ERROR(Read(cors, "allowed_origins", &c->cors_allowed_origins));
+      }
+    }
     if (auto head = root["head"]) {
       TB_RETURN_IF_ERROR(CheckKeys(head, "head", {"memory_budget"}));
       TB_RETURN_IF_ERROR(ReadSize(head, "memory_budget", &c->head_memory_budget_bytes));

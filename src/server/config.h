@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ingest/ingester.h"
 #include "objstore/object_store.h"
@@ -14,6 +15,9 @@ struct Config {
   std::string data_dir = "./data";
   std::string grpc_listen = "0.0.0.0:4317";
   std::string http_listen = "0.0.0.0:4318";
+  // Browser origins (e.g. "https://jaeger.example.com") allowed to call the HTTP API cross-origin;
+  // "*" allows any. Empty: no CORS headers at all, so browsers refuse cross-origin reads.
+  std::vector<std::string> cors_allowed_origins;
   bool enable_purge = false;  // POST /purge deletes all data; for test harnesses only
   uint64_t head_memory_budget_bytes = 1ull << 30;
   bool wal_sync = true;  // fdatasync before acknowledging; off only for benchmarks of the rest

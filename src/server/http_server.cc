@@ -8,6 +8,7 @@
 
 #include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "server/api_v3_http.h"
 #include "wire/otlp_codec.h"
 #include "wire/otlp_json.h"
 
@@ -16,17 +17,6 @@ namespace {
 
 constexpr char kProtobuf[] = "application/x-protobuf";
 constexpr char kJson[] = "application/json";
-
-int HttpStatusFor(StatusCode code) {
-  switch (code) {
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kResourceExhausted: return 429;
-    case StatusCode::kUnimplemented: return 501;
-    case StatusCode::kUnavailable: return 503;
-    default: return 500;
-  }
-}
 
 std::string JsonEscape(const std::string& s) {
   nlohmann::json j = s;
@@ -58,7 +48,43 @@ std::string MediaType(const httplib::Request& req) {
   return type;
 }
 
+// CORS (Fetch standard): a request from an allowed Origin gets Access-Control-Allow-Origin, and a
+// preflight OPTIONS of any path is answered here with the methods and the request headers asked for.
+// With no allowed origins nothing is added, so browsers keep refusing cross-origin reads.
+void EnableCors(httplib::Server& http, const std::vector<std::string>& allowed_origins) {
+  if (allowed_origins.empty()) return;
+  const bool any = std::find(allowed_origins.begin(), allowed_origins.end(), "*") != allowed_origins.end();
+  http.set_pre_routing_handler([allowed_origins, any](const httplib::Request& req, httplib::Response& res) {
+    // The answer depends on Origin, so caches must key on it.
+    res.set_header("Vary", "Origin");
+    const std::string origin = req.get_header_value("Origin");
+    const bool allowed = !origin.empty() && (any || std::find(allowed_origins.begin(), allowed_origins.end(), origin) !=
+                                                        allowed_origins.end());
+    if (allowed) res.set_header("Access-Control-Allow-Origin", any ? "*" : origin);
+    if (req.method != "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;
+    if (allowed) {
+      res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+      if (req.has_header("Access-Control-Request-Headers"))
+        res.set_header("Access-Control-Allow-Headers", req.get_header_value("Access-Control-Request-Headers"));
+      res.set_header("Access-Control-Max-Age", "600");
+    }
+    res.status = 204;
+    return httplib::Server::HandlerResponse::Handled;
+  });
+}
+
 }  // namespace
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kResourceExhausted: return 429;
+    case StatusCode::kUnimplemented: return 501;
+    case StatusCode::kUnavailable: return 503;
+    default: return 500;
+  }
+}
 
 Status SplitHostPort(const std::string& listen, std::string* host, int* port) {
   const auto colon = listen.rfind(':');
@@ -92,6 +118,9 @@ void HttpServer::Routes() {
   });
   // Idle keep-alive connections hold a worker until this timeout, and shutdown waits for them.
   http_->set_keep_alive_timeout(1);
+  // JSON responses are gzip- (or brotli-) compressed by httplib when the request's Accept-Encoding allows it.
+  EnableCors(*http_, config_.cors_allowed_origins);
+  api_v3::RegisterRoutes(*http_, db_->engine());
 
   http_->Post("/v1/traces", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string type = MediaType(req);

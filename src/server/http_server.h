@@ -1,5 +1,6 @@
 // The HTTP door: OTLP/HTTP ingest (protobuf and JSON, gzip bodies), readiness, forced flushes,
-// and the test-only purge. The Jaeger query HTTP API and api_v3 will be served here too.
+// the test-only purge, api_v3 (server/api_v3_http.h) and CORS for browsers. The Jaeger query HTTP API
+// will be served here too.
 #pragma once
 
 #include <memory>
@@ -33,6 +34,9 @@ class HttpServer {
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
 };
+
+// The HTTP status of a failed request with this status code.
+int HttpStatusFor(StatusCode code);
 
 // Splits "host:port"; the host may be empty or a bracketed IPv6 address.
 Status SplitHostPort(const std::string& listen, std::string* host, int* port);

@@ -77,6 +77,10 @@ int main(int argc, char** argv) {
   serve->add_option("--http-listen", defaults.http_listen, "HTTP address: OTLP/HTTP, /ready, Jaeger HTTP APIs")
       ->capture_default_str();
   serve->add_flag("--enable-purge", defaults.enable_purge, "Serve POST /purge, which deletes ALL data (tests only)");
+  serve
+      ->add_option("--cors-allowed-origins", defaults.cors_allowed_origins,
+                   "Browser origins allowed to call the HTTP API, comma-separated; * for any (default: none)")
+      ->delimiter(',');
   serve->add_option("--head-memory-budget", head_budget, "Memory for recent spans, e.g. 1GiB (default 1GiB)");
   serve->add_option("--max-request-size", max_request, "Largest accepted request body, e.g. 64MiB (default 64MiB)");
   serve->add_option("--log-level", defaults.log_level, "trace, debug, info, warn, error")->capture_default_str();
@@ -142,6 +146,7 @@ int main(int argc, char** argv) {
   if (given("--grpc-listen")) config.grpc_listen = defaults.grpc_listen;
   if (given("--http-listen")) config.http_listen = defaults.http_listen;
   if (given("--enable-purge")) config.enable_purge = defaults.enable_purge;
+  if (given("--cors-allowed-origins")) config.cors_allowed_origins = defaults.cors_allowed_origins;
   if (given("--log-level")) config.log_level = defaults.log_level;
   if (given("--storage")) config.storage = defaults.storage;
   if (given("--s3-endpoint")) config.s3_endpoint = defaults.s3_endpoint;
