@@ -319,6 +319,67 @@ describe('api_v3 in a browser: CORS and gzip', () => {
   });
 });
 
+describe('api_v3: search depth, order, and a check that the comparison bites', () => {
+  const ctx = useServer();
+  const multiple = QUERIES.find((q) => q.ExpectedFixtures.length === 3);
+  before(async () => {
+    await ctx.server.purge();
+    for (const name of multiple.ExpectedFixtures) await ctx.server.postJson(fixtureText(name));
+  });
+
+  test('query.searchDepth=N returns the N traces with the newest spans, newest first', async () => {
+    const expected = expectedOf(multiple.ExpectedFixtures);
+    const newest = new Map();
+    for (const s of expected) {
+      const prev = newest.get(s.traceId) ?? 0n;
+      if (BigInt(s.startTimeUnixNano) > prev) newest.set(s.traceId, BigInt(s.startTimeUnixNano));
+    }
+    const order = [...newest.entries()].sort((a, b) => (b[1] > a[1] ? 1 : b[1] < a[1] ? -1 : 0)).map(([id]) => id);
+    for (const depth of [1, 2, 3]) {
+      const p = queryToSearchParams({ ...multiple.Query, NumTraces: depth });
+      const r = await get(ctx.server, `/api/v3/traces?${p}`);
+      const keep = new Set(order.slice(0, depth));
+      assertTracesResult(r, expected.filter((s) => keep.has(s.traceId)), `searchDepth=${depth}`);
+      const seen = [];
+      for (const rs of r.body.result.resourceSpans) {
+        for (const ss of rs.scopeSpans ?? []) for (const sp of ss.spans ?? []) if (!seen.includes(sp.traceId.toLowerCase())) seen.push(sp.traceId.toLowerCase());
+      }
+      assert.deepEqual(seen, order.slice(0, depth), 'traces in the merged result, newest first');
+    }
+  });
+
+  test('the comparison bites: a changed attribute, a lost span or a wrong trace id fails it', async () => {
+    const expected = expectedOf(multiple.ExpectedFixtures);
+    const r = await get(ctx.server, `/api/v3/traces?${queryToSearchParams(multiple.Query)}`);
+    assertTracesResult(r, expected, 'unchanged');
+    const mutations = [
+      (d) => { d.result.resourceSpans[0].scopeSpans[0].spans[0].name += 'x'; },
+      (d) => { d.result.resourceSpans[0].scopeSpans[0].spans.pop(); },
+      (d) => { const sp = d.result.resourceSpans[0].scopeSpans[0].spans[0]; sp.traceId = `f${sp.traceId.slice(1)}`; },
+      (d) => { d.result.resourceSpans[0].resource.attributes = []; },
+    ];
+    for (const [i, mutate] of mutations.entries()) {
+      const body = structuredClone(r.body);
+      mutate(body);
+      assert.throws(() => assertTracesResult({ ...r, body }, expected, `mutation ${i}`), assert.AssertionError, `mutation ${i}`);
+    }
+  });
+});
+
+describe('api_v3 with --cors-allowed-origins "*"', () => {
+  const ctx = useServer(['--cors-allowed-origins', '*']);
+  test('any origin gets Access-Control-Allow-Origin: *', async () => {
+    const r = await get(ctx.server, '/api/v3/services', { Origin: 'http://anywhere.example' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('access-control-allow-origin'), '*');
+    const pre = await fetch(`${ctx.server.httpBase}/api/v3/traces/abc`, {
+      method: 'OPTIONS', headers: { Origin: 'http://anywhere.example', 'Access-Control-Request-Method': 'GET' },
+    });
+    assert.equal(pre.headers.get('access-control-allow-origin'), '*');
+    assert.match(pre.headers.get('access-control-allow-methods') ?? '', /\bGET\b/);
+  });
+});
+
 describe('api_v3 without --cors-allowed-origins', () => {
   const ctx = useServer();
   test('no CORS headers for any origin', async () => {
