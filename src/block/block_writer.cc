@@ -662,7 +662,7 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
   }
   {  // dictionary and tables
     ByteWriter w;
-    const Encoder enc(&dict_index_, &high_card_);
+    const Encoder enc(&dict_index_, &inline_keys_);
     w.Varint(dict_.size());
     for (const auto& s : dict_) w.Varint(s.size());
     for (const auto& s : dict_) w.Bytes(s);

@@ -74,7 +74,7 @@ void Encoder::Attributes(ByteWriter& w, const model::Attributes& attributes, Val
 
 namespace {
 
-// Packed-string forms (the low 2 bits of a shape).
+// Packed-string forms (the low 3 bits of a shape).
 // A shape is varint((text length << 6) | ((number width - 1) << 3) | form).
 enum PackForm : uint8_t { kPackRaw = 0, kPackDecimal = 1, kPackHex = 2, kPackUuid = 3, kPackTextDecimal = 4 };
 constexpr char kHexDigits[] = "0123456789abcdef";
