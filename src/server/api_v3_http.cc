@@ -115,9 +115,12 @@ void SendStatus(httplib::Response& res, const Status& status) {
   Send(res, code, ErrorJson(code, status.message()));
 }
 
-// Appends every resource of `trace` to `merged`: api_v3 returns all traces as one TracesData.
-void Merge(model::Traces&& trace, model::Traces* merged) {
-  for (auto& rs : trace.resource_spans) merged->resource_spans.push_back(std::move(rs));
+// A sink that appends every resource of each trace to `merged`: api_v3 returns all traces as one TracesData.
+query::TraceSink MergeInto(model::Traces* merged) {
+  return [merged](const model::TraceId&, model::Traces&& trace) {
+    for (auto& rs : trace.resource_spans) merged->resource_spans.push_back(std::move(rs));
+    return Status::Ok();
+  };
 }
 
 void SendTraces(httplib::Response& res, const Status& status, const model::Traces& merged) {
@@ -371,10 +374,7 @@ void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine) {
     auto request = ParseGetTrace(req.matches[1].str(), req.params);
     if (!request.ok()) return SendStatus(res, request.status());
     model::Traces merged;
-    const Status status = e->GetTraces({request->trace_id}, [&](const model::TraceId&, model::Traces&& trace) {
-      Merge(std::move(trace), &merged);
-      return Status::Ok();
-    });
+    const Status status = e->GetTraces({request->trace_id}, MergeInto(&merged));
     SendTraces(res, status, merged);
   });
 
@@ -382,10 +382,7 @@ void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine) {
     auto q = ParseTraceQuery(req.params);
     if (!q.ok()) return SendStatus(res, q.status());
     model::Traces merged;
-    const Status status = e->FindTraces(*q, [&](const model::TraceId&, model::Traces&& trace) {
-      Merge(std::move(trace), &merged);
-      return Status::Ok();
-    });
+    const Status status = e->FindTraces(*q, MergeInto(&merged));
     SendTraces(res, status, merged);
   });
 
