@@ -1,6 +1,6 @@
 // The HTTP door: OTLP/HTTP ingest (protobuf and JSON, gzip bodies), readiness, forced flushes,
-// the test-only purge, api_v3 (server/api_v3_http.h) and CORS for browsers. The Jaeger query HTTP API
-// will be served here too.
+// the test-only purge, api_v3 (server/api_v3_http.h), the Jaeger query JSON API /api
+// (server/jaeger_http_api.h) and CORS for browsers.
 #pragma once
 
 #include <memory>

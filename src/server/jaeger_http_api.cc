@@ -1,0 +1,294 @@
+#include "server/jaeger_http_api.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "model/jaeger.h"
+#include "model/text.h"
+#include "wire/jaeger_ui_json.h"
+
+namespace tb::server::jaeger_api {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr char kJson[] = "application/json";
+constexpr char kTraceNotFound[] = "trace not found";
+constexpr uint64_t kNanosPerMicro = 1'000;
+constexpr uint64_t kNanosPerMilli = 1'000'000;
+
+// Jaeger's newParseError shape.
+Status ParseError(std::string_view param, std::string_view why) {
+  return Status::InvalidArgument("unable to parse param '" + std::string(param) + "': " + std::string(why));
+}
+
+const std::string* LastParam(const QueryParams& params, const char* name) {
+  auto [begin, end] = params.equal_range(name);
+  return begin == end ? nullptr : &std::prev(end)->second;
+}
+
+std::vector<std::string> AllParams(const QueryParams& params, const char* name) {
+  std::vector<std::string> out;
+  auto [begin, end] = params.equal_range(name);
+  for (auto it = begin; it != end; ++it) out.push_back(it->second);
+  return out;
+}
+
+// A non-negative decimal integer parameter scaled to nanoseconds by `unit_nanos`; `fallback` when
+// the parameter is absent or empty.
+Result<uint64_t> TimeParam(const QueryParams& params, const char* name, uint64_t unit_nanos, uint64_t fallback) {
+  const std::string* text = LastParam(params, name);
+  if (text == nullptr || text->empty()) return fallback;
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec != std::errc() || end != text->data() + text->size())
+    return ParseError(name, "'" + *text + "' is not a non-negative integer");
+  if (value > std::numeric_limits<uint64_t>::max() / unit_nanos)
+    return ParseError(name, "'" + *text + "' is too large");
+  return value * unit_nanos;
+}
+
+Result<std::optional<uint64_t>> DurationParam(const QueryParams& params, const char* name) {
+  const std::string* text = LastParam(params, name);
+  if (text == nullptr || text->empty()) return std::optional<uint64_t>();
+  auto nanos = api_v3::ParseGoDurationNanos(*text);
+  if (!nanos.ok()) return ParseError(name, nanos.status().message());
+  return std::optional<uint64_t>(*nanos);
+}
+
+// Tags from repeated tag=key:value, then from the JSON objects of `tags`; a later key wins.
+Result<std::map<std::string, std::string>> TagParams(const QueryParams& params) {
+  std::map<std::string, std::string> tags;
+  for (const auto& pair : AllParams(params, "tag")) {
+    const auto colon = pair.find(':');
+    if (colon == std::string::npos)
+      return Status::InvalidArgument("malformed 'tag' parameter, expecting key:value, received: " + pair);
+    tags[pair.substr(0, colon)] = pair.substr(colon + 1);
+  }
+  for (const auto& text : AllParams(params, "tags")) {
+    const auto object = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!object.is_object())
+      return Status::InvalidArgument("malformed 'tags' parameter, expecting a JSON object of strings: " + text);
+    for (const auto& [key, value] : object.items()) {
+      if (!value.is_string())
+        return Status::InvalidArgument("malformed 'tags' parameter, the value of '" + key + "' is not a string");
+      tags[key] = value.get<std::string>();
+    }
+  }
+  return tags;
+}
+
+Result<int> LimitParam(const QueryParams& params) {
+  const std::string* text = LastParam(params, "limit");
+  if (text == nullptr || text->empty()) return query::kDefaultSearchDepth;
+  int limit = 0;
+  const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
+  if (ec != std::errc() || end != text->data() + text->size())
+    return ParseError("limit", "'" + *text + "' is not an integer");
+  if (limit < 0 || limit > api_v3::kMaxSearchDepth)
+    return ParseError("limit", "must be between 0 and " + std::to_string(api_v3::kMaxSearchDepth));
+  return limit;
+}
+
+uint64_t NowUnixNano() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+std::string Dump(const Json& j, bool pretty) {
+  return j.dump(pretty ? 4 : -1, ' ', false, Json::error_handler_t::replace);
+}
+
+Json Envelope(Json data, size_t total) {
+  return Json{{"data", std::move(data)}, {"total", total}, {"limit", 0}, {"offset", 0}, {"errors", nullptr}};
+}
+
+bool Pretty(const httplib::Request& req) { return req.get_param_value("prettyPrint") == "true"; }
+
+void SendData(const httplib::Request& req, httplib::Response& res, Json envelope) {
+  res.status = 200;
+  res.set_content(Dump(envelope, Pretty(req)), kJson);
+}
+
+// As Go's http.Error: the JSON envelope plus a newline, as text/plain.
+void SendError(httplib::Response& res, int http_code, std::string_view message) {
+  res.status = http_code;
+  res.set_content(ErrorJson(http_code, message) + "\n", "text/plain; charset=utf-8");
+}
+
+void SendStatus(httplib::Response& res, const Status& status) {
+  SendError(res, status.code() == StatusCode::kInvalidArgument ? 400 : 500, status.message());
+}
+
+// Collects whole traces as UI JSON, in the order the engine delivers them.
+query::TraceSink UiTraceCollector(Json* traces, std::set<model::TraceId>* found) {
+  return [traces, found](const model::TraceId& id, model::Traces&& trace) -> Status {
+    traces->push_back(wire::JaegerUiTrace(id, model::jaeger::ToJaeger(trace)));
+    if (found != nullptr) found->insert(id);
+    return Status::Ok();
+  };
+}
+
+void Search(const query::QueryEngine& engine, const httplib::Request& req, httplib::Response& res) {
+  auto request = ParseSearch(req.params, NowUnixNano());
+  if (!request.ok()) return SendStatus(res, request.status());
+  Json traces = Json::array();
+  Json errors = nullptr;
+  if (!request->trace_ids.empty()) {
+    std::set<model::TraceId> found;
+    if (Status s = engine.GetTraces(request->trace_ids, UiTraceCollector(&traces, &found)); !s.ok())
+      return SendStatus(res, s);
+    for (const auto& id : request->trace_ids) {
+      if (found.contains(id)) continue;
+      if (errors.is_null()) errors = Json::array();
+      errors.push_back(Json{{"msg", kTraceNotFound}, {"traceID", wire::JaegerUiTraceId(id)}});
+    }
+  } else if (Status s = engine.FindTraces(request->query, UiTraceCollector(&traces, nullptr)); !s.ok()) {
+    return SendStatus(res, s);
+  }
+  // Jaeger leaves total at 0 for traces; only services and operations count.
+  Json envelope = Envelope(std::move(traces), 0);
+  envelope["errors"] = std::move(errors);
+  SendData(req, res, std::move(envelope));
+}
+
+void GetTrace(const query::QueryEngine& engine, const httplib::Request& req, httplib::Response& res) {
+  auto id = ParseTraceIdParam(req.matches[1].str());
+  if (!id.ok()) return SendStatus(res, ParseError("traceID", id.status().message()));
+  // start/end are hints Jaeger uses to narrow its storage reads; the trace index needs none, but
+  // malformed ones are still refused.
+  for (const char* hint : {"start", "end"})
+    if (auto t = TimeParam(req.params, hint, kNanosPerMicro, 0); !t.ok()) return SendStatus(res, t.status());
+  if (const std::string* raw = LastParam(req.params, "raw"); raw != nullptr && !raw->empty())
+    if (auto b = api_v3::ParseGoBool(*raw); !b.ok()) return SendStatus(res, ParseError("raw", b.status().message()));
+  Json traces = Json::array();
+  if (Status s = engine.GetTraces({*id}, UiTraceCollector(&traces, nullptr)); !s.ok()) return SendStatus(res, s);
+  if (traces.empty()) return SendError(res, 404, kTraceNotFound);
+  SendData(req, res, Envelope(std::move(traces), 0));
+}
+
+void Dependencies(const query::QueryEngine& engine, const httplib::Request& req, httplib::Response& res) {
+  auto request = ParseDependencies(req.params, NowUnixNano());
+  if (!request.ok()) return SendStatus(res, request.status());
+  auto counts = engine.Dependencies(request->start_unix_nano, request->end_unix_nano);
+  if (!counts.ok()) return SendStatus(res, counts.status());
+  Json links = Json::array();
+  for (const auto& [edge, calls] : *counts) {
+    if (!request->service.empty() && edge.first != request->service && edge.second != request->service) continue;
+    links.push_back(Json{{"parent", edge.first}, {"child", edge.second}, {"callCount", calls}});
+  }
+  SendData(req, res, Envelope(std::move(links), 0));
+}
+
+}  // namespace
+
+Result<model::TraceId> ParseTraceIdParam(std::string_view text) {
+  auto hex = api_v3::ParseTraceId(text);
+  if (hex.ok() || text.empty()) return hex;
+  // Base64: URL alphabet to standard, padding restored.
+  std::string b64(text);
+  std::replace(b64.begin(), b64.end(), '-', '+');
+  std::replace(b64.begin(), b64.end(), '_', '/');
+  b64.append((4 - b64.size() % 4) % 4, '=');
+  const auto bytes = model::Base64Decode(b64);
+  if (!bytes || (bytes->size() != 16 && bytes->size() != 8))
+    return Status::InvalidArgument("trace ID '" + std::string(text) +
+                                   "' is neither 1 to 32 hex digits nor base64 of 16 or 8 bytes");
+  model::TraceId id{};
+  std::copy(bytes->begin(), bytes->end(), id.begin() + (16 - bytes->size()));
+  if (id == model::TraceId{}) return Status::InvalidArgument("trace ID must not be all zeros");
+  return id;
+}
+
+Result<SearchRequest> ParseSearch(const QueryParams& params, uint64_t now_unix_nano) {
+  SearchRequest request;
+  for (const auto& text : AllParams(params, "traceID")) {
+    auto id = ParseTraceIdParam(text);
+    if (!id.ok()) return ParseError("traceID", id.status().message());
+    if (std::find(request.trace_ids.begin(), request.trace_ids.end(), *id) == request.trace_ids.end())
+      request.trace_ids.push_back(*id);
+  }
+  query::TraceQuery& q = request.query;
+  if (const std::string* s = LastParam(params, "service")) q.service_name = *s;
+  if (const std::string* s = LastParam(params, "operation")) q.operation_name = *s;
+  TB_ASSIGN_OR_RETURN(auto tags, TagParams(params));
+  // Tags the Jaeger model derives from OTLP fields (otel.status_code, ...) search those fields.
+  for (auto& [key, value] : tags)
+    q.attributes.push_back({std::string(model::jaeger::SearchKey(key)), std::move(value)});
+  const uint64_t default_start =
+      now_unix_nano > kDefaultSearchLookbackNanos ? now_unix_nano - kDefaultSearchLookbackNanos : 0;
+  TB_ASSIGN_OR_RETURN(q.start_time_min_unix_nano, TimeParam(params, "start", kNanosPerMicro, default_start));
+  TB_ASSIGN_OR_RETURN(q.start_time_max_unix_nano, TimeParam(params, "end", kNanosPerMicro, now_unix_nano));
+  TB_ASSIGN_OR_RETURN(q.duration_min_nanos, DurationParam(params, "minDuration"));
+  TB_ASSIGN_OR_RETURN(q.duration_max_nanos, DurationParam(params, "maxDuration"));
+  TB_ASSIGN_OR_RETURN(q.search_depth, LimitParam(params));
+  if (const std::string* raw = LastParam(params, "raw"); raw != nullptr && !raw->empty())
+    if (auto b = api_v3::ParseGoBool(*raw); !b.ok()) return ParseError("raw", b.status().message());
+  if (!request.trace_ids.empty()) return request;
+  if (q.service_name.empty()) return Status::InvalidArgument("parameter 'service' is required");
+  if (q.duration_min_nanos.value_or(0) != 0 && q.duration_max_nanos.value_or(0) != 0 &&
+      *q.duration_max_nanos < *q.duration_min_nanos)
+    return Status::InvalidArgument("'maxDuration' should be greater than 'minDuration'");
+  return request;
+}
+
+Result<DependenciesRequest> ParseDependencies(const QueryParams& params, uint64_t now_unix_nano) {
+  DependenciesRequest request;
+  TB_ASSIGN_OR_RETURN(request.end_unix_nano, TimeParam(params, "endTs", kNanosPerMilli, now_unix_nano));
+  TB_ASSIGN_OR_RETURN(const uint64_t lookback, TimeParam(params, "lookback", kNanosPerMilli,
+                                                         kDefaultDependenciesLookbackMillis * kNanosPerMilli));
+  request.start_unix_nano = request.end_unix_nano > lookback ? request.end_unix_nano - lookback : 0;
+  if (const std::string* s = LastParam(params, "service")) request.service = *s;
+  return request;
+}
+
+std::string ErrorJson(int http_code, std::string_view message) {
+  Json envelope = Envelope(nullptr, 0);
+  envelope["errors"] = Json::array({Json{{"code", http_code}, {"msg", message}}});
+  return Dump(envelope, false);
+}
+
+void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine) {
+  const query::QueryEngine* e = &engine;
+
+  http.Get("/api/services", [e](const httplib::Request& req, httplib::Response& res) {
+    auto services = e->Services();
+    if (!services.ok()) return SendStatus(res, services.status());
+    const size_t total = services->size();
+    SendData(req, res, Envelope(Json(*services), total));
+  });
+
+  // Unique operation names over every span kind; null when there are none, as Jaeger answers.
+  http.Get("/api/services/(.+)/operations", [e](const httplib::Request& req, httplib::Response& res) {
+    auto ops = e->Operations(req.matches[1].str(), "");
+    if (!ops.ok()) return SendStatus(res, ops.status());
+    std::set<std::string> names;
+    for (const auto& op : *ops) names.insert(op.name);
+    SendData(req, res, Envelope(names.empty() ? Json(nullptr) : Json(names), names.size()));
+  });
+
+  http.Get("/api/operations", [e](const httplib::Request& req, httplib::Response& res) {
+    const std::string service = req.get_param_value("service");
+    if (service.empty()) return SendError(res, 400, "parameter 'service' is required");
+    auto ops = e->Operations(service, req.get_param_value("spanKind"));
+    if (!ops.ok()) return SendStatus(res, ops.status());
+    Json list = Json::array();
+    for (const auto& op : *ops) list.push_back(Json{{"name", op.name}, {"spanKind", op.span_kind}});
+    SendData(req, res, Envelope(std::move(list), ops->size()));
+  });
+
+  http.Get("/api/traces", [e](const httplib::Request& req, httplib::Response& res) { Search(*e, req, res); });
+  http.Get("/api/traces/([^/]+)", [e](const httplib::Request& req, httplib::Response& res) { GetTrace(*e, req, res); });
+  http.Get("/api/dependencies",
+           [e](const httplib::Request& req, httplib::Response& res) { Dependencies(*e, req, res); });
+}
+
+}  // namespace tb::server::jaeger_api

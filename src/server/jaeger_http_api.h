@@ -1,0 +1,68 @@
+// The Jaeger query service's internal JSON API ("/api", as of Jaeger v2.20; jaeger-api.md §6.2),
+// which Grafana's Jaeger data source and Jaeger UI before its api_v3 migration call. GET routes:
+//   /api/services, /api/services/{service}/operations, /api/operations?service=&spanKind=,
+//   /api/traces?service=&operation=&tags=&tag=&start=&end=&minDuration=&maxDuration=&limit=&traceID=,
+//   /api/traces/{traceID}?start=&end=&raw=, /api/dependencies?endTs=&lookback=&service=
+// Every answer is Jaeger's envelope {"data","total","limit","offset","errors"}; traces are Jaeger UI
+// JSON (wire/jaeger_ui_json.h) of model::jaeger::ToJaeger spans. Errors are the same envelope with
+// errors [{"code","msg"}] as text/plain (Jaeger writes them with Go's http.Error): 400 for bad
+// parameters, 404 for an unknown trace, 500 for storage errors. Everything reads through the
+// QueryEngine. "?prettyPrint=true" indents by 4.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "query/query_engine.h"
+#include "server/api_v3_http.h"
+#include "util/status.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace tb::server::jaeger_api {
+
+using QueryParams = api_v3::QueryParams;
+
+// Search window when `start` is absent (Jaeger's defaultTraceQueryLookbackDuration).
+inline constexpr uint64_t kDefaultSearchLookbackNanos = 48ull * 3600 * 1'000'000'000;
+// Dependency window when `lookback` is absent: 24 h, in milliseconds as the parameter is.
+inline constexpr uint64_t kDefaultDependenciesLookbackMillis = 86'400'000;
+
+// A trace ID as Jaeger ≥ 2.20 accepts it: 1 to 32 hex digits (left-padded with zeros), or the
+// base64 of 16 or 8 bytes (8: a 64-bit ID) in the standard or URL alphabet, padded or not.
+Result<model::TraceId> ParseTraceIdParam(std::string_view text);
+
+struct SearchRequest {
+  // Non-empty: fetch exactly these traces; the other filters are ignored.
+  std::vector<model::TraceId> trace_ids;
+  query::TraceQuery query;
+};
+
+// The parameters of GET /api/traces (Jaeger's parseTraceQueryParams). `service` is required unless
+// a traceID is given; `start`/`end` are µs since the epoch (defaults: now − 48 h, now);
+// minDuration/maxDuration Go duration strings; tags from `tags` (a JSON object of strings) and
+// repeated `tag=key:value`, merged, the later one winning; `limit` 1..api_v3::kMaxSearchDepth
+// (default 100; 0 means the default). `lookback` and `raw` are accepted and ignored: clients
+// compute start/end themselves, and stored spans are never adjusted.
+Result<SearchRequest> ParseSearch(const QueryParams& params, uint64_t now_unix_nano);
+
+struct DependenciesRequest {
+  uint64_t start_unix_nano = 0;
+  uint64_t end_unix_nano = 0;
+  std::string service;  // empty: every link; else links whose parent or child is this service
+};
+
+// GET /api/dependencies: endTs (ms, default now), lookback (ms, default 24 h), service.
+Result<DependenciesRequest> ParseDependencies(const QueryParams& params, uint64_t now_unix_nano);
+
+// The error envelope's body (without the trailing newline http.Error adds).
+std::string ErrorJson(int http_code, std::string_view message);
+
+// Adds the GET routes to `http`. `engine` must outlive the server.
+void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine);
+
+}  // namespace tb::server::jaeger_api

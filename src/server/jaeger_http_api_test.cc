@@ -1,0 +1,135 @@
+#include "server/jaeger_http_api.h"
+
+#include <gtest/gtest.h>
+
+#include "model/jaeger.h"
+#include "model/text.h"
+
+namespace tb::server::jaeger_api {
+namespace {
+
+constexpr uint64_t kNow = 1'700'000'000'000'000'000;  // ns
+
+model::TraceId Id(std::string_view hex32) { return *model::HexDecodeId<16>(hex32); }
+
+TEST(JaegerHttpApi, TraceIdsAreHexOfAnyLengthUpTo32OrBase64Of16Or8Bytes) {
+  EXPECT_EQ(*ParseTraceIdParam("11"), Id("00000000000000000000000000000011"));
+  EXPECT_EQ(*ParseTraceIdParam("ABCDEF0123456789"), Id("0000000000000000abcdef0123456789"));
+  EXPECT_EQ(*ParseTraceIdParam("0102030405060708090a0b0c0d0e0f10"), Id("0102030405060708090a0b0c0d0e0f10"));
+  // base64 of 16 bytes: standard and URL alphabet, padded and raw.
+  const auto id16 = Id("fbff0102030405060708090a0b0c0dfe");
+  EXPECT_EQ(*ParseTraceIdParam("+/8BAgMEBQYHCAkKCwwN/g=="), id16);
+  EXPECT_EQ(*ParseTraceIdParam("-_8BAgMEBQYHCAkKCwwN_g"), id16);
+  // base64 of 8 bytes: a 64-bit ID.
+  EXPECT_EQ(*ParseTraceIdParam("AQIDBAUGBwg="), Id("00000000000000000102030405060708"));
+
+  EXPECT_EQ(ParseTraceIdParam("").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseTraceIdParam("0102030405060708090a0b0c0d0e0f1011").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseTraceIdParam("xyz!").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseTraceIdParam("AQIDBAUGBw==").status().code(), StatusCode::kInvalidArgument);  // 7 bytes
+  EXPECT_EQ(ParseTraceIdParam("0").status().code(), StatusCode::kInvalidArgument);             // all zeros
+}
+
+TEST(JaegerHttpApi, SearchTakesGrafanaParameters) {
+  const QueryParams params{{"service", "frontend"},
+                           {"operation", "GET /"},
+                           {"tags", R"({"http.status_code":"200","error":"true"})"},
+                           {"minDuration", "1.2ms"},
+                           {"maxDuration", "2s"},
+                           {"limit", "20"},
+                           {"start", "1700000000000000"},
+                           {"end", "1700000060000000"},
+                           {"lookback", "custom"}};
+  auto r = ParseSearch(params, kNow);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->trace_ids.empty());
+  EXPECT_EQ(r->query.service_name, "frontend");
+  EXPECT_EQ(r->query.operation_name, "GET /");
+  ASSERT_EQ(r->query.attributes.size(), 2u);
+  EXPECT_EQ(r->query.attributes[0].key, "error");
+  EXPECT_EQ(r->query.attributes[0].value, "true");
+  EXPECT_EQ(r->query.attributes[1].key, "http.status_code");
+  EXPECT_EQ(r->query.attributes[1].value, "200");
+  EXPECT_EQ(r->query.duration_min_nanos, 1'200'000u);
+  EXPECT_EQ(r->query.duration_max_nanos, 2'000'000'000u);
+  EXPECT_EQ(r->query.search_depth, 20);
+  EXPECT_EQ(r->query.start_time_min_unix_nano, 1'700'000'000'000'000'000u);
+  EXPECT_EQ(r->query.start_time_max_unix_nano, 1'700'000'060'000'000'000u);
+}
+
+TEST(JaegerHttpApi, SearchDefaultsTo48HoursBeforeNowAndLimit100) {
+  auto r = ParseSearch({{"service", "s"}}, kNow);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->query.start_time_min_unix_nano, kNow - 48ull * 3600 * 1'000'000'000);
+  EXPECT_EQ(r->query.start_time_max_unix_nano, kNow);
+  EXPECT_EQ(r->query.search_depth, 100);
+  EXPECT_FALSE(r->query.duration_min_nanos.has_value());
+  EXPECT_TRUE(r->query.attributes.empty());
+}
+
+TEST(JaegerHttpApi, RepeatedTagParametersMergeWithJsonTagsAndDerivedKeysSearchTheirFields) {
+  auto r = ParseSearch({{"service", "s"},
+                        {"tag", "url:http://x/y"},
+                        {"tag", "otel.status_code:ERROR"},
+                        {"tags", R"({"url":"overridden"})"}},
+                       kNow);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->query.attributes.size(), 2u);
+  EXPECT_EQ(r->query.attributes[0].key, std::string(model::jaeger::SearchKey("otel.status_code")));
+  EXPECT_EQ(r->query.attributes[0].value, "ERROR");
+  EXPECT_EQ(r->query.attributes[1].key, "url");
+  EXPECT_EQ(r->query.attributes[1].value, "overridden");
+}
+
+TEST(JaegerHttpApi, TraceIdSearchNeedsNoServiceAndDropsRepeats) {
+  auto r = ParseSearch({{"traceID", "11"}, {"traceID", "0000000000000011"}, {"traceID", "22"}}, kNow);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->trace_ids, (std::vector<model::TraceId>{Id("00000000000000000000000000000011"),
+                                                       Id("00000000000000000000000000000022")}));
+}
+
+void ExpectBad(const QueryParams& params, std::string_view message) {
+  auto r = ParseSearch(params, kNow);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find(message), std::string::npos) << r.status().message();
+}
+
+TEST(JaegerHttpApi, BadSearchParametersAreInvalidArgumentInJaegersWords) {
+  ExpectBad({}, "parameter 'service' is required");
+  ExpectBad({{"service", "s"}, {"minDuration", "2s"}, {"maxDuration", "1s"}},
+            "'maxDuration' should be greater than 'minDuration'");
+  ExpectBad({{"service", "s"}, {"minDuration", "fast"}}, "unable to parse param 'minDuration'");
+  ExpectBad({{"service", "s"}, {"start", "yesterday"}}, "unable to parse param 'start'");
+  ExpectBad({{"service", "s"}, {"end", "-5"}}, "unable to parse param 'end'");
+  ExpectBad({{"service", "s"}, {"end", "99999999999999999999"}}, "unable to parse param 'end'");
+  ExpectBad({{"service", "s"}, {"limit", "ten"}}, "unable to parse param 'limit'");
+  ExpectBad({{"service", "s"}, {"limit", "-1"}}, "unable to parse param 'limit'");
+  ExpectBad({{"service", "s"}, {"limit", "10001"}}, "unable to parse param 'limit'");
+  ExpectBad({{"service", "s"}, {"tag", "novalue"}}, "malformed 'tag' parameter");
+  ExpectBad({{"service", "s"}, {"tags", "{not json"}}, "malformed 'tags' parameter");
+  ExpectBad({{"service", "s"}, {"tags", R"({"n":200})"}}, "malformed 'tags' parameter");
+  ExpectBad({{"traceID", "not-a-trace-id!"}}, "unable to parse param 'traceID'");
+  ExpectBad({{"service", "s"}, {"raw", "maybe"}}, "unable to parse param 'raw'");
+}
+
+TEST(JaegerHttpApi, DependenciesWindowIsEndTsMinusLookbackInMilliseconds) {
+  auto r = ParseDependencies({{"endTs", "1700000000000"}, {"lookback", "3600000"}, {"service", "a"}}, kNow);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->end_unix_nano, 1'700'000'000'000'000'000u);
+  EXPECT_EQ(r->start_unix_nano, 1'700'000'000'000'000'000u - 3'600'000'000'000u);
+  EXPECT_EQ(r->service, "a");
+  auto d = ParseDependencies({}, kNow);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->end_unix_nano, kNow);
+  EXPECT_EQ(d->start_unix_nano, kNow - 86'400'000'000'000u);
+  EXPECT_EQ(ParseDependencies({{"lookback", "1h"}}, kNow).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(JaegerHttpApi, ErrorEnvelopeHasJaegersFields) {
+  EXPECT_EQ(ErrorJson(404, "trace not found"),
+            R"({"data":null,"total":0,"limit":0,"offset":0,"errors":[{"code":404,"msg":"trace not found"}]})");
+}
+
+}  // namespace
+}  // namespace tb::server::jaeger_api
