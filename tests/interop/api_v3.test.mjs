@@ -317,6 +317,18 @@ describe('api_v3 in a browser: CORS and gzip', () => {
     assert.equal(raw.body[1], 0x8b);
     assert.ok(raw.body.length < Buffer.byteLength(plain.text), `${raw.body.length} >= ${Buffer.byteLength(plain.text)}`);
   });
+
+  test('a browser\'s Accept-Encoding (gzip, deflate, br) gets gzip, not httplib\'s slow brotli', async () => {
+    for (const accept of ['gzip, deflate, br', 'br;q=1.0, gzip;q=0.8', 'BR,gzip']) {
+      const r = await get(ctx.server, '/api/v3/services', { 'Accept-Encoding': accept });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('content-encoding'), 'gzip', accept);
+      assert.ok(Array.isArray(r.body.services), accept);
+    }
+    const onlyBr = await get(ctx.server, '/api/v3/services', { 'Accept-Encoding': 'br' });
+    assert.equal(onlyBr.headers.get('content-encoding'), null, 'br alone: uncompressed');
+    assert.ok(Array.isArray(onlyBr.body.services));
+  });
 });
 
 describe('api_v3: search depth, order, and a check that the comparison bites', () => {
