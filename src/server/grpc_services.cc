@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "model/text.h"
+#include "wire/otlp_codec.h"
 #include "wire/otlp_proto.h"
 
 namespace tb::server {
@@ -119,20 +120,36 @@ std::vector<TracesData> ChunkTrace(const model::Traces& trace, size_t max_bytes)
   return chunks;
 }
 
-grpc::Status OtlpTraceService::Export(
-    grpc::ServerContext*, const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest* request,
-    opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse* response) {
+OtlpTraceService::OtlpTraceService(ingest::Ingester* ingester) : ingester_(ingester) {
+  // The registration the generated TraceService::Service makes, with raw byte messages.
+  AddMethod(new grpc::internal::RpcServiceMethod(
+      "/opentelemetry.proto.collector.trace.v1.TraceService/Export", grpc::internal::RpcMethod::NORMAL_RPC,
+      new grpc::internal::RpcMethodHandler<OtlpTraceService, grpc::ByteBuffer, grpc::ByteBuffer>(
+          [](OtlpTraceService* service, grpc::ServerContext* context, const grpc::ByteBuffer* request,
+             grpc::ByteBuffer* response) { return service->Export(context, request, response); },
+          this)));
+}
+
+grpc::Status OtlpTraceService::Export(grpc::ServerContext*, const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) {
   if (Status room = ingester_->CheckCapacity(); !room.ok()) return ToGrpc(room);
-  auto batch = wire::FromProto(request->resource_spans());
+  std::vector<grpc::Slice> slices;
+  if (!request->Dump(&slices).ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "cannot read the request");
+  std::string bytes;
+  bytes.reserve(request->Length());
+  for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  auto batch = wire::DecodeOtlpProtobuf(bytes);
   if (!batch.ok()) return ToGrpc(batch.status());
-  // Serialising the parsed request costs one pass over it, far less than encoding the batch again
-  // from the model when it becomes the WAL record.
-  auto result = ingester_->Ingest(std::move(*batch), request->SerializeAsString());
+  auto result = ingester_->Ingest(std::move(*batch), bytes);
   if (!result.ok()) return ToGrpc(result.status());
+  opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse answer;
   if (result->rejected_spans > 0 || !result->message.empty()) {
-    response->mutable_partial_success()->set_rejected_spans(static_cast<int64_t>(result->rejected_spans));
-    response->mutable_partial_success()->set_error_message(result->message);
+    answer.mutable_partial_success()->set_rejected_spans(static_cast<int64_t>(result->rejected_spans));
+    answer.mutable_partial_success()->set_error_message(result->message);
   }
+  const std::string encoded = answer.SerializeAsString();
+  grpc::Slice slice(encoded);
+  *response = grpc::ByteBuffer(&slice, 1);
   return grpc::Status::OK;
 }
 

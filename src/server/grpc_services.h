@@ -16,12 +16,13 @@ namespace tb::server {
 // Maps a core Status to the gRPC status with the same code and message.
 grpc::Status ToGrpc(const Status& status);
 
-class OtlpTraceService final : public opentelemetry::proto::collector::trace::v1::TraceService::Service {
+// OTLP TraceService/Export, registered over the request's raw bytes (grpc::ByteBuffer) rather than
+// a parsed message: a full head is refused before anything is parsed, the bytes are decoded through
+// a protobuf Arena, and they become the WAL record as they are when no limit changes the batch.
+class OtlpTraceService final : public grpc::Service {
  public:
-  explicit OtlpTraceService(ingest::Ingester* ingester) : ingester_(ingester) {}
-  grpc::Status Export(grpc::ServerContext* context,
-                      const opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest* request,
-                      opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse* response) override;
+  explicit OtlpTraceService(ingest::Ingester* ingester);
+  grpc::Status Export(grpc::ServerContext* context, const grpc::ByteBuffer* request, grpc::ByteBuffer* response);
 
  private:
   ingest::Ingester* ingester_;

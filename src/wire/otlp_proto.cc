@@ -243,11 +243,14 @@ std::string EncodeOtlpProtobuf(const model::Traces& traces) {
 }
 
 Result<model::Traces> DecodeOtlpProtobuf(std::string_view bytes) {
-  otlp::ExportRequest request;
+  // The parsed tree lives only until it is converted: an arena allocates it in a few blocks and
+  // frees it at once instead of message by message.
+  google::protobuf::Arena arena;
+  auto* request = google::protobuf::Arena::CreateMessage<otlp::ExportRequest>(&arena);
   if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
-      !request.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+      !request->ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return Status::InvalidArgument("body is not a valid OTLP ExportTraceServiceRequest protobuf");
-  return FromProto(request.resource_spans());
+  return FromProto(request->resource_spans());
 }
 
 }  // namespace tb::wire
