@@ -1,8 +1,9 @@
 // The decode-only floor for the ingest benchmark: an OTLP/gRPC TraceService with the same gRPC
 // server settings as tracebucket's (sync service, same receive limit) whose Export decodes the
-// request exactly as tracebucket's handler does — protobuf parse by gRPC, then conversion into
-// the span model with ID validation (wire::FromProto) — counts the spans and drops them. No WAL,
-// no head, no flush: what is left is the cost of receiving and decoding.
+// request into the span model — gRPC's own protobuf parse, then wire::FromProto with ID
+// validation — counts the spans and drops them. (tracebucket's handler takes the raw bytes and
+// parses them into an Arena instead; both end in the same model.) No WAL, no head, no flush: what
+// is left is the cost of receiving and decoding.
 //   tb_decode_sink --listen 127.0.0.1:4317
 // Prints "ready" once it serves; on SIGINT/SIGTERM prints "decoded_spans=N requests=M" and exits.
 #include <grpcpp/grpcpp.h>
