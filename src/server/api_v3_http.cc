@@ -176,6 +176,9 @@ Result<uint64_t> ParseRfc3339Nanos(std::string_view text) {
     return Status::InvalidArgument("'" + std::string(text) + "' is not a valid date and time");
   const int64_t seconds = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
   if (seconds < 0) return Status::InvalidArgument("'" + std::string(text) + "' is before 1970");
+  // Nanoseconds since 1970 fit 64 bits until 2554.
+  if (static_cast<uint64_t>(seconds) >= std::numeric_limits<uint64_t>::max() / 1'000'000'000)
+    return Status::InvalidArgument("'" + std::string(text) + "' is too far in the future (after 2554)");
   return static_cast<uint64_t>(seconds) * 1'000'000'000 + fraction_nanos;
 }
 

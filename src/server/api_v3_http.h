@@ -31,7 +31,8 @@ inline constexpr int kMaxSearchDepth = 10'000;
 using QueryParams = std::multimap<std::string, std::string>;
 
 // RFC 3339 with an optional fraction of up to 9 digits and "Z" or a ±hh:mm offset (Go's
-// time.RFC3339Nano) → nanoseconds since the Unix epoch. Times before 1970 are INVALID_ARGUMENT.
+// time.RFC3339Nano) → nanoseconds since the Unix epoch. Times before 1970 or after 2554 (beyond
+// 64-bit nanoseconds) are INVALID_ARGUMENT.
 Result<uint64_t> ParseRfc3339Nanos(std::string_view text);
 
 // A non-negative Go duration string (time.ParseDuration): a sequence of decimal numbers, each with

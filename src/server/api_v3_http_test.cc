@@ -20,13 +20,15 @@ TEST(ApiV3Rfc3339, ParsesUtcOffsetsAndFractions) {
   // The same instant written in another offset.
   EXPECT_EQ(*ParseRfc3339Nanos("2024-02-29T14:00:45+01:30"), 1709209845 * kSecond);
   EXPECT_EQ(*ParseRfc3339Nanos("2024-02-29T07:30:45-05:00"), 1709209845 * kSecond);
+  EXPECT_EQ(*ParseRfc3339Nanos("2554-01-01T00:00:00Z"), 18'429'292'800 * kSecond);
 }
 
 TEST(ApiV3Rfc3339, RejectsMalformedAndImpossibleTimes) {
   for (const char* bad : {"", "2024-02-29", "2024-02-29 12:30:45Z", "2024-02-29T12:30:45", "2024-02-29T12:30:45.Z",
                           "2024-02-29T12:30:45.1234567890Z", "2024-2-29T12:30:45Z", "2024-02-29T12:30:45+0100",
                           "2024-02-29T12:30:45Zjunk", "1700000000", "2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z",
-                          "2024-01-01T24:00:00Z", "2024-01-01T00:60:00Z", "1969-12-31T23:59:59Z"}) {
+                          "2024-01-01T24:00:00Z", "2024-01-01T00:60:00Z", "1969-12-31T23:59:59Z",
+                          "2555-01-01T00:00:00Z", "9999-12-31T23:59:59Z"}) {
     auto t = ParseRfc3339Nanos(bad);
     EXPECT_FALSE(t.ok()) << bad;
     if (!t.ok()) {
