@@ -238,19 +238,8 @@ grpc::Status StorageV2TraceReader::FindTraceSummaries(grpc::ServerContext*,
 
 grpc::Status StorageV2DependencyReader::GetDependencies(grpc::ServerContext*, const v2::GetDependenciesRequest* request,
                                                         v2::GetDependenciesResponse* response) {
-  const auto start = FromTimestamp(request->start_time());
-  if (!start) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "start_time is required");
-  const uint64_t end = FromTimestamp(request->end_time()).value_or(UINT64_MAX);
-  if (end < *start) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "end_time is before start_time");
-  auto deps = engine_->Dependencies(*start, end);
-  if (!deps.ok()) return ToGrpc(deps.status());
-  for (const auto& [edge, count] : *deps) {
-    auto* d = response->add_dependencies();
-    d->set_parent(edge.first);
-    d->set_child(edge.second);
-    d->set_call_count(count);
-  }
-  return grpc::Status::OK;
+  return AnswerDependencies(*engine_, FromTimestamp(request->start_time()), FromTimestamp(request->end_time()),
+                            response);
 }
 
 grpc::Status StorageV2Capabilities::GetCapabilities(grpc::ServerContext*, const v2::GetCapabilitiesRequest*,

@@ -4,6 +4,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
+#include <optional>
+
 #include "ingest/ingester.h"
 #include "jaeger/storage/v2/capabilities.grpc.pb.h"
 #include "jaeger/storage/v2/dependency_storage.grpc.pb.h"
@@ -15,6 +18,25 @@ namespace tb::server {
 
 // Maps a core Status to the gRPC status with the same code and message.
 grpc::Status ToGrpc(const Status& status);
+
+// Answers GetDependencies of either storage API version (v1 and v2 responses share their field
+// names): the links of spans that started in [start, end]; an absent end means no upper bound.
+template <typename Response>
+grpc::Status AnswerDependencies(const query::QueryEngine& engine, std::optional<uint64_t> start,
+                                std::optional<uint64_t> end, Response* response) {
+  if (!start) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "start_time is required");
+  const uint64_t end_or_max = end.value_or(UINT64_MAX);
+  if (end_or_max < *start) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "end_time is before start_time");
+  auto deps = engine.Dependencies(*start, end_or_max);
+  if (!deps.ok()) return ToGrpc(deps.status());
+  for (const auto& [edge, count] : *deps) {
+    auto* d = response->add_dependencies();
+    d->set_parent(edge.first);
+    d->set_child(edge.second);
+    d->set_call_count(count);
+  }
+  return grpc::Status::OK;
+}
 
 // OTLP TraceService/Export, registered over the request's raw bytes (grpc::ByteBuffer) rather than
 // a parsed message: a full head is refused before anything is parsed, the bytes are decoded through

@@ -165,19 +165,8 @@ grpc::Status StorageV1SpanReader::FindTraceIDs(grpc::ServerContext*, const v1::F
 grpc::Status StorageV1DependenciesReader::GetDependencies(grpc::ServerContext*,
                                                           const v1::GetDependenciesRequest* request,
                                                           v1::GetDependenciesResponse* response) {
-  const auto start = QueryTime(request->has_start_time(), request->start_time());
-  if (!start) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "start_time is required");
-  const uint64_t end = QueryTime(request->has_end_time(), request->end_time()).value_or(UINT64_MAX);
-  if (end < *start) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "end_time is before start_time");
-  auto deps = engine_->Dependencies(*start, end);
-  if (!deps.ok()) return ToGrpc(deps.status());
-  for (const auto& [edge, count] : *deps) {
-    auto* d = response->add_dependencies();
-    d->set_parent(edge.first);
-    d->set_child(edge.second);
-    d->set_call_count(count);
-  }
-  return grpc::Status::OK;
+  return AnswerDependencies(*engine_, QueryTime(request->has_start_time(), request->start_time()),
+                            QueryTime(request->has_end_time(), request->end_time()), response);
 }
 
 grpc::Status StorageV1Capabilities::Capabilities(grpc::ServerContext*, const v1::CapabilitiesRequest*,

@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TbServer } from './lib/server.mjs';
-import { fixturesOfQueries, loadQueries, makeDateShift, shiftedFixtureText } from './lib/fixtures.mjs';
+import { fixturesOfQueries, loadQueries, makeDateShift, shiftedFixtureText, storeFixtures } from './lib/fixtures.mjs';
 import { compareDec, spansFromOtlpJson } from './lib/canonical.mjs';
 import { assertSameTraces, traceIdsOf } from './lib/checks.mjs';
 
@@ -125,9 +125,7 @@ for (const placement of ['head', 'blocks']) {
   describe(`api_v3 conformance: the Jaeger set through /api/v3/traces, /traces/{id}, /trace-summaries [${placement}]`, () => {
     const ctx = useServer(placement === 'blocks' ? ['--no-background-flush'] : []);
     before(async () => {
-      await ctx.server.purge();
-      for (const name of QUERY_FIXTURES) await ctx.server.postJson(fixtureText(name));
-      if (placement === 'blocks') assert.ok(await ctx.server.flush() >= 1, 'a block after the flush');
+      await storeFixtures(ctx.server, QUERY_FIXTURES, SHIFT, placement);
     }, { timeout: 120_000 });
 
     for (const [i, q] of QUERIES.entries()) {

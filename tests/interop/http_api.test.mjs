@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TbServer } from './lib/server.mjs';
 import {
-  fixturesOfQueries, largeTraceJson, loadQueries, makeDateShift, parseRfc3339, shiftedFixtureText,
+  fixturesOfQueries, largeTraceJson, loadQueries, makeDateShift, parseRfc3339, shiftedFixtureText, storeFixtures
 } from './lib/fixtures.mjs';
 import { atMicrosecondPrecision, expectedJaegerSpans, normalizeJaegerSpans } from './lib/jaeger_expected.mjs';
 
@@ -167,9 +167,7 @@ for (const placement of ['head', 'blocks']) {
   describe(`/api conformance: the Jaeger set through /api/traces [${placement}]`, () => {
     const ctx = useServer();
     before(async () => {
-      await ctx.server.purge();
-      for (const name of QUERY_FIXTURES) await ctx.server.postJson(fixtureText(name));
-      if (placement === 'blocks') assert.ok(await ctx.server.flush() >= 1, 'a block after the flush');
+      await storeFixtures(ctx.server, QUERY_FIXTURES, SHIFT, placement);
     }, { timeout: 120_000 });
 
     for (const [i, q] of QUERIES.entries()) {

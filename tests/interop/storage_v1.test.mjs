@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TbServer } from './lib/server.mjs';
 import {
-  fixturesOfQueries, largeTraceJson, loadQueries, makeDateShift, shiftedFixtureText, timestampFromNanos,
+  fixturesOfQueries, largeTraceJson, loadQueries, makeDateShift, shiftedFixtureText, timestampFromNanos, storeFixtures
 } from './lib/fixtures.mjs';
 import { expectedJaegerSpans, normalizeJaegerSpans } from './lib/jaeger_expected.mjs';
 import { V1Clients, assembleV1Stream, jaegerSpanToProto, queryToV1Params } from './lib/storage_v1.mjs';
@@ -59,9 +59,7 @@ for (const placement of ['head', 'blocks']) {
   describe(`v1 conformance: the Jaeger set through FindTraces / FindTraceIDs / GetTrace [${placement}]`, () => {
     const ctx = useServer();
     before(async () => {
-      await ctx.server.purge();
-      for (const name of QUERY_FIXTURES) await ctx.server.postJson(fixtureText(name));
-      if (placement === 'blocks') assert.ok(await ctx.server.flush() >= 1, 'a block after the flush');
+      await storeFixtures(ctx.server, QUERY_FIXTURES, SHIFT, placement);
     }, { timeout: 120_000 });
 
     for (const [i, q] of QUERIES.entries()) {

@@ -228,3 +228,13 @@ export function chunkDoc(doc, n) {
   }
   return out;
 }
+
+/**
+ * Empties `server` and stores the date-shifted fixtures `names` through OTLP/HTTP JSON; with placement 'blocks' they
+ * are then flushed, so the suite reads them from blocks instead of the head.
+ */
+export async function storeFixtures(server, names, shift, placement) {
+  await server.purge();
+  for (const name of names) await server.postJson(shiftedFixtureText(name, shift));
+  if (placement === 'blocks' && !((await server.flush()) >= 1)) throw new Error('no block after the flush');
+}
