@@ -38,11 +38,16 @@ targets=(tracebucket tb_ingest_loadgen tb_decode_sink tb_block_size_bench tb_sea
   tb_micro_bench)
 ninja -C "$build" build.ninja >/dev/null  # re-runs CMake if a CMakeLists changed
 grep -q "tb_trace_by_id_bench" "$build/build.ninja" && targets+=(tb_trace_by_id_bench)
-nice ninja -C "$build" "${targets[@]}" >"$out/build.log"
+# Another change may be half-done in a shared tree: build what builds, and say in the results
+# which targets failed (their previous binaries, if any, are then what runs).
+build_failed=
+nice ninja -k 0 -C "$build" "${targets[@]}" >"$out/build.log" ||
+  build_failed=$(sed -n 's/^FAILED: //p' "$out/build.log" | tr '\n' ' ')
 
 {
   echo "SUITE build=$build build_type=$build_type commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench || echo -dirty)"
   echo "SUITE date=$(date -u +%Y-%m-%dT%H:%MZ)"
+  [[ -z $build_failed ]] || echo "SUITE build_failed=$build_failed"
   echo "SUITE machine=$(nproc) vCPU $(lscpu | sed -n 's/^Model name: *//p' | head -1) ($(lscpu | sed -n 's/^Hypervisor vendor: *//p')), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, Linux $(uname -r)"
 } >>"$results"
 

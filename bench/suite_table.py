@@ -60,6 +60,10 @@ def render(suite, results, notes):
     out.append(f"Command: `bash bench/run_suite.sh {suite.get('build', 'build')}` · date {suite.get('date', '?')} · "
                f"commit `{suite.get('commit', '?')}` ({suite.get('build_type', '?')}) · machine: {suite.get('machine', '?')} · "
                f"load average at the end: {suite.get('load_end', '?')}.")
+    if suite.get("build_failed"):
+        out.append("")
+        out.append(f"**The build of this run failed for** `{suite['build_failed'].strip()}` (a change in progress "
+                   "in the shared tree): the binaries built before it ran instead.")
     out.append("")
     out.append("| figure | measured | floor / target | verdict | load avg |")
     out.append("|---|---|---|---|---|")
