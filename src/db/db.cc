@@ -174,6 +174,9 @@ Status Db::WriteBlock(PendingFlush* p) {
   if (!p->written) {
     block::BlockWriter writer(options_.writer);
     for (const auto& id : p->head->TraceIds()) {
+      if (stopping_.load(std::memory_order_relaxed)) {
+        return Status::Unavailable("shutting down: the block was not finished; the WAL keeps its spans");
+      }
       model::Traces trace;
       TB_RETURN_IF_ERROR(p->head->ReadTrace(id, &trace));
       writer.Add(trace);
@@ -210,7 +213,11 @@ void Db::FlushLoop() {
     }
     if (due) {
       Status s = Flush();
-      if (!s.ok()) spdlog::error("flush failed (will retry): {}", s.ToString());
+      if (!s.ok() && stopping_) {
+        spdlog::info("flush abandoned at shutdown; its spans are replayed from the WAL on start");
+      } else if (!s.ok()) {
+        spdlog::error("flush failed (will retry): {}", s.ToString());
+      }
     }
     lock.lock();
   }

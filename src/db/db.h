@@ -11,6 +11,7 @@
 // skipped, so a crash at any point of a flush loses nothing and shows nothing twice.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -70,7 +71,9 @@ class Db {
   Status Flush();
   // Deletes every span: head, WAL, blocks and block list.
   Status Purge();
-  // Stops the flusher and closes the WAL (the head is not flushed: the WAL holds it).
+  // Stops the flusher and closes the WAL (the head is not flushed: the WAL holds it). A block being
+  // built is abandoned, so a stop never waits for a large head to be encoded; a flush called
+  // afterwards fails with UNAVAILABLE and writes nothing.
   Status Close();
   DbStats Stats() const;
 
@@ -113,7 +116,9 @@ class Db {
 
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;
-  bool stopping_ = false;  // GUARDED_BY(loop_mu_)
+  // Set under loop_mu_ (for the flusher's wait); read without it by a block build, which gives up
+  // at shutdown rather than hold the process: the WAL still holds its spans.
+  std::atomic<bool> stopping_ = false;
   std::thread flusher_;
 };
 

@@ -155,6 +155,32 @@ TEST_F(DbTest, RestartServesBlocksAndWalWithoutDuplicates) {
   EXPECT_EQ(SpansOf(db_->engine(), ids), before);
 }
 
+TEST_F(DbTest, AFlushAfterCloseWritesNothingAndTheWalKeepsEverySpan) {
+  Open(memory_);
+  model::RandomTracesOptions options;
+  options.traces = 20;
+  auto batch = model::RandomTraces(3, options);
+  Ingest(batch);
+  std::vector<model::TraceId> ids;
+  for (const auto& rs : batch.resource_spans)
+    for (const auto& ss : rs.scope_spans)
+      for (const auto& s : ss.spans) ids.push_back(s.trace_id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  const auto before = SpansOf(db_->engine(), ids);
+  ASSERT_EQ(before.size(), batch.SpanCount());
+
+  ASSERT_TRUE(db_->Close().ok());
+  EXPECT_EQ(db_->Flush().code(), StatusCode::kUnavailable);
+  auto objects = objstore::ListAll(*memory_, "");
+  ASSERT_TRUE(objects.ok());
+  for (const auto& o : *objects) EXPECT_EQ(o.key.find("/blocks/"), std::string::npos) << o.key;
+
+  Open(memory_);  // the restart replays the WAL: every span once, no block
+  EXPECT_EQ(db_->Stats().blocks, 0u);
+  EXPECT_EQ(SpansOf(db_->engine(), ids), before);
+}
+
 TEST(BlockListTest, OnlyBlockDataAndIndexAreImmutable) {
   EXPECT_TRUE(IsImmutableBlockObject(BlockPrefix("default", "0001-02-0003") + block::kDataObject));
   EXPECT_TRUE(IsImmutableBlockObject(BlockPrefix("acme", "x") + block::kIndexObject));
