@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <initializer_list>
 #include <map>
 
 #include "model/random_traces.h"
@@ -36,6 +38,18 @@ model::Traces Batch(const std::string& service, std::vector<model::Span> spans) 
   t.resource_spans[0].scope_spans.resize(1);
   t.resource_spans[0].scope_spans[0].spans = std::move(spans);
   return t;
+}
+
+// The distinct trace IDs of `batches`, sorted.
+std::vector<model::TraceId> TraceIdsOf(std::initializer_list<const model::Traces*> batches) {
+  std::vector<model::TraceId> ids;
+  for (const auto* b : batches)
+    for (const auto& rs : b->resource_spans)
+      for (const auto& ss : rs.scope_spans)
+        for (const auto& s : ss.spans) ids.push_back(s.trace_id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
 }
 
 // (trace, span id, start) of every span the engine returns for `ids`: a multiset, so duplicates count.
@@ -135,13 +149,7 @@ TEST_F(DbTest, RestartServesBlocksAndWalWithoutDuplicates) {
   Ingest(first);
   ASSERT_TRUE(db_->Flush().ok());
   Ingest(second);
-  std::vector<model::TraceId> ids;
-  for (const auto* b : {&first, &second})
-    for (const auto& rs : b->resource_spans)
-      for (const auto& ss : rs.scope_spans)
-        for (const auto& s : ss.spans) ids.push_back(s.trace_id);
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  const auto ids = TraceIdsOf({&first, &second});
   const auto before = SpansOf(db_->engine(), ids);
   EXPECT_EQ(before.size(), first.SpanCount() + second.SpanCount());
 
@@ -161,12 +169,7 @@ TEST_F(DbTest, AFlushAfterCloseWritesNothingAndTheWalKeepsEverySpan) {
   options.traces = 20;
   auto batch = model::RandomTraces(3, options);
   Ingest(batch);
-  std::vector<model::TraceId> ids;
-  for (const auto& rs : batch.resource_spans)
-    for (const auto& ss : rs.scope_spans)
-      for (const auto& s : ss.spans) ids.push_back(s.trace_id);
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  const auto ids = TraceIdsOf({&batch});
   const auto before = SpansOf(db_->engine(), ids);
   ASSERT_EQ(before.size(), batch.SpanCount());
 
@@ -212,12 +215,7 @@ TEST_F(DbTest, DiskCacheServesBlockReadsAfterARestart) {
   const auto batch = model::RandomTraces(7, options);
   Ingest(batch);
   ASSERT_TRUE(db_->Flush().ok());
-  std::vector<model::TraceId> ids;
-  for (const auto& rs : batch.resource_spans)
-    for (const auto& ss : rs.scope_spans)
-      for (const auto& span : ss.spans) ids.push_back(span.trace_id);
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  const auto ids = TraceIdsOf({&batch});
   const auto expected = SpansOf(db_->engine(), ids);  // reads every block range once: now on disk
   ASSERT_EQ(expected.size(), batch.SpanCount());
 
