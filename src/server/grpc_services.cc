@@ -166,22 +166,12 @@ grpc::Status StorageV2TraceReader::GetTraces(grpc::ServerContext*, const v2::Get
 
 grpc::Status StorageV2TraceReader::GetServices(grpc::ServerContext*, const v2::GetServicesRequest*,
                                                v2::GetServicesResponse* response) {
-  auto services = engine_->Services();
-  if (!services.ok()) return ToGrpc(services.status());
-  for (auto& s : *services) response->add_services(std::move(s));
-  return grpc::Status::OK;
+  return AnswerServices(*engine_, response);
 }
 
 grpc::Status StorageV2TraceReader::GetOperations(grpc::ServerContext*, const v2::GetOperationsRequest* request,
                                                  v2::GetOperationsResponse* response) {
-  auto ops = engine_->Operations(request->service(), request->span_kind());
-  if (!ops.ok()) return ToGrpc(ops.status());
-  for (const auto& op : *ops) {
-    auto* o = response->add_operations();
-    o->set_name(op.name);
-    o->set_span_kind(op.span_kind);
-  }
-  return grpc::Status::OK;
+  return AnswerOperations(*engine_, request->service(), request->span_kind(), response);
 }
 
 grpc::Status StorageV2TraceReader::FindTraces(grpc::ServerContext*, const v2::FindTracesRequest* request,

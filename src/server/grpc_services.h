@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "ingest/ingester.h"
 #include "jaeger/storage/v2/capabilities.grpc.pb.h"
@@ -18,6 +19,30 @@ namespace tb::server {
 
 // Maps a core Status to the gRPC status with the same code and message.
 grpc::Status ToGrpc(const Status& status);
+
+// Answers GetServices of either storage API version (same field names in v1 and v2).
+template <typename Response>
+grpc::Status AnswerServices(const query::QueryEngine& engine, Response* response) {
+  auto services = engine.Services();
+  if (!services.ok()) return ToGrpc(services.status());
+  for (auto& s : *services) response->add_services(std::move(s));
+  return grpc::Status::OK;
+}
+
+// Answers GetOperations of either storage API version: the (name, span kind) pairs of `service`,
+// all kinds when `span_kind` is empty.
+template <typename Response>
+grpc::Status AnswerOperations(const query::QueryEngine& engine, const std::string& service,
+                              const std::string& span_kind, Response* response) {
+  auto ops = engine.Operations(service, span_kind);
+  if (!ops.ok()) return ToGrpc(ops.status());
+  for (const auto& op : *ops) {
+    auto* o = response->add_operations();
+    o->set_name(op.name);
+    o->set_span_kind(op.span_kind);
+  }
+  return grpc::Status::OK;
+}
 
 // Answers GetDependencies of either storage API version (v1 and v2 responses share their field
 // names): the links of spans that started in [start, end]; an absent end means no upper bound.

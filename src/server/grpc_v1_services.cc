@@ -122,23 +122,16 @@ grpc::Status StorageV1SpanReader::GetTrace(grpc::ServerContext*, const v1::GetTr
 
 grpc::Status StorageV1SpanReader::GetServices(grpc::ServerContext*, const v1::GetServicesRequest*,
                                               v1::GetServicesResponse* response) {
-  auto services = engine_->Services();
-  if (!services.ok()) return ToGrpc(services.status());
-  for (auto& s : *services) response->add_services(std::move(s));
-  return grpc::Status::OK;
+  return AnswerServices(*engine_, response);
 }
 
 grpc::Status StorageV1SpanReader::GetOperations(grpc::ServerContext*, const v1::GetOperationsRequest* request,
                                                 v1::GetOperationsResponse* response) {
-  auto ops = engine_->Operations(request->service(), request->span_kind());
-  if (!ops.ok()) return ToGrpc(ops.status());
-  std::set<std::string> names;  // the deprecated field, for clients that read only names
-  for (const auto& op : *ops) {
-    auto* o = response->add_operations();
-    o->set_name(op.name);
-    o->set_span_kind(op.span_kind);
-    names.insert(op.name);
-  }
+  grpc::Status status = AnswerOperations(*engine_, request->service(), request->span_kind(), response);
+  if (!status.ok()) return status;
+  // The deprecated field, for clients that read only names: each name once, sorted.
+  std::set<std::string> names;
+  for (const auto& op : response->operations()) names.insert(op.name());
   for (const auto& name : names) response->add_operationnames(name);
   return grpc::Status::OK;
 }
