@@ -1,13 +1,19 @@
 // Restart time with a full WAL: fills a Db's head through its ingester (WAL fdatasync'd, no flush)
 // until the head memory budget refuses a batch — the most WAL a server with that budget can have
 // to replay — closes it, then times Db::Open, which replays the WAL into a fresh head before it
-// returns (the server reports ready right after).
+// returns. With --server, it then starts that `tracebucket` binary on the same folders and times
+// process start → the first 200 from GET /ready: what an operator waits for after a restart.
 //
-//   tb_restart_bench [--head-budget-mib 1024] [--data-dir DIR]
+//   tb_restart_bench [--head-budget-mib 1024] [--data-dir DIR] [--server PATH]
 //
 // DIR (default: a new folder under /var/tmp) is deleted at the end unless given.
-// Last line: RESULT restart spans=.. wal_mib=.. ready_s=.. replay_spans_per_sec=..
+// Last line: RESULT restart spans=.. wal_mib=.. open_s=.. replay_spans_per_sec=.. [ready_s=..]
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -37,6 +43,56 @@ uint64_t FolderBytes(const fs::path& dir) {
   return bytes;
 }
 
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = -1;
+  if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  if (fd >= 0) close(fd);
+  return port;
+}
+
+// Starts `server serve` on the bench's folders and returns the seconds from fork to the first
+// 200 from GET /ready, or a negative value if the server exited or was not ready in 10 minutes.
+double SecondsToReady(const std::string& server, const fs::path& dir, uint64_t budget_mib) {
+  const int grpc_port = FreePort(), http_port = FreePort();
+  const std::string grpc_listen = "127.0.0.1:" + std::to_string(grpc_port);
+  const std::string http_listen = "127.0.0.1:" + std::to_string(http_port);
+  const std::string data_dir = (dir / "db").string(), storage = "file://" + (dir / "store").string();
+  const std::string budget = std::to_string(budget_mib) + "MiB";
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl(server.c_str(), server.c_str(), "serve", "--data-dir", data_dir.c_str(), "--storage", storage.c_str(),
+          "--grpc-listen", grpc_listen.c_str(), "--http-listen", http_listen.c_str(), "--head-memory-budget",
+          budget.c_str(), "--no-background-flush", "--log-level", "warn", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  if (pid < 0) return -1;
+  httplib::Client client("127.0.0.1", http_port);
+  client.set_connection_timeout(std::chrono::milliseconds(100));
+  double seconds = -1;
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::minutes(10)) {
+    if (auto res = client.Get("/ready"); res && res->status == 200) {
+      seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      break;
+    }
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return -1;  // exited before it was ready
+    usleep(5000);
+  }
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return seconds;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -45,6 +101,8 @@ int main(int argc, char** argv) {
   std::string dir_arg;
   app.add_option("--head-budget-mib", budget_mib, "head memory budget (the server's default: 1024)");
   app.add_option("--data-dir", dir_arg, "folder for the WAL and blocks (kept)");
+  std::string server;
+  app.add_option("--server", server, "a tracebucket binary: also time its start to a 200 from /ready");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
   const fs::path dir =
@@ -88,11 +146,23 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(spans));
     return 1;
   }
-  (void)(*db)->Close();
+  if (Status s = (*db)->Close(); !s.ok()) return Die(s, "closing the reopened Db");
   db->reset();
+  std::string ready;
+  if (!server.empty()) {
+    const double ready_s = SecondsToReady(server, dir, budget_mib);
+    if (ready_s < 0) {
+      std::fprintf(stderr, "%s serve did not become ready\n", server.c_str());
+      return 1;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), " ready_s=%.2f", ready_s);
+    ready = buf;
+  }
   if (dir_arg.empty()) fs::remove_all(dir);
-  std::printf("RESULT restart spans=%llu wal_mib=%.0f head_budget_mib=%llu ready_s=%.2f replay_spans_per_sec=%.0f\n",
+  std::printf("RESULT restart spans=%llu wal_mib=%.0f head_budget_mib=%llu open_s=%.2f replay_spans_per_sec=%.0f%s\n",
               static_cast<unsigned long long>(spans), static_cast<double>(wal_bytes) / (1 << 20),
-              static_cast<unsigned long long>(budget_mib), seconds, static_cast<double>(spans) / seconds);
+              static_cast<unsigned long long>(budget_mib), seconds, static_cast<double>(spans) / seconds,
+              ready.c_str());
   return 0;
 }

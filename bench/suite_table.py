@@ -112,8 +112,9 @@ def render(suite, results, notes):
                        f"p99 {f['p99_ms']} ms; {f['gets_mean']} GETs, {f['kib_read_mean']} KiB read per query "
                        f"| floor p50 {f.get('floor_p50_us', '?')} µs | | {f.get('load', '?')} |")
     for f in by_step.get("restart", []):
-        out.append(f"| restart to ready with a full WAL ({num(f.get('spans'))} spans, {f.get('wal_mib')} MiB WAL, "
-                   f"{f.get('head_budget_mib')} MiB head budget) | {f.get('ready_s')} s "
+        ready = f"`tracebucket serve` start → /ready {f['ready_s']} s; " if "ready_s" in f else ""
+        out.append(f"| restart with a full WAL ({num(f.get('spans'))} spans, {f.get('wal_mib')} MiB WAL, "
+                   f"{f.get('head_budget_mib')} MiB head budget) | {ready}Db::Open (WAL replay) {f.get('open_s')} s "
                    f"({num(f.get('replay_spans_per_sec'))} spans/s replayed) | — | | {f.get('load', '?')} |")
     for note in notes:
         out.append(f"| {note} | | | | |")
