@@ -86,11 +86,16 @@ struct PageInfo {
 struct TraceHeader {
   uint32_t n = 0, group = 1;
   int wc = 0, ws = 0, we = 0, wn = 0, k = 0;
+  int wo = 0;  // byte width of an entry of the trace-ID order
   uint32_t row_size = 0, bloom_bytes = 0;
   uint64_t base = 0;
   std::vector<uint64_t> group_sums;
   size_t prefix_len = 0;  // bytes of the section before the rows
   size_t groups() const { return (n + group - 1) / group; }
+  // Offset of the trace-ID order (after the rows) in the section.
+  uint64_t IdOrderOffset() const { return prefix_len + uint64_t{n} * row_size; }
+  // Bytes of the whole section that the header implies.
+  uint64_t SectionLength() const { return IdOrderOffset() + uint64_t{n} * wo + bloom_bytes; }
 };
 
 struct TraceRow {
@@ -274,15 +279,14 @@ struct BlockReader::Impl {
     TraceHeader h;
     h.n = r.U32();
     h.group = r.U32();
-    h.wc = r.U8(), h.ws = r.U8(), h.we = r.U8(), h.wn = r.U8(), h.k = r.U8();
-    r.U8();
+    h.wc = r.U8(), h.ws = r.U8(), h.we = r.U8(), h.wn = r.U8(), h.k = r.U8(), h.wo = r.U8();
     r.U16();
     h.row_size = r.U32();
     h.bloom_bytes = r.U32();
     h.base = r.U64();
     if (r.failed()) return bad("truncated header");
     if (h.n != meta.trace_count || h.group != kTraceRowsPerGroup) return bad("trace count or group size wrong");
-    for (int w : {h.wc, h.ws, h.we, h.wn})
+    for (int w : {h.wc, h.ws, h.we, h.wn, h.wo})
       if (w < 1 || w > 8) return bad("bad field width");
     if (h.row_size != 16u + h.wc + h.ws + h.we + h.wn || h.k < 1 || h.k > 16) return bad("bad row layout");
     if (h.groups() > r.remaining() / 8) return bad("truncated group checksums");
@@ -311,8 +315,7 @@ struct BlockReader::Impl {
     }
     TB_ASSIGN_OR_RETURN(TraceHeader h, ParseTraceHeader(*prefix_bytes));
     if (whole == nullptr) CachePut(SectionKey(SectionId::kTraces) + "#head", prefix_bytes);
-    if (h.prefix_len + uint64_t{h.n} * h.row_size + h.bloom_bytes != s->length)
-      return SectionCorrupt(SectionId::kTraces, "length disagrees with its header");
+    if (h.SectionLength() != s->length) return SectionCorrupt(SectionId::kTraces, "length disagrees with its header");
     std::lock_guard lock(mu);
     trace_header = h;
     return h;
@@ -535,7 +538,7 @@ struct BlockReader::Impl {
     TB_RETURN_IF_ERROR(LoadSections(ids, &got));
     if (with_traces) {
       TB_ASSIGN_OR_RETURN(TraceHeader h, ParseTraceHeader(*got[0]));
-      if (h.prefix_len + uint64_t{h.n} * h.row_size + h.bloom_bytes != got[0]->size())
+      if (h.SectionLength() != got[0]->size())
         return SectionCorrupt(SectionId::kTraces, "length disagrees with its header");
       std::lock_guard lock(mu);
       traces_full = got[0];
@@ -769,20 +772,30 @@ Status BlockReader::Impl::FindTraceRow(const model::TraceId& id, bool* found, ui
   const std::string_view section(*traces);
   const std::string_view bloom = section.substr(section.size() - h.bloom_bytes);
   if (!BloomMayContain(bloom, h.k, HashTraceId(id.data()))) return Status::Ok();
+  // Rows are in time order; the trace-ID order after them names the row of each rank by ID.
   const std::string_view key(reinterpret_cast<const char*>(id.data()), 16);
-  uint32_t lo = 0, hi = h.n;
+  const auto row_at_rank = [&](uint32_t rank, uint32_t* row_ordinal) {
+    ByteReader r(section.substr(h.IdOrderOffset() + uint64_t{rank} * h.wo, h.wo));
+    *row_ordinal = static_cast<uint32_t>(r.Fixed(h.wo));
+    return *row_ordinal < h.n;
+  };
+  uint32_t lo = 0, hi = h.n, at = 0;
   while (lo < hi) {
     const uint32_t mid = lo + (hi - lo) / 2;
-    if (section.substr(h.prefix_len + uint64_t{mid} * h.row_size, 16) < key) {
+    if (!row_at_rank(mid, &at)) return SectionCorrupt(SectionId::kTraces, "trace-ID order names a missing row");
+    if (section.substr(h.prefix_len + uint64_t{at} * h.row_size, 16) < key) {
       lo = mid + 1;
     } else {
       hi = mid;
     }
   }
-  if (lo == h.n || section.substr(h.prefix_len + uint64_t{lo} * h.row_size, 16) != key) return Status::Ok();
+  if (lo == h.n) return Status::Ok();
+  if (!row_at_rank(lo, &at)) return SectionCorrupt(SectionId::kTraces, "trace-ID order names a missing row");
+  const std::string_view row_bytes = section.substr(h.prefix_len + uint64_t{at} * h.row_size, h.row_size);
+  if (row_bytes.substr(0, 16) != key) return Status::Ok();
   *found = true;
-  *ordinal = lo;
-  *row = ParseRow(h, section.substr(h.prefix_len + uint64_t{lo} * h.row_size, h.row_size));
+  *ordinal = at;
+  *row = ParseRow(h, row_bytes);
   return Status::Ok();
 }
 

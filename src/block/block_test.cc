@@ -360,6 +360,68 @@ TEST(BlockSearch, SameAsHeadOnWorkload) {
   ExpectSameSearches(input, o, 7, 300);
 }
 
+// ---- time order of pages (format version 3) ----
+
+// Pages hold traces in time order, so a narrow window reads only the few pages that overlap it and
+// a newest-first search with a small limit stops after the newest pages. Under trace-ID order every
+// page spans the whole block and both read every page.
+TEST(BlockSearch, WindowAndLimitReadOnlyTheirPages) {
+  bench::Workload w({.seed = 5});
+  const model::Traces input = w.NextBatch(100'000);
+  Store store;
+  BlockWriterOptions o;
+  o.target_page_bytes = 64 << 10;
+  const BlockMeta meta = Write(store.metered, input, o);
+  ASSERT_GE(meta.page_count, 40u);
+  auto head = MakeHead(input);
+  // Index sections (at most 3 GETs: traces prefix, pages+dict+postings, one posting list) and a
+  // row group or two besides the pages.
+  const uint64_t index_gets = 8;
+  const auto run = [&](const query::TraceQuery& q, size_t limit) {
+    LruBlockCache cache(256 << 20);
+    BlockReader reader(&store.metered, kPrefix, meta, &cache);
+    store.metered.Reset();
+    const query::SpanMatcher m(q);
+    std::vector<query::TraceHit> got, want;
+    EXPECT_TRUE(reader.FindTraces(m, limit, &got).ok());
+    EXPECT_TRUE(head->FindTraces(m, limit, &want).ok());
+    EXPECT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) EXPECT_EQ(got[i].trace_id, want[i].trace_id);
+    EXPECT_GE(got.size(), 1u);
+    return store.gets();
+  };
+  const uint64_t range = meta.max_span_start - meta.min_span_start;
+  query::TraceQuery window;
+  window.service_name = std::string(model::ServiceName(input.resource_spans[0].resource));
+  window.start_time_min_unix_nano = meta.min_span_start + range / 2;
+  window.start_time_max_unix_nano = meta.min_span_start + range / 2 + range / 20;
+  const uint64_t window_gets = run(window, 1'000'000);
+  std::printf("5%% window: %llu GETs of %u pages\n", static_cast<unsigned long long>(window_gets), meta.page_count);
+  EXPECT_LE(window_gets, meta.page_count / 10 + index_gets);
+
+  query::TraceQuery newest;
+  newest.service_name = window.service_name;
+  const uint64_t newest_gets = run(newest, 20);
+  std::printf("newest 20: %llu GETs of %u pages\n", static_cast<unsigned long long>(newest_gets), meta.page_count);
+  EXPECT_LE(newest_gets, 12 + index_gets);  // three waves of 4 parallel page reads
+}
+
+// A block of another format version is refused by name, not misread.
+TEST(BlockFormat, OtherVersionsAreDataLoss) {
+  for (uint32_t version : {2u, kFormatVersion + 1}) {
+    BlockMeta m;
+    m.format_version = version;
+    m.block_id = "old";
+    for (int i = 1; i <= kSectionCount; ++i) m.sections.push_back({static_cast<SectionId>(i), 1, 0, 0, 0});
+    auto r = DecodeMeta(EncodeMeta(m), "old/meta");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+    EXPECT_NE(r.status().message().find("unsupported block format version " + std::to_string(version)),
+              std::string::npos)
+        << r.status().ToString();
+  }
+}
+
 // ---- reads and bytes on a large block ----
 
 TEST(BlockMetering, SelectiveSearchAndTraceById) {

@@ -417,13 +417,32 @@ void Builder::EncodeSegment(const Spans& spans, const std::vector<uint32_t>& mem
 
 template <typename Spans>
 BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
-  // 1. Traces sorted by ID, spans in arrival order.
+  // 1. Traces in time order (by their earliest span start, ties by ID), spans in arrival order: the
+  // trace ordinal is this order, so pages hold traces of adjacent times and a search window or a
+  // newest-first scan prunes whole pages. `by_id` lists the ordinals in trace-ID order for lookups.
   std::vector<std::pair<model::TraceId, std::vector<uint32_t>>> traces;
+  std::vector<uint32_t> by_id;
   {
-    std::map<model::TraceId, std::vector<uint32_t>> by_id;
-    for (size_t i = 0; i < spans.size(); ++i) by_id[spans[i].span.trace_id].push_back(static_cast<uint32_t>(i));
-    traces.reserve(by_id.size());
-    for (auto& [id, m] : by_id) traces.emplace_back(id, std::move(m));
+    std::map<model::TraceId, std::vector<uint32_t>> grouped;
+    for (size_t i = 0; i < spans.size(); ++i) grouped[spans[i].span.trace_id].push_back(static_cast<uint32_t>(i));
+    std::vector<std::pair<uint64_t, uint32_t>> order;  // (min start, rank by ID)
+    order.reserve(grouped.size());
+    traces.reserve(grouped.size());
+    for (auto& [id, m] : grouped) {
+      uint64_t min_start = std::numeric_limits<uint64_t>::max();
+      for (uint32_t i : m) min_start = std::min(min_start, spans[i].span.start_time_unix_nano);
+      order.emplace_back(min_start, static_cast<uint32_t>(traces.size()));
+      traces.emplace_back(id, std::move(m));
+    }
+    std::sort(order.begin(), order.end());
+    std::vector<std::pair<model::TraceId, std::vector<uint32_t>>> sorted;
+    sorted.reserve(traces.size());
+    by_id.resize(traces.size());
+    for (const auto& [start, rank] : order) {
+      by_id[rank] = static_cast<uint32_t>(sorted.size());
+      sorted.push_back(std::move(traces[rank]));
+    }
+    traces = std::move(sorted);
   }
 
   // 2. Cardinality of every attribute key: the high-cardinality keys, and those of them whose
@@ -599,6 +618,7 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
       max_newest = std::max(max_newest, r.newest - r.min_start);
     }
     const int wc = WidthOf(max_count), ws = WidthOf(max_start), we = WidthOf(max_end), wn = WidthOf(max_newest);
+    const int wo = WidthOf(n > 0 ? n - 1 : 0);
     const uint32_t row_size = static_cast<uint32_t>(16 + wc + ws + we + wn);
     ByteWriter rw;
     for (uint32_t t = 0; t < n; ++t) {
@@ -619,12 +639,13 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     w.U8(kEncodingRaw);
     w.U8(0);
     const size_t groups = (n + g - 1) / g;
-    const size_t payload = 32 + 8 * groups + 8 + rw.size() + bloom.size();
+    ByteWriter id_order;  // the row ordinals in trace-ID order, for binary search by ID
+    for (uint32_t o : by_id) id_order.Fixed(o, wo);
+    const size_t payload = 32 + 8 * groups + 8 + rw.size() + id_order.size() + bloom.size();
     w.U32(static_cast<uint32_t>(payload));
     w.U32(n);
     w.U32(g);
-    for (int x : {wc, ws, we, wn, k}) w.U8(static_cast<uint8_t>(x));
-    w.U8(0);
+    for (int x : {wc, ws, we, wn, k, wo}) w.U8(static_cast<uint8_t>(x));
     w.U16(0);
     w.U32(row_size);
     w.U32(static_cast<uint32_t>(bloom.size()));
@@ -636,6 +657,7 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     }
     w.U64(Checksum64(w.out()));
     w.Bytes(rb);
+    w.Bytes(id_order.out());
     w.Bytes(bloom);
     sections.emplace_back(SectionId::kTraces, w.Take());
   }

@@ -14,7 +14,7 @@
 
 namespace tb::block {
 
-inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kFormatVersion = 3;
 inline constexpr char kMetaMagic[8] = {'T', 'B', 'B', 'L', 'K', 'M', 'T', '1'};
 
 // Index sections, in the order they are laid out in the `index` object.
