@@ -150,6 +150,17 @@ struct DecodedSpan {
   model::Span span;
 };
 
+// The tests of a search that the encoded columns answer without rebuilding a span. They only
+// reject spans the SpanMatcher would reject too; a span that passes is still checked exactly.
+struct SearchPrefilter {
+  std::vector<bool> pair_ok;   // by (resource, scope) pair: its service is the wanted one (or any)
+  int64_t name = -1;           // dictionary ordinal of the wanted span name; -1: any name
+  std::string_view name_text;  // the wanted span name (for inline string refs)
+  bool error_only = false;     // only status ERROR can match
+  uint64_t start_min = 0, start_max = UINT64_MAX;
+  uint64_t duration_min = 0, duration_max = UINT64_MAX;  // of zigzag-decoded end - start, as uint64
+};
+
 class Bitmap {
  public:
   Bitmap() : b_(roaring_bitmap_create()) {}
@@ -605,11 +616,13 @@ struct BlockReader::Impl {
     return Status::Ok();
   }
 
-  // Fetches columns [0, last_column] of a page (or all) and decodes the spans of the traces
-  // `want` accepts.
-  Status DecodePage(const std::vector<PageInfo>& pages, uint32_t p, int last_column, const Tables& t,
-                    const std::function<bool(uint32_t)>& want, std::vector<DecodedSpan>* out) const {
-    const PageInfo& info = pages[p];
+  Status PageCorrupt(uint32_t p, std::string_view column, std::string_view what) const {
+    return Corrupt(kDataObject, "page " + std::to_string(p) + " column " + std::string(column), what);
+  }
+
+  // Fetches columns [0, last_column] of page p (through the cache; the whole page when cached) and
+  // verifies and decompresses each into raw[c].
+  Status PageColumns(const PageInfo& info, uint32_t p, int last_column, std::string raw[kColumnCount]) const {
     const std::string full_key = prefix + kDataObject + "#p" + std::to_string(p);
     Bytes bytes = cache != nullptr ? cache->Get(full_key) : nullptr;
     if (bytes == nullptr) {
@@ -618,20 +631,34 @@ struct BlockReader::Impl {
       TB_ASSIGN_OR_RETURN(bytes, GetRange(kDataObject, info.offset, len, key));
       CachePut(key, bytes);
     }
-    const std::string part = "page " + std::to_string(p);
-    const auto bad = [&](std::string_view column, std::string_view what) {
-      return Corrupt(kDataObject, part + " column " + std::string(column), what);
-    };
-    std::string raw[kColumnCount];
-    ByteReader col[kColumnCount];
     uint64_t off = 0;
     for (int c = 0; c <= last_column; ++c) {
       const std::string_view z = std::string_view(*bytes).substr(off, info.col_len[c]);
       off += info.col_len[c];
-      if (Checksum32(z) != info.col_sum[c]) return bad(ColumnName(c), "checksum mismatch");
-      if (!Decompress(z, info.col_raw[c], &raw[c])) return bad(ColumnName(c), "does not decompress");
-      col[c] = ByteReader(raw[c]);
+      if (Checksum32(z) != info.col_sum[c]) return PageCorrupt(p, ColumnName(c), "checksum mismatch");
+      if (!Decompress(z, info.col_raw[c], &raw[c])) return PageCorrupt(p, ColumnName(c), "does not decompress");
     }
+    return Status::Ok();
+  }
+
+  // Search over one page's encoded columns [0, last_column]: `found` gets, per trace segment with a
+  // span that `matcher` accepts, (trace ordinal, newest span start of the segment). Spans are not
+  // materialised: the cheap per-span tests of `pre` run on the columns, and only the spans that pass
+  // them are rebuilt into one reused span for the matcher's exact check.
+  Status MatchPage(const std::vector<PageInfo>& pages, uint32_t p, int last_column, const Tables& t,
+                   const SearchPrefilter& pre, const query::SpanMatcher& matcher,
+                   std::vector<std::pair<uint32_t, uint64_t>>* found) const;
+
+  // Fetches columns [0, last_column] of a page (or all) and decodes the spans of the traces
+  // `want` accepts.
+  Status DecodePage(const std::vector<PageInfo>& pages, uint32_t p, int last_column, const Tables& t,
+                    const std::function<bool(uint32_t)>& want, std::vector<DecodedSpan>* out) const {
+    const PageInfo& info = pages[p];
+    const auto bad = [&](std::string_view column, std::string_view what) { return PageCorrupt(p, column, what); };
+    std::string raw[kColumnCount];
+    TB_RETURN_IF_ERROR(PageColumns(info, p, last_column, raw));
+    ByteReader col[kColumnCount];
+    for (int c = 0; c <= last_column; ++c) col[c] = ByteReader(raw[c]);
     const Decoder dec(t.dict);
     ValueCursors cursors;
     const bool attrs = last_column >= kColValues;
@@ -796,6 +823,108 @@ Status BlockReader::Impl::FindTraceRow(const model::TraceId& id, bool* found, ui
   *found = true;
   *ordinal = at;
   *row = ParseRow(h, row_bytes);
+  return Status::Ok();
+}
+
+Status BlockReader::Impl::MatchPage(const std::vector<PageInfo>& pages, uint32_t p, int last_column, const Tables& t,
+                                    const SearchPrefilter& pre, const query::SpanMatcher& matcher,
+                                    std::vector<std::pair<uint32_t, uint64_t>>* found) const {
+  const PageInfo& info = pages[p];
+  const auto bad = [&](std::string_view column, std::string_view what) { return PageCorrupt(p, column, what); };
+  std::string raw[kColumnCount];
+  TB_RETURN_IF_ERROR(PageColumns(info, p, last_column, raw));
+  ByteReader traces(raw[kColTraces]), pair_col(raw[kColResourceScope]), name_col(raw[kColName]),
+      kind_col(raw[kColKindStatus]), attr_col(raw[kColAttributes]), event_col(raw[kColEvents]),
+      link_col(raw[kColLinks]);
+  std::vector<uint64_t> starts, durations;
+  if (!DecodeIntegers(raw[kColStart], info.span_count, &starts)) return bad("start", "malformed");
+  if (!DecodeIntegers(raw[kColDuration], info.span_count, &durations)) return bad("duration", "malformed");
+  const bool with_name = last_column >= kColName, with_kind = last_column >= kColKindStatus;
+  const bool attrs = last_column >= kColLinks;
+  const Decoder dec(t.dict);
+  ValueCursors cursors;
+  if (attrs && !cursors.Parse(raw[kColValues])) return bad("values", "malformed");
+  model::Span span;  // reused: only the fields a matcher reads are set
+  uint32_t trace = info.first_trace;
+  uint64_t seen = 0;
+  for (bool first = true; seen < info.span_count; first = false) {
+    if (!first) ++trace;
+    if (trace > info.last_trace) return bad("traces", "more segments than traces");
+    const uint64_t count = traces.Varint();
+    const uint64_t base = meta.min_span_start + traces.Varint();
+    if (traces.failed() || count == 0 || count > info.span_count - seen) return bad("traces", "malformed");
+    bool matched = false;
+    uint64_t newest = 0;
+    for (uint64_t i = seen; i < seen + count; ++i) {
+      const uint32_t pair = pair_col.Varint32();
+      if (pair >= t.pairs.size()) return bad("resource_scope", "pair out of range");
+      // String ref (§4): even = dictionary ordinal × 2, odd = inline length × 2 + 1.
+      uint64_t name_ref = 0;
+      std::string_view inline_name;
+      if (with_name) {
+        name_ref = name_col.Varint();
+        if (name_ref & 1) inline_name = name_col.Bytes(static_cast<size_t>(name_ref >> 1));
+        if (name_col.failed() || (!(name_ref & 1) && (name_ref >> 1) >= t.dict.size())) return bad("name", "malformed");
+      }
+      uint8_t kind_status = 0;
+      if (with_kind) {
+        kind_status = kind_col.U8();
+        if ((kind_status & 7) > 5 || (kind_status >> 3) > 2 || kind_col.failed())
+          return bad("kind_status", "malformed");
+      }
+      const uint64_t start = base + starts[i];
+      const uint64_t z = durations[i];
+      const auto signed_duration = static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
+      newest = std::max(newest, start);
+      if (attrs) {  // every span's lists are read: the columns and value runs are sequential
+        if (!dec.Attributes(attr_col, &span.attributes, &cursors)) return bad("attributes", "malformed");
+        span.events.resize(event_col.Count(4));
+        for (auto& e : span.events) {
+          e.time_unix_nano = start + static_cast<uint64_t>(event_col.Zigzag());
+          if (!dec.Ref(event_col, &e.name)) return bad("events", "malformed");
+          e.dropped_attributes_count = event_col.Varint32();
+          if (!dec.Attributes(event_col, &e.attributes, &cursors)) return bad("events", "malformed");
+        }
+        if (event_col.failed()) return bad("events", "malformed");
+        span.links.resize(link_col.Count(28));
+        for (auto& l : span.links) {
+          const std::string_view tid = link_col.Bytes(16), sid = link_col.Bytes(8);
+          if (link_col.failed()) return bad("links", "malformed");
+          std::memcpy(l.trace_id.data(), tid.data(), 16);
+          std::memcpy(l.span_id.data(), sid.data(), 8);
+          if (!dec.Ref(link_col, &l.trace_state)) return bad("links", "malformed");
+          l.flags = link_col.Varint32();
+          l.dropped_attributes_count = link_col.Varint32();
+          if (!dec.Attributes(link_col, &l.attributes, &cursors)) return bad("links", "malformed");
+        }
+      }
+      if (matched) continue;
+      const uint64_t duration = signed_duration > 0 ? static_cast<uint64_t>(signed_duration) : 0;
+      if (!pre.pair_ok[pair] || start < pre.start_min || start > pre.start_max || duration < pre.duration_min ||
+          duration > pre.duration_max || (pre.error_only && (kind_status >> 3) != 2))
+        continue;
+      if (pre.name >= 0 &&
+          ((name_ref & 1) ? inline_name != pre.name_text : static_cast<int64_t>(name_ref >> 1) != pre.name))
+        continue;
+      if (with_name) span.name = (name_ref & 1) ? inline_name : t.dict.at(static_cast<size_t>(name_ref >> 1));
+      span.kind = static_cast<model::SpanKind>(kind_status & 7);
+      span.status.code = static_cast<model::StatusCode>(kind_status >> 3);
+      span.start_time_unix_nano = start;
+      span.end_time_unix_nano = start + static_cast<uint64_t>(signed_duration);
+      const auto& [r, sc] = t.pairs[pair];
+      matched = matcher.Matches(query::SpanView{span, t.resources[r], t.scopes[sc]});
+    }
+    seen += count;
+    if (matched) found->emplace_back(trace, newest);
+  }
+  if (trace != info.last_trace) return bad("traces", "fewer segments than traces");
+  ByteReader* used[] = {&traces, &pair_col, &name_col, &kind_col, &attr_col, &event_col, &link_col};
+  const int used_column[] = {kColTraces,     kColResourceScope, kColName, kColKindStatus,
+                             kColAttributes, kColEvents,        kColLinks};
+  for (size_t i = 0; i < std::size(used); ++i)
+    if (used_column[i] <= last_column && (!used[i]->done() || used[i]->failed()))
+      return bad(ColumnName(used_column[i]), "trailing or malformed bytes");
+  if (attrs && !cursors.Exhausted()) return bad("values", "values left over");
   return Status::Ok();
 }
 
@@ -1001,7 +1130,7 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
   }
   std::stable_sort(todo.begin(), todo.end(), [&](uint32_t a, uint32_t b) { return bound[a] > bound[b]; });
 
-  // 3. Decode candidate pages newest first, in waves, and check every span of a candidate trace.
+  // 3. Match candidate pages newest first, in waves, on their encoded columns (MatchPage).
   int last_column = kColDuration;
   if (!q.operation_name.empty()) last_column = std::max<int>(last_column, kColName);
   bool need_kind = false;
@@ -1009,28 +1138,31 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
     if (f.key == "error" || f.key == "span.kind" || f.key == "span.status") need_kind = true;
   if (need_kind) last_column = std::max<int>(last_column, kColKindStatus);
   if (!matcher.plain_attributes().empty()) last_column = kColLinks;
-  const auto want = [](uint32_t) { return true; };
+  SearchPrefilter pre;
+  pre.pair_ok.resize(tables->pairs.size());
+  for (size_t i = 0; i < tables->pairs.size(); ++i)
+    pre.pair_ok[i] =
+        q.service_name.empty() || model::ServiceName(tables->resources[tables->pairs[i].first]) == q.service_name;
+  if (!q.operation_name.empty()) {
+    pre.name = dict.Find(q.operation_name);
+    pre.name_text = q.operation_name;
+  }
+  pre.error_only = matcher.wants_error_spans();
+  pre.start_min = qmin;
+  pre.start_max = qmax;
+  pre.duration_min = q.duration_min_nanos.value_or(0);
+  pre.duration_max = q.duration_max_nanos.value_or(UINT64_MAX);
   std::map<uint32_t, uint64_t> matched;  // trace ordinal → newest start seen (a lower bound)
   auto process = [&](const std::vector<uint32_t>& wave) -> Status {
-    std::vector<std::vector<DecodedSpan>> decoded(wave.size());
+    std::vector<std::vector<std::pair<uint32_t, uint64_t>>> found(wave.size());
     TB_RETURN_IF_ERROR(tb::ParallelFor(wave.size(), static_cast<size_t>(m.options.max_parallel_reads), [&](size_t i) {
-      return m.DecodePage(*pages, wave[i], last_column, *tables, want, &decoded[i]);
+      return m.MatchPage(*pages, wave[i], last_column, *tables, pre, matcher, &found[i]);
     }));
-    for (size_t i = 0; i < wave.size(); ++i) {
-      std::map<uint32_t, uint64_t> newest;
-      for (const auto& d : decoded[i]) {
-        auto& n = newest[d.trace];
-        n = std::max(n, d.span.start_time_unix_nano);
+    for (const auto& page_found : found)
+      for (const auto& [trace, newest] : page_found) {
+        auto& v = matched[trace];
+        v = std::max(v, newest);
       }
-      for (const auto& d : decoded[i]) {
-        const auto& [r, s] = tables->pairs[d.pair];
-        const query::SpanView view{d.span, tables->resources[r], tables->scopes[s]};
-        if (matcher.Matches(view)) {
-          auto& v = matched[d.trace];
-          v = std::max(v, newest[d.trace]);
-        }
-      }
-    }
     return Status::Ok();
   };
   const size_t wave_size = static_cast<size_t>(std::max(1, m.options.max_parallel_reads));
