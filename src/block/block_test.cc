@@ -132,6 +132,27 @@ TEST(BlockRoundTrip, RandomTracesEveryTraceExact) {
   }
 }
 
+// Db flushes a frozen head through AddUncopied; the block must be the one Add() writes.
+TEST(BlockRoundTrip, SpansAddedUncopiedFromAHeadMakeTheSameBlock) {
+  const model::Traces input = model::RandomTraces(7, {4, 3, 20, 30});
+  const BlockIdentity identity{"b1", "writer-1", 10, 20, 1'700'000'000'000'000'000};
+  BlockWriter copied;
+  copied.Add(input);
+  auto head = MakeHead(input);
+  BlockWriter borrowed;
+  ASSERT_TRUE(head->ForEachSpan([&](const model::Resource& r, const model::Scope& s, const model::Span& span) {
+    borrowed.AddUncopied(r, s, span);
+    return true;
+  }));
+  ASSERT_EQ(borrowed.span_count(), input.SpanCount());
+  auto a = copied.Build(identity);
+  auto b = borrowed.Build(identity);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->data, b->data);
+  EXPECT_EQ(a->index, b->index);
+  EXPECT_EQ(a->meta, b->meta);
+}
+
 TEST(BlockRoundTrip, EdgeCases) {
   // Empty block, duplicate span IDs, end before start, parents outside the trace, huge trace.
   Store store;

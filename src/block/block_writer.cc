@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <map>
 #include <set>
@@ -91,17 +92,54 @@ std::string_view Canonical(const AnyValue& v, std::string* scratch) {
 
 struct BlockWriter::State {
   struct StoredSpan {
-    model::Span span;
+    const model::Span& span;  // in `copies` or owned by AddUncopied's caller
     uint32_t pair;
   };
   std::vector<model::Resource> resources;
-  std::unordered_map<std::string, uint32_t> resource_index;
+  std::unordered_map<std::string, uint32_t> resource_index;  // by encoded content
   std::vector<model::Scope> scopes;
-  std::unordered_map<std::string, uint32_t> scope_index;
+  std::unordered_map<std::string, uint32_t> scope_index;  // by encoded content
   std::vector<std::pair<uint32_t, uint32_t>> pairs;
   std::map<std::pair<uint32_t, uint32_t>, uint32_t> pair_index;
+  // The pair of each (resource, scope) address seen, so that only a new address is encoded to
+  // find its content's ordinal; the last one is checked first (spans arrive grouped by them).
+  std::map<std::pair<const model::Resource*, const model::Scope*>, uint32_t> pair_by_address;
+  std::pair<const model::Resource*, const model::Scope*> last_address{nullptr, nullptr};
+  uint32_t last_pair = 0;
+  std::deque<model::Traces> copies;  // what Add() copied
   std::vector<StoredSpan> spans;
+
+  uint32_t PairOf(const model::Resource& resource, const model::Scope& scope);
 };
+
+uint32_t BlockWriter::State::PairOf(const model::Resource& resource, const model::Scope& scope) {
+  const std::pair address{&resource, &scope};
+  if (address == last_address) return last_pair;
+  auto [known, fresh] = pair_by_address.emplace(address, 0);
+  if (fresh) {
+    const Encoder raw(nullptr, nullptr);
+    ByteWriter rk;
+    raw.Attributes(rk, resource.attributes, nullptr);
+    rk.Varint(resource.dropped_attributes_count);
+    rk.LenBytes(resource.schema_url);
+    auto [rit, rnew] = resource_index.emplace(rk.Take(), static_cast<uint32_t>(resources.size()));
+    if (rnew) resources.push_back(resource);
+    ByteWriter sk;
+    sk.LenBytes(scope.name);
+    sk.LenBytes(scope.version);
+    raw.Attributes(sk, scope.attributes, nullptr);
+    sk.Varint(scope.dropped_attributes_count);
+    sk.LenBytes(scope.schema_url);
+    auto [sit, snew] = scope_index.emplace(sk.Take(), static_cast<uint32_t>(scopes.size()));
+    if (snew) scopes.push_back(scope);
+    auto [pit, pnew] = pair_index.emplace(std::pair{rit->second, sit->second}, static_cast<uint32_t>(pairs.size()));
+    if (pnew) pairs.emplace_back(rit->second, sit->second);
+    known->second = pit->second;
+  }
+  last_address = address;
+  last_pair = known->second;
+  return last_pair;
+}
 
 BlockWriter::BlockWriter(const BlockWriterOptions& options) : options_(options), state_(std::make_unique<State>()) {}
 BlockWriter::~BlockWriter() = default;
@@ -109,30 +147,14 @@ BlockWriter::~BlockWriter() = default;
 size_t BlockWriter::span_count() const { return state_->spans.size(); }
 
 void BlockWriter::Add(const model::Traces& batch) {
-  State& st = *state_;
-  const Encoder raw(nullptr, nullptr);
-  for (const auto& rs : batch.resource_spans) {
-    ByteWriter rk;
-    raw.Attributes(rk, rs.resource.attributes, nullptr);
-    rk.Varint(rs.resource.dropped_attributes_count);
-    rk.LenBytes(rs.resource.schema_url);
-    auto [rit, rnew] = st.resource_index.emplace(rk.Take(), static_cast<uint32_t>(st.resources.size()));
-    if (rnew) st.resources.push_back(rs.resource);
-    for (const auto& ss : rs.scope_spans) {
-      ByteWriter sk;
-      sk.LenBytes(ss.scope.name);
-      sk.LenBytes(ss.scope.version);
-      raw.Attributes(sk, ss.scope.attributes, nullptr);
-      sk.Varint(ss.scope.dropped_attributes_count);
-      sk.LenBytes(ss.scope.schema_url);
-      auto [sit, snew] = st.scope_index.emplace(sk.Take(), static_cast<uint32_t>(st.scopes.size()));
-      if (snew) st.scopes.push_back(ss.scope);
-      auto [pit, pnew] =
-          st.pair_index.emplace(std::pair{rit->second, sit->second}, static_cast<uint32_t>(st.pairs.size()));
-      if (pnew) st.pairs.emplace_back(rit->second, sit->second);
-      for (const auto& span : ss.spans) st.spans.push_back({span, pit->second});
-    }
-  }
+  const model::Traces& copy = state_->copies.emplace_back(batch);
+  for (const auto& rs : copy.resource_spans)
+    for (const auto& ss : rs.scope_spans)
+      for (const auto& span : ss.spans) AddUncopied(rs.resource, ss.scope, span);
+}
+
+void BlockWriter::AddUncopied(const model::Resource& resource, const model::Scope& scope, const model::Span& span) {
+  state_->spans.push_back({span, state_->PairOf(resource, scope)});
 }
 
 namespace {

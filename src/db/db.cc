@@ -172,15 +172,14 @@ Status Db::WriteBlock(PendingFlush* p) {
   // A retry after the meta was written publishes that block again rather than writing a second
   // copy of the same spans under another ID.
   if (!p->written) {
+    // The frozen head outlives the writer (`p` holds it) and takes no more inserts, so the writer
+    // borrows its spans instead of copying them.
     block::BlockWriter writer(options_.writer);
-    for (const auto& id : p->head->TraceIds()) {
-      if (stopping_.load(std::memory_order_relaxed)) {
-        return Status::Unavailable("shutting down: the block was not finished; the WAL keeps its spans");
-      }
-      model::Traces trace;
-      TB_RETURN_IF_ERROR(p->head->ReadTrace(id, &trace));
-      writer.Add(trace);
-    }
+    const bool added = p->head->ForEachSpan([&](const auto& resource, const auto& scope, const auto& span) {
+      writer.AddUncopied(resource, scope, span);
+      return !stopping_.load(std::memory_order_relaxed);
+    });
+    if (!added) return Status::Unavailable("shutting down: the block was not finished; the WAL keeps its spans");
     TB_ASSIGN_OR_RETURN(p->written, writer.Finish(*store_, prefix, p->identity));
   }
   const block::BlockMeta& meta = *p->written;

@@ -361,6 +361,14 @@ size_t Head::SpanCount(const model::TraceId& id) const {
   return trace == nullptr ? 0 : trace->spans.size();
 }
 
+bool Head::ForEachSpan(
+    const std::function<bool(const model::Resource&, const model::Scope&, const model::Span&)>& visit) const {
+  std::shared_lock lock(mu_);
+  for (const StoredSpan& s : index_->spans)
+    if (!visit(*s.resource, *s.scope, s.span)) return false;
+  return true;
+}
+
 void Head::Clear() {
   auto fresh = std::make_unique<Index>();
   std::unique_lock lock(mu_);

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -98,6 +99,12 @@ class Head final : public query::TraceSource {
   std::vector<model::TraceId> TraceIds() const;
   // Number of spans the head holds for `id`.
   size_t SpanCount(const model::TraceId& id) const;
+  // Calls `visit` for every span in arrival order, with its resource and scope, until it returns
+  // false; returns false if it stopped early. The references stay valid and unchanged until
+  // Clear() or destruction (inserts never move stored spans), so a frozen head can hand its spans
+  // to a block writer without copying them.
+  bool ForEachSpan(
+      const std::function<bool(const model::Resource&, const model::Scope&, const model::Span&)>& visit) const;
   // Drops every span.
   void Clear();
   HeadStats Stats() const;

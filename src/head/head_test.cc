@@ -56,6 +56,27 @@ class HeadTest : public ::testing::Test {
   }
 };
 
+TEST_F(HeadTest, ForEachSpanVisitsEverySpanInArrivalOrderWithItsResourceAndStops) {
+  head_->Insert(Batch("a", {MakeSpan(1, 1, 0, "root", 100, 50), MakeSpan(2, 2, 0, "other", 105, 5)}), {});
+  head_->Insert(Batch("b", {MakeSpan(1, 3, 1, "child", 110, 10)}), {});
+  std::vector<std::pair<std::string, std::string>> seen;  // (service, span name)
+  const model::Span* first = nullptr;
+  EXPECT_TRUE(head_->ForEachSpan([&](const model::Resource& r, const model::Scope&, const model::Span& s) {
+    if (first == nullptr) first = &s;
+    seen.emplace_back(std::string(model::ServiceName(r)), s.name);
+    return true;
+  }));
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::string>>{{"a", "root"}, {"a", "other"}, {"b", "child"}}));
+  // Later inserts leave the visited spans where they were.
+  head_->Insert(Batch("c", {MakeSpan(3, 4, 0, "late", 120, 1)}), {});
+  size_t visits = 0;
+  EXPECT_FALSE(head_->ForEachSpan([&](const model::Resource&, const model::Scope&, const model::Span& s) {
+    EXPECT_EQ(&s, first);
+    return ++visits < 1;
+  }));
+  EXPECT_EQ(visits, 1u);
+}
+
 TEST_F(HeadTest, ReadBackEqualsWritten) {
   auto batch = Batch("a", {MakeSpan(1, 1, 0, "root", 100, 50), MakeSpan(1, 2, 1, "child", 110, 10)});
   batch.resource_spans[0].scope_spans[0].scope.name = "lib";
