@@ -159,7 +159,43 @@ struct SearchPrefilter {
   bool error_only = false;     // only status ERROR can match
   uint64_t start_min = 0, start_max = UINT64_MAX;
   uint64_t duration_min = 0, duration_max = UINT64_MAX;  // of zigzag-decoded end - start, as uint64
+  // The keys of the plain attribute filters: by dictionary ordinal, and as text (inline keys).
+  std::vector<bool> attribute_key;
+  std::vector<std::string_view> attribute_key_text;
 };
+
+// Skips a string ref (§4: even = dictionary ordinal × 2, odd = inline length × 2 + 1).
+void SkipRef(ByteReader& r) {
+  const uint64_t v = r.Varint();
+  if (v & 1) r.Bytes(static_cast<size_t>(v >> 1));
+}
+
+// Reads one page attribute list and appends to `out` only the attributes whose key is a filter key
+// of `pre`. Runs are per key, so the values of other dictionary keys are never read; a value
+// stored in the list itself (inline key) is decoded and dropped. False if malformed.
+bool FilterAttributes(ByteReader& r, const Dictionary& dict, const Decoder& dec, ValueCursors& cursors,
+                      const SearchPrefilter& pre, model::Attributes* out) {
+  const size_t n = r.Count();
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t ref = r.Varint();
+    if (r.failed()) return false;
+    if (!(ref & 1)) {
+      const uint64_t key = ref >> 1;
+      if (key >= dict.size()) return r.Fail(), false;
+      if (!pre.attribute_key[static_cast<size_t>(key)]) continue;
+      model::KeyValue& kv = out->emplace_back();
+      kv.key = dict.at(static_cast<size_t>(key));
+      if (!cursors.Next(static_cast<uint32_t>(key), dec, &kv.value)) return r.Fail(), false;
+      continue;
+    }
+    const std::string_view key = r.Bytes(static_cast<size_t>(ref >> 1));
+    model::AnyValue value;
+    if (!dec.Value(r, &value)) return false;
+    if (std::find(pre.attribute_key_text.begin(), pre.attribute_key_text.end(), key) != pre.attribute_key_text.end())
+      out->push_back({std::string(key), std::move(value)});
+  }
+  return !r.failed();
+}
 
 class Bitmap {
  public:
@@ -876,27 +912,30 @@ Status BlockReader::Impl::MatchPage(const std::vector<PageInfo>& pages, uint32_t
       const uint64_t z = durations[i];
       const auto signed_duration = static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
       newest = std::max(newest, start);
-      if (attrs) {  // every span's lists are read: the columns and value runs are sequential
-        if (!dec.Attributes(attr_col, &span.attributes, &cursors)) return bad("attributes", "malformed");
-        span.events.resize(event_col.Count(4));
-        for (auto& e : span.events) {
-          e.time_unix_nano = start + static_cast<uint64_t>(event_col.Zigzag());
-          if (!dec.Ref(event_col, &e.name)) return bad("events", "malformed");
-          e.dropped_attributes_count = event_col.Varint32();
-          if (!dec.Attributes(event_col, &e.attributes, &cursors)) return bad("events", "malformed");
+      if (attrs) {
+        // Every span's lists are walked (the columns are sequential), keeping only the filter keys'
+        // attributes of the span, its events and links, all in span.attributes: a plain filter
+        // holds when any of those sets (or the resource's, the scope's) has its pair.
+        span.attributes.clear();
+        if (!FilterAttributes(attr_col, t.dict, dec, cursors, pre, &span.attributes))
+          return bad("attributes", "malformed");
+        for (size_t e = event_col.Count(4); e > 0; --e) {
+          event_col.Zigzag();
+          SkipRef(event_col);
+          event_col.Varint();
+          if (!FilterAttributes(event_col, t.dict, dec, cursors, pre, &span.attributes))
+            return bad("events", "malformed");
         }
         if (event_col.failed()) return bad("events", "malformed");
-        span.links.resize(link_col.Count(28));
-        for (auto& l : span.links) {
-          const std::string_view tid = link_col.Bytes(16), sid = link_col.Bytes(8);
-          if (link_col.failed()) return bad("links", "malformed");
-          std::memcpy(l.trace_id.data(), tid.data(), 16);
-          std::memcpy(l.span_id.data(), sid.data(), 8);
-          if (!dec.Ref(link_col, &l.trace_state)) return bad("links", "malformed");
-          l.flags = link_col.Varint32();
-          l.dropped_attributes_count = link_col.Varint32();
-          if (!dec.Attributes(link_col, &l.attributes, &cursors)) return bad("links", "malformed");
+        for (size_t l = link_col.Count(28); l > 0; --l) {
+          link_col.Bytes(24);  // trace ID, span ID
+          SkipRef(link_col);
+          link_col.Varint();
+          link_col.Varint();
+          if (!FilterAttributes(link_col, t.dict, dec, cursors, pre, &span.attributes))
+            return bad("links", "malformed");
         }
+        if (link_col.failed()) return bad("links", "malformed");
       }
       if (matched) continue;
       const uint64_t duration = signed_duration > 0 ? static_cast<uint64_t>(signed_duration) : 0;
@@ -924,8 +963,7 @@ Status BlockReader::Impl::MatchPage(const std::vector<PageInfo>& pages, uint32_t
   for (size_t i = 0; i < std::size(used); ++i)
     if (used_column[i] <= last_column && (!used[i]->done() || used[i]->failed()))
       return bad(ColumnName(used_column[i]), "trailing or malformed bytes");
-  if (attrs && !cursors.Exhausted()) return bad("values", "values left over");
-  return Status::Ok();
+  return Status::Ok();  // the runs of keys not filtered on are not read, so not checked for leftovers
 }
 
 Status BlockReader::TracesInWindow(uint64_t start_unix_nano, uint64_t end_unix_nano,
@@ -1152,6 +1190,11 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
   pre.start_max = qmax;
   pre.duration_min = q.duration_min_nanos.value_or(0);
   pre.duration_max = q.duration_max_nanos.value_or(UINT64_MAX);
+  pre.attribute_key.assign(dict.size(), false);
+  for (const auto* f : matcher.plain_attributes()) {
+    if (const int64_t k = dict.Find(f->key); k >= 0) pre.attribute_key[static_cast<size_t>(k)] = true;
+    pre.attribute_key_text.push_back(f->key);
+  }
   std::map<uint32_t, uint64_t> matched;  // trace ordinal → newest start seen (a lower bound)
   auto process = [&](const std::vector<uint32_t>& wave) -> Status {
     std::vector<std::vector<std::pair<uint32_t, uint64_t>>> found(wave.size());
