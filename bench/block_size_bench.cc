@@ -3,13 +3,19 @@
 // OTLP protobuf.
 //
 //   tb_block_size_bench [spans=1000000] [zstd level for the proto baseline=19; 0 skips it]
-//                       [block zstd level=BlockWriterOptions' default]
+//                       [block zstd level=BlockWriterOptions' default] [target page KiB=default]
+//
+// Also lists the `values` column by attribute key (each key's streams compressed alone, so the
+// sum exceeds the column) and says which bytes are incompressible by construction.
 #include <zstd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "block/block_writer.h"
 #include "wire/otlp_codec.h"
@@ -21,6 +27,8 @@ int main(int argc, char** argv) {
   tb::bench::Workload workload;
   tb::block::BlockWriterOptions options;
   if (argc > 3) options.zstd_level = std::atoi(argv[3]);
+  if (argc > 4) options.target_page_bytes = std::strtoull(argv[4], nullptr, 10) << 10;
+  options.measure_value_runs = true;
   tb::block::BlockWriter writer(options);
   std::string proto;
   size_t added = 0;
@@ -48,6 +56,17 @@ int main(int argc, char** argv) {
   for (int c = 0; c < tb::block::kColumnCount; ++c)
     std::printf("  %-15s %6.2f / %7.2f\n", tb::block::ColumnName(c), objects->column_bytes[c] / n,
                 objects->column_raw_bytes[c] / n);
+  std::printf("values column by key (B/span, each stream compressed alone: values shapes text binary = total):\n");
+  std::vector<std::pair<double, std::string>> by_size;
+  for (const auto& [key, b] : objects->value_run_bytes)
+    by_size.emplace_back((b.compressed[0] + b.compressed[1] + b.compressed[2] + b.compressed[3]) / n, key);
+  std::sort(by_size.rbegin(), by_size.rend());
+  for (const auto& [total, key] : by_size) {
+    const auto& b = objects->value_run_bytes.at(key);
+    std::printf("  %-30s %5.2f %5.2f %5.2f %5.2f = %5.2f  (raw %6.2f)\n", key.c_str(), b.compressed[0] / n,
+                b.compressed[1] / n, b.compressed[2] / n, b.compressed[3] / n, total,
+                (b.raw[0] + b.raw[1] + b.raw[2] + b.raw[3]) / n);
+  }
   std::printf("index sections (B/span):\n");
   for (const auto& s : meta.sections) std::printf("  %-15s %6.2f\n", tb::block::SectionName(s.id), s.length / n);
   std::printf("posting lists by kind (B/span):");

@@ -6,6 +6,7 @@
 
 #include "block/block_reader.h"
 #include "block/block_writer.h"
+#include "block/codec.h"
 #include "head/head.h"
 #include "model/random_traces.h"
 #include "model/text.h"
@@ -227,7 +228,13 @@ TEST(BlockRoundTrip, PackedStringsExact) {
                                            "user-01",
                                            "user-18446744073709551616",
                                            "https://shop.example.com/api/v1/orders/42",
+                                           "https://shop.example.com/api/v1/orders/42?page=3&sort=created",
+                                           "SELECT * FROM t WHERE id = 0 AND v = 18446744073709551615 LIMIT 10",
+                                           "x 18446744073709551616 y 7",
+                                           "x 007 y 7 z 0",
+                                           "123abc456",
                                            "ünïcödé 12",
+                                           "抹茶ラテ 3 個",
                                            "12 ",
                                            std::string("nul\0"
                                                        "9",
@@ -267,6 +274,80 @@ TEST(BlockRoundTrip, PackedStringsExact) {
     std::vector<query::TraceHit> hits;
     ASSERT_TRUE(reader.FindTraces(query::SpanMatcher(q), q.Limit(), &hits).ok());
     EXPECT_EQ(hits.size(), 20u) << v;
+  }
+}
+
+// Every packed form read back from a values column, in order, including repeats of the previous
+// string and templates shared by strings that differ only in their numbers.
+TEST(BlockCodec, PackedStringFormsRoundTrip) {
+  const std::vector<std::string> strings = {"",
+                                            "",
+                                            "0",
+                                            "0",
+                                            "00",
+                                            "7",
+                                            "18446744073709551615",
+                                            "18446744073709551616",
+                                            "deadbeef",
+                                            "123e4567-e89b-12d3-a456-426614174000",
+                                            "123e4567-e89b-12d3-a456-426614174000",
+                                            "user-1",
+                                            "user-01",
+                                            "id 1 of 2",
+                                            "id 3 of 4",
+                                            "id 0 of 18446744073709551615",
+                                            "id 1 of 18446744073709551616",
+                                            "a 007 b 8",
+                                            "ünï 5 cödé",
+                                            "ünï 6 cödé",
+                                            "12abc",
+                                            "no digits",
+                                            std::string("nul\0 9", 7),
+                                            "9 "};
+  ValueRuns runs;
+  for (const auto& str : strings) {
+    runs[3].values.U8(kTagPacked);
+    PackString(runs[3], str);
+  }
+  ByteWriter column;
+  WriteValuesColumn(runs, column);
+  ValueCursors cursors;
+  ASSERT_TRUE(cursors.Parse(column.out()));
+  const Dictionary dict;
+  const Decoder dec(dict);
+  for (const auto& str : strings) {
+    model::AnyValue v;
+    ASSERT_TRUE(cursors.Next(3, dec, &v)) << str;
+    EXPECT_EQ(v, model::AnyValue::String(str));
+  }
+  EXPECT_TRUE(cursors.Exhausted());
+  model::AnyValue past_end;
+  EXPECT_FALSE(cursors.Next(3, dec, &past_end));
+}
+
+// SQL that differs only in its numbers stores its text once per page: the rest is numbers.
+TEST(BlockCodec, TemplateTextStoredOncePerRun) {
+  KeyRun run;
+  const std::string sql = "SELECT t.id FROM orders t WHERE t.customer_id = ";
+  for (int i = 0; i < 100; ++i) PackString(run, sql + std::to_string(1000000 + 7919 * i) + " LIMIT 20");
+  EXPECT_LT(run.text.size(), sql.size() + 16);
+  EXPECT_LE(run.binary.size(), 100u * (3 + 1));  // a 3-byte varint per ID, 1 byte for the 20
+  EXPECT_EQ(run.templates.size(), 1u);
+}
+
+// A malformed shape (an undefined template, a repeat with nothing before it) fails the cursor.
+TEST(BlockCodec, MalformedShapesFail) {
+  for (const uint64_t shape : {uint64_t{(1 << 3) | 4}, uint64_t{5}, uint64_t{(1 << 3) | 5}, uint64_t{6}}) {
+    ValueRuns runs;
+    runs[1].values.U8(kTagPacked);
+    runs[1].shapes.Varint(shape);
+    ByteWriter column;
+    WriteValuesColumn(runs, column);
+    ValueCursors cursors;
+    ASSERT_TRUE(cursors.Parse(column.out()));
+    const Dictionary dict;
+    model::AnyValue v;
+    EXPECT_FALSE(cursors.Next(1, Decoder(dict), &v)) << shape;
   }
 }
 

@@ -300,25 +300,15 @@ void Builder::FlushPage() {
   ref.max_start = page_.max_start;
   page_.cols[kColStart].Bytes(EncodeIntegers(page_.starts, o_.zstd_level));
   page_.cols[kColDuration].Bytes(EncodeIntegers(page_.durations, o_.zstd_level));
-  // The values column: directory of (key, stream lengths), then every values stream, every
-  // shapes stream, every payload stream.
-  {
-    std::vector<uint32_t> keys;
-    for (const auto& [k, run] : page_.runs) keys.push_back(k);
-    std::sort(keys.begin(), keys.end());
-    ByteWriter& vc = page_.cols[kColValues];
-    if (!keys.empty()) {
-      vc.Varint(keys.size());
-      for (uint32_t k : keys) {
-        const KeyRun& run = page_.runs[k];
-        vc.Varint(k);
-        vc.Varint(run.values.size());
-        vc.Varint(run.shapes.size());
-        vc.Varint(run.text.size());
-        vc.Varint(run.binary.size());
+  WriteValuesColumn(page_.runs, page_.cols[kColValues]);
+  if (o_.measure_value_runs) {
+    for (auto& [k, run] : page_.runs) {
+      BlockObjects::RunBytes& m = out_.value_run_bytes[dict_[k]];
+      int i = 0;
+      for (ByteWriter* stream : {&run.values, &run.shapes, &run.text, &run.binary}) {
+        m.raw[i] += stream->size();
+        m.compressed[i++] += stream->size() == 0 ? 0 : Compress(stream->out(), o_.zstd_level).size();
       }
-      for (ByteWriter KeyRun::*stream : {&KeyRun::values, &KeyRun::shapes, &KeyRun::text, &KeyRun::binary})
-        for (uint32_t k : keys) vc.Bytes((page_.runs[k].*stream).out());
     }
   }
   for (int c = 0; c < kColumnCount; ++c) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,8 @@ struct BlockWriterOptions {
   // dictionary, when they seldom leave their trace: distinct values / distinct (trace, value)
   // pairs. Repeats within a trace are cheap in a page; repeats across traces need the dictionary.
   double inline_min_ratio = 0.5;
+  // Fills BlockObjects::value_run_bytes (size reports only: compresses every run once more).
+  bool measure_value_runs = false;
 };
 
 // Who wrote the block and what it covers; stored in the meta.
@@ -53,6 +56,13 @@ struct BlockObjects {
   uint64_t column_raw_bytes[kColumnCount] = {};
   // Serialized posting-list bytes per PostingKind (index 0 unused).
   uint64_t posting_bytes[kPostError + 1] = {};
+  // With measure_value_runs: per attribute key, the raw and the compressed bytes of its four
+  // streams in the `values` column (values, shapes, text, binary), each stream of each page
+  // compressed alone — an attribution of the column, which is compressed whole.
+  struct RunBytes {
+    uint64_t raw[4] = {}, compressed[4] = {};
+  };
+  std::map<std::string, RunBytes> value_run_bytes;
 };
 
 inline constexpr const char* kDataObject = "data";

@@ -74,9 +74,20 @@ void Encoder::Attributes(ByteWriter& w, const model::Attributes& attributes, Val
 
 namespace {
 
-// Packed-string forms (the low 3 bits of a shape).
-// A shape is varint((text length << 6) | ((number width - 1) << 3) | form).
-enum PackForm : uint8_t { kPackRaw = 0, kPackDecimal = 1, kPackHex = 2, kPackUuid = 3, kPackTextDecimal = 4 };
+// Packed-string forms: the low 3 bits of a shape; the bits above hold the form's own field.
+//   raw, hex:  shape = (length << 6) | form       (bits 3-5 zero)
+//   decimal:   shape = ((width - 1) << 3) | form
+//   UUID:      shape = form
+//   template:  shape = (template ordinal << 3) | form
+//   repeat:    shape = form
+enum PackForm : uint8_t {
+  kPackRaw = 0,
+  kPackDecimal = 1,
+  kPackHex = 2,
+  kPackUuid = 3,
+  kPackTemplate = 4,
+  kPackRepeat = 5,
+};
 constexpr char kHexDigits[] = "0123456789abcdef";
 
 int HexValue(char c) {
@@ -85,12 +96,14 @@ int HexValue(char c) {
   return -1;
 }
 
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
 // The integer of a canonical unsigned decimal (no sign, no leading zero, fits 64 bits).
 bool CanonicalDecimal(std::string_view s, uint64_t* out) {
   if (s.empty() || s.size() > 20 || (s[0] == '0' && s.size() > 1)) return false;
   uint64_t v = 0;
   for (char c : s) {
-    if (c < '0' || c > '9') return false;
+    if (!IsDigit(c)) return false;
     const uint64_t d = static_cast<uint64_t>(c - '0');
     if (v > (UINT64_MAX - d) / 10) return false;
     v = v * 10 + d;
@@ -125,21 +138,50 @@ int NumberWidth(uint64_t v) {
   return n;
 }
 
+// Splits `s` at its maximal digit runs that are canonical decimals: the template definition
+// (varint number count k, then k + 1 lenbytes literal pieces) and the numbers. Other digit runs
+// (leading zeros, beyond 64 bits) stay in the pieces.
+void SplitTemplate(std::string_view s, ByteWriter* definition, std::vector<uint64_t>* numbers) {
+  std::vector<std::string_view> pieces;
+  size_t literal = 0;
+  for (size_t i = 0; i < s.size();) {
+    if (!IsDigit(s[i])) {
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    while (end < s.size() && IsDigit(s[end])) ++end;
+    uint64_t number = 0;
+    if (CanonicalDecimal(s.substr(i, end - i), &number)) {
+      pieces.push_back(s.substr(literal, i - literal));
+      numbers->push_back(number);
+      literal = end;
+    }
+    i = end;
+  }
+  pieces.push_back(s.substr(literal));
+  definition->Varint(numbers->size());
+  for (std::string_view p : pieces) definition->LenBytes(p);
+}
+
 }  // namespace
 
 void PackString(KeyRun& run, std::string_view s) {
-  const auto shape = [&](uint64_t text_len, int width, PackForm form) {
-    run.shapes.Varint(text_len << 6 | static_cast<uint64_t>(width - 1) << 3 | form);
-  };
+  if (run.has_previous && s == run.previous) {
+    run.shapes.Varint(kPackRepeat);
+    return;
+  }
+  run.previous.assign(s);
+  run.has_previous = true;
   uint64_t number = 0;
   if (CanonicalDecimal(s, &number)) {
-    shape(0, NumberWidth(number), kPackDecimal);
+    run.shapes.Varint(static_cast<uint64_t>(NumberWidth(number) - 1) << 3 | kPackDecimal);
     run.binary.Fixed(number, NumberWidth(number));
     return;
   }
   std::string bytes;
   if (HexBytes(s, &bytes)) {
-    shape(bytes.size(), 1, kPackHex);
+    run.shapes.Varint(static_cast<uint64_t>(bytes.size()) << 6 | kPackHex);
     run.binary.Bytes(bytes);
     return;
   }
@@ -149,21 +191,38 @@ void PackString(KeyRun& run, std::string_view s) {
     for (size_t i = 0; i < s.size(); ++i)
       if (!IsUuidDash(i)) digits.push_back(s[i]);
     if (HexBytes(digits, &bytes)) {
-      shape(0, 1, kPackUuid);
+      run.shapes.Varint(kPackUuid);
       run.binary.Bytes(bytes);
       return;
     }
   }
-  size_t digits = 0;
-  while (digits < s.size() && s[s.size() - 1 - digits] >= '0' && s[s.size() - 1 - digits] <= '9') ++digits;
-  if (digits > 0 && CanonicalDecimal(s.substr(s.size() - digits), &number)) {
-    shape(s.size() - digits, NumberWidth(number), kPackTextDecimal);
-    run.text.Bytes(s.substr(0, s.size() - digits));
-    run.binary.Fixed(number, NumberWidth(number));
+  ByteWriter definition;
+  std::vector<uint64_t> numbers;
+  SplitTemplate(s, &definition, &numbers);
+  if (!numbers.empty()) {
+    const auto [it, fresh] = run.templates.emplace(definition.out(), static_cast<uint32_t>(run.templates.size()));
+    run.shapes.Varint(static_cast<uint64_t>(it->second) << 3 | kPackTemplate);
+    if (fresh) run.text.Bytes(definition.out());
+    for (uint64_t n : numbers) run.binary.Varint(n);
     return;
   }
-  shape(s.size(), 1, kPackRaw);
+  run.shapes.Varint(static_cast<uint64_t>(s.size()) << 6 | kPackRaw);
   run.text.Bytes(s);
+}
+
+void WriteValuesColumn(ValueRuns& runs, ByteWriter& column) {
+  if (runs.empty()) return;
+  std::vector<uint32_t> keys;
+  for (const auto& [k, run] : runs) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  column.Varint(keys.size());
+  for (uint32_t k : keys) {
+    const KeyRun& run = runs.at(k);
+    column.Varint(k);
+    for (const ByteWriter* stream : {&run.values, &run.shapes, &run.text, &run.binary}) column.Varint(stream->size());
+  }
+  for (ByteWriter KeyRun::*stream : {&KeyRun::values, &KeyRun::shapes, &KeyRun::text, &KeyRun::binary})
+    for (uint32_t k : keys) column.Bytes((runs.at(k).*stream).out());
 }
 
 int64_t Dictionary::Find(std::string_view s) const {
@@ -211,38 +270,71 @@ bool ValueCursors::Parse(std::string_view column) {
   return runs_.size() == n && r.done();
 }
 
-bool ValueCursors::Next(uint32_t key, const Decoder& dec, model::AnyValue* out) {
-  auto it = runs_.find(key);
-  if (it == runs_.end()) return false;
-  Cursor& c = it->second;
-  if (ByteReader(c.values).U8() != kTagPacked) return dec.Value(c.values, out);
-  c.values.U8();
+bool ValueCursors::NextPacked(Cursor& c, std::string* out) {
   const uint64_t shape = c.shapes.Varint();
-  const uint64_t len = shape >> 6;  // text length; byte count for hex
-  const int width = static_cast<int>((shape >> 3) & 7) + 1;
   if (c.shapes.failed()) return false;
-  std::string s;
+  std::string& s = *out;
+  s.clear();
   switch (shape & 7) {
-    case kPackRaw: s.assign(c.text.Bytes(static_cast<size_t>(std::min<uint64_t>(len, c.text.remaining() + 1)))); break;
-    case kPackDecimal: s = std::to_string(c.binary.Fixed(width)); break;
+    case kPackRaw:
+      if ((shape >> 3) & 7) return false;
+      s.assign(c.text.Bytes(static_cast<size_t>(std::min<uint64_t>(shape >> 6, c.text.remaining() + 1))));
+      break;
+    case kPackDecimal:
+      if (shape >> 6) return false;
+      s = std::to_string(c.binary.Fixed(static_cast<int>((shape >> 3) & 7) + 1));
+      break;
     case kPackHex:
-      if (len == 0) return false;
-      AppendHex(c.binary.Bytes(static_cast<size_t>(std::min<uint64_t>(len, c.binary.remaining() + 1))), &s);
+      if (((shape >> 3) & 7) || (shape >> 6) == 0) return false;
+      AppendHex(c.binary.Bytes(static_cast<size_t>(std::min<uint64_t>(shape >> 6, c.binary.remaining() + 1))), &s);
       break;
     case kPackUuid: {
+      if (shape >> 3) return false;
       std::string hex;
       AppendHex(c.binary.Bytes(16), &hex);
       if (hex.size() != 32) return false;
       for (size_t i = 0, j = 0; i < 36; ++i) s.push_back(IsUuidDash(i) ? '-' : hex[j++]);
       break;
     }
-    case kPackTextDecimal:
-      s.assign(c.text.Bytes(static_cast<size_t>(std::min<uint64_t>(len, c.text.remaining() + 1))));
-      s += std::to_string(c.binary.Fixed(width));
+    case kPackTemplate: {
+      const uint64_t ordinal = shape >> 3;
+      if (ordinal > c.templates.size()) return false;
+      if (ordinal == c.templates.size()) {  // first use: the definition follows in `text`
+        const size_t k = c.text.Count(1);
+        if (k == 0) return false;
+        std::vector<std::string> pieces(k + 1);
+        for (auto& p : pieces) p.assign(c.text.LenBytes());
+        if (c.text.failed()) return false;
+        c.templates.push_back(std::move(pieces));
+      }
+      const auto& pieces = c.templates[static_cast<size_t>(ordinal)];
+      s = pieces[0];
+      for (size_t i = 1; i < pieces.size(); ++i) {
+        s += std::to_string(c.binary.Varint());
+        s += pieces[i];
+      }
+      break;
+    }
+    case kPackRepeat:
+      if (shape >> 3 || !c.has_previous) return false;
+      s = c.previous;
       break;
     default: return false;
   }
   if (c.text.failed() || c.binary.failed()) return false;
+  c.previous = s;
+  c.has_previous = true;
+  return true;
+}
+
+bool ValueCursors::Next(uint32_t key, const Decoder& dec, model::AnyValue* out) {
+  auto it = runs_.find(key);
+  if (it == runs_.end()) return false;
+  Cursor& c = it->second;
+  if (ByteReader(c.values).U8() != kTagPacked) return dec.Value(c.values, out);
+  c.values.U8();
+  std::string s;
+  if (!NextPacked(c, &s)) return false;
   *out = model::AnyValue::String(std::move(s));
   return true;
 }

@@ -23,16 +23,26 @@ using StringIndex = std::unordered_map<std::string, uint32_t, StringViewHash, st
 // in order, and for strings of an inline key, their packed forms and bytes.
 struct KeyRun {
   ByteWriter values;  // Value encodings (kTagPacked for a packed string)
-  ByteWriter shapes;  // one varint per packed string: text length, number width, form
-  ByteWriter text;    // the packed strings' text
+  ByteWriter shapes;  // one varint per packed string: its form and the form's small fields
+  ByteWriter text;    // the packed strings' text and template definitions
   ByteWriter binary;  // their numbers and hex bytes
+  // Templates defined in this run so far, by their definition bytes; the previous packed string.
+  std::unordered_map<std::string, uint32_t> templates;
+  std::string previous;
+  bool has_previous = false;
 };
 using ValueRuns = std::unordered_map<uint32_t, KeyRun>;  // by key dictionary ordinal
 
-// Appends `s` to a run as a packed string: a canonical unsigned decimal as its integer, lowercase
-// hex as its bytes, a lowercase UUID as its 16 bytes, text ending in a canonical decimal as the
-// text and the integer, anything else as is.
+// Appends `s` to a run as a packed string: the previous string of the run as a repeat, a
+// canonical unsigned decimal as its integer, lowercase hex as its bytes, a lowercase UUID as its 16
+// bytes, text with canonical decimals in it as a template of the run and the integers, anything
+// else as is.
 void PackString(KeyRun& run, std::string_view s);
+
+// The `values` column of a page from its runs: `varint` key count, per key (ascending) its ordinal
+// and the lengths of its four streams, then every key's values, shapes, text and binary streams.
+// Nothing when there are no runs.
+void WriteValuesColumn(ValueRuns& runs, ByteWriter& column);
 
 class Encoder {
  public:
@@ -76,7 +86,11 @@ class ValueCursors {
  private:
   struct Cursor {
     ByteReader values, shapes, text, binary;
+    std::vector<std::vector<std::string>> templates;  // literal pieces around the numbers
+    std::string previous;                             // the last packed string read
+    bool has_previous = false;
   };
+  static bool NextPacked(Cursor& c, std::string* out);
   std::unordered_map<uint32_t, Cursor> runs_;
 };
 
