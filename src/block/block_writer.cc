@@ -203,13 +203,13 @@ class Builder {
     ks.distinct.insert(h);
     if (in_trace->insert(h ^ Checksum64(key) * 0x9E3779B97F4A7C15ull).second) ks.trace_values++;
   }
-  void Candidate(std::string_view s, uint32_t weight = 1) {
+  // `s` must outlive Run(): a string of a span, resource or scope (unchanged while Run runs).
+  void Candidate(std::string_view s, uint32_t weight = 1) { candidates_[s] += weight; }
+  // A string made here (the canonical form of a non-string value) is kept only if it is new.
+  void CandidateMade(std::string&& s, uint32_t weight) {
     auto it = candidates_.find(s);
-    if (it == candidates_.end()) {
-      candidates_.emplace(std::string(s), weight);
-    } else {
-      it->second += weight;
-    }
+    if (it == candidates_.end()) it = candidates_.emplace(made_candidates_.emplace_back(std::move(s)), 0).first;
+    it->second += weight;
   }
   void CandidateValue(const AnyValue& v) {
     if (v.type() == AnyValue::Type::kString) Candidate(v.string_value());
@@ -224,7 +224,6 @@ class Builder {
   bool IsHighCard(const std::string& key) const { return high_card_names_.count(key) != 0; }
   bool IsInline(const std::string& key) const { return inline_names_.count(key) != 0; }
   void CandidateAttributes(const model::Attributes& a) {
-    std::string scratch;
     for (const auto& kv : a) {
       Candidate(kv.key, 2);
       if (IsHighCard(kv.key)) {
@@ -232,8 +231,13 @@ class Builder {
         if (!IsInline(kv.key) || kv.value.type() != AnyValue::Type::kString) CandidateValue(kv.value);
         continue;
       }
-      CandidateValue(kv.value);
-      Candidate(Canonical(kv.value, &scratch), 2);  // posting value: must be in the dictionary
+      // A posting value must be in the dictionary (weight 2), and counts as a value too.
+      if (kv.value.type() == AnyValue::Type::kString) {
+        Candidate(kv.value.string_value(), 3);
+      } else {
+        CandidateValue(kv.value);
+        CandidateMade(model::CanonicalString(kv.value), 2);
+      }
     }
   }
   uint32_t Ord(std::string_view s) const { return dict_index_.find(s)->second; }
@@ -270,7 +274,12 @@ class Builder {
   std::unordered_map<std::string, KeyStats> key_stats_;
   std::unordered_set<std::string> high_card_names_;
   std::unordered_set<std::string> inline_names_;  // high-cardinality keys whose strings are packed
-  StringIndex candidates_;
+  // Occurrences of every string, by view (hashed with XXH3: std::hash showed up in profiles).
+  struct ViewHash {
+    size_t operator()(std::string_view s) const { return static_cast<size_t>(Checksum64(s)); }
+  };
+  std::unordered_map<std::string_view, uint32_t, ViewHash> candidates_;
+  std::deque<std::string> made_candidates_;  // the strings of CandidateMade
   std::vector<std::string> dict_;
   StringIndex dict_index_;
   std::vector<bool> high_card_;    // by dictionary ordinal
@@ -518,8 +527,9 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     }
   }
   for (auto& [s, n] : candidates_)
-    if (n >= 2) dict_.push_back(s);
+    if (n >= 2) dict_.emplace_back(s);
   candidates_.clear();
+  made_candidates_.clear();
   std::sort(dict_.begin(), dict_.end());
   for (size_t i = 0; i < dict_.size(); ++i) dict_index_.emplace(dict_[i], static_cast<uint32_t>(i));
   high_card_.assign(dict_.size(), false);
@@ -570,9 +580,11 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
   };
   std::vector<Row> rows;
   rows.reserve(traces.size());
-  query::DependencyCounts deps;
-  std::set<std::string> services;
-  std::set<std::tuple<std::string, std::string, uint8_t>> operations;
+  // Services, operations and dependencies by dictionary ordinal (the dictionary is sorted, so
+  // ordinals order like the strings): no string is built per span.
+  std::map<std::pair<uint32_t, uint32_t>, uint64_t> deps;  // (parent service, child service)
+  std::set<uint32_t> services;
+  std::set<std::tuple<uint32_t, uint32_t, uint8_t>> operations;  // (service, name, kind)
   std::unordered_map<uint64_t, uint32_t> by_span;
   for (uint32_t t = 0; t < traces.size(); ++t) {
     const auto& members = traces[t].second;
@@ -586,17 +598,15 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
       row.newest = std::max(row.newest, st.span.start_time_unix_nano);
       estimate += EstimateSpan(st.span);
       by_span.emplace(SpanIdKey(st.span.span_id), st.pair);
-      const std::string service(model::ServiceName(resources_[pairs_[st.pair].first]));
-      services.insert(service);
-      operations.emplace(service, st.span.name, static_cast<uint8_t>(st.span.kind));
+      services.insert(pair_service_[st.pair]);
+      operations.emplace(pair_service_[st.pair], Ord(st.span.name), static_cast<uint8_t>(st.span.kind));
     }
     for (uint32_t m : members) {
       const auto& st = spans[m];
       if (!st.span.has_parent()) continue;
       auto it = by_span.find(SpanIdKey(st.span.parent_span_id));
       if (it == by_span.end()) continue;
-      ++deps[{std::string(model::ServiceName(resources_[pairs_[it->second].first])),
-              std::string(model::ServiceName(resources_[pairs_[st.pair].first]))}];
+      ++deps[{pair_service_[it->second], pair_service_[st.pair]}];
     }
     // Cut before a trace that would overflow the page; split only a trace that alone exceeds it.
     if (!page_.empty() && page_.estimate + estimate > o_.target_page_bytes) FlushPage();
@@ -795,21 +805,21 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     ByteWriter w;
     w.Varint(deps.size());
     for (const auto& [k, n] : deps) {
-      w.LenBytes(k.first);
-      w.LenBytes(k.second);
+      w.LenBytes(dict_[k.first]);
+      w.LenBytes(dict_[k.second]);
       w.Varint(n);
     }
     sections.emplace_back(SectionId::kDependencies, FrameSection(SectionId::kDependencies, w.out(), true, level));
   }
   {  // services and operations
     ByteWriter w;
-    std::vector<std::string> svc(services.begin(), services.end());
+    std::vector<uint32_t> svc(services.begin(), services.end());
     w.Varint(svc.size());
-    for (const auto& s : svc) w.LenBytes(s);
+    for (uint32_t s : svc) w.LenBytes(dict_[s]);
     w.Varint(operations.size());
     for (const auto& [s, name, kind] : operations) {
       w.Varint(static_cast<uint64_t>(std::lower_bound(svc.begin(), svc.end(), s) - svc.begin()));
-      w.LenBytes(name);
+      w.LenBytes(dict_[name]);
       w.U8(kind);
     }
     sections.emplace_back(SectionId::kServices, FrameSection(SectionId::kServices, w.out(), true, level));

@@ -1,5 +1,6 @@
 #include "db/db.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -148,6 +149,9 @@ Status Db::Flush() {
     TB_RETURN_IF_ERROR(WriteBlock(&pending_.front()));
     pending_.pop_front();
   }
+  // The flushed heads and the block writer went back to malloc, which keeps freed heap mapped;
+  // returning it to the kernel makes RSS follow the heads' budget instead of its peak.
+  malloc_trim(0);
   return Status::Ok();
 }
 
