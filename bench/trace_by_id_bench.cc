@@ -7,12 +7,14 @@
 //              that has already seen every looked-up ID.
 //
 //   tb_trace_by_id_bench [--storage file|s3] [--spans 1000000] [--block-spans 250000]
-//                        [--lookups 200] [--seed 1] [--dir DIR]
+//                        [--lookups 200] [--seed 1] [--dir DIR] [--keep] [--states cold,warm,disk-warm]
 //
 // The blocks are built through the storage engine (db::Db: ingest with the WAL unsynced, a flush
 // every --block-spans spans) from the benchmark workload, into DIR/store (file) or a fresh prefix of
 // the bucket "tb-bench" (s3: S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY as written by
-// scripts/s3-up.sh; the prefix is deleted at the end). A lookup is QueryEngine::GetTraces of one
+// scripts/s3-up.sh; the prefix is deleted at the end). With --keep (file only) DIR stays, and a
+// later run with the same --dir and --keep reads its blocks instead of building them again (for
+// profiling the lookups alone: `perf record` of a run with --states warm). A lookup is QueryEngine::GetTraces of one
 // trace ID drawn at random from the ingested traces, asked of every block as the server does.
 // GETs are counted by a MeteringStore directly around the folder / S3 store, so disk-cache hits
 // do not count.
@@ -59,6 +61,8 @@ struct Args {
   int lookups = 200;
   uint64_t seed = 1;
   std::string dir;
+  bool keep = false;
+  std::vector<std::string> states = {"cold", "warm", "disk-warm"};
 };
 
 std::string Env(const char* name) {
@@ -115,6 +119,20 @@ Result<std::vector<model::TraceId>> Build(const Args& args, const fs::path& dir,
     }
   }
   TB_RETURN_IF_ERROR(db->Close());
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+// The IDs of every trace in the blocks of a kept data set, from their trace tables.
+Result<std::vector<model::TraceId>> KeptIds(objstore::ObjectStore* store, const std::vector<block::BlockMeta>& metas) {
+  std::vector<query::TraceHit> hits;
+  for (const block::BlockMeta& meta : metas) {
+    block::BlockReader reader(store, db::BlockPrefix("default", meta.block_id), meta, nullptr);
+    TB_RETURN_IF_ERROR(reader.TracesInWindow(0, UINT64_MAX, &hits));
+  }
+  std::vector<model::TraceId> ids;
+  for (const auto& h : hits) ids.push_back(h.trace_id);
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   return ids;
@@ -209,25 +227,46 @@ int main(int argc, char** argv) {
   app.add_option("--lookups", args.lookups, "lookups per state")->check(CLI::PositiveNumber);
   app.add_option("--seed", args.seed, "workload and lookup seed");
   app.add_option("--dir", args.dir, "scratch folder (default: a new one under /var/tmp), removed at the end");
+  app.add_flag("--keep", args.keep, "keep --dir, and reuse the blocks a previous --keep run left there (file only)");
+  app.add_option("--states", args.states, "the states to measure, of cold, warm, disk-warm")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"cold", "warm", "disk-warm"}));
   CLI11_PARSE(app, argc, argv);
+  if (args.keep && (args.storage != "file" || args.dir.empty())) {
+    std::fprintf(stderr, "--keep needs --storage file and --dir\n");
+    return 2;
+  }
+  const auto wanted = [&](std::string_view state) {
+    return std::find(args.states.begin(), args.states.end(), state) != args.states.end();
+  };
   spdlog::set_level(spdlog::level::warn);
 
   fs::path dir =
       args.dir.empty() ? fs::path("/var/tmp") / ("tb-trace-by-id-" + std::to_string(::getpid())) : fs::path(args.dir);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const bool reuse = args.keep && fs::exists(dir / "store");
+  if (!reuse) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  fs::remove_all(dir / "cache");
 
   auto base = OpenStore(args, dir);
   if (!base.ok()) return Die(base.status(), "store");
   const auto t0 = std::chrono::steady_clock::now();
-  auto ids = Build(args, dir, *base);
+  Result<std::vector<model::TraceId>> ids = std::vector<model::TraceId>{};
+  if (!reuse) ids = Build(args, dir, *base);
   if (!ids.ok()) return Die(ids.status(), "build");
   db::BlockListStore lists(base->get(), "default");
   auto list = lists.LoadLatest();
   if (!list.ok()) return Die(list.status(), "block list");
   const std::vector<block::BlockMeta>& metas = list->blocks;
-  std::printf("%s: %llu spans, %zu traces, %zu blocks, built in %.1f s\n", (*base)->Describe().c_str(),
-              static_cast<unsigned long long>(args.spans), ids->size(), metas.size(),
+  if (reuse) ids = KeptIds(base->get(), metas);
+  if (!ids.ok()) return Die(ids.status(), "kept blocks");
+  if (ids->empty()) return Die(Status::NotFound("no traces in " + dir.string()), "kept blocks");
+  uint64_t spans = 0;
+  for (const block::BlockMeta& meta : metas) spans += meta.span_count;
+  std::printf("%s: %llu spans, %zu traces, %zu blocks, %s in %.1f s\n", (*base)->Describe().c_str(),
+              static_cast<unsigned long long>(spans), ids->size(), metas.size(), reuse ? "kept, read" : "built",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 
   std::mt19937_64 rng(args.seed);
@@ -255,15 +294,16 @@ int main(int argc, char** argv) {
     return Status::Ok();
   };
 
-  Status status = run("cold", meter.get(), nullptr);
+  Status status;
+  if (wanted("cold")) status = run("cold", meter.get(), nullptr);
   // Warm: one memory cache that has seen every looked-up ID once.
   block::LruBlockCache memory(kMemoryCacheBytes);
-  if (status.ok()) status = run(nullptr, meter.get(), &memory);
-  if (status.ok()) status = run("warm", meter.get(), &memory);
+  if (status.ok() && wanted("warm")) status = run(nullptr, meter.get(), &memory);
+  if (status.ok() && wanted("warm")) status = run("warm", meter.get(), &memory);
   // Disk-warm: fill the disk tier once, then fresh memory caches over it.
-  if (status.ok()) status = run(nullptr, disk->get(), nullptr);
-  if (status.ok()) status = run("disk-warm", disk->get(), nullptr);
-  if (status.ok()) {
+  if (status.ok() && wanted("disk-warm")) status = run(nullptr, disk->get(), nullptr);
+  if (status.ok() && wanted("disk-warm")) status = run("disk-warm", disk->get(), nullptr);
+  if (status.ok() && wanted("disk-warm")) {
     const auto stats = (*disk)->stats();
     std::printf("disk cache: %llu entries, %.1f MiB, %llu hits, %llu misses\n",
                 static_cast<unsigned long long>(stats.entries), static_cast<double>(stats.bytes) / (1 << 20),
@@ -278,6 +318,6 @@ int main(int argc, char** argv) {
       (void)(*base)->Delete(keys);
     }
   }
-  fs::remove_all(dir);
+  if (!args.keep) fs::remove_all(dir);
   return status.ok() ? 0 : Die(status, "lookup");
 }
