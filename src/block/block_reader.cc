@@ -657,8 +657,9 @@ struct BlockReader::Impl {
   }
 
   // Fetches columns [0, last_column] of page p (through the cache; the whole page when cached) and
-  // verifies and decompresses each into raw[c].
-  Status PageColumns(const PageInfo& info, uint32_t p, int last_column, std::string raw[kColumnCount]) const {
+  // verifies and decompresses into raw[c] those in `decompress` (bit c for column c).
+  Status PageColumns(const PageInfo& info, uint32_t p, int last_column, std::string raw[kColumnCount],
+                     uint32_t decompress = ~0u) const {
     const std::string full_key = prefix + kDataObject + "#p" + std::to_string(p);
     Bytes bytes = cache != nullptr ? cache->Get(full_key) : nullptr;
     if (bytes == nullptr) {
@@ -671,17 +672,18 @@ struct BlockReader::Impl {
     for (int c = 0; c <= last_column; ++c) {
       const std::string_view z = std::string_view(*bytes).substr(off, info.col_len[c]);
       off += info.col_len[c];
+      if (!(decompress & (1u << c))) continue;
       if (Checksum32(z) != info.col_sum[c]) return PageCorrupt(p, ColumnName(c), "checksum mismatch");
       if (!Decompress(z, info.col_raw[c], &raw[c])) return PageCorrupt(p, ColumnName(c), "does not decompress");
     }
     return Status::Ok();
   }
 
-  // Search over one page's encoded columns [0, last_column]: `found` gets, per trace segment with a
+  // Search over one page's encoded columns (bit c of `columns` for column c): `found` gets, per trace segment with a
   // span that `matcher` accepts, (trace ordinal, newest span start of the segment). Spans are not
   // materialised: the cheap per-span tests of `pre` run on the columns, and only the spans that pass
   // them are rebuilt into one reused span for the matcher's exact check.
-  Status MatchPage(const std::vector<PageInfo>& pages, uint32_t p, int last_column, const Tables& t,
+  Status MatchPage(const std::vector<PageInfo>& pages, uint32_t p, uint32_t columns, const Tables& t,
                    const SearchPrefilter& pre, const query::SpanMatcher& matcher,
                    std::vector<std::pair<uint32_t, uint64_t>>* found) const;
 
@@ -862,21 +864,23 @@ Status BlockReader::Impl::FindTraceRow(const model::TraceId& id, bool* found, ui
   return Status::Ok();
 }
 
-Status BlockReader::Impl::MatchPage(const std::vector<PageInfo>& pages, uint32_t p, int last_column, const Tables& t,
+Status BlockReader::Impl::MatchPage(const std::vector<PageInfo>& pages, uint32_t p, uint32_t columns, const Tables& t,
                                     const SearchPrefilter& pre, const query::SpanMatcher& matcher,
                                     std::vector<std::pair<uint32_t, uint64_t>>* found) const {
   const PageInfo& info = pages[p];
   const auto bad = [&](std::string_view column, std::string_view what) { return PageCorrupt(p, column, what); };
   std::string raw[kColumnCount];
-  TB_RETURN_IF_ERROR(PageColumns(info, p, last_column, raw));
+  int last_column = 0;
+  while ((columns >> (last_column + 1)) != 0) ++last_column;
+  TB_RETURN_IF_ERROR(PageColumns(info, p, last_column, raw, columns));
   ByteReader traces(raw[kColTraces]), pair_col(raw[kColResourceScope]), name_col(raw[kColName]),
       kind_col(raw[kColKindStatus]), attr_col(raw[kColAttributes]), event_col(raw[kColEvents]),
       link_col(raw[kColLinks]);
   std::vector<uint64_t> starts, durations;
   if (!DecodeIntegers(raw[kColStart], info.span_count, &starts)) return bad("start", "malformed");
   if (!DecodeIntegers(raw[kColDuration], info.span_count, &durations)) return bad("duration", "malformed");
-  const bool with_name = last_column >= kColName, with_kind = last_column >= kColKindStatus;
-  const bool attrs = last_column >= kColLinks;
+  const bool with_name = columns & (1u << kColName), with_kind = columns & (1u << kColKindStatus);
+  const bool attrs = columns & (1u << kColLinks);
   const Decoder dec(t.dict);
   ValueCursors cursors;
   if (attrs && !cursors.Parse(raw[kColValues])) return bad("values", "malformed");
@@ -961,7 +965,7 @@ Status BlockReader::Impl::MatchPage(const std::vector<PageInfo>& pages, uint32_t
   const int used_column[] = {kColTraces,     kColResourceScope, kColName, kColKindStatus,
                              kColAttributes, kColEvents,        kColLinks};
   for (size_t i = 0; i < std::size(used); ++i)
-    if (used_column[i] <= last_column && (!used[i]->done() || used[i]->failed()))
+    if ((columns & (1u << used_column[i])) && (!used[i]->done() || used[i]->failed()))
       return bad(ColumnName(used_column[i]), "trailing or malformed bytes");
   return Status::Ok();  // the runs of keys not filtered on are not read, so not checked for leftovers
 }
@@ -1169,13 +1173,15 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
   std::stable_sort(todo.begin(), todo.end(), [&](uint32_t a, uint32_t b) { return bound[a] > bound[b]; });
 
   // 3. Match candidate pages newest first, in waves, on their encoded columns (MatchPage).
-  int last_column = kColDuration;
-  if (!q.operation_name.empty()) last_column = std::max<int>(last_column, kColName);
-  bool need_kind = false;
+  // The columns a query reads: segments, pairs, starts and durations always; names for an
+  // operation; kind/status for error, span.kind and span.status; the lists and values for plain
+  // attribute filters. One contiguous range up to the last is fetched, only these are decompressed.
+  uint32_t columns = 1u << kColTraces | 1u << kColResourceScope | 1u << kColStart | 1u << kColDuration;
+  if (!q.operation_name.empty()) columns |= 1u << kColName;
   for (const auto& f : q.attributes)
-    if (f.key == "error" || f.key == "span.kind" || f.key == "span.status") need_kind = true;
-  if (need_kind) last_column = std::max<int>(last_column, kColKindStatus);
-  if (!matcher.plain_attributes().empty()) last_column = kColLinks;
+    if (f.key == "error" || f.key == "span.kind" || f.key == "span.status") columns |= 1u << kColKindStatus;
+  if (!matcher.plain_attributes().empty())
+    columns |= 1u << kColAttributes | 1u << kColValues | 1u << kColEvents | 1u << kColLinks;
   SearchPrefilter pre;
   pre.pair_ok.resize(tables->pairs.size());
   for (size_t i = 0; i < tables->pairs.size(); ++i)
@@ -1199,7 +1205,7 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
   auto process = [&](const std::vector<uint32_t>& wave) -> Status {
     std::vector<std::vector<std::pair<uint32_t, uint64_t>>> found(wave.size());
     TB_RETURN_IF_ERROR(tb::ParallelFor(wave.size(), static_cast<size_t>(m.options.max_parallel_reads), [&](size_t i) {
-      return m.MatchPage(*pages, wave[i], last_column, *tables, pre, matcher, &found[i]);
+      return m.MatchPage(*pages, wave[i], columns, *tables, pre, matcher, &found[i]);
     }));
     for (const auto& page_found : found)
       for (const auto& [trace, newest] : page_found) {
