@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <random>
@@ -325,6 +326,46 @@ TEST(BlockCodec, PackedStringFormsRoundTrip) {
   EXPECT_FALSE(cursors.Next(3, dec, &past_end));
 }
 
+// A value equal to the previous one of its key's run (same encoding, bit for bit) is one tag byte
+// and reads back as that value; other keys' runs in between do not break the repeat.
+TEST(BlockCodec, RepeatedValuesRoundTrip) {
+  const StringIndex dict_index = {{"a", 0}, {"b", 1}};
+  const std::vector<bool> inline_keys = {false, false};
+  const Encoder enc(&dict_index, &inline_keys);
+  const std::vector<model::Attributes> lists = {
+      {{"a", model::AnyValue::Int(5)}, {"b", model::AnyValue::String("b")}},
+      {{"a", model::AnyValue::Int(5)}, {"b", model::AnyValue::String("b")}},
+      {{"a", model::AnyValue::Double(-0.0)}},
+      {{"a", model::AnyValue::Double(0.0)}},
+      {{"a", model::AnyValue::Double(0.0)}, {"b", model::AnyValue::Array({model::AnyValue::Int(1)})}},
+      {{"b", model::AnyValue::Array({model::AnyValue::Int(1)})}, {"a", model::AnyValue()}},
+      {{"a", model::AnyValue()}, {"b", model::AnyValue::Int(1)}}};
+  ValueRuns runs;
+  ByteWriter attributes;
+  for (const auto& list : lists) enc.Attributes(attributes, list, &runs);
+  EXPECT_EQ(runs[0].values.size(), 1u + 1 + 1 + 8 + 1 + 8 + 1 + 1 + 1 + 1);  // int, 3 repeats, 2 doubles
+  ByteWriter column;
+  WriteValuesColumn(runs, column);
+  Dictionary dict;
+  dict.blob = "ab";
+  dict.offsets = {0, 1, 2};
+  const Decoder dec(dict);
+  ValueCursors cursors;
+  ASSERT_TRUE(cursors.Parse(column.out()));
+  ByteReader r(attributes.out());
+  for (const auto& list : lists) {
+    model::Attributes got;
+    ASSERT_TRUE(dec.Attributes(r, &got, &cursors));
+    EXPECT_EQ(got, list);
+    ASSERT_EQ(got.size(), list.size());
+    if (got[0].value.type() == model::AnyValue::Type::kDouble) {
+      EXPECT_EQ(std::signbit(got[0].value.double_value()), std::signbit(list[0].value.double_value()));
+    }
+  }
+  EXPECT_TRUE(r.done());
+  EXPECT_TRUE(cursors.Exhausted());
+}
+
 // SQL that differs only in its numbers stores its text once per page: the rest is numbers.
 TEST(BlockCodec, TemplateTextStoredOncePerRun) {
   KeyRun run;
@@ -333,6 +374,19 @@ TEST(BlockCodec, TemplateTextStoredOncePerRun) {
   EXPECT_LT(run.text.size(), sql.size() + 16);
   EXPECT_LE(run.binary.size(), 100u * (3 + 1));  // a 3-byte varint per ID, 1 byte for the 20
   EXPECT_EQ(run.templates.size(), 1u);
+}
+
+// A repeat tag with no value before it in the run fails the cursor.
+TEST(BlockCodec, RepeatWithoutPreviousValueFails) {
+  ValueRuns runs;
+  runs[1].values.U8(kTagRepeat);
+  ByteWriter column;
+  WriteValuesColumn(runs, column);
+  ValueCursors cursors;
+  ASSERT_TRUE(cursors.Parse(column.out()));
+  const Dictionary dict;
+  model::AnyValue v;
+  EXPECT_FALSE(cursors.Next(1, Decoder(dict), &v));
 }
 
 // A malformed shape (an undefined template, a repeat with nothing before it) fails the cursor.

@@ -67,7 +67,14 @@ void Encoder::Attributes(ByteWriter& w, const model::Attributes& attributes, Val
       run.values.U8(kTagPacked);
       PackString(run, kv.value.string_value());
     } else {
-      Value(run.values, kv.value);
+      ByteWriter value;
+      Value(value, kv.value);
+      if (!run.previous_value.empty() && value.out() == run.previous_value) {
+        run.values.U8(kTagRepeat);
+      } else {
+        run.values.Bytes(value.out());
+        run.previous_value = value.Take();
+      }
     }
   }
 }
@@ -331,7 +338,18 @@ bool ValueCursors::Next(uint32_t key, const Decoder& dec, model::AnyValue* out) 
   auto it = runs_.find(key);
   if (it == runs_.end()) return false;
   Cursor& c = it->second;
-  if (ByteReader(c.values).U8() != kTagPacked) return dec.Value(c.values, out);
+  const uint8_t tag = ByteReader(c.values).U8();
+  if (tag == kTagRepeat) {
+    c.values.U8();
+    ByteReader previous(c.previous_value);
+    return !c.previous_value.empty() && dec.Value(previous, out);
+  }
+  if (tag != kTagPacked) {
+    ByteReader before = c.values;
+    if (!dec.Value(c.values, out)) return false;
+    c.previous_value = before.Bytes(before.remaining() - c.values.remaining());
+    return true;
+  }
   c.values.U8();
   std::string s;
   if (!NextPacked(c, &s)) return false;

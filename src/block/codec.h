@@ -30,6 +30,7 @@ struct KeyRun {
   std::unordered_map<std::string, uint32_t> templates;
   std::string previous;
   bool has_previous = false;
+  std::string previous_value;  // encoding of the previous value that is not a packed string
 };
 using ValueRuns = std::unordered_map<uint32_t, KeyRun>;  // by key dictionary ordinal
 
@@ -89,6 +90,7 @@ class ValueCursors {
     std::vector<std::vector<std::string>> templates;  // literal pieces around the numbers
     std::string previous;                             // the last packed string read
     bool has_previous = false;
+    std::string_view previous_value;  // encoding of the last value that was not a packed string
   };
   static bool NextPacked(Cursor& c, std::string* out);
   std::unordered_map<uint32_t, Cursor> runs_;

@@ -70,6 +70,8 @@ enum ValueTag : uint8_t {
   kTagBytes = 7,   // varint length + bytes
   kTagArray = 8,   // varint count + values
   kTagKvList = 9,  // varint count + (key string ref, value)
+  // The previous value of its key's run again (not a packed string), in kColValues only.
+  kTagRepeat = 10,
 };
 
 // Posting key kinds.
