@@ -687,120 +687,121 @@ struct BlockReader::Impl {
                    const SearchPrefilter& pre, const query::SpanMatcher& matcher,
                    std::vector<std::pair<uint32_t, uint64_t>>* found) const;
 
-  // Fetches columns [0, last_column] of a page (or all) and decodes the spans of the traces
-  // `want` accepts.
-  Status DecodePage(const std::vector<PageInfo>& pages, uint32_t p, int last_column, const Tables& t,
-                    const std::function<bool(uint32_t)>& want, std::vector<DecodedSpan>* out) const {
+  // Decodes span `i` of a page into `d` (every field is overwritten, so `d` may be reused): its
+  // columns are read at the readers' positions, its start and duration are element `i` of the
+  // page's integer columns. `parent_ref` gets the span's `parent` column entry; an in-segment
+  // parent (≥ 2) is resolved by the caller. `segment_spans` bounds that entry. On malformed input,
+  // returns the name of the column at fault.
+  static const char* DecodeSpan(ByteReader col[kColumnCount], const Decoder& dec, ValueCursors& cursors,
+                                const std::vector<uint64_t>& starts, const std::vector<uint64_t>& durations, size_t i,
+                                uint64_t base, uint64_t segment_spans, size_t pair_count, DecodedSpan* d,
+                                uint64_t* parent_ref) {
+    model::Span& s = d->span;
+    d->pair = col[kColResourceScope].Varint32();
+    if (col[kColResourceScope].failed() || d->pair >= pair_count) return "resource_scope";
+    if (!dec.Ref(col[kColName], &s.name)) return "name";
+    const uint8_t ks = col[kColKindStatus].U8();
+    if ((ks & 7) > 5 || (ks >> 3) > 2 || col[kColKindStatus].failed()) return "kind_status";
+    s.kind = static_cast<model::SpanKind>(ks & 7);
+    s.status.code = static_cast<model::StatusCode>(ks >> 3);
+    const uint64_t z = durations[i];
+    s.start_time_unix_nano = base + starts[i];
+    s.end_time_unix_nano =
+        s.start_time_unix_nano + static_cast<uint64_t>(static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1)));
+    if (!dec.Attributes(col[kColAttributes], &s.attributes, &cursors)) return "attributes";
+    ByteReader& ev = col[kColEvents];
+    s.events.resize(ev.Count(4));
+    for (auto& e : s.events) {
+      e.time_unix_nano = s.start_time_unix_nano + static_cast<uint64_t>(ev.Zigzag());
+      if (!dec.Ref(ev, &e.name)) return "events";
+      e.dropped_attributes_count = ev.Varint32();
+      if (!dec.Attributes(ev, &e.attributes, &cursors)) return "events";
+    }
+    if (ev.failed()) return "events";
+    ByteReader& lk = col[kColLinks];
+    s.links.resize(lk.Count(28));
+    for (auto& l : s.links) {
+      const std::string_view tid = lk.Bytes(16), sid = lk.Bytes(8);
+      if (lk.failed()) return "links";
+      std::memcpy(l.trace_id.data(), tid.data(), 16);
+      std::memcpy(l.span_id.data(), sid.data(), 8);
+      if (!dec.Ref(lk, &l.trace_state)) return "links";
+      l.flags = lk.Varint32();
+      l.dropped_attributes_count = lk.Varint32();
+      if (!dec.Attributes(lk, &l.attributes, &cursors)) return "links";
+    }
+    const std::string_view sid = col[kColSpanId].Bytes(8);
+    if (col[kColSpanId].failed()) return "span_id";
+    std::memcpy(s.span_id.data(), sid.data(), 8);
+    const uint64_t pref = col[kColParent].Varint();
+    if (col[kColParent].failed() || (pref >= 2 && pref - 2 >= segment_spans)) return "parent";
+    s.parent_span_id = {};
+    if (pref == 1) {
+      const std::string_view pid = col[kColParentRaw].Bytes(8);
+      if (col[kColParentRaw].failed()) return "parent_raw";
+      std::memcpy(s.parent_span_id.data(), pid.data(), 8);
+    }
+    *parent_ref = pref;
+    ByteReader& m = col[kColMisc];
+    const uint64_t mask = m.Varint();
+    if (mask & ~uint64_t{63}) return "misc";
+    s.flags = (mask & 1) ? m.Varint32() : 0;
+    s.trace_state.clear();
+    s.status.message.clear();
+    if ((mask & 2) && !dec.Ref(m, &s.trace_state)) return "misc";
+    if ((mask & 4) && !dec.Ref(m, &s.status.message)) return "misc";
+    s.dropped_attributes_count = (mask & 8) ? m.Varint32() : 0;
+    s.dropped_events_count = (mask & 16) ? m.Varint32() : 0;
+    s.dropped_links_count = (mask & 32) ? m.Varint32() : 0;
+    if (m.failed()) return "misc";
+    return nullptr;
+  }
+
+  // The spans of trace `t` in page p (whole pages are fetched, through the cache). Only the
+  // segment of `t` is materialised: the spans of the page's earlier traces are decoded into one
+  // reused span (their values are read in key order, so the cursors must pass them), and the
+  // spans after the segment are not read at all. So, unlike a search, a lookup verifies the
+  // checksum of every column and the structure of the spans up to its segment, not the page's tail.
+  Status DecodeTraceSegment(const std::vector<PageInfo>& pages, uint32_t p, uint32_t t, const Tables& tables,
+                            std::vector<DecodedSpan>* out) const {
     const PageInfo& info = pages[p];
     const auto bad = [&](std::string_view column, std::string_view what) { return PageCorrupt(p, column, what); };
     std::string raw[kColumnCount];
-    TB_RETURN_IF_ERROR(PageColumns(info, p, last_column, raw));
+    TB_RETURN_IF_ERROR(PageColumns(info, p, kColumnCount - 1, raw));
     ByteReader col[kColumnCount];
-    for (int c = 0; c <= last_column; ++c) col[c] = ByteReader(raw[c]);
-    const Decoder dec(t.dict);
+    for (int c = 0; c < kColumnCount; ++c) col[c] = ByteReader(raw[c]);
+    const Decoder dec(tables.dict);
     ValueCursors cursors;
-    const bool attrs = last_column >= kColValues;
-    if (attrs && !cursors.Parse(raw[kColValues])) return bad("values", "malformed");
+    if (!cursors.Parse(raw[kColValues])) return bad("values", "malformed");
     std::vector<uint64_t> starts, durations;
     if (!DecodeIntegers(raw[kColStart], info.span_count, &starts)) return bad("start", "malformed");
     if (!DecodeIntegers(raw[kColDuration], info.span_count, &durations)) return bad("duration", "malformed");
-    col[kColStart] = col[kColDuration] = ByteReader();  // consumed
-    const bool all = last_column == kColumnCount - 1;
-    uint32_t trace = info.first_trace;
-    uint64_t seen = 0;
-    bool first_segment = true;
+    if (t < info.first_trace || t > info.last_trace) return bad("traces", "trace not in the page's range");
+    DecodedSpan skipped{0, 0, {}};
     std::vector<uint64_t> parent_ref;
-    while (seen < info.span_count) {
-      if (!first_segment) ++trace;
-      first_segment = false;
-      if (trace > info.last_trace) return bad("traces", "more segments than traces");
+    uint64_t seen = 0;
+    for (uint32_t trace = info.first_trace; trace <= t; ++trace) {
+      if (seen == info.span_count) return bad("traces", "fewer segments than traces");
       const uint64_t count = col[kColTraces].Varint();
       const uint64_t base = meta.min_span_start + col[kColTraces].Varint();
       if (col[kColTraces].failed() || count == 0 || count > info.span_count - seen) return bad("traces", "malformed");
-      seen += count;
-      const bool keep = want(trace);
+      const bool keep = trace == t;
       const size_t seg_begin = out->size();
-      parent_ref.clear();
       for (uint64_t i = 0; i < count; ++i) {
-        DecodedSpan d{trace, 0, {}};
-        model::Span& s = d.span;
-        d.pair = col[kColResourceScope].Varint32();
-        if (d.pair >= t.pairs.size()) return bad("resource_scope", "pair out of range");
-        if (last_column >= kColName && !dec.Ref(col[kColName], &s.name)) return bad("name", "malformed");
-        if (last_column >= kColKindStatus) {
-          const uint8_t ks = col[kColKindStatus].U8();
-          if ((ks & 7) > 5 || (ks >> 3) > 2 || col[kColKindStatus].failed()) return bad("kind_status", "malformed");
-          s.kind = static_cast<model::SpanKind>(ks & 7);
-          s.status.code = static_cast<model::StatusCode>(ks >> 3);
-        }
-        const uint64_t z = durations[seen - count + i];
-        s.start_time_unix_nano = base + starts[seen - count + i];
-        s.end_time_unix_nano =
-            s.start_time_unix_nano + static_cast<uint64_t>(static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1)));
-        if (attrs) {
-          if (!dec.Attributes(col[kColAttributes], &s.attributes, &cursors)) return bad("attributes", "malformed");
-          ByteReader& ev = col[kColEvents];
-          s.events.resize(ev.Count(4));
-          for (auto& e : s.events) {
-            e.time_unix_nano = s.start_time_unix_nano + static_cast<uint64_t>(ev.Zigzag());
-            if (!dec.Ref(ev, &e.name)) return bad("events", "malformed");
-            e.dropped_attributes_count = ev.Varint32();
-            if (!dec.Attributes(ev, &e.attributes, &cursors)) return bad("events", "malformed");
-          }
-          if (ev.failed()) return bad("events", "malformed");
-          ByteReader& lk = col[kColLinks];
-          s.links.resize(lk.Count(28));
-          for (auto& l : s.links) {
-            const std::string_view tid = lk.Bytes(16), sid = lk.Bytes(8);
-            if (lk.failed()) return bad("links", "malformed");
-            std::memcpy(l.trace_id.data(), tid.data(), 16);
-            std::memcpy(l.span_id.data(), sid.data(), 8);
-            if (!dec.Ref(lk, &l.trace_state)) return bad("links", "malformed");
-            l.flags = lk.Varint32();
-            l.dropped_attributes_count = lk.Varint32();
-            if (!dec.Attributes(lk, &l.attributes, &cursors)) return bad("links", "malformed");
-          }
-        }
-        if (all) {
-          const std::string_view sid = col[kColSpanId].Bytes(8);
-          if (col[kColSpanId].failed()) return bad("span_id", "truncated");
-          std::memcpy(s.span_id.data(), sid.data(), 8);
-          const uint64_t pref = col[kColParent].Varint();
-          if (pref == 1) {
-            const std::string_view pid = col[kColParentRaw].Bytes(8);
-            if (col[kColParentRaw].failed()) return bad("parent_raw", "truncated");
-            std::memcpy(s.parent_span_id.data(), pid.data(), 8);
-          } else if (pref >= 2 && pref - 2 >= count) {
-            return bad("parent", "ordinal out of range");
-          }
-          if (col[kColParent].failed()) return bad("parent", "malformed");
-          parent_ref.push_back(pref);
-          ByteReader& m = col[kColMisc];
-          const uint64_t mask = m.Varint();
-          if (mask & ~uint64_t{63}) return bad("misc", "unknown fields");
-          if (mask & 1) s.flags = m.Varint32();
-          if ((mask & 2) && !dec.Ref(m, &s.trace_state)) return bad("misc", "malformed");
-          if ((mask & 4) && !dec.Ref(m, &s.status.message)) return bad("misc", "malformed");
-          if (mask & 8) s.dropped_attributes_count = m.Varint32();
-          if (mask & 16) s.dropped_events_count = m.Varint32();
-          if (mask & 32) s.dropped_links_count = m.Varint32();
-          if (m.failed()) return bad("misc", "malformed");
-        }
-        if (keep) out->push_back(std::move(d));
+        DecodedSpan* d = &skipped;
+        if (keep) d = &out->emplace_back(DecodedSpan{trace, 0, {}});
+        uint64_t pref = 0;
+        if (const char* column =
+                DecodeSpan(col, dec, cursors, starts, durations, seen + i, base, count, tables.pairs.size(), d, &pref))
+          return bad(column, "malformed");
+        if (keep) parent_ref.push_back(pref);
       }
-      if (keep && all) {
+      seen += count;
+      if (keep) {
         for (size_t i = 0; i < parent_ref.size(); ++i)
           if (parent_ref[i] >= 2)
             (*out)[seg_begin + i].span.parent_span_id = (*out)[seg_begin + parent_ref[i] - 2].span.span_id;
       }
-    }
-    if (trace != info.last_trace) return bad("traces", "fewer segments than traces");
-    for (int c = 0; c <= last_column; ++c) {
-      if (c == kColValues) {
-        if (!cursors.Exhausted()) return bad(ColumnName(c), "values left over");
-        continue;
-      }
-      if (!col[c].done() || col[c].failed()) return bad(ColumnName(c), "trailing or malformed bytes");
     }
     return Status::Ok();
   }
@@ -1018,10 +1019,8 @@ Status BlockReader::ReadTrace(const model::TraceId& id, model::Traces* out) cons
   if (page_list.empty()) return m.SectionCorrupt(SectionId::kPages, "no page holds trace " + std::to_string(t));
   std::vector<std::vector<DecodedSpan>> decoded(page_list.size());
   TB_RETURN_IF_ERROR(
-      tb::ParallelFor(page_list.size(), static_cast<size_t>(m.options.max_parallel_reads), [&](size_t i) {
-        return m.DecodePage(
-            *pages, page_list[i], kColumnCount - 1, *tables, [t](uint32_t x) { return x == t; }, &decoded[i]);
-      }));
+      tb::ParallelFor(page_list.size(), static_cast<size_t>(m.options.max_parallel_reads),
+                      [&](size_t i) { return m.DecodeTraceSegment(*pages, page_list[i], t, *tables, &decoded[i]); }));
   size_t total = 0;
   for (const auto& d : decoded) total += d.size();
   if (total != row.count) return m.SectionCorrupt(SectionId::kTraces, "span count disagrees with the pages");

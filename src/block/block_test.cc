@@ -741,5 +741,64 @@ TEST(BlockCorruption, FlippedBytesGiveDataLossOrTheRightAnswer) {
   EXPECT_GT(errors, flips / 2);
 }
 
+// Trace by ID decodes only its trace's segment of a page, passing the earlier traces' values in
+// the per-key runs. Every trace of pages holding many traces comes back exactly: traces at page
+// starts and ends, a trace split over several pages, spans with events and links, values packed
+// as repeats and templates whose previous value belongs to an earlier trace of the page.
+TEST(BlockTraceById, SegmentOfAPageExactAtStartsEndsAndSplits) {
+  model::Traces input;
+  input.resource_spans.resize(2);
+  for (int r = 0; r < 2; ++r) {
+    input.resource_spans[r].resource.attributes = {
+        {"service.name", model::AnyValue::String("svc" + std::to_string(r))}};
+    input.resource_spans[r].scope_spans.resize(1);
+  }
+  for (int t = 0; t < 80; ++t) {
+    const int spans = t == 40 ? 700 : 1 + t % 7;  // trace 40 alone exceeds a page
+    for (int i = 0; i < spans; ++i) {
+      model::Span s;
+      s.trace_id = model::TraceId{static_cast<uint8_t>(t + 1), 0x5a};
+      s.span_id = model::SpanId{static_cast<uint8_t>(i + 1), static_cast<uint8_t>(i >> 8), 1};
+      if (i > 0) s.parent_span_id = model::SpanId{static_cast<uint8_t>(i), static_cast<uint8_t>((i - 1) >> 8), 1};
+      s.start_time_unix_nano = 1'000'000 + static_cast<uint64_t>(t) * 1000 + static_cast<uint64_t>(i);
+      s.end_time_unix_nano = s.start_time_unix_nano + 50 + static_cast<uint64_t>(i % 13);
+      s.name = "op" + std::to_string(i % 4);
+      s.attributes = {{"user.id", model::AnyValue::String("same-user")},  // a repeat across traces
+                      {"http.url", model::AnyValue::String("/item/" + std::to_string(t * 1000 + i) + "/x")},
+                      {"request.id", model::AnyValue::String("ab" + std::to_string(t) + "cd")},
+                      {"n", model::AnyValue::Int(i - t)}};
+      if (i % 3 == 1) {
+        s.events.push_back({s.start_time_unix_nano + 1, "ev", {{"http.url", model::AnyValue::String("/ev/1")}}, 0});
+        s.links.push_back({model::TraceId{static_cast<uint8_t>(t)},
+                           model::SpanId{1},
+                           "ts=1",
+                           {{"user.id", model::AnyValue::String("linked")}},
+                           2,
+                           0});
+      }
+      if (i % 5 == 2) s.status = {model::StatusCode::kError, "failed " + std::to_string(t)};
+      input.resource_spans[static_cast<size_t>(i % 2)].scope_spans[0].spans.push_back(std::move(s));
+    }
+  }
+  for (bool all_inline : {false, true}) {
+    Store store;
+    BlockWriterOptions o;
+    o.target_page_bytes = 4096;
+    if (all_inline) o.high_card_min_distinct = 1, o.high_card_min_ratio = 0, o.inline_min_ratio = 0;
+    const BlockMeta meta = Write(store.metered, input, o);
+    ASSERT_GT(meta.page_count, 20u);  // many traces per page, and the large one split
+    LruBlockCache cache(64 << 20);
+    BlockReader reader(&store.metered, kPrefix, meta, &cache);
+    auto head = MakeHead(input);
+    for (const auto& id : TraceIds(input)) {
+      model::Traces got, want;
+      const Status st = reader.ReadTrace(id, &got);
+      ASSERT_TRUE(st.ok()) << st.ToString();
+      ASSERT_TRUE(head->ReadTrace(id, &want).ok());
+      ASSERT_EQ(got, want) << "trace " << static_cast<int>(id[0]) << (all_inline ? " (all inline)" : "");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tb::block
