@@ -286,7 +286,8 @@ class Builder {
   std::vector<bool> inline_keys_;  // by dictionary ordinal
   std::vector<std::vector<PostingKey>> pair_keys_;
   std::vector<std::vector<BloomHash>> pair_hashes_;
-  std::vector<uint32_t> pair_service_;  // service ordinal per pair
+  std::vector<uint32_t> pair_service_;       // service ordinal per pair
+  std::vector<uint32_t> pair_indexed_page_;  // per pair: 1 + the last page holding its index entries
   std::unordered_map<PostingKey, std::vector<uint32_t>, PostingKeyHash> postings_;
 
   uint64_t block_min_ = 0;
@@ -422,12 +423,17 @@ void Builder::EncodeSegment(const Spans& spans, const std::vector<uint32_t>& mem
     // Index entries of this span: postings by trace ordinal, blooms by page.
     const uint32_t svc = pair_service_[stored.pair];
     const uint32_t op = Ord(s.name);
-    Post({kPostService, 0, svc, 0});
     Post({kPostOperation, static_cast<uint8_t>(s.kind), svc, op});
     Post({kPostName, 0, op, 0});
     if (s.status.code == model::StatusCode::kError) Post({kPostError, 0, 0, 0});
-    for (const auto& k : pair_keys_[stored.pair]) Post(k);
-    for (const auto& h : pair_hashes_[stored.pair]) p.blooms.push_back(h);
+    // A pair's entries (its service, resource and scope attributes) are the same for all of its
+    // spans, and postings and blooms are by page: once per page is enough.
+    if (pair_indexed_page_[stored.pair] != pages_.size() + 1) {
+      pair_indexed_page_[stored.pair] = static_cast<uint32_t>(pages_.size() + 1);
+      Post({kPostService, 0, svc, 0});
+      for (const auto& k : pair_keys_[stored.pair]) Post(k);
+      for (const auto& h : pair_hashes_[stored.pair]) p.blooms.push_back(h);
+    }
     std::vector<PostingKey> keys;
     IndexAttributes(s.attributes, &keys, &p.blooms);
     for (const auto& e : s.events) IndexAttributes(e.attributes, &keys, &p.blooms);
@@ -549,6 +555,7 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     IndexAttributes(resources_[r].attributes, &pair_keys_.back(), &pair_hashes_.back());
     IndexAttributes(scopes_[s].attributes, &pair_keys_.back(), &pair_hashes_.back());
   }
+  pair_indexed_page_.assign(pairs_.size(), 0);
 
   BlockMeta meta;
   meta.block_id = identity.block_id;
@@ -580,11 +587,9 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
   };
   std::vector<Row> rows;
   rows.reserve(traces.size());
-  // Services, operations and dependencies by dictionary ordinal (the dictionary is sorted, so
-  // ordinals order like the strings): no string is built per span.
+  // Dependencies by dictionary ordinal (the dictionary is sorted, so ordinals order like the
+  // strings): no string is built per span.
   std::map<std::pair<uint32_t, uint32_t>, uint64_t> deps;  // (parent service, child service)
-  std::set<uint32_t> services;
-  std::set<std::tuple<uint32_t, uint32_t, uint8_t>> operations;  // (service, name, kind)
   std::unordered_map<uint64_t, uint32_t> by_span;
   for (uint32_t t = 0; t < traces.size(); ++t) {
     const auto& members = traces[t].second;
@@ -598,8 +603,6 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
       row.newest = std::max(row.newest, st.span.start_time_unix_nano);
       estimate += EstimateSpan(st.span);
       by_span.emplace(SpanIdKey(st.span.span_id), st.pair);
-      services.insert(pair_service_[st.pair]);
-      operations.emplace(pair_service_[st.pair], Ord(st.span.name), static_cast<uint8_t>(st.span.kind));
     }
     for (uint32_t m : members) {
       const auto& st = spans[m];
@@ -811,7 +814,13 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     }
     sections.emplace_back(SectionId::kDependencies, FrameSection(SectionId::kDependencies, w.out(), true, level));
   }
-  {  // services and operations
+  {  // services and operations: those of the service and operation posting keys
+    std::set<uint32_t> services;
+    std::set<std::tuple<uint32_t, uint32_t, uint8_t>> operations;  // (service, name, kind) ordinals
+    for (const auto& [k, pages] : postings_) {
+      if (k.kind == kPostService) services.insert(k.a);
+      if (k.kind == kPostOperation) operations.emplace(k.a, k.b, k.c);
+    }
     ByteWriter w;
     std::vector<uint32_t> svc(services.begin(), services.end());
     w.Varint(svc.size());
