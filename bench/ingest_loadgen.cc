@@ -50,6 +50,9 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch_spans, "spans per Export request");
   app.add_option("--seconds", seconds);
   app.add_option("--distinct-batches", distinct_batches, "pre-encoded requests cycled by the senders");
+  int first_backoff_ms = 20;
+  app.add_option("--backoff-ms", first_backoff_ms, "first wait after a refusal; doubles up to 1000 while refused")
+      ->check(CLI::Range(1, 1000));
   app.add_option("--seed", seed);
   app.add_option("--rate", rate, "total spans/s to offer (0: as fast as acknowledged)");
   app.add_option("--replay", replay, "send the requests of this data-set file instead of generated ones");
@@ -101,6 +104,10 @@ int main(int argc, char** argv) {
       auto stub = TraceService::NewStub(grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
       ThreadResult& r = results[static_cast<size_t>(t)];
       auto next_send = std::chrono::steady_clock::now();
+      // After a refusal a sender waits, doubling the wait up to 1 s while refusals go on, as OTLP
+      // exporters back off; a fixed short pause made refused requests (each received in full by
+      // the server) take a large share of its core.
+      std::chrono::milliseconds backoff{0};
       for (size_t i = static_cast<size_t>(t); !stop.load(); i += static_cast<size_t>(concurrency)) {
         const size_t which = i % requests.size();
         if (rate_per_sender > 0) {
@@ -118,9 +125,12 @@ int main(int argc, char** argv) {
         ++r.requests;
         if (s.ok()) {
           r.spans += request_spans[which] - static_cast<uint64_t>(response.partial_success().rejected_spans());
+          backoff = std::chrono::milliseconds(0);
         } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
           ++r.refused;
-          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          backoff =
+              std::clamp(backoff * 2, std::chrono::milliseconds(first_backoff_ms), std::chrono::milliseconds(1000));
+          std::this_thread::sleep_for(backoff);
         } else {
           ++r.failed;
         }

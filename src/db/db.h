@@ -37,13 +37,15 @@ namespace tb::db {
 struct DbOptions {
   std::string data_dir;  // WAL and the instance ID live here
   std::string tenant = "default";
-  uint64_t head_memory_budget_bytes = 1ull << 30;  // shared by the active and the flushing heads
+  // Shared by the active and the flushing heads; with flush_bytes sized so that a process keeps
+  // under 512 MiB RSS while ingesting (the head's estimate is ~1.2 KiB per span; BENCHMARKS.md).
+  uint64_t head_memory_budget_bytes = 320ull << 20;
   bool wal_sync = true;
   uint64_t wal_segment_bytes = 64ull << 20;
   ingest::Limits limits;
   // A flush starts when the active head holds this much (estimated) memory, or when it has held
   // spans for flush_age. Capped at half the memory budget so ingest can go on during a flush.
-  uint64_t flush_bytes = 256ull << 20;
+  uint64_t flush_bytes = 128ull << 20;
   std::chrono::milliseconds flush_age{std::chrono::minutes(5)};
   bool background_flush = true;         // false: only Flush() writes blocks (tests)
   uint64_t cache_bytes = 256ull << 20;  // index sections and pages of blocks, in memory

@@ -19,7 +19,7 @@ struct Config {
   // "*" allows any. Empty: no CORS headers at all, so browsers refuse cross-origin reads.
   std::vector<std::string> cors_allowed_origins;
   bool enable_purge = false;  // POST /purge deletes all data; for test harnesses only
-  uint64_t head_memory_budget_bytes = 1ull << 30;
+  uint64_t head_memory_budget_bytes = 320ull << 20;
   bool wal_sync = true;  // fdatasync before acknowledging; off only for benchmarks of the rest
   uint64_t wal_segment_bytes = 64ull << 20;
   ingest::Limits limits;
@@ -30,7 +30,7 @@ struct Config {
   std::string s3_endpoint;  // e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:7480
   std::string s3_region = "us-east-1";
   bool s3_path_style = false;
-  uint64_t flush_bytes = 256ull << 20;  // head memory at which a block is written (≤ half the budget)
+  uint64_t flush_bytes = 128ull << 20;  // head memory at which a block is written (≤ half the budget)
   uint64_t flush_age_seconds = 300;     // or after this long
   bool background_flush = true;         // false: blocks are written only by POST /admin/flush
   uint64_t cache_bytes = 256ull << 20;  // block indexes and pages kept in memory

@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
       ->add_option("--cors-allowed-origins", defaults.cors_allowed_origins,
                    "Browser origins allowed to call the HTTP API, comma-separated; * for any (default: none)")
       ->delimiter(',');
-  serve->add_option("--head-memory-budget", head_budget, "Memory for recent spans, e.g. 1GiB (default 1GiB)");
+  serve->add_option("--head-memory-budget", head_budget, "Memory for recent spans, e.g. 1GiB (default 320MiB)");
   serve->add_option("--max-request-size", max_request, "Largest accepted request body, e.g. 64MiB (default 64MiB)");
   serve->add_option("--log-level", defaults.log_level, "trace, debug, info, warn, error")->capture_default_str();
   serve->add_option("--storage", defaults.storage,
