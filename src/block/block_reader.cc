@@ -687,11 +687,10 @@ struct BlockReader::Impl {
                    const SearchPrefilter& pre, const query::SpanMatcher& matcher,
                    std::vector<std::pair<uint32_t, uint64_t>>* found) const;
 
-  // Decodes span `i` of a page into `d` (every field is overwritten, so `d` may be reused): its
-  // columns are read at the readers' positions, its start and duration are element `i` of the
-  // page's integer columns. `parent_ref` gets the span's `parent` column entry; an in-segment
-  // parent (≥ 2) is resolved by the caller. `segment_spans` bounds that entry. On malformed input,
-  // returns the name of the column at fault.
+  // Decodes span `i` of a page into `d`: its columns are read at the readers' positions, its start and duration are
+  // element `i` of the page's integer columns. `parent_ref` gets the span's `parent` column entry; an in-segment parent
+  // (≥ 2) is resolved by the caller. `segment_spans` bounds that entry. On malformed input, returns the name of the
+  // column at fault.
   static const char* DecodeSpan(ByteReader col[kColumnCount], const Decoder& dec, ValueCursors& cursors,
                                 const std::vector<uint64_t>& starts, const std::vector<uint64_t>& durations, size_t i,
                                 uint64_t base, uint64_t segment_spans, size_t pair_count, DecodedSpan* d,
@@ -757,10 +756,70 @@ struct BlockReader::Impl {
     return nullptr;
   }
 
+  // Passes a page attribute list: keys are not copied; values are read into `scratch` (a value of a
+  // dictionary key from its run, which must advance for the spans after it).
+  static bool SkipAttributes(ByteReader& r, const Decoder& dec, ValueCursors& cursors, model::AnyValue* scratch) {
+    for (size_t n = r.Count(1); n > 0; --n) {
+      const uint64_t key_ref = ByteReader(r).Varint();
+      SkipRef(r);
+      const bool in_run = !(key_ref & 1);
+      if (in_run ? !cursors.Next(static_cast<uint32_t>(key_ref >> 1), dec, scratch) : !dec.Value(r, scratch))
+        return false;
+    }
+    return !r.failed();
+  }
+
+  // Passes one span of a page in every column but the integer ones, building nothing but the
+  // values it must read from the runs. Returns the name of the column at fault, or null.
+  static const char* SkipSpan(ByteReader col[kColumnCount], const Decoder& dec, ValueCursors& cursors,
+                              uint64_t segment_spans, size_t pair_count, model::AnyValue* scratch) {
+    if (col[kColResourceScope].Varint() >= pair_count || col[kColResourceScope].failed()) return "resource_scope";
+    SkipRef(col[kColName]);
+    if (col[kColName].failed()) return "name";
+    const uint8_t ks = col[kColKindStatus].U8();
+    if ((ks & 7) > 5 || (ks >> 3) > 2 || col[kColKindStatus].failed()) return "kind_status";
+    if (!SkipAttributes(col[kColAttributes], dec, cursors, scratch)) return "attributes";
+    ByteReader& ev = col[kColEvents];
+    for (size_t n = ev.Count(4); n > 0; --n) {
+      ev.Zigzag();
+      SkipRef(ev);
+      ev.Varint();
+      if (!SkipAttributes(ev, dec, cursors, scratch)) return "events";
+    }
+    if (ev.failed()) return "events";
+    ByteReader& lk = col[kColLinks];
+    for (size_t n = lk.Count(28); n > 0; --n) {
+      lk.Bytes(24);  // trace and span ID
+      SkipRef(lk);
+      lk.Varint();
+      lk.Varint();
+      if (!SkipAttributes(lk, dec, cursors, scratch)) return "links";
+    }
+    if (lk.failed()) return "links";
+    col[kColSpanId].Bytes(8);
+    if (col[kColSpanId].failed()) return "span_id";
+    const uint64_t pref = col[kColParent].Varint();
+    if (col[kColParent].failed() || (pref >= 2 && pref - 2 >= segment_spans)) return "parent";
+    if (pref == 1) {
+      col[kColParentRaw].Bytes(8);
+      if (col[kColParentRaw].failed()) return "parent_raw";
+    }
+    ByteReader& m = col[kColMisc];
+    const uint64_t mask = m.Varint();
+    if (mask & ~uint64_t{63}) return "misc";
+    if (mask & 1) m.Varint();
+    if (mask & 2) SkipRef(m);
+    if (mask & 4) SkipRef(m);
+    for (uint64_t bit : {8, 16, 32})
+      if (mask & bit) m.Varint();
+    if (m.failed()) return "misc";
+    return nullptr;
+  }
+
   // The spans of trace `t` in page p (whole pages are fetched, through the cache). Only the
-  // segment of `t` is materialised: the spans of the page's earlier traces are decoded into one
-  // reused span (their values are read in key order, so the cursors must pass them), and the
-  // spans after the segment are not read at all. So, unlike a search, a lookup verifies the
+  // segment of `t` is materialised: the spans of the page's earlier traces are passed without
+  // building them (only their values in the per-key runs are read, since the cursors must pass
+  // them), and the spans after the segment are not read at all. So, unlike a search, a lookup verifies the
   // checksum of every column and the structure of the spans up to its segment, not the page's tail.
   Status DecodeTraceSegment(const std::vector<PageInfo>& pages, uint32_t p, uint32_t t, const Tables& tables,
                             std::vector<DecodedSpan>* out) const {
@@ -777,7 +836,7 @@ struct BlockReader::Impl {
     if (!DecodeIntegers(raw[kColStart], info.span_count, &starts)) return bad("start", "malformed");
     if (!DecodeIntegers(raw[kColDuration], info.span_count, &durations)) return bad("duration", "malformed");
     if (t < info.first_trace || t > info.last_trace) return bad("traces", "trace not in the page's range");
-    DecodedSpan skipped{0, 0, {}};
+    model::AnyValue scratch;
     std::vector<uint64_t> parent_ref;
     uint64_t seen = 0;
     for (uint32_t trace = info.first_trace; trace <= t; ++trace) {
@@ -788,12 +847,12 @@ struct BlockReader::Impl {
       const bool keep = trace == t;
       const size_t seg_begin = out->size();
       for (uint64_t i = 0; i < count; ++i) {
-        DecodedSpan* d = &skipped;
-        if (keep) d = &out->emplace_back(DecodedSpan{trace, 0, {}});
         uint64_t pref = 0;
-        if (const char* column =
-                DecodeSpan(col, dec, cursors, starts, durations, seen + i, base, count, tables.pairs.size(), d, &pref))
-          return bad(column, "malformed");
+        const char* column = keep
+                                 ? DecodeSpan(col, dec, cursors, starts, durations, seen + i, base, count,
+                                              tables.pairs.size(), &out->emplace_back(DecodedSpan{trace, 0, {}}), &pref)
+                                 : SkipSpan(col, dec, cursors, count, tables.pairs.size(), &scratch);
+        if (column != nullptr) return bad(column, "malformed");
         if (keep) parent_ref.push_back(pref);
       }
       seen += count;
