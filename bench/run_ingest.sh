@@ -5,8 +5,8 @@
 #
 # 1. floor: bench/tb_decode_sink (same gRPC server settings; decodes each Export into the span
 #    model and drops it) on core 0, the load generator on core 1, for SECONDS.
-# 2. ours: `tracebucket serve` with its defaults (WAL fdatasync'd per group commit, 1 GiB head
-#    budget, blocks flushed to <data-dir>/blocks in the background) on core 0, the same load
+# 2. ours: `tracebucket serve` with its defaults (WAL fdatasync'd per group commit, 320 MiB head
+#    budget, 128 MiB blocks flushed to <data-dir>/blocks in the background) on core 0, the same load
 #    generator with the same seed on core 1, for SECONDS.
 # Both runs send the same pre-encoded requests. CPU is the server's utime + stime
 # (/proc/<pid>/stat) over the load generator's run; peak RSS is the server's VmHWM.
