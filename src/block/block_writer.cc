@@ -175,6 +175,7 @@ class Builder {
   struct KeyStats {
     std::unordered_set<uint64_t> distinct;  // value hashes
     uint64_t trace_values = 0;              // distinct (trace, value) pairs
+    uint64_t key_mix = 0;                   // mixed into value hashes for `in_trace`
   };
   struct Page {
     ByteWriter cols[kColumnCount];
@@ -195,13 +196,16 @@ class Builder {
   };
 
   // Counts a value of `key`; `in_trace` collects the (key, value) pairs seen in the current trace.
+  // `key` must outlive Run(), like Candidate's strings.
   void CountKey(const std::string& key, const AnyValue& v, std::unordered_set<uint64_t>* in_trace) {
     std::string scratch;
-    auto& ks = key_stats_[key];
+    auto [it, fresh] = key_stats_.try_emplace(key);
+    KeyStats& ks = it->second;
+    if (fresh) ks.key_mix = Checksum64(key) * 0x9E3779B97F4A7C15ull;
     const std::string_view c = Canonical(v, &scratch);
     const uint64_t h = Checksum64(c) ^ static_cast<uint64_t>(v.type());
     ks.distinct.insert(h);
-    if (in_trace->insert(h ^ Checksum64(key) * 0x9E3779B97F4A7C15ull).second) ks.trace_values++;
+    if (in_trace->insert(h ^ ks.key_mix).second) ks.trace_values++;
   }
   // `s` must outlive Run(): a string of a span, resource or scope (unchanged while Run runs).
   void Candidate(std::string_view s, uint32_t weight = 1) { candidates_[s] += weight; }
@@ -271,13 +275,14 @@ class Builder {
   const std::vector<model::Scope>& scopes_;
   const std::vector<std::pair<uint32_t, uint32_t>>& pairs_;
 
-  std::unordered_map<std::string, KeyStats> key_stats_;
-  std::unordered_set<std::string> high_card_names_;
-  std::unordered_set<std::string> inline_names_;  // high-cardinality keys whose strings are packed
-  // Occurrences of every string, by view (hashed with XXH3: std::hash showed up in profiles).
+  // Strings by view, hashed with XXH3 (std::hash showed up in profiles).
   struct ViewHash {
     size_t operator()(std::string_view s) const { return static_cast<size_t>(Checksum64(s)); }
   };
+  std::unordered_map<std::string_view, KeyStats, ViewHash> key_stats_;
+  std::unordered_set<std::string> high_card_names_;
+  std::unordered_set<std::string> inline_names_;  // high-cardinality keys whose strings are packed
+  // Occurrences of every string (Candidate).
   std::unordered_map<std::string_view, uint32_t, ViewHash> candidates_;
   std::deque<std::string> made_candidates_;  // the strings of CandidateMade
   std::vector<std::string> dict_;
@@ -499,8 +504,8 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     if (ks.distinct.size() < o_.high_card_min_distinct ||
         d < o_.high_card_min_ratio * static_cast<double>(traces.size()))
       continue;
-    high_card_names_.insert(key);
-    if (d >= o_.inline_min_ratio * static_cast<double>(ks.trace_values)) inline_names_.insert(key);
+    high_card_names_.emplace(key);
+    if (d >= o_.inline_min_ratio * static_cast<double>(ks.trace_values)) inline_names_.emplace(key);
   }
   key_stats_.clear();
 
