@@ -268,6 +268,8 @@ struct BlockReader::Impl {
     if (cache != nullptr) cache->Put(key, b);
   }
   std::string SectionKey(SectionId id) const { return prefix + kIndexObject + "#" + SectionName(id); }
+  // The cache key of page p fetched whole.
+  std::string PageKey(uint32_t p) const { return prefix + kDataObject + "#p" + std::to_string(p); }
 
   // Whole sections, verified against the meta's checksums. Adjacent missing sections are fetched
   // with one GET.
@@ -660,7 +662,7 @@ struct BlockReader::Impl {
   // verifies and decompresses into raw[c] those in `decompress` (bit c for column c).
   Status PageColumns(const PageInfo& info, uint32_t p, int last_column, std::string raw[kColumnCount],
                      uint32_t decompress = ~0u) const {
-    const std::string full_key = prefix + kDataObject + "#p" + std::to_string(p);
+    const std::string full_key = PageKey(p);
     Bytes bytes = cache != nullptr ? cache->Get(full_key) : nullptr;
     if (bytes == nullptr) {
       const uint64_t len = info.ColumnOffset(last_column + 1) - info.offset;
@@ -756,35 +758,34 @@ struct BlockReader::Impl {
     return nullptr;
   }
 
-  // Passes a page attribute list: keys are not copied; values are read into `scratch` (a value of a
-  // dictionary key from its run, which must advance for the spans after it).
-  static bool SkipAttributes(ByteReader& r, const Decoder& dec, ValueCursors& cursors, model::AnyValue* scratch) {
+  // Passes a page attribute list, building nothing: keys are not copied, and values (in the list,
+  // or of a dictionary key in its run, which must advance for the spans after it) are only passed.
+  static bool SkipAttributes(ByteReader& r, const Decoder& dec, ValueCursors& cursors) {
     for (size_t n = r.Count(1); n > 0; --n) {
       const uint64_t key_ref = ByteReader(r).Varint();
       SkipRef(r);
       const bool in_run = !(key_ref & 1);
-      if (in_run ? !cursors.Next(static_cast<uint32_t>(key_ref >> 1), dec, scratch) : !dec.Value(r, scratch))
-        return false;
+      if (in_run ? !cursors.Skip(static_cast<uint32_t>(key_ref >> 1), dec) : !dec.SkipValue(r)) return false;
     }
     return !r.failed();
   }
 
-  // Passes one span of a page in every column but the integer ones, building nothing but the
-  // values it must read from the runs. Returns the name of the column at fault, or null.
+  // Passes one span of a page in every column but the integer ones, building nothing. Returns the
+  // name of the column at fault, or null.
   static const char* SkipSpan(ByteReader col[kColumnCount], const Decoder& dec, ValueCursors& cursors,
-                              uint64_t segment_spans, size_t pair_count, model::AnyValue* scratch) {
+                              uint64_t segment_spans, size_t pair_count) {
     if (col[kColResourceScope].Varint() >= pair_count || col[kColResourceScope].failed()) return "resource_scope";
     SkipRef(col[kColName]);
     if (col[kColName].failed()) return "name";
     const uint8_t ks = col[kColKindStatus].U8();
     if ((ks & 7) > 5 || (ks >> 3) > 2 || col[kColKindStatus].failed()) return "kind_status";
-    if (!SkipAttributes(col[kColAttributes], dec, cursors, scratch)) return "attributes";
+    if (!SkipAttributes(col[kColAttributes], dec, cursors)) return "attributes";
     ByteReader& ev = col[kColEvents];
     for (size_t n = ev.Count(4); n > 0; --n) {
       ev.Zigzag();
       SkipRef(ev);
       ev.Varint();
-      if (!SkipAttributes(ev, dec, cursors, scratch)) return "events";
+      if (!SkipAttributes(ev, dec, cursors)) return "events";
     }
     if (ev.failed()) return "events";
     ByteReader& lk = col[kColLinks];
@@ -793,7 +794,7 @@ struct BlockReader::Impl {
       SkipRef(lk);
       lk.Varint();
       lk.Varint();
-      if (!SkipAttributes(lk, dec, cursors, scratch)) return "links";
+      if (!SkipAttributes(lk, dec, cursors)) return "links";
     }
     if (lk.failed()) return "links";
     col[kColSpanId].Bytes(8);
@@ -818,8 +819,8 @@ struct BlockReader::Impl {
 
   // The spans of trace `t` in page p (whole pages are fetched, through the cache). Only the
   // segment of `t` is materialised: the spans of the page's earlier traces are passed without
-  // building them (only their values in the per-key runs are read, since the cursors must pass
-  // them), and the spans after the segment are not read at all. So, unlike a search, a lookup verifies the
+  // building anything (their values in the per-key runs are passed, since the cursors must
+  // advance past them), and the spans after the segment are not read at all. So, unlike a search, a lookup verifies the
   // checksum of every column and the structure of the spans up to its segment, not the page's tail.
   Status DecodeTraceSegment(const std::vector<PageInfo>& pages, uint32_t p, uint32_t t, const Tables& tables,
                             std::vector<DecodedSpan>* out) const {
@@ -836,7 +837,6 @@ struct BlockReader::Impl {
     if (!DecodeIntegers(raw[kColStart], info.span_count, &starts)) return bad("start", "malformed");
     if (!DecodeIntegers(raw[kColDuration], info.span_count, &durations)) return bad("duration", "malformed");
     if (t < info.first_trace || t > info.last_trace) return bad("traces", "trace not in the page's range");
-    model::AnyValue scratch;
     std::vector<uint64_t> parent_ref;
     uint64_t seen = 0;
     for (uint32_t trace = info.first_trace; trace <= t; ++trace) {
@@ -851,7 +851,7 @@ struct BlockReader::Impl {
         const char* column = keep
                                  ? DecodeSpan(col, dec, cursors, starts, durations, seen + i, base, count,
                                               tables.pairs.size(), &out->emplace_back(DecodedSpan{trace, 0, {}}), &pref)
-                                 : SkipSpan(col, dec, cursors, count, tables.pairs.size(), &scratch);
+                                 : SkipSpan(col, dec, cursors, count, tables.pairs.size());
         if (column != nullptr) return bad(column, "malformed");
         if (keep) parent_ref.push_back(pref);
       }
@@ -1058,6 +1058,42 @@ Status BlockReader::TraceRanges(const std::vector<model::TraceId>& ids, std::vec
   return Status::Ok();
 }
 
+namespace {
+
+// The pages holding trace ordinal t: the first whose last trace is t or later, and those after it
+// that continue t (the directory's trace ranges are ascending).
+std::vector<uint32_t> PagesOfTrace(const std::vector<PageInfo>& pages, uint32_t t) {
+  std::vector<uint32_t> list;
+  const auto first =
+      std::partition_point(pages.begin(), pages.end(), [t](const PageInfo& p) { return p.last_trace < t; });
+  for (auto p = first; p != pages.end() && p->first_trace <= t; ++p)
+    list.push_back(static_cast<uint32_t>(p - pages.begin()));
+  return list;
+}
+
+}  // namespace
+
+query::TraceReadPlan BlockReader::PlanReadTrace(const model::TraceId& id) const {
+  const Impl& m = *impl_;
+  if (m.meta.trace_count == 0) return query::TraceReadPlan::kAbsent;
+  std::shared_ptr<const std::vector<PageInfo>> pages;
+  {
+    std::lock_guard lock(m.mu);
+    if (!m.traces_full || !m.pages || !m.tables) return query::TraceReadPlan::kMayWait;  // index not loaded
+    pages = m.pages;
+  }
+  bool found = false;
+  uint32_t t = 0;
+  TraceRow row;
+  // From memory now; an error (a corrupt table) is left for ReadTrace to report.
+  if (!m.FindTraceRow(id, &found, &t, &row).ok()) return query::TraceReadPlan::kMayWait;
+  if (!found) return query::TraceReadPlan::kAbsent;
+  if (m.cache == nullptr) return query::TraceReadPlan::kMayWait;
+  for (uint32_t p : PagesOfTrace(*pages, t))
+    if (m.cache->Get(m.PageKey(p)) == nullptr) return query::TraceReadPlan::kMayWait;
+  return query::TraceReadPlan::kFromMemory;
+}
+
 Status BlockReader::ReadTrace(const model::TraceId& id, model::Traces* out) const {
   const Impl& m = *impl_;
   bool found = false;
@@ -1068,13 +1104,7 @@ Status BlockReader::ReadTrace(const model::TraceId& id, model::Traces* out) cons
   std::shared_ptr<const std::vector<PageInfo>> pages;
   std::shared_ptr<const Tables> tables;
   TB_RETURN_IF_ERROR(m.Basics(&pages, &tables, true));
-  // The pages holding trace t: the first whose last trace is t or later, and those after it that
-  // continue t (the directory's trace ranges are ascending).
-  std::vector<uint32_t> page_list;
-  const auto first =
-      std::partition_point(pages->begin(), pages->end(), [t](const PageInfo& p) { return p.last_trace < t; });
-  for (auto p = first; p != pages->end() && p->first_trace <= t; ++p)
-    page_list.push_back(static_cast<uint32_t>(p - pages->begin()));
+  const std::vector<uint32_t> page_list = PagesOfTrace(*pages, t);
   if (page_list.empty()) return m.SectionCorrupt(SectionId::kPages, "no page holds trace " + std::to_string(t));
   std::vector<std::vector<DecodedSpan>> decoded(page_list.size());
   TB_RETURN_IF_ERROR(

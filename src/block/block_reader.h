@@ -64,6 +64,9 @@ class BlockReader final : public query::TraceSource {
   // query::TraceSource
   Status FindTraces(const query::SpanMatcher& matcher, size_t limit, std::vector<query::TraceHit>* hits) const override;
   Status ReadTrace(const model::TraceId& id, model::Traces* out) const override;
+  // kAbsent when the trace table and bloom are loaded and do not hold `id`; kFromMemory when they
+  // do and every page of the trace is in the cache; else kMayWait.
+  query::TraceReadPlan PlanReadTrace(const model::TraceId& id) const override;
   // From the trace table alone: no page is read.
   Status TracesInWindow(uint64_t start_unix_nano, uint64_t end_unix_nano,
                         std::vector<query::TraceHit>* out) const override;

@@ -366,6 +366,113 @@ TEST(BlockCodec, RepeatedValuesRoundTrip) {
   EXPECT_TRUE(cursors.Exhausted());
 }
 
+// Skipping values of a run and reading the rest gives what reading every value gives, for every
+// value form: packed strings (raw, decimal, hex, UUID, templates on first and later use, repeats,
+// including a repeat whose previous string was skipped) and values in the run (ints, doubles,
+// strings by reference and inline, arrays, key-value lists, repeats).
+TEST(BlockCodec, SkipThenNextReadsTheSameValues) {
+  const StringIndex dict_index = {{"p", 0}, {"v", 1}};
+  const std::vector<bool> inline_keys = {true, false};  // "p" packs its strings, "v" does not
+  const Encoder enc(&dict_index, &inline_keys);
+  const std::vector<std::string> packed = {"user-1",
+                                           "user-1",
+                                           "7",
+                                           "deadbeef",
+                                           "123e4567-e89b-12d3-a456-426614174000",
+                                           "123e4567-e89b-12d3-a456-426614174000",
+                                           "id 1 of 2",
+                                           "id 1 of 2",
+                                           "id 3 of 4",
+                                           "ünï 5 cödé",
+                                           "id 5 of 6",
+                                           "id 5 of 6",
+                                           "no digits",
+                                           ""};
+  const std::vector<model::AnyValue> unpacked = {
+      model::AnyValue::Int(-3),
+      model::AnyValue::Int(-3),
+      model::AnyValue::Double(2.5),
+      model::AnyValue::String("p"),  // a dictionary string: a reference
+      model::AnyValue::String("inline text"),
+      model::AnyValue::String("inline text"),
+      model::AnyValue::Array({model::AnyValue::Int(1), model::AnyValue::String("p")}),
+      model::AnyValue::KvList({{"v", model::AnyValue::Bool(true)}, {"k", model::AnyValue()}}),
+      model::AnyValue::KvList({{"v", model::AnyValue::Bool(true)}, {"k", model::AnyValue()}}),
+      model::AnyValue::FromBytes("\x01\x02"),
+      model::AnyValue()};
+  // One attribute per list, the two keys interleaved.
+  std::vector<std::pair<uint32_t, model::AnyValue>> values;
+  for (size_t i = 0; i < std::max(packed.size(), unpacked.size()); ++i) {
+    if (i < packed.size()) values.emplace_back(0, model::AnyValue::String(packed[i]));
+    if (i < unpacked.size()) values.emplace_back(1, unpacked[i]);
+  }
+  ValueRuns runs;
+  ByteWriter attributes;
+  for (const auto& [key, value] : values) enc.Attributes(attributes, {{key == 0 ? "p" : "v", value}}, &runs);
+  ASSERT_FALSE(runs[0].templates.empty());
+  ByteWriter column;
+  WriteValuesColumn(runs, column);
+  Dictionary dict;
+  dict.blob = "pv";
+  dict.offsets = {0, 1, 2};
+  const Decoder dec(dict);
+  // Patterns of which values to skip: every one, none, every m-th at each offset, all before i.
+  std::vector<std::vector<bool>> patterns = {std::vector<bool>(values.size(), true),
+                                             std::vector<bool>(values.size(), false)};
+  for (size_t m = 2; m <= 3; ++m)
+    for (size_t r = 0; r < m; ++r) {
+      auto& skip = patterns.emplace_back(values.size());
+      for (size_t i = 0; i < values.size(); ++i) skip[i] = i % m != r;
+    }
+  for (size_t first_read = 1; first_read < values.size(); ++first_read) {
+    auto& skip = patterns.emplace_back(values.size(), false);
+    for (size_t i = 0; i < first_read; ++i) skip[i] = true;
+  }
+  for (size_t n = 0; n < patterns.size(); ++n) {
+    ValueCursors cursors;
+    ASSERT_TRUE(cursors.Parse(column.out()));
+    for (size_t i = 0; i < values.size(); ++i) {
+      const auto& [key, expected] = values[i];
+      if (patterns[n][i]) {
+        ASSERT_TRUE(cursors.Skip(key, dec)) << "pattern " << n << " value " << i;
+        continue;
+      }
+      model::AnyValue got;
+      ASSERT_TRUE(cursors.Next(key, dec, &got)) << "pattern " << n << " value " << i;
+      EXPECT_EQ(got, expected) << "pattern " << n << " value " << i;
+    }
+    EXPECT_TRUE(cursors.Exhausted()) << "pattern " << n;
+    EXPECT_FALSE(cursors.Skip(0, dec));
+    EXPECT_FALSE(cursors.Skip(1, dec));
+  }
+}
+
+// Skip checks what Next checks: a malformed packed shape or a repeat with nothing before it fails.
+TEST(BlockCodec, SkipOfMalformedValuesFails) {
+  const Dictionary dict;
+  const Decoder dec(dict);
+  for (const uint64_t shape : {uint64_t{(1 << 3) | 4}, uint64_t{5}, uint64_t{6}}) {
+    ValueRuns runs;
+    runs[1].values.U8(kTagPacked);
+    runs[1].shapes.Varint(shape);
+    ByteWriter column;
+    WriteValuesColumn(runs, column);
+    ValueCursors cursors;
+    ASSERT_TRUE(cursors.Parse(column.out()));
+    EXPECT_FALSE(cursors.Skip(1, dec)) << shape;
+  }
+  ValueRuns runs;
+  runs[1].values.U8(kTagRepeat);
+  runs[2].values.U8(kTagString);
+  runs[2].values.Varint(4 << 1);  // a reference past the (empty) dictionary
+  ByteWriter column;
+  WriteValuesColumn(runs, column);
+  ValueCursors cursors;
+  ASSERT_TRUE(cursors.Parse(column.out()));
+  EXPECT_FALSE(cursors.Skip(1, dec));
+  EXPECT_FALSE(cursors.Skip(2, dec));
+}
+
 // SQL that differs only in its numbers stores its text once per page: the rest is numbers.
 TEST(BlockCodec, TemplateTextStoredOncePerRun) {
   KeyRun run;

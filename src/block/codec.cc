@@ -277,60 +277,102 @@ bool ValueCursors::Parse(std::string_view column) {
   return runs_.size() == n && r.done();
 }
 
-bool ValueCursors::NextPacked(Cursor& c, std::string* out) {
-  const uint64_t shape = c.shapes.Varint();
-  if (c.shapes.failed()) return false;
-  std::string& s = *out;
-  s.clear();
+bool ValueCursors::ReadPacked(uint64_t shape, Cursor& c, ByteReader& text, ByteReader& binary, std::string* out) {
+  // Each form checks its fields, then builds its string only when `out` is set.
   switch (shape & 7) {
-    case kPackRaw:
+    case kPackRaw: {
       if ((shape >> 3) & 7) return false;
-      s.assign(c.text.Bytes(static_cast<size_t>(std::min<uint64_t>(shape >> 6, c.text.remaining() + 1))));
+      const std::string_view bytes =
+          text.Bytes(static_cast<size_t>(std::min<uint64_t>(shape >> 6, text.remaining() + 1)));
+      if (out != nullptr) out->assign(bytes);
       break;
-    case kPackDecimal:
+    }
+    case kPackDecimal: {
       if (shape >> 6) return false;
-      s = std::to_string(c.binary.Fixed(static_cast<int>((shape >> 3) & 7) + 1));
+      const uint64_t v = binary.Fixed(static_cast<int>((shape >> 3) & 7) + 1);
+      if (out != nullptr) *out = std::to_string(v);
       break;
-    case kPackHex:
+    }
+    case kPackHex: {
       if (((shape >> 3) & 7) || (shape >> 6) == 0) return false;
-      AppendHex(c.binary.Bytes(static_cast<size_t>(std::min<uint64_t>(shape >> 6, c.binary.remaining() + 1))), &s);
+      const std::string_view bytes =
+          binary.Bytes(static_cast<size_t>(std::min<uint64_t>(shape >> 6, binary.remaining() + 1)));
+      if (out != nullptr) {
+        out->clear();
+        AppendHex(bytes, out);
+      }
       break;
+    }
     case kPackUuid: {
       if (shape >> 3) return false;
-      std::string hex;
-      AppendHex(c.binary.Bytes(16), &hex);
-      if (hex.size() != 32) return false;
-      for (size_t i = 0, j = 0; i < 36; ++i) s.push_back(IsUuidDash(i) ? '-' : hex[j++]);
+      const std::string_view bytes = binary.Bytes(16);
+      if (binary.failed()) return false;
+      if (out != nullptr) {
+        std::string hex;
+        AppendHex(bytes, &hex);
+        out->clear();
+        for (size_t i = 0, j = 0; i < 36; ++i) out->push_back(IsUuidDash(i) ? '-' : hex[j++]);
+      }
       break;
     }
     case kPackTemplate: {
       const uint64_t ordinal = shape >> 3;
       if (ordinal > c.templates.size()) return false;
       if (ordinal == c.templates.size()) {  // first use: the definition follows in `text`
-        const size_t k = c.text.Count(1);
+        const size_t k = text.Count(1);
         if (k == 0) return false;
         std::vector<std::string> pieces(k + 1);
-        for (auto& p : pieces) p.assign(c.text.LenBytes());
-        if (c.text.failed()) return false;
+        for (auto& p : pieces) p.assign(text.LenBytes());
+        if (text.failed()) return false;
         c.templates.push_back(std::move(pieces));
       }
       const auto& pieces = c.templates[static_cast<size_t>(ordinal)];
-      s = pieces[0];
+      if (out != nullptr) *out = pieces[0];
       for (size_t i = 1; i < pieces.size(); ++i) {
-        s += std::to_string(c.binary.Varint());
-        s += pieces[i];
+        const uint64_t number = binary.Varint();
+        if (out == nullptr) continue;
+        *out += std::to_string(number);
+        *out += pieces[i];
       }
       break;
     }
-    case kPackRepeat:
-      if (shape >> 3 || !c.has_previous) return false;
-      s = c.previous;
-      break;
     default: return false;
   }
-  if (c.text.failed() || c.binary.failed()) return false;
-  c.previous = s;
+  return !text.failed() && !binary.failed();
+}
+
+bool ValueCursors::NextPacked(Cursor& c, std::string* out) {
+  const uint64_t shape = c.shapes.Varint();
+  if (c.shapes.failed()) return false;
+  if ((shape & 7) == kPackRepeat) {
+    if (shape >> 3 || !c.has_previous) return false;
+    if (c.previous_skipped) {
+      // Built now from where the skipped string lies; its template, if any, is defined already.
+      ByteReader text = c.skipped_text, binary = c.skipped_binary;
+      if (!ReadPacked(c.skipped_shape, c, text, binary, &c.previous)) return false;
+      c.previous_skipped = false;
+    }
+    *out = c.previous;
+    return true;
+  }
+  if (!ReadPacked(shape, c, c.text, c.binary, out)) return false;
+  c.previous = *out;
   c.has_previous = true;
+  c.previous_skipped = false;
+  return true;
+}
+
+bool ValueCursors::SkipPacked(Cursor& c) {
+  const uint64_t shape = c.shapes.Varint();
+  if (c.shapes.failed()) return false;
+  if ((shape & 7) == kPackRepeat) return !(shape >> 3) && c.has_previous;
+  const ByteReader text = c.text, binary = c.binary;
+  if (!ReadPacked(shape, c, c.text, c.binary, nullptr)) return false;
+  c.has_previous = true;
+  c.previous_skipped = true;
+  c.skipped_shape = shape;
+  c.skipped_text = text;
+  c.skipped_binary = binary;
   return true;
 }
 
@@ -355,6 +397,25 @@ bool ValueCursors::Next(uint32_t key, const Decoder& dec, model::AnyValue* out) 
   if (!NextPacked(c, &s)) return false;
   *out = model::AnyValue::String(std::move(s));
   return true;
+}
+
+bool ValueCursors::Skip(uint32_t key, const Decoder& dec) {
+  auto it = runs_.find(key);
+  if (it == runs_.end()) return false;
+  Cursor& c = it->second;
+  const uint8_t tag = ByteReader(c.values).U8();
+  if (tag == kTagRepeat) {
+    c.values.U8();
+    return !c.previous_value.empty();
+  }
+  if (tag != kTagPacked) {
+    ByteReader before = c.values;
+    if (!dec.SkipValue(c.values)) return false;
+    c.previous_value = before.Bytes(before.remaining() - c.values.remaining());
+    return true;
+  }
+  c.values.U8();
+  return SkipPacked(c);
 }
 
 bool ValueCursors::Exhausted() const {
@@ -410,6 +471,39 @@ bool Decoder::Value(ByteReader& r, model::AnyValue* out, int depth) const {
       *out = model::AnyValue::KvList(std::move(kvs));
       break;
     }
+    default: r.Fail(); return false;
+  }
+  return !r.failed();
+}
+
+bool Decoder::SkipRef(ByteReader& r) const {
+  const uint64_t v = r.Varint();
+  if (v & 1) {
+    r.Bytes(static_cast<size_t>(std::min<uint64_t>(v >> 1, r.remaining() + 1)));
+  } else if ((v >> 1) >= dict_.size()) {
+    r.Fail();
+  }
+  return !r.failed();
+}
+
+bool Decoder::SkipValue(ByteReader& r, int depth) const {
+  if (depth > 64) return r.Fail(), false;
+  switch (r.U8()) {
+    case kTagEmpty:
+    case kTagFalse:
+    case kTagTrue: break;
+    case kTagString: SkipRef(r); break;
+    case kTagInt: r.Varint(); break;
+    case kTagDouble: r.U64(); break;
+    case kTagBytes: r.LenBytes(); break;
+    case kTagArray:
+      for (size_t n = r.Count(); n > 0; --n)
+        if (!SkipValue(r, depth + 1)) return false;
+      break;
+    case kTagKvList:
+      for (size_t n = r.Count(2); n > 0; --n)
+        if (!SkipRef(r) || !SkipValue(r, depth + 1)) return false;
+      break;
     default: r.Fail(); return false;
   }
   return !r.failed();

@@ -81,6 +81,9 @@ class ValueCursors {
   bool Parse(std::string_view column);  // false if malformed
   // The next value of `key`; false if exhausted or malformed.
   bool Next(uint32_t key, const Decoder& dec, model::AnyValue* out);
+  // Passes the next value of `key` as Next would, checking its structure, but builds no value: a
+  // skipped packed string is only located, and built later if a repeat names it.
+  bool Skip(uint32_t key, const Decoder& dec);
   // Whether every run has been read to its end.
   bool Exhausted() const;
 
@@ -90,9 +93,18 @@ class ValueCursors {
     std::vector<std::vector<std::string>> templates;  // literal pieces around the numbers
     std::string previous;                             // the last packed string read
     bool has_previous = false;
+    // When the last packed string was skipped: its shape and where its text and binary began, so
+    // that `previous` is built only if a repeat asks for it.
+    bool previous_skipped = false;
+    uint64_t skipped_shape = 0;
+    ByteReader skipped_text, skipped_binary;
     std::string_view previous_value;  // encoding of the last value that was not a packed string
   };
+  // Reads one packed string of form `shape` from `text` and `binary` (defining a template on its
+  // first use) into `out`, or passes it when `out` is null. Not a repeat.
+  static bool ReadPacked(uint64_t shape, Cursor& c, ByteReader& text, ByteReader& binary, std::string* out);
   static bool NextPacked(Cursor& c, std::string* out);
+  static bool SkipPacked(Cursor& c);
   std::unordered_map<uint32_t, Cursor> runs_;
 };
 
@@ -102,10 +114,13 @@ class Decoder {
   // Each returns false on malformed input (the reader is then failed too).
   bool Ref(ByteReader& r, std::string* out) const;
   bool Value(ByteReader& r, model::AnyValue* out, int depth = 0) const;
+  // Passes one value as Value would, checking the same, building nothing.
+  bool SkipValue(ByteReader& r, int depth = 0) const;
   // `cursors` null: every value in the list itself; else values of dictionary keys from the runs.
   bool Attributes(ByteReader& r, model::Attributes* out, ValueCursors* cursors) const;
 
  private:
+  bool SkipRef(ByteReader& r) const;  // as Ref, building nothing
   const Dictionary& dict_;
 };
 

@@ -40,21 +40,51 @@ Status TraceSource::TracesInWindow(uint64_t start_unix_nano, uint64_t end_unix_n
   return Status::Ok();
 }
 
+namespace {
+
+// A corrupt block must not take the others down: its DATA_LOSS is logged, and the query answers
+// from the rest.
+Status ToleratingDataLoss(Status s) {
+  if (s.code() != StatusCode::kDataLoss) return s;
+  spdlog::error("skipping a source in this query: {}", s.ToString());
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status QueryEngine::ForEachSource(const SourceList& sources,
                                   const std::function<Status(const TraceSource&, size_t)>& fn) const {
-  return ParallelFor(sources.size(), max_parallel_, [&](size_t i) {
-    Status s = fn(*sources[i], i);
-    if (s.code() != StatusCode::kDataLoss) return s;
-    // A corrupt block must not take the others down: answer from the rest, and say which one failed.
-    spdlog::error("skipping a source in this query: {}", s.ToString());
-    return Status::Ok();
-  });
+  return ParallelFor(sources.size(), max_parallel_, [&](size_t i) { return ToleratingDataLoss(fn(*sources[i], i)); });
 }
 
 Result<model::Traces> QueryEngine::ReadTrace(const SourceList& sources, const model::TraceId& id) const {
+  // Sources that rule the trace out are not asked. A thread costs more than a read from memory (and
+  // on a busy machine waits for a core), so the reads run on this thread unless two or more may
+  // wait on storage: then each of those gets a task, and the in-memory reads share one.
+  std::vector<size_t> waiting, in_memory;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    switch (sources[i]->PlanReadTrace(id)) {
+      case TraceReadPlan::kAbsent: break;
+      case TraceReadPlan::kFromMemory: in_memory.push_back(i); break;
+      case TraceReadPlan::kMayWait: waiting.push_back(i); break;
+    }
+  }
+  if (waiting.size() < 2) {
+    in_memory.insert(in_memory.end(), waiting.begin(), waiting.end());
+    waiting.clear();
+  }
   std::vector<model::Traces> parts(sources.size());
-  TB_RETURN_IF_ERROR(
-      ForEachSource(sources, [&](const TraceSource& s, size_t i) { return s.ReadTrace(id, &parts[i]); }));
+  const auto read = [&](size_t i) { return ToleratingDataLoss(sources[i]->ReadTrace(id, &parts[i])); };
+  const size_t tasks = waiting.size() + (in_memory.empty() ? 0 : 1);
+  TB_RETURN_IF_ERROR(ParallelFor(tasks, max_parallel_, [&](size_t task) -> Status {
+    if (task < waiting.size()) return read(waiting[task]);
+    Status first_error;
+    for (size_t i : in_memory) {
+      Status s = read(i);
+      if (first_error.ok()) first_error = std::move(s);
+    }
+    return first_error;
+  }));
   model::Traces trace;
   for (auto& part : parts)
     for (auto& rs : part.resource_spans) trace.resource_spans.push_back(std::move(rs));

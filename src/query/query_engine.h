@@ -39,7 +39,9 @@ using SourceList = std::vector<std::shared_ptr<const TraceSource>>;
 class QueryEngine {
  public:
   // `sources` is asked once per request, since flushes change the set between requests. Sources
-  // are queried in parallel, up to `max_parallel` at a time. A source that reports DATA_LOSS (a
+  // are queried in parallel, up to `max_parallel` at a time; a trace read asks only the sources
+  // that may hold the trace (TraceSource::PlanReadTrace), and starts threads only when two or more
+  // of them may wait on storage. A source that reports DATA_LOSS (a
   // corrupt block) is logged and left out of that answer; other errors fail the request.
   explicit QueryEngine(std::function<SourceList()> sources, size_t max_parallel = 16)
       : sources_(std::move(sources)), max_parallel_(max_parallel) {}

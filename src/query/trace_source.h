@@ -32,6 +32,13 @@ struct Operation {
 // Call counts keyed by (parent service, child service).
 using DependencyCounts = std::map<std::pair<std::string, std::string>, uint64_t>;
 
+// How a source would answer a read of one trace, judged without I/O (TraceSource::PlanReadTrace).
+enum class TraceReadPlan {
+  kAbsent,      // it holds no span of the trace: not worth asking
+  kFromMemory,  // it may hold spans, and would read them without waiting on storage
+  kMayWait,     // it cannot tell without I/O, or reading may wait on storage
+};
+
 class TraceSource {
  public:
   virtual ~TraceSource() = default;
@@ -41,6 +48,10 @@ class TraceSource {
   virtual Status FindTraces(const SpanMatcher& matcher, size_t limit, std::vector<TraceHit>* hits) const = 0;
   // Appends every span of trace `id` held by this source; nothing if it holds none.
   virtual Status ReadTrace(const model::TraceId& id, model::Traces* out) const = 0;
+  // Judges ReadTrace(id) from what the source holds in memory, doing no I/O; a hint for scheduling
+  // (what it holds may change before the read), except that kAbsent must be certain. The default
+  // cannot tell.
+  virtual TraceReadPlan PlanReadTrace(const model::TraceId& /*id*/) const { return TraceReadPlan::kMayWait; }
   // Appends the time range of each of `ids` that this source holds spans of, so that a trace
   // matched in one source is ordered by its spans in every source. The default reads the traces.
   virtual Status TraceRanges(const std::vector<model::TraceId>& ids, std::vector<TraceHit>* out) const;
