@@ -266,9 +266,10 @@ class Builder {
   }
 
   void FlushPage();
+  // `estimate`: the EstimateSpan sum of the segment's spans.
   template <typename Spans>
-  void EncodeSegment(const Spans& spans, const std::vector<uint32_t>& members, size_t begin, size_t end,
-                     uint32_t trace);
+  void EncodeSegment(const Spans& spans, const std::vector<uint32_t>& members, size_t begin, size_t end, uint32_t trace,
+                     size_t estimate);
 
   const BlockWriterOptions& o_;
   const std::vector<model::Resource>& resources_;
@@ -294,6 +295,10 @@ class Builder {
   std::vector<uint32_t> pair_service_;       // service ordinal per pair
   std::vector<uint32_t> pair_indexed_page_;  // per pair: 1 + the last page holding its index entries
   std::unordered_map<PostingKey, std::vector<uint32_t>, PostingKeyHash> postings_;
+  // Scratch of EncodeSegment, kept to reuse their memory: span id → first ordinal in the segment,
+  // and the posting keys of one span's attributes.
+  std::unordered_map<uint64_t, uint32_t> segment_first_index_;
+  std::vector<PostingKey> span_keys_;
 
   uint64_t block_min_ = 0;
   Page page_;
@@ -352,7 +357,7 @@ void Builder::FlushPage() {
 
 template <typename Spans>
 void Builder::EncodeSegment(const Spans& spans, const std::vector<uint32_t>& members, size_t begin, size_t end,
-                            uint32_t trace) {
+                            uint32_t trace, size_t estimate) {
   const Encoder enc(&dict_index_, &inline_keys_);
   Page& p = page_;
   if (p.empty()) {
@@ -360,8 +365,10 @@ void Builder::EncodeSegment(const Spans& spans, const std::vector<uint32_t>& mem
     p.first_span_offset = static_cast<uint32_t>(begin);
   }
   p.last_trace = trace;
+  p.estimate += estimate;
   uint64_t base = std::numeric_limits<uint64_t>::max();
-  std::unordered_map<uint64_t, uint32_t> first_index;  // span id → first ordinal in the segment
+  std::unordered_map<uint64_t, uint32_t>& first_index = segment_first_index_;
+  first_index.clear();
   for (size_t i = begin; i < end; ++i) {
     const auto& s = spans[members[i]].span;
     base = std::min(base, s.start_time_unix_nano);
@@ -375,9 +382,10 @@ void Builder::EncodeSegment(const Spans& spans, const std::vector<uint32_t>& mem
     p.span_count++;
     p.min_start = std::min(p.min_start, s.start_time_unix_nano);
     p.max_start = std::max(p.max_start, s.start_time_unix_nano);
-    p.estimate += EstimateSpan(s);
     p.cols[kColResourceScope].Varint(stored.pair);
-    enc.Ref(p.cols[kColName], s.name);
+    // A span name is always in the dictionary (candidate weight 2): its reference is its ordinal.
+    const uint32_t op = Ord(s.name);
+    p.cols[kColName].Varint(uint64_t{op} << 1);
     p.cols[kColKindStatus].U8(
         static_cast<uint8_t>(static_cast<uint8_t>(s.kind) | static_cast<uint8_t>(s.status.code) << 3));
     p.starts.push_back(s.start_time_unix_nano - base);
@@ -427,7 +435,6 @@ void Builder::EncodeSegment(const Spans& spans, const std::vector<uint32_t>& mem
 
     // Index entries of this span: postings by trace ordinal, blooms by page.
     const uint32_t svc = pair_service_[stored.pair];
-    const uint32_t op = Ord(s.name);
     Post({kPostOperation, static_cast<uint8_t>(s.kind), svc, op});
     Post({kPostName, 0, op, 0});
     if (s.status.code == model::StatusCode::kError) Post({kPostError, 0, 0, 0});
@@ -439,7 +446,8 @@ void Builder::EncodeSegment(const Spans& spans, const std::vector<uint32_t>& mem
       for (const auto& k : pair_keys_[stored.pair]) Post(k);
       for (const auto& h : pair_hashes_[stored.pair]) p.blooms.push_back(h);
     }
-    std::vector<PostingKey> keys;
+    std::vector<PostingKey>& keys = span_keys_;
+    keys.clear();
     IndexAttributes(s.attributes, &keys, &p.blooms);
     for (const auto& e : s.events) IndexAttributes(e.attributes, &keys, &p.blooms);
     for (const auto& l : s.links) IndexAttributes(l.attributes, &keys, &p.blooms);
@@ -455,8 +463,22 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
   std::vector<std::pair<model::TraceId, std::vector<uint32_t>>> traces;
   std::vector<uint32_t> by_id;
   {
-    std::map<model::TraceId, std::vector<uint32_t>> grouped;
-    for (size_t i = 0; i < spans.size(); ++i) grouped[spans[i].span.trace_id].push_back(static_cast<uint32_t>(i));
+    // Grouped through a hash map, then the traces (not the spans) sorted by ID: a std::map
+    // compared 16-byte IDs about log2(traces) times per span.
+    struct TraceIdHash {
+      size_t operator()(const model::TraceId& id) const { return static_cast<size_t>(HashTraceId(id.data()).h1); }
+    };
+    std::vector<std::pair<model::TraceId, std::vector<uint32_t>>> grouped;
+    {
+      std::unordered_map<model::TraceId, uint32_t, TraceIdHash> slot_of;
+      for (size_t i = 0; i < spans.size(); ++i) {
+        const model::TraceId& id = spans[i].span.trace_id;
+        auto [it, fresh] = slot_of.try_emplace(id, static_cast<uint32_t>(grouped.size()));
+        if (fresh) grouped.emplace_back(id, std::vector<uint32_t>());
+        grouped[it->second].second.push_back(static_cast<uint32_t>(i));
+      }
+      std::sort(grouped.begin(), grouped.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    }
     std::vector<std::pair<uint64_t, uint32_t>> order;  // (min start, rank by ID)
     order.reserve(grouped.size());
     traces.reserve(grouped.size());
@@ -596,17 +618,19 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
   // strings): no string is built per span.
   std::map<std::pair<uint32_t, uint32_t>, uint64_t> deps;  // (parent service, child service)
   std::unordered_map<uint64_t, uint32_t> by_span;
+  std::vector<size_t> span_estimates;  // EstimateSpan of each member of the trace, computed once
   for (uint32_t t = 0; t < traces.size(); ++t) {
     const auto& members = traces[t].second;
     Row row{static_cast<uint32_t>(members.size()), std::numeric_limits<uint64_t>::max(), 0, 0};
     size_t estimate = 0;
     by_span.clear();
+    span_estimates.clear();
     for (uint32_t m : members) {
       const auto& st = spans[m];
       row.min_start = std::min(row.min_start, st.span.start_time_unix_nano);
       row.max_end = std::max(row.max_end, st.span.end_time_unix_nano);
       row.newest = std::max(row.newest, st.span.start_time_unix_nano);
-      estimate += EstimateSpan(st.span);
+      estimate += span_estimates.emplace_back(EstimateSpan(st.span));
       by_span.emplace(SpanIdKey(st.span.span_id), st.pair);
     }
     for (uint32_t m : members) {
@@ -620,15 +644,15 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     if (!page_.empty() && page_.estimate + estimate > o_.target_page_bytes) FlushPage();
     size_t begin = 0, acc = 0;
     for (size_t i = 0; i < members.size(); ++i) {
-      acc += EstimateSpan(spans[members[i]].span);
+      acc += span_estimates[i];
       if (estimate > o_.target_page_bytes && acc >= o_.target_page_bytes && i + 1 < members.size()) {
-        EncodeSegment(spans, members, begin, i + 1, t);
+        EncodeSegment(spans, members, begin, i + 1, t, acc);
         FlushPage();
         begin = i + 1;
         acc = 0;
       }
     }
-    EncodeSegment(spans, members, begin, members.size(), t);
+    EncodeSegment(spans, members, begin, members.size(), t, acc);
     rows.push_back(row);
   }
   FlushPage();

@@ -56,9 +56,14 @@ void Encoder::Value(ByteWriter& w, const model::AnyValue& v) const {
 void Encoder::Attributes(ByteWriter& w, const model::Attributes& attributes, ValueRuns* runs) const {
   w.Varint(attributes.size());
   for (const auto& kv : attributes) {
-    Ref(w, kv.key);
-    const StringIndex::const_iterator it = runs != nullptr ? dict_->find(kv.key) : StringIndex::const_iterator();
-    if (runs == nullptr || it == dict_->end()) {
+    // One dictionary lookup per key: its reference and its run.
+    const auto it = dict_ != nullptr ? dict_->find(kv.key) : StringIndex::const_iterator();
+    if (dict_ != nullptr && it != dict_->end()) {
+      w.Varint(static_cast<uint64_t>(it->second) << 1);
+    } else {
+      Ref(w, kv.key);
+    }
+    if (runs == nullptr || dict_ == nullptr || it == dict_->end()) {
       Value(w, kv.value);
       continue;
     }
@@ -67,13 +72,17 @@ void Encoder::Attributes(ByteWriter& w, const model::Attributes& attributes, Val
       run.values.U8(kTagPacked);
       PackString(run, kv.value.string_value());
     } else {
-      ByteWriter value;
-      Value(value, kv.value);
-      if (!run.previous_value.empty() && value.out() == run.previous_value) {
+      // Encoded in place, then replaced by a repeat tag if equal to the previous value: no
+      // buffer allocated per value.
+      std::string& out = run.values.out();
+      const size_t start = out.size();
+      Value(run.values, kv.value);
+      const std::string_view value = std::string_view(out).substr(start);
+      if (!run.previous_value.empty() && value == run.previous_value) {
+        out.resize(start);
         run.values.U8(kTagRepeat);
       } else {
-        run.values.Bytes(value.out());
-        run.previous_value = value.Take();
+        run.previous_value.assign(value);
       }
     }
   }
@@ -246,6 +255,7 @@ int64_t Dictionary::Find(std::string_view s) const {
 }
 
 bool ValueCursors::Parse(std::string_view column) {
+  keys_.clear();
   runs_.clear();
   if (column.empty()) return true;  // no attribute values in the page
   ByteReader r(column);
@@ -263,18 +273,28 @@ bool ValueCursors::Parse(std::string_view column) {
     d.binary = r.Varint();
   }
   if (r.failed()) return false;
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0 && dir[i].key <= dir[i - 1].key) return false;  // keys strictly ascending
+    keys_.push_back(dir[i].key);
+  }
+  runs_.resize(n);
   // The values streams of every key, then the shapes, then the texts, then the binaries.
   const std::pair<uint64_t Lengths::*, ByteReader Cursor::*> streams[] = {{&Lengths::values, &Cursor::values},
                                                                           {&Lengths::shapes, &Cursor::shapes},
                                                                           {&Lengths::text, &Cursor::text},
                                                                           {&Lengths::binary, &Cursor::binary}};
   for (const auto& [length, cursor] : streams) {
-    for (const auto& d : dir) {
-      if (d.*length > r.remaining()) return false;
-      runs_[d.key].*cursor = ByteReader(r.Bytes(static_cast<size_t>(d.*length)));
+    for (size_t i = 0; i < n; ++i) {
+      if (dir[i].*length > r.remaining()) return false;
+      runs_[i].*cursor = ByteReader(r.Bytes(static_cast<size_t>(dir[i].*length)));
     }
   }
-  return runs_.size() == n && r.done();
+  return r.done();
+}
+
+ValueCursors::Cursor* ValueCursors::Find(uint32_t key) {
+  const auto it = std::lower_bound(keys_.begin(), keys_.end(), key);
+  return it != keys_.end() && *it == key ? &runs_[static_cast<size_t>(it - keys_.begin())] : nullptr;
 }
 
 bool ValueCursors::ReadPacked(uint64_t shape, Cursor& c, ByteReader& text, ByteReader& binary, std::string* out) {
@@ -377,9 +397,9 @@ bool ValueCursors::SkipPacked(Cursor& c) {
 }
 
 bool ValueCursors::Next(uint32_t key, const Decoder& dec, model::AnyValue* out) {
-  auto it = runs_.find(key);
-  if (it == runs_.end()) return false;
-  Cursor& c = it->second;
+  Cursor* const found = Find(key);
+  if (found == nullptr) return false;
+  Cursor& c = *found;
   const uint8_t tag = ByteReader(c.values).U8();
   if (tag == kTagRepeat) {
     c.values.U8();
@@ -400,9 +420,9 @@ bool ValueCursors::Next(uint32_t key, const Decoder& dec, model::AnyValue* out) 
 }
 
 bool ValueCursors::Skip(uint32_t key, const Decoder& dec) {
-  auto it = runs_.find(key);
-  if (it == runs_.end()) return false;
-  Cursor& c = it->second;
+  Cursor* const found = Find(key);
+  if (found == nullptr) return false;
+  Cursor& c = *found;
   const uint8_t tag = ByteReader(c.values).U8();
   if (tag == kTagRepeat) {
     c.values.U8();
@@ -419,7 +439,7 @@ bool ValueCursors::Skip(uint32_t key, const Decoder& dec) {
 }
 
 bool ValueCursors::Exhausted() const {
-  for (const auto& [key, c] : runs_)
+  for (const auto& c : runs_)
     if (!c.values.done() || !c.shapes.done() || !c.text.done() || !c.binary.done()) return false;
   return true;
 }
