@@ -255,7 +255,6 @@ int64_t Dictionary::Find(std::string_view s) const {
 }
 
 bool ValueCursors::Parse(std::string_view column) {
-  keys_.clear();
   runs_.clear();
   if (column.empty()) return true;  // no attribute values in the page
   ByteReader r(column);
@@ -273,28 +272,18 @@ bool ValueCursors::Parse(std::string_view column) {
     d.binary = r.Varint();
   }
   if (r.failed()) return false;
-  for (size_t i = 0; i < n; ++i) {
-    if (i > 0 && dir[i].key <= dir[i - 1].key) return false;  // keys strictly ascending
-    keys_.push_back(dir[i].key);
-  }
-  runs_.resize(n);
   // The values streams of every key, then the shapes, then the texts, then the binaries.
   const std::pair<uint64_t Lengths::*, ByteReader Cursor::*> streams[] = {{&Lengths::values, &Cursor::values},
                                                                           {&Lengths::shapes, &Cursor::shapes},
                                                                           {&Lengths::text, &Cursor::text},
                                                                           {&Lengths::binary, &Cursor::binary}};
   for (const auto& [length, cursor] : streams) {
-    for (size_t i = 0; i < n; ++i) {
-      if (dir[i].*length > r.remaining()) return false;
-      runs_[i].*cursor = ByteReader(r.Bytes(static_cast<size_t>(dir[i].*length)));
+    for (const auto& d : dir) {
+      if (d.*length > r.remaining()) return false;
+      runs_[d.key].*cursor = ByteReader(r.Bytes(static_cast<size_t>(d.*length)));
     }
   }
-  return r.done();
-}
-
-ValueCursors::Cursor* ValueCursors::Find(uint32_t key) {
-  const auto it = std::lower_bound(keys_.begin(), keys_.end(), key);
-  return it != keys_.end() && *it == key ? &runs_[static_cast<size_t>(it - keys_.begin())] : nullptr;
+  return runs_.size() == n && r.done();
 }
 
 bool ValueCursors::ReadPacked(uint64_t shape, Cursor& c, ByteReader& text, ByteReader& binary, std::string* out) {
@@ -397,9 +386,9 @@ bool ValueCursors::SkipPacked(Cursor& c) {
 }
 
 bool ValueCursors::Next(uint32_t key, const Decoder& dec, model::AnyValue* out) {
-  Cursor* const found = Find(key);
-  if (found == nullptr) return false;
-  Cursor& c = *found;
+  auto it = runs_.find(key);
+  if (it == runs_.end()) return false;
+  Cursor& c = it->second;
   const uint8_t tag = ByteReader(c.values).U8();
   if (tag == kTagRepeat) {
     c.values.U8();
@@ -420,9 +409,9 @@ bool ValueCursors::Next(uint32_t key, const Decoder& dec, model::AnyValue* out) 
 }
 
 bool ValueCursors::Skip(uint32_t key, const Decoder& dec) {
-  Cursor* const found = Find(key);
-  if (found == nullptr) return false;
-  Cursor& c = *found;
+  auto it = runs_.find(key);
+  if (it == runs_.end()) return false;
+  Cursor& c = it->second;
   const uint8_t tag = ByteReader(c.values).U8();
   if (tag == kTagRepeat) {
     c.values.U8();
@@ -439,7 +428,7 @@ bool ValueCursors::Skip(uint32_t key, const Decoder& dec) {
 }
 
 bool ValueCursors::Exhausted() const {
-  for (const auto& c : runs_)
+  for (const auto& [key, c] : runs_)
     if (!c.values.done() || !c.shapes.done() || !c.text.done() || !c.binary.done()) return false;
   return true;
 }

@@ -106,10 +106,7 @@ class ValueCursors {
   static bool ReadPacked(uint64_t shape, Cursor& c, ByteReader& text, ByteReader& binary, std::string* out);
   static bool NextPacked(Cursor& c, std::string* out);
   static bool SkipPacked(Cursor& c);
-  Cursor* Find(uint32_t key);  // null if the page has no run of `key`
-  // Runs by key, ascending (as stored): a binary search per value costs less than a hash lookup.
-  std::vector<uint32_t> keys_;
-  std::vector<Cursor> runs_;
+  std::unordered_map<uint32_t, Cursor> runs_;
 };
 
 class Decoder {
