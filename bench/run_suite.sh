@@ -10,7 +10,8 @@
 #   tracebyid tb_trace_by_id_bench (when built) on the local folder, then on S3: the server named by
 #             S3_ENDPOINT etc., or else a throw-away RGW started by scripts/s3-up.sh (when radosgw is
 #             installed; stopped at the end; NO_S3=1 skips S3)
-#   restart   tb_restart_bench: Db::Open with a WAL filled to the 1 GiB head budget, then
+#   restart   tb_restart_bench: Db::Open with a WAL filled to a 1 GiB head budget (the bench's default;
+#             the server's is 320 MiB), then
 #             `tracebucket serve` on that WAL, from process start to a 200 from GET /ready
 #   micro     tb_micro_bench (Google Benchmark, JSON)
 #   search    tb_search_bench over SEARCH_SPANS (10000000) spans; the data set is cached under

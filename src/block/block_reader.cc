@@ -143,9 +143,8 @@ struct PageBlooms {
   Bytes bytes;
 };
 
-// Spans decoded from one page, for the traces that were asked for.
+// A span decoded from a page, with its (resource, scope) pair ordinal.
 struct DecodedSpan {
-  uint32_t trace;
   uint32_t pair;
   model::Span span;
 };
@@ -275,6 +274,11 @@ struct BlockReader::Impl {
   // with one GET.
   Status LoadSections(std::vector<SectionId> ids, std::vector<Bytes>* out) const {
     out->assign(ids.size(), nullptr);
+    // Every read starts with index sections, so this is where an older block is refused.
+    if (meta.format_version != kFormatVersion)
+      return Corrupt(kMetaObject, "format version",
+                     "block format version " + std::to_string(meta.format_version) +
+                         " is no longer readable (this build reads version " + std::to_string(kFormatVersion) + ")");
     std::vector<size_t> missing;
     for (size_t i = 0; i < ids.size(); ++i) {
       if (cache != nullptr) (*out)[i] = cache->Get(SectionKey(ids[i]));
@@ -848,10 +852,9 @@ struct BlockReader::Impl {
       const size_t seg_begin = out->size();
       for (uint64_t i = 0; i < count; ++i) {
         uint64_t pref = 0;
-        const char* column = keep
-                                 ? DecodeSpan(col, dec, cursors, starts, durations, seen + i, base, count,
-                                              tables.pairs.size(), &out->emplace_back(DecodedSpan{trace, 0, {}}), &pref)
-                                 : SkipSpan(col, dec, cursors, count, tables.pairs.size());
+        const char* column = keep ? DecodeSpan(col, dec, cursors, starts, durations, seen + i, base, count,
+                                               tables.pairs.size(), &out->emplace_back(DecodedSpan{0, {}}), &pref)
+                                  : SkipSpan(col, dec, cursors, count, tables.pairs.size());
         if (column != nullptr) return bad(column, "malformed");
         if (keep) parent_ref.push_back(pref);
       }

@@ -670,8 +670,24 @@ TEST(BlockSearch, WindowAndLimitReadOnlyTheirPages) {
 }
 
 // A block of another format version is refused by name, not misread.
-TEST(BlockFormat, OtherVersionsAreDataLoss) {
-  for (uint32_t version : {2u, kFormatVersion + 1}) {
+// A cancelled build stores nothing (no meta: no block); the same writer builds once uncancelled.
+TEST(BlockWriterCancel, ACancelledFinishStoresNoObject) {
+  Store store;
+  BlockWriter w;
+  w.Add(model::RandomTraces(3, {}));
+  std::atomic<bool> cancel = true;
+  auto cancelled = w.Finish(store.metered, kPrefix, BlockIdentity{"b1", "writer-1", 10, 20, 0}, &cancel);
+  ASSERT_FALSE(cancelled.ok());
+  EXPECT_EQ(cancelled.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(store.metered.snapshot().puts, 0u);
+  cancel = false;
+  auto built = w.Finish(store.metered, kPrefix, BlockIdentity{"b1", "writer-1", 10, 20, 0}, &cancel);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  EXPECT_EQ(store.metered.snapshot().puts, 3u);
+}
+
+TEST(BlockFormat, UnknownVersionsAreDataLoss) {
+  for (uint32_t version : {kOldestListedFormatVersion - 1, kFormatVersion + 1}) {
     BlockMeta m;
     m.format_version = version;
     m.block_id = "old";
@@ -683,6 +699,26 @@ TEST(BlockFormat, OtherVersionsAreDataLoss) {
               std::string::npos)
         << r.status().ToString();
   }
+}
+
+// A version-2 meta decodes (same layout), so the block lists; its reader refuses every read.
+TEST(BlockFormat, AVersion2BlockListsButIsNotRead) {
+  Store store;
+  const model::Traces input = model::RandomTraces(5, {});
+  BlockMeta meta = Write(store.metered, input);
+  meta.format_version = 2;
+  auto decoded = DecodeMeta(EncodeMeta(meta), "b1/meta");
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->format_version, 2u);
+  BlockReader reader(&store.metered, kPrefix, *decoded, nullptr);
+  model::Traces out;
+  const Status read = reader.ReadTrace(TraceIds(input).front(), &out);
+  EXPECT_EQ(read.code(), StatusCode::kDataLoss);
+  EXPECT_NE(read.message().find("block format version 2 is no longer readable"), std::string::npos) << read.ToString();
+  std::vector<query::TraceHit> hits;
+  EXPECT_EQ(reader.FindTraces(query::SpanMatcher(query::TraceQuery{}), 10, &hits).code(), StatusCode::kDataLoss);
+  EXPECT_TRUE(hits.empty());
+  EXPECT_TRUE(out.resource_spans.empty());
 }
 
 // ---- reads and bytes on a large block ----

@@ -163,13 +163,16 @@ namespace {
 class Builder {
  public:
   Builder(const BlockWriterOptions& o, const BlockWriter& w, const std::vector<model::Resource>& resources,
-          const std::vector<model::Scope>& scopes, const std::vector<std::pair<uint32_t, uint32_t>>& pairs)
-      : o_(o), resources_(resources), scopes_(scopes), pairs_(pairs) {
+          const std::vector<model::Scope>& scopes, const std::vector<std::pair<uint32_t, uint32_t>>& pairs,
+          const std::atomic<bool>* cancel)
+      : o_(o), resources_(resources), scopes_(scopes), pairs_(pairs), cancel_(cancel) {
     (void)w;
   }
 
+  // The block's objects; empty and cancelled() when `cancel` turned true before the end.
   template <typename Spans>
   BlockObjects Run(const Spans& spans, const BlockIdentity& identity);
+  bool cancelled() const { return cancelled_; }
 
  private:
   struct KeyStats {
@@ -275,6 +278,8 @@ class Builder {
   const std::vector<model::Resource>& resources_;
   const std::vector<model::Scope>& scopes_;
   const std::vector<std::pair<uint32_t, uint32_t>>& pairs_;
+  const std::atomic<bool>* cancel_;  // may be null
+  bool cancelled_ = false;
 
   // Strings by view, hashed with XXH3 (std::hash showed up in profiles).
   struct ViewHash {
@@ -620,6 +625,10 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
   std::unordered_map<uint64_t, uint32_t> by_span;
   std::vector<size_t> span_estimates;  // EstimateSpan of each member of the trace, computed once
   for (uint32_t t = 0; t < traces.size(); ++t) {
+    if (t % 1024 == 0 && cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) {
+      cancelled_ = true;
+      return {};
+    }
     const auto& members = traces[t].second;
     Row row{static_cast<uint32_t>(members.size()), std::numeric_limits<uint64_t>::max(), 0, 0};
     size_t estimate = 0;
@@ -881,18 +890,30 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
 
 }  // namespace
 
-Result<BlockObjects> BlockWriter::Build(const BlockIdentity& identity) const {
+namespace {
+Status CheckNotCancelled(const std::atomic<bool>* cancel) {
+  if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return Status::Unavailable("block build cancelled");
+  return Status::Ok();
+}
+}  // namespace
+
+Result<BlockObjects> BlockWriter::Build(const BlockIdentity& identity, const std::atomic<bool>* cancel) const {
   if (state_->pairs.size() > 0xffffffffull || state_->spans.size() > 0xffffffffull)
     return Status::InvalidArgument("block too large");
-  Builder b(options_, *this, state_->resources, state_->scopes, state_->pairs);
-  return b.Run(state_->spans, identity);
+  Builder b(options_, *this, state_->resources, state_->scopes, state_->pairs, cancel);
+  BlockObjects objects = b.Run(state_->spans, identity);
+  if (b.cancelled()) return CheckNotCancelled(cancel);
+  return objects;
 }
 
 Result<BlockMeta> BlockWriter::Finish(objstore::ObjectStore& store, const std::string& prefix,
-                                      const BlockIdentity& identity) const {
-  TB_ASSIGN_OR_RETURN(BlockObjects objects, Build(identity));
+                                      const BlockIdentity& identity, const std::atomic<bool>* cancel) const {
+  TB_ASSIGN_OR_RETURN(BlockObjects objects, Build(identity, cancel));
+  TB_RETURN_IF_ERROR(CheckNotCancelled(cancel));
   TB_RETURN_IF_ERROR(store.Put(prefix + kDataObject, objects.data).WithContext("writing block data"));
+  TB_RETURN_IF_ERROR(CheckNotCancelled(cancel));
   TB_RETURN_IF_ERROR(store.Put(prefix + kIndexObject, objects.index).WithContext("writing block index"));
+  TB_RETURN_IF_ERROR(CheckNotCancelled(cancel));
   TB_RETURN_IF_ERROR(store.Put(prefix + kMetaObject, objects.meta).WithContext("writing block meta"));
   return std::move(objects.parsed_meta);
 }

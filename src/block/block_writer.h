@@ -3,6 +3,7 @@
 // The byte layout is documented in docs/format/block.md.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -84,11 +85,13 @@ class BlockWriter {
   void AddUncopied(const model::Resource& resource, const model::Scope& scope, const model::Span& span);
   size_t span_count() const;
 
-  // Encodes the block.
-  Result<BlockObjects> Build(const BlockIdentity& identity) const;
+  // Encodes the block. When `cancel` turns true meanwhile, stops within a few thousand traces
+  // and returns UNAVAILABLE (a shutdown need not wait for a large block).
+  Result<BlockObjects> Build(const BlockIdentity& identity, const std::atomic<bool>* cancel = nullptr) const;
   // Builds and stores `<prefix>data`, `<prefix>index`, then `<prefix>meta`. `prefix` ends in '/'.
-  Result<BlockMeta> Finish(objstore::ObjectStore& store, const std::string& prefix,
-                           const BlockIdentity& identity) const;
+  // `cancel` is also checked before each object is stored: a cancelled block has no meta.
+  Result<BlockMeta> Finish(objstore::ObjectStore& store, const std::string& prefix, const BlockIdentity& identity,
+                           const std::atomic<bool>* cancel = nullptr) const;
 
  private:
   struct State;

@@ -217,7 +217,7 @@ Result<BlockMeta> DecodeMeta(std::string_view bytes, const std::string& what) {
   if (r.Bytes(8) != std::string_view(kMetaMagic, 8)) return Status::DataLoss(what + ": not a block meta (bad magic)");
   BlockMeta m;
   m.format_version = r.U32();
-  if (m.format_version != kFormatVersion)
+  if (m.format_version < kOldestListedFormatVersion || m.format_version > kFormatVersion)
     return Status::DataLoss(what + ": unsupported block format version " + std::to_string(m.format_version));
   m.block_id = GetString(r);
   m.writer_id = GetString(r);

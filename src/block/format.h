@@ -15,6 +15,9 @@
 namespace tb::block {
 
 inline constexpr uint32_t kFormatVersion = 3;
+// Metas of versions 2 and 3 share one layout, so a version-2 block still lists and publishes (its
+// meta decodes); only its index and data are unreadable: BlockReader answers DATA_LOSS for it.
+inline constexpr uint32_t kOldestListedFormatVersion = 2;
 inline constexpr char kMetaMagic[8] = {'T', 'B', 'B', 'L', 'K', 'M', 'T', '1'};
 
 // Index sections, in the order they are laid out in the `index` object.

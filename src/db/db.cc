@@ -102,6 +102,12 @@ Status Db::Recover() {
 
   for (const auto& meta : list.blocks) {
     if (meta.writer_id == instance_id_) covered_through_ = std::max(covered_through_, meta.wal_last);
+    if (meta.format_version != block::kFormatVersion) {
+      // Left in the bucket and the block list (a later rewrite can read it); not queried.
+      spdlog::warn("block {} has block format version {}, which this build cannot read; queries skip it", meta.block_id,
+                   meta.format_version);
+      continue;
+    }
     blocks_.push_back(
         std::make_shared<block::BlockReader>(store_.get(), BlockPrefix(options_.tenant, meta.block_id), meta, &cache_));
   }
@@ -184,7 +190,7 @@ Status Db::WriteBlock(PendingFlush* p) {
       return !stopping_.load(std::memory_order_relaxed);
     });
     if (!added) return Status::Unavailable("shutting down: the block was not finished; the WAL keeps its spans");
-    TB_ASSIGN_OR_RETURN(p->written, writer.Finish(*store_, prefix, p->identity));
+    TB_ASSIGN_OR_RETURN(p->written, writer.Finish(*store_, prefix, p->identity, &stopping_));
   }
   const block::BlockMeta& meta = *p->written;
   TB_RETURN_IF_ERROR(block_lists_.Update({meta}, {}).status());

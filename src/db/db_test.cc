@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <map>
 
+#include "db/block_list.h"
 #include "model/random_traces.h"
 #include "objstore/disk_cache_store.h"
 #include "objstore/fault_store.h"
@@ -330,6 +331,47 @@ TEST_F(DbTest, ACorruptBlockIsReportedAndTheOthersStillServe) {
   t2[15] = 2;
   const auto spans = SpansOf(db_->engine(), {t1, t2});
   EXPECT_EQ(spans.size(), 1u);  // the healthy block still answers
+}
+
+// A block of an older format (its meta still decodes) does not stop the Db from opening: queries
+// skip it, the other blocks answer, and later publications keep it in the block list.
+TEST_F(DbTest, ABlockOfAnOlderFormatIsKeptButNotQueried) {
+  Open(memory_);
+  Ingest(Batch("a", {MakeSpan(1, 1, 100)}));
+  ASSERT_TRUE(db_->Flush().ok());
+  Ingest(Batch("b", {MakeSpan(2, 1, 200)}));
+  ASSERT_TRUE(db_->Flush().ok());
+  db_.reset();
+  // Relabel the block holding trace 1 as format version 2, in its meta and in the block list.
+  BlockListStore lists(memory_.get(), "default");
+  auto list = lists.LoadLatest();
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->blocks.size(), 2u);
+  auto old =
+      std::find_if(list->blocks.begin(), list->blocks.end(), [](const auto& m) { return m.min_span_start == 100; });
+  ASSERT_NE(old, list->blocks.end());
+  block::BlockMeta relabeled = *old;
+  relabeled.format_version = 2;
+  ASSERT_TRUE(
+      memory_->Put("tenants/default/blocks/" + relabeled.block_id + "/meta", block::EncodeMeta(relabeled)).ok());
+  ASSERT_TRUE(lists.Update({relabeled}, {}).ok());
+
+  Open(memory_);
+  EXPECT_EQ(db_->Stats().blocks, 1u);
+  model::TraceId t1{}, t2{}, t3{};
+  t1[15] = 1;
+  t2[15] = 2;
+  t3[15] = 3;
+  EXPECT_EQ(SpansOf(db_->engine(), {t1, t2}).size(), 1u);  // trace 2's block answers
+  Ingest(Batch("c", {MakeSpan(3, 1, 300)}));
+  ASSERT_TRUE(db_->Flush().ok());
+  auto after = lists.LoadLatest();
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  ASSERT_EQ(after->blocks.size(), 3u);
+  EXPECT_EQ(
+      std::count_if(after->blocks.begin(), after->blocks.end(), [](const auto& m) { return m.format_version == 2; }),
+      1);
+  EXPECT_EQ(SpansOf(db_->engine(), {t1, t2, t3}).size(), 2u);
 }
 
 TEST_F(DbTest, QueriesOverManyBlocksReadThemInParallel) {

@@ -347,14 +347,6 @@ void Head::Insert(model::Traces&& batch, Reservation reservation) {
   }
 }
 
-std::vector<model::TraceId> Head::TraceIds() const {
-  std::shared_lock lock(mu_);
-  std::vector<model::TraceId> ids;
-  ids.reserve(index_->traces.size());
-  for (const auto& t : index_->traces) ids.push_back(t.id);
-  return ids;
-}
-
 size_t Head::SpanCount(const model::TraceId& id) const {
   std::shared_lock lock(mu_);
   const TraceEntry* trace = index_->FindTrace(id);

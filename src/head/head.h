@@ -42,7 +42,7 @@ class MemoryBudget {
 };
 
 struct Options {
-  uint64_t memory_budget_bytes = 1ull << 30;
+  uint64_t memory_budget_bytes = 320ull << 20;  // the server default (db::DbOptions)
   // When set, the head draws from this budget (shared with other heads) and memory_budget_bytes
   // is ignored.
   std::shared_ptr<MemoryBudget> shared_budget;
@@ -95,8 +95,6 @@ class Head final : public query::TraceSource {
   // Adds a durable batch. `reservation` (may be empty, e.g. on WAL replay, which must never be
   // refused) is converted into committed memory.
   void Insert(model::Traces&& batch, Reservation reservation);
-  // Every trace ID the head holds, in no particular order.
-  std::vector<model::TraceId> TraceIds() const;
   // Number of spans the head holds for `id`.
   size_t SpanCount(const model::TraceId& id) const;
   // Calls `visit` for every span in arrival order, with its resource and scope, until it returns
