@@ -447,32 +447,6 @@ TEST(BlockCodec, SkipThenNextReadsTheSameValues) {
   }
 }
 
-// Skip checks what Next checks: a malformed packed shape or a repeat with nothing before it fails.
-TEST(BlockCodec, SkipOfMalformedValuesFails) {
-  const Dictionary dict;
-  const Decoder dec(dict);
-  for (const uint64_t shape : {uint64_t{(1 << 3) | 4}, uint64_t{5}, uint64_t{6}}) {
-    ValueRuns runs;
-    runs[1].values.U8(kTagPacked);
-    runs[1].shapes.Varint(shape);
-    ByteWriter column;
-    WriteValuesColumn(runs, column);
-    ValueCursors cursors;
-    ASSERT_TRUE(cursors.Parse(column.out()));
-    EXPECT_FALSE(cursors.Skip(1, dec)) << shape;
-  }
-  ValueRuns runs;
-  runs[1].values.U8(kTagRepeat);
-  runs[2].values.U8(kTagString);
-  runs[2].values.Varint(4 << 1);  // a reference past the (empty) dictionary
-  ByteWriter column;
-  WriteValuesColumn(runs, column);
-  ValueCursors cursors;
-  ASSERT_TRUE(cursors.Parse(column.out()));
-  EXPECT_FALSE(cursors.Skip(1, dec));
-  EXPECT_FALSE(cursors.Skip(2, dec));
-}
-
 // SQL that differs only in its numbers stores its text once per page: the rest is numbers.
 TEST(BlockCodec, TemplateTextStoredOncePerRun) {
   KeyRun run;
@@ -483,32 +457,31 @@ TEST(BlockCodec, TemplateTextStoredOncePerRun) {
   EXPECT_EQ(run.templates.size(), 1u);
 }
 
-// A repeat tag with no value before it in the run fails the cursor.
-TEST(BlockCodec, RepeatWithoutPreviousValueFails) {
-  ValueRuns runs;
-  runs[1].values.U8(kTagRepeat);
-  ByteWriter column;
-  WriteValuesColumn(runs, column);
-  ValueCursors cursors;
-  ASSERT_TRUE(cursors.Parse(column.out()));
-  const Dictionary dict;
-  model::AnyValue v;
-  EXPECT_FALSE(cursors.Next(1, Decoder(dict), &v));
-}
-
-// A malformed shape (an undefined template, a repeat with nothing before it) fails the cursor.
-TEST(BlockCodec, MalformedShapesFail) {
+// Malformed runs fail both Next and Skip, which check the same things: a packed shape with an
+// undefined template or an unknown form, a repeat with nothing before it (packed or tagged), a
+// reference past the dictionary.
+TEST(BlockCodec, MalformedRunsFailNextAndSkip) {
+  std::vector<ValueRuns> malformed;
   for (const uint64_t shape : {uint64_t{(1 << 3) | 4}, uint64_t{5}, uint64_t{(1 << 3) | 5}, uint64_t{6}}) {
-    ValueRuns runs;
+    ValueRuns& runs = malformed.emplace_back();
     runs[1].values.U8(kTagPacked);
     runs[1].shapes.Varint(shape);
+  }
+  malformed.emplace_back()[1].values.U8(kTagRepeat);
+  ValueRuns& past_dictionary = malformed.emplace_back();
+  past_dictionary[1].values.U8(kTagString);
+  past_dictionary[1].values.Varint(4 << 1);
+  const Dictionary dict;
+  const Decoder dec(dict);
+  for (size_t i = 0; i < malformed.size(); ++i) {
     ByteWriter column;
-    WriteValuesColumn(runs, column);
-    ValueCursors cursors;
-    ASSERT_TRUE(cursors.Parse(column.out()));
-    const Dictionary dict;
+    WriteValuesColumn(malformed[i], column);
+    ValueCursors for_next, for_skip;
+    ASSERT_TRUE(for_next.Parse(column.out()));
+    ASSERT_TRUE(for_skip.Parse(column.out()));
     model::AnyValue v;
-    EXPECT_FALSE(cursors.Next(1, Decoder(dict), &v)) << shape;
+    EXPECT_FALSE(for_next.Next(1, dec, &v)) << "case " << i;
+    EXPECT_FALSE(for_skip.Skip(1, dec)) << "case " << i;
   }
 }
 

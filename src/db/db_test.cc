@@ -93,6 +93,14 @@ class DbTest : public ::testing::Test {
     db_ = std::move(*db);
   }
   void Ingest(model::Traces batch) { ASSERT_TRUE(db_->ingester().Ingest(std::move(batch)).ok()); }
+  // Two blocks: trace 1 (service "a", start 100), then trace 2 (service "b", start 200).
+  void FlushTwoBlocks() {
+    Ingest(Batch("a", {MakeSpan(1, 1, 100)}));
+    ASSERT_TRUE(db_->Flush().ok());
+    Ingest(Batch("b", {MakeSpan(2, 1, 200)}));
+    ASSERT_TRUE(db_->Flush().ok());
+  }
+  static model::TraceId Trace(uint8_t n) { return MakeSpan(n, 0, 0).trace_id; }
 
   std::filesystem::path dir_;
   std::shared_ptr<objstore::MemoryStore> memory_ = std::make_shared<objstore::MemoryStore>();
@@ -308,10 +316,7 @@ TEST_F(DbTest, PurgeDeletesBlocksToo) {
 
 TEST_F(DbTest, ACorruptBlockIsReportedAndTheOthersStillServe) {
   Open(memory_);
-  Ingest(Batch("a", {MakeSpan(1, 1, 100)}));
-  ASSERT_TRUE(db_->Flush().ok());
-  Ingest(Batch("b", {MakeSpan(2, 1, 200)}));
-  ASSERT_TRUE(db_->Flush().ok());
+  FlushTwoBlocks();
   // Flip one byte in the index of the first block.
   auto objects = objstore::ListAll(*memory_, "tenants/default/blocks/");
   ASSERT_TRUE(objects.ok());
@@ -325,22 +330,15 @@ TEST_F(DbTest, ACorruptBlockIsReportedAndTheOthersStillServe) {
   std::string bytes = *memory_->Get(index_key);
   bytes[bytes.size() / 2] ^= 0x40;
   ASSERT_TRUE(memory_->Put(index_key, bytes).ok());
-  Open(memory_);  // cold cache: the corrupt bytes are read
-  model::TraceId t1{}, t2{};
-  t1[15] = 1;
-  t2[15] = 2;
-  const auto spans = SpansOf(db_->engine(), {t1, t2});
-  EXPECT_EQ(spans.size(), 1u);  // the healthy block still answers
+  Open(memory_);                                                       // cold cache: the corrupt bytes are read
+  EXPECT_EQ(SpansOf(db_->engine(), {Trace(1), Trace(2)}).size(), 1u);  // the healthy block still answers
 }
 
 // A block of an older format (its meta still decodes) does not stop the Db from opening: queries
 // skip it, the other blocks answer, and later publications keep it in the block list.
 TEST_F(DbTest, ABlockOfAnOlderFormatIsKeptButNotQueried) {
   Open(memory_);
-  Ingest(Batch("a", {MakeSpan(1, 1, 100)}));
-  ASSERT_TRUE(db_->Flush().ok());
-  Ingest(Batch("b", {MakeSpan(2, 1, 200)}));
-  ASSERT_TRUE(db_->Flush().ok());
+  FlushTwoBlocks();
   db_.reset();
   // Relabel the block holding trace 1 as format version 2, in its meta and in the block list.
   BlockListStore lists(memory_.get(), "default");
@@ -358,11 +356,7 @@ TEST_F(DbTest, ABlockOfAnOlderFormatIsKeptButNotQueried) {
 
   Open(memory_);
   EXPECT_EQ(db_->Stats().blocks, 1u);
-  model::TraceId t1{}, t2{}, t3{};
-  t1[15] = 1;
-  t2[15] = 2;
-  t3[15] = 3;
-  EXPECT_EQ(SpansOf(db_->engine(), {t1, t2}).size(), 1u);  // trace 2's block answers
+  EXPECT_EQ(SpansOf(db_->engine(), {Trace(1), Trace(2)}).size(), 1u);  // trace 2's block answers
   Ingest(Batch("c", {MakeSpan(3, 1, 300)}));
   ASSERT_TRUE(db_->Flush().ok());
   auto after = lists.LoadLatest();
@@ -371,7 +365,7 @@ TEST_F(DbTest, ABlockOfAnOlderFormatIsKeptButNotQueried) {
   EXPECT_EQ(
       std::count_if(after->blocks.begin(), after->blocks.end(), [](const auto& m) { return m.format_version == 2; }),
       1);
-  EXPECT_EQ(SpansOf(db_->engine(), {t1, t2, t3}).size(), 2u);
+  EXPECT_EQ(SpansOf(db_->engine(), {Trace(1), Trace(2), Trace(3)}).size(), 2u);
 }
 
 TEST_F(DbTest, QueriesOverManyBlocksReadThemInParallel) {
