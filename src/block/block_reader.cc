@@ -163,12 +163,6 @@ struct SearchPrefilter {
   std::vector<std::string_view> attribute_key_text;
 };
 
-// Skips a string ref (§4: even = dictionary ordinal × 2, odd = inline length × 2 + 1).
-void SkipRef(ByteReader& r) {
-  const uint64_t v = r.Varint();
-  if (v & 1) r.Bytes(static_cast<size_t>(v >> 1));
-}
-
 // Reads one page attribute list and appends to `out` only the attributes whose key is a filter key
 // of `pre`. Runs are per key, so the values of other dictionary keys are never read; a value
 // stored in the list itself (inline key) is decoded and dropped. False if malformed.
@@ -767,7 +761,7 @@ struct BlockReader::Impl {
   static bool SkipAttributes(ByteReader& r, const Decoder& dec, ValueCursors& cursors) {
     for (size_t n = r.Count(1); n > 0; --n) {
       const uint64_t key_ref = ByteReader(r).Varint();
-      SkipRef(r);
+      dec.SkipRef(r);
       const bool in_run = !(key_ref & 1);
       if (in_run ? !cursors.Skip(static_cast<uint32_t>(key_ref >> 1), dec) : !dec.SkipValue(r)) return false;
     }
@@ -779,7 +773,7 @@ struct BlockReader::Impl {
   static const char* SkipSpan(ByteReader col[kColumnCount], const Decoder& dec, ValueCursors& cursors,
                               uint64_t segment_spans, size_t pair_count) {
     if (col[kColResourceScope].Varint() >= pair_count || col[kColResourceScope].failed()) return "resource_scope";
-    SkipRef(col[kColName]);
+    dec.SkipRef(col[kColName]);
     if (col[kColName].failed()) return "name";
     const uint8_t ks = col[kColKindStatus].U8();
     if ((ks & 7) > 5 || (ks >> 3) > 2 || col[kColKindStatus].failed()) return "kind_status";
@@ -787,7 +781,7 @@ struct BlockReader::Impl {
     ByteReader& ev = col[kColEvents];
     for (size_t n = ev.Count(4); n > 0; --n) {
       ev.Zigzag();
-      SkipRef(ev);
+      dec.SkipRef(ev);
       ev.Varint();
       if (!SkipAttributes(ev, dec, cursors)) return "events";
     }
@@ -795,7 +789,7 @@ struct BlockReader::Impl {
     ByteReader& lk = col[kColLinks];
     for (size_t n = lk.Count(28); n > 0; --n) {
       lk.Bytes(24);  // trace and span ID
-      SkipRef(lk);
+      dec.SkipRef(lk);
       lk.Varint();
       lk.Varint();
       if (!SkipAttributes(lk, dec, cursors)) return "links";
@@ -813,8 +807,8 @@ struct BlockReader::Impl {
     const uint64_t mask = m.Varint();
     if (mask & ~uint64_t{63}) return "misc";
     if (mask & 1) m.Varint();
-    if (mask & 2) SkipRef(m);
-    if (mask & 4) SkipRef(m);
+    if (mask & 2) dec.SkipRef(m);
+    if (mask & 4) dec.SkipRef(m);
     for (uint64_t bit : {8, 16, 32})
       if (mask & bit) m.Varint();
     if (m.failed()) return "misc";
@@ -988,7 +982,7 @@ Status BlockReader::Impl::MatchPage(const std::vector<PageInfo>& pages, uint32_t
           return bad("attributes", "malformed");
         for (size_t e = event_col.Count(4); e > 0; --e) {
           event_col.Zigzag();
-          SkipRef(event_col);
+          dec.SkipRef(event_col);
           event_col.Varint();
           if (!FilterAttributes(event_col, t.dict, dec, cursors, pre, &span.attributes))
             return bad("events", "malformed");
@@ -996,7 +990,7 @@ Status BlockReader::Impl::MatchPage(const std::vector<PageInfo>& pages, uint32_t
         if (event_col.failed()) return bad("events", "malformed");
         for (size_t l = link_col.Count(28); l > 0; --l) {
           link_col.Bytes(24);  // trace ID, span ID
-          SkipRef(link_col);
+          dec.SkipRef(link_col);
           link_col.Varint();
           link_col.Varint();
           if (!FilterAttributes(link_col, t.dict, dec, cursors, pre, &span.attributes))

@@ -119,9 +119,10 @@ class Decoder {
   bool SkipValue(ByteReader& r, int depth = 0) const;
   // `cursors` null: every value in the list itself; else values of dictionary keys from the runs.
   bool Attributes(ByteReader& r, model::Attributes* out, ValueCursors* cursors) const;
+  // Passes a string ref as Ref would (an ordinal past the dictionary fails), building nothing.
+  bool SkipRef(ByteReader& r) const;
 
  private:
-  bool SkipRef(ByteReader& r) const;  // as Ref, building nothing
   const Dictionary& dict_;
 };
 
