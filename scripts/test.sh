@@ -20,6 +20,13 @@ source "$RGW_DIR/env"
 (cd build && ctest --output-on-failure --timeout 900 -j2 -L unit)
 (cd build && ctest --output-on-failure --timeout 900 -L interop)
 
+# The Jaeger stage (tests/jaeger): Jaeger's own programs and e2e suite, fetched as a Go module, against the binary.
+if go_version=$(go env GOVERSION 2>/dev/null) && [ "$(printf '%s\n' go1.24 "$go_version" | sort -V | head -n1)" = go1.24 ]; then
+  (cd build && ctest --output-on-failure --timeout 2400 -L jaeger)
+else
+  echo "Jaeger stage skipped: it needs Go >= 1.24 to fetch and build Jaeger, and this machine has ${go_version:-no Go}"
+fi
+
 bash scripts/build.sh build-asan -DTB_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 # The block format's long randomized searches and byte-flip sweeps run in the release stage above;
 # under the sanitizers (about 10x slower) the round-trip and edge-case tests cover the same code.
