@@ -20,6 +20,10 @@ programs=("$@")
 command -v go >/dev/null || { echo "fetch.sh: no Go on this machine" >&2; exit 3; }
 
 copy="$root/$version"
+mkdir -p "$root"
+# One fetch or build at a time per scratch root: parallel runs wait here instead of racing on the copy.
+exec 9>"$root/.lock"
+flock 9
 if [ ! -f "$copy/.complete" ]; then
   module_dir=$(cd "${TMPDIR:-/tmp}" && GOFLAGS=-mod=mod go mod download -json \
     "github.com/jaegertracing/jaeger@$version" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
