@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "block/codec.h"
+#include "model/jaeger.h"
 #include "model/text.h"
 #include "query/trace_source.h"
 
@@ -644,8 +645,9 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     }
     for (uint32_t m : members) {
       const auto& st = spans[m];
-      if (!st.span.has_parent()) continue;
-      auto it = by_span.find(SpanIdKey(st.span.parent_span_id));
+      const model::SpanId parent_id = model::jaeger::DependencyParent(st.span);
+      if (parent_id == model::SpanId{}) continue;
+      auto it = by_span.find(SpanIdKey(parent_id));
       if (it == by_span.end()) continue;
       ++deps[{pair_service_[it->second], pair_service_[st.pair]}];
     }

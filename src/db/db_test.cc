@@ -140,12 +140,14 @@ TEST_F(DbTest, DependenciesCountCallsAcrossHeadAndBlocks) {
   local.parent_span_id = call.span_id;
   Ingest(Batch("front", {root}));
   ASSERT_TRUE(db_->Flush().ok());  // the parent is in a block
+  auto job = MakeSpan(1, 4, 130);  // no parent: linked to the root, so hangs off it as in Jaeger
+  job.links.push_back({root.trace_id, root.span_id, "", {}, 0, 0});
   Ingest(Batch("db", {call}));     // its child in the head
-  Ingest(Batch("db", {local}));    // and a call inside the head
+  Ingest(Batch("db", {local}));    // a call inside one service: no edge (Jaeger's rule)
+  Ingest(Batch("worker", {job}));  // a link that crosses from the head into the block
   auto deps = db_->engine().Dependencies(0, 1'000'000);
   ASSERT_TRUE(deps.ok());
-  EXPECT_EQ(deps->size(), 2u);
-  const query::DependencyCounts want = {{{"front", "db"}, 1}, {{"db", "db"}, 1}};
+  const query::DependencyCounts want = {{{"front", "db"}, 1}, {{"front", "worker"}, 1}};
   EXPECT_EQ(*deps, want);
 }
 

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "model/jaeger.h"
 #include "model/text.h"
 
 namespace tb::head {
@@ -506,8 +507,9 @@ Status Head::Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano, quer
     for (uint32_t ordinal : trace.spans) by_span.emplace(ix.spans[ordinal].span.span_id, ix.spans[ordinal].resource);
     for (uint32_t ordinal : trace.spans) {
       const StoredSpan& s = ix.spans[ordinal];
-      if (!s.span.has_parent()) continue;
-      auto parent = by_span.find(s.span.parent_span_id);
+      const model::SpanId parent_id = model::jaeger::DependencyParent(s.span);
+      if (parent_id == model::SpanId{}) continue;
+      auto parent = by_span.find(parent_id);
       if (parent == by_span.end()) continue;
       ++(*out)[{std::string(model::ServiceName(*parent->second)), std::string(model::ServiceName(*s.resource))}];
     }

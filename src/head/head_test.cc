@@ -151,6 +151,23 @@ TEST_F(HeadTest, ServicesOperationsAndDependencies) {
   EXPECT_TRUE(engine_.Dependencies(105, 1000)->empty());  // the trace starts before the window
 }
 
+// Jaeger's rule (docs/jaeger-semantics.md §7): a call within one service is no edge, and a span
+// without a parent hangs off its first link into its own trace.
+TEST_F(HeadTest, DependenciesSkipSameServiceCallsAndFollowLinksOfRoots) {
+  auto root = MakeSpan(1, 1, 0, "GET /", 100, 100);
+  auto handler = MakeSpan(1, 2, 1, "handle", 101, 50);  // front → front: not counted
+  auto query = MakeSpan(1, 3, 2, "query", 110, 10);     // front → db
+  auto job = MakeSpan(1, 4, 0, "job", 150, 10);         // no parent, linked to the handler
+  job.links.push_back({Tid(1), Sid(2), "", {}, 0, 0});
+  auto elsewhere = MakeSpan(1, 5, 0, "job", 150, 10);  // linked into another trace: no parent
+  elsewhere.links.push_back({Tid(2), Sid(2), "", {}, 0, 0});
+  head_->Insert(Batch("front", {root, handler}), {});
+  head_->Insert(Batch("db", {query}), {});
+  head_->Insert(Batch("worker", {job, elsewhere}), {});
+  const query::DependencyCounts want = {{{"front", "db"}, 1}, {{"front", "worker"}, 1}};
+  EXPECT_EQ(*engine_.Dependencies(0, 1000), want);
+}
+
 TEST_F(HeadTest, BudgetIsEnforcedByReservations) {
   auto small = std::make_shared<Head>(Options{4096, nullptr});
   auto batch = Batch("a", {MakeSpan(1, 1, 0, "x", 1, 1)});

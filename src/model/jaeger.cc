@@ -1,6 +1,7 @@
 #include "model/jaeger.h"
 
 #include <algorithm>
+#include <optional>
 #include <string_view>
 
 #include "model/text.h"
@@ -329,6 +330,17 @@ std::string_view SearchKey(std::string_view tag_key) {
   if (tag_key == kScopeNameKey) return "scope.name";
   if (tag_key == kScopeVersionKey) return "scope.version";
   return tag_key;
+}
+
+SpanId DependencyParent(const model::Span& span) {
+  if (span.links.empty()) return span.parent_span_id;  // the common case, without building references
+  std::optional<SpanId> follows_from;
+  for (const SpanRef& ref : ToReferences(span)) {
+    if (ref.trace_id != span.trace_id) continue;
+    if (ref.type == RefType::kChildOf) return ref.span_id;
+    if (!follows_from) follows_from = ref.span_id;
+  }
+  return follows_from.value_or(SpanId{});
 }
 
 Traces FromJaeger(const std::vector<Span>& spans) {

@@ -81,4 +81,11 @@ Traces FromJaeger(const std::vector<Span>& spans);
 // scope.version); span.kind and error already are such keys. Any other key is itself.
 std::string_view SearchKey(std::string_view tag_key);
 
+// The span that Jaeger's model names as the parent of `span`, which is what Jaeger's stores count
+// dependencies by (docs/jaeger-semantics.md §7): among the span's references (ToJaeger's), the first
+// CHILD_OF one within the span's own trace, else the first FOLLOWS_FROM one within it. So it is the
+// OTLP parent when there is one, and a span without a parent hangs off the first link into its own
+// trace. All zero when there is none.
+SpanId DependencyParent(const model::Span& span);
+
 }  // namespace tb::model::jaeger

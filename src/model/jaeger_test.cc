@@ -12,6 +12,7 @@ constexpr TraceId kOtherTrace = {9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9}
 constexpr SpanId kSpan = {1, 1, 1, 1, 1, 1, 1, 1};
 constexpr SpanId kParent = {2, 2, 2, 2, 2, 2, 2, 2};
 constexpr SpanId kLinked = {3, 3, 3, 3, 3, 3, 3, 3};
+constexpr SpanId kOtherSpan = {4, 4, 4, 4, 4, 4, 4, 4};
 
 model::Span BaseSpan() {
   model::Span s;
@@ -195,6 +196,28 @@ TEST(JaegerMappingTest, LinkToTheParentOnlySetsItsType) {
   // Without a parent the same link is an ordinary reference.
   s.parent_span_id = {};
   EXPECT_EQ(ConvertOne(OneSpan(s)).references, (std::vector<SpanRef>{{kTrace, kParent, RefType::kFollowsFrom}}));
+}
+
+TEST(JaegerMappingTest, DependencyParentIsTheParentJaegersModelReads) {
+  const Link follows_from_in_trace{kTrace, kLinked, "", {}, 0, 0};
+  const Link child_of_in_trace{kTrace, kOtherSpan, "", {{"opentracing.ref_type", AnyValue::String("child_of")}}, 0, 0};
+  const Link in_other_trace{kOtherTrace, kParent, "", {}, 0, 0};
+  model::Span s = BaseSpan();
+  EXPECT_EQ(DependencyParent(s), SpanId{});  // a root without links
+  s.links = {in_other_trace};
+  EXPECT_EQ(DependencyParent(s), SpanId{});  // links into other traces never count
+  s.links = {in_other_trace, follows_from_in_trace, child_of_in_trace};
+  EXPECT_EQ(DependencyParent(s), kOtherSpan);  // a CHILD_OF reference before any FOLLOWS_FROM one
+  s.links = {in_other_trace, follows_from_in_trace};
+  EXPECT_EQ(DependencyParent(s), kLinked);  // else the first FOLLOWS_FROM one in the trace
+  s.parent_span_id = kParent;
+  EXPECT_EQ(DependencyParent(s), kParent);  // the OTLP parent is a CHILD_OF reference, first
+  // A link that makes the parent FOLLOWS_FROM leaves the first CHILD_OF reference in charge.
+  s.links = {{kTrace, kParent, "", {{"opentracing.ref_type", AnyValue::String("follows_from")}}, 0, 0},
+             child_of_in_trace};
+  EXPECT_EQ(DependencyParent(s), kOtherSpan);
+  s.links = {{kTrace, kParent, "", {{"opentracing.ref_type", AnyValue::String("follows_from")}}, 0, 0}};
+  EXPECT_EQ(DependencyParent(s), kParent);
 }
 
 TEST(JaegerMappingTest, EventsBecomeLogs) {

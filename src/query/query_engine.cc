@@ -7,6 +7,7 @@
 #include <map>
 #include <unordered_set>
 
+#include "model/jaeger.h"
 #include "util/parallel.h"
 
 namespace tb::query {
@@ -182,7 +183,15 @@ Result<std::vector<Operation>> QueryEngine::Operations(const std::string& servic
 }
 
 Result<DependencyCounts> QueryEngine::Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano) const {
-  const SourceList sources = sources_();
+  TB_ASSIGN_OR_RETURN(DependencyCounts counts, CountCalls(sources_(), start_unix_nano, end_unix_nano));
+  // Jaeger's stores draw no edge from a service to itself (docs/jaeger-semantics.md §7). Sources
+  // count every pair, so this rule is applied here, once, for every door that serves dependencies.
+  std::erase_if(counts, [](const auto& edge) { return edge.first.first == edge.first.second; });
+  return counts;
+}
+
+Result<DependencyCounts> QueryEngine::CountCalls(const SourceList& sources, uint64_t start_unix_nano,
+                                                 uint64_t end_unix_nano) const {
   std::vector<DependencyCounts> per_source(sources.size());
   TB_RETURN_IF_ERROR(ForEachSource(sources, [&](const TraceSource& s, size_t i) {
     return s.Dependencies(start_unix_nano, end_unix_nano, &per_source[i]);
@@ -217,8 +226,9 @@ Result<DependencyCounts> QueryEngine::Dependencies(uint64_t start_unix_nano, uin
       for (const auto& rs : parts[i].resource_spans)
         for (const auto& ss : rs.scope_spans)
           for (const auto& s : ss.spans) {
-            if (!s.has_parent()) continue;
-            auto [lo, hi] = spans.equal_range(s.parent_span_id);
+            const model::SpanId parent_id = model::jaeger::DependencyParent(s);
+            if (parent_id == model::SpanId{}) continue;
+            auto [lo, hi] = spans.equal_range(parent_id);
             // Counted once per child, like a source does, when its parent is held elsewhere only.
             if (lo == hi || std::any_of(lo, hi, [&](const auto& p) { return p.second.first == i; })) continue;
             ++counts[{lo->second.second, std::string(model::ServiceName(rs.resource))}];

@@ -55,9 +55,13 @@ class QueryEngine {
   Status FindTraces(const TraceQuery& query, const TraceSink& sink) const;
   Result<std::vector<std::string>> Services() const;  // sorted
   Result<std::vector<Operation>> Operations(const std::string& service, const std::string& span_kind) const;
+  // Parent → child service call counts of the traces in [start, end], without same-service pairs.
   Result<DependencyCounts> Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano) const;
 
  private:
+  // Call counts over every source, same-service pairs included.
+  Result<DependencyCounts> CountCalls(const SourceList& sources, uint64_t start_unix_nano,
+                                      uint64_t end_unix_nano) const;
   Result<model::Traces> ReadTrace(const SourceList& sources, const model::TraceId& id) const;
   // Runs fn(source, i) for every source in parallel.
   Status ForEachSource(const SourceList& sources, const std::function<Status(const TraceSource&, size_t)>& fn) const;

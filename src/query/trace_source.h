@@ -63,7 +63,9 @@ class TraceSource {
   // this source). The default searches by start time.
   virtual Status TracesInWindow(uint64_t start_unix_nano, uint64_t end_unix_nano, std::vector<TraceHit>* out) const;
   // Adds parent→child service call counts of the traces whose spans all lie within [start, end],
-  // for parents and children both held by this source.
+  // for parents and children both held by this source: one call per span whose parent
+  // (model::jaeger::DependencyParent) is a span of the same trace, same-service pairs included
+  // (QueryEngine drops those, so that blocks written before that rule answer like new ones).
   virtual Status Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano, DependencyCounts* out) const = 0;
 };
 

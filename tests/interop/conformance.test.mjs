@@ -504,13 +504,13 @@ function registerConformance(mode) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Reference behaviour (jaeger-api.md §5.2) that the fixture set does not pin down on its own.
+// Reference behaviour (docs/jaeger-semantics.md §5.2, §7) that the fixture set does not pin down on its own.
 
 const S = 1_000_000_000n;
 const kv = (key, value) => ({ key, value });
 const str = (v) => ({ stringValue: v });
 
-/** One OTLP/JSON document: `spans` = [{service, scope?, spanId, parent?, name, kind?, start, end, attributes?, status?, events?}]. */
+/** One OTLP/JSON document: `spans` = [{service, scope?, spanId, parent?, name, kind?, start, end, attributes?, status?, events?, links?}]. */
 function doc(traceId, spans) {
   return {
     resourceSpans: spans.map((s) => ({
@@ -520,7 +520,7 @@ function doc(traceId, spans) {
         spans: [{
           traceId, spanId: s.spanId, parentSpanId: s.parent ?? '', name: s.name, kind: s.kind ?? 0,
           startTimeUnixNano: s.start.toString(), endTimeUnixNano: s.end.toString(),
-          attributes: s.attributes ?? [], events: s.events ?? [], status: s.status ?? {},
+          attributes: s.attributes ?? [], events: s.events ?? [], links: s.links ?? [], status: s.status ?? {},
         }],
       }],
     })),
@@ -533,6 +533,7 @@ function registerReferenceSemantics(mode) {
   const TA = 'a1000000000000000000000000000001'; // same-span conjunction: tags split over two spans
   const TB = 'b2000000000000000000000000000002'; // everything on one span; error status; server kind; scope
   const TD = 'd4000000000000000000000000000004'; // dependencies hello → world → hello ×3
+  const TL = 'e5000000000000000000000000000005'; // dependencies through a link: a root linked into its own trace
   const docs = {
     [TA]: doc(TA, [
       { service: 'sem-svc', spanId: '00000000000000a1', name: 'op-a', start: t0, end: t0 + 1000n, attributes: [kv('k1', str('v1'))] },
@@ -550,6 +551,13 @@ function registerReferenceSemantics(mode) {
       { service: 'hello', spanId: '00000000000000d1', name: 'root', start: t0 + 2n * S, end: t0 + 2n * S + 100n },
       { service: 'world', spanId: '00000000000000d2', parent: '00000000000000d1', name: 'w', start: t0 + 2n * S + 1n, end: t0 + 2n * S + 90n },
       ...[3, 4, 5].map((i) => ({ service: 'hello', spanId: `00000000000000d${i}`, parent: '00000000000000d2', name: 'h', start: t0 + 2n * S + BigInt(i), end: t0 + 2n * S + 50n })),
+    ]),
+    [TL]: doc(TL, [
+      { service: 'links-a', spanId: '00000000000000e1', name: 'send', start: t0 + 3n * S, end: t0 + 3n * S + 100n },
+      { service: 'links-b', spanId: '00000000000000e2', name: 'receive', start: t0 + 3n * S + 10n, end: t0 + 3n * S + 50n,
+        links: [{ traceId: TD, spanId: '00000000000000d1' }, { traceId: TL, spanId: '00000000000000e1' }] },
+      { service: 'links-b', spanId: '00000000000000e3', name: 'elsewhere', start: t0 + 3n * S + 20n, end: t0 + 3n * S + 60n,
+        links: [{ traceId: TD, spanId: '00000000000000d2' }] },
     ]),
   };
   const expected = (id) => spansFromOtlpJson(docs[id]);
@@ -595,11 +603,13 @@ function registerReferenceSemantics(mode) {
     });
   }
 
-  test('GetDependencies counts parent→child service calls, self-edges included', async () => {
+  // docs/jaeger-semantics.md §7: no edge within one service (sem-svc → sem-svc in TA); a span without a parent
+  // hangs off its first link into its own trace (links-a → links-b), never off a link into another trace.
+  test('GetDependencies counts parent→child service calls as Jaeger does: no self-edges, roots follow links', async () => {
     const res = await ctx.clients.getDependencies(timestampFromNanos(t0 - 3600n * S), timestampFromNanos(t0 + 3600n * S));
     const sum = new Map();
     for (const d of res.dependencies) sum.set(`${d.parent}→${d.child}`, (sum.get(`${d.parent}→${d.child}`) ?? 0n) + BigInt(d.callCount));
-    assert.deepEqual(Object.fromEntries([...sum].map(([k, v]) => [k, Number(v)])), { 'hello→world': 1, 'world→hello': 3, 'sem-svc→sem-svc': 1 });
+    assert.deepEqual(Object.fromEntries([...sum].map(([k, v]) => [k, Number(v)])), { 'hello→world': 1, 'world→hello': 3, 'links-a→links-b': 1 });
     // a window that ends before the traces: nothing
     const early = await ctx.clients.getDependencies(timestampFromNanos(t0 - 7200n * S), timestampFromNanos(t0 - 3600n * S));
     assert.deepEqual(early.dependencies, []);

@@ -152,21 +152,24 @@ describe('v1 reads: not found, chunks, services, operations, dependencies, capab
     await ctx.server.purge();
     const t0 = BigInt(Date.now() - 600_000) * 1_000_000n;
     const traceId = 'd4000000000000000000000000000004';
-    const span = (spanId, service, parent, offset) => ({
+    const span = (spanId, service, parent, offset, refType = 'CHILD_OF') => ({
       traceId, spanId, operationName: `op-${spanId}`, flags: 0,
-      references: parent ? [{ refType: 'CHILD_OF', traceId, spanId: parent }] : [],
+      references: parent ? [{ refType, traceId, spanId: parent }] : [],
       startTimeUnixNano: (t0 + offset).toString(), durationNanos: '1000', tags: [], logs: [],
       process: { serviceName: service, tags: [] }, warnings: [],
     });
-    // hello → world → hello ×3
+    // hello → world → hello ×3; world → queue through a FOLLOWS_FROM reference (Jaeger's model takes it as the
+    // parent when there is no CHILD_OF one); hello → hello is no edge (docs/jaeger-semantics.md §7).
     const spans = [span('00000000000000d1', 'hello', null, 0n), span('00000000000000d2', 'world', '00000000000000d1', 1n),
-      ...[3, 4, 5].map((i) => span(`00000000000000d${i}`, 'hello', '00000000000000d2', BigInt(i)))];
+      ...[3, 4, 5].map((i) => span(`00000000000000d${i}`, 'hello', '00000000000000d2', BigInt(i))),
+      span('00000000000000d6', 'queue', '00000000000000d2', 6n, 'FOLLOWS_FROM'),
+      span('00000000000000d7', 'hello', '00000000000000d3', 7n)];
     for (const s of spans) await ctx.clients.writeSpan(jaegerSpanToProto(s));
     const hour = 3_600_000_000_000n;
     const res = await ctx.clients.getDependencies(timestampFromNanos(t0 - hour), timestampFromNanos(t0 + hour));
     const got = {};
     for (const d of res.dependencies) got[`${d.parent}→${d.child}`] = (got[`${d.parent}→${d.child}`] ?? 0) + Number(d.callCount);
-    assert.deepEqual(got, { 'hello→world': 1, 'world→hello': 3 });
+    assert.deepEqual(got, { 'hello→world': 1, 'world→hello': 3, 'world→queue': 1 });
     const early = await ctx.clients.getDependencies(timestampFromNanos(t0 - 2n * hour), timestampFromNanos(t0 - hour));
     assert.deepEqual(early.dependencies, []);
     await assert.rejects(ctx.clients.getDependencies({ seconds: '-62135596800', nanos: 0 }, timestampFromNanos(t0)),
