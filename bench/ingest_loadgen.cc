@@ -4,8 +4,13 @@
 // written by tb_workload (--replay; docs/format/workload.md), cycled in order.
 // --rate caps the total spans/s: each sender paces its own share, so that latency is measured
 // under a steady offered load rather than at saturation.
+// --once sends every request exactly once instead of cycling them for --seconds, and retries a
+// refused or unavailable request (with the same back-off) until it is acknowledged, so that the
+// receiver ends up holding each span of the data set once (bench/run_peer.sh measures bytes at
+// rest that way); spans/s is then the data set over the time until the last acknowledgement.
 //   tb_ingest_loadgen --target 127.0.0.1:4317 --concurrency 8 --batch 512 --seconds 20 [--rate 100000]
 //   tb_ingest_loadgen --target 127.0.0.1:4317 --replay /tmp/workload.bin --seconds 60
+//   tb_ingest_loadgen --target 127.0.0.1:4317 --replay /tmp/workload.bin --once
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
@@ -28,7 +33,7 @@ using opentelemetry::proto::collector::trace::v1::TraceService;
 struct ThreadResult {
   uint64_t spans = 0;
   uint64_t requests = 0;
-  uint64_t refused = 0;  // RESOURCE_EXHAUSTED
+  uint64_t refused = 0;  // RESOURCE_EXHAUSTED (and, with --once, UNAVAILABLE): retried after a back-off
   uint64_t failed = 0;
   std::vector<double> latencies_ms;
 };
@@ -45,6 +50,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   double rate = 0;
   std::string replay;
+  bool once = false;
   app.add_option("--target", target);
   app.add_option("--concurrency", concurrency);
   app.add_option("--batch", batch_spans, "spans per Export request");
@@ -56,6 +62,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed);
   app.add_option("--rate", rate, "total spans/s to offer (0: as fast as acknowledged)");
   app.add_option("--replay", replay, "send the requests of this data-set file instead of generated ones");
+  app.add_flag("--once", once, "send each request once, retrying refused ones, then stop (--seconds is ignored)");
   CLI11_PARSE(app, argc, argv);
 
   std::vector<ExportTraceServiceRequest> requests;
@@ -108,7 +115,7 @@ int main(int argc, char** argv) {
       // exporters back off; a fixed short pause made refused requests (each received in full by
       // the server) take a large share of its core.
       std::chrono::milliseconds backoff{0};
-      for (size_t i = static_cast<size_t>(t); !stop.load(); i += static_cast<size_t>(concurrency)) {
+      for (size_t i = static_cast<size_t>(t); !stop.load() && (!once || i < requests.size());) {
         const size_t which = i % requests.size();
         if (rate_per_sender > 0) {
           std::this_thread::sleep_until(next_send);
@@ -126,19 +133,30 @@ int main(int argc, char** argv) {
         if (s.ok()) {
           r.spans += request_spans[which] - static_cast<uint64_t>(response.partial_success().rejected_spans());
           backoff = std::chrono::milliseconds(0);
-        } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          i += static_cast<size_t>(concurrency);
+          continue;
+        }
+        const bool refused = s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+        // A collector in front of the store answers UNAVAILABLE when the store refused: in --once
+        // mode both are retried, so that no span of the data set is lost.
+        if (refused || (once && s.error_code() == grpc::StatusCode::UNAVAILABLE)) {
           ++r.refused;
           backoff =
               std::clamp(backoff * 2, std::chrono::milliseconds(first_backoff_ms), std::chrono::milliseconds(1000));
           std::this_thread::sleep_for(backoff);
-        } else {
-          ++r.failed;
+          if (!once) i += static_cast<size_t>(concurrency);
+          continue;
         }
+        ++r.failed;
+        if (r.failed <= 3) std::fprintf(stderr, "Export failed: %d %s\n", s.error_code(), s.error_message().c_str());
+        i += static_cast<size_t>(concurrency);
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
+  if (!once) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    stop = true;
+  }
   for (auto& th : threads) th.join();
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
