@@ -37,20 +37,9 @@ for tool in ceph-mon ceph-osd radosgw radosgw-admin ceph ceph-authtool monmaptoo
 done
 
 ms() { echo $(($(date +%s%N) / 1000000)); }
-listening() { (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 running() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $s != Z* ]]; } # a zombie counts as gone
-# A port nobody listens on, from 20000-59999 and not in "$@". (A tiny race with other processes
-# binding it meanwhile is accepted: the daemons then fail to start and this script fails.)
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    [[ " $* " == *" $p "* ]] && continue
-    listening "$p" || { echo "$p"; return 0; }
-  done
-  echo "s3-up: no free port found" >&2
-  return 1
-}
+# listening, free_port
+source "$(dirname "$0")/lib/ports.sh"
 
 exec 3>&1 1>&2 # stdout is only for the env lines at the end: `source <(scripts/s3-up.sh)` works
 T0=$(ms)

@@ -123,7 +123,9 @@ Status Db::Recover() {
   spdlog::info("recovered {} blocks from {} and {} spans from the WAL ({} records, {} skipped as already in blocks)",
                blocks_.size(), store_->Describe(), head->Stats().spans, replay.records,
                covered_through_ >= replay.last_sequence ? replay.records : 0);
-  ingester_ = std::make_unique<ingest::Ingester>(options_.limits, head, wal_.get());
+  ingest::Ingester::AfterWrite after_write;
+  if (options_.flush_every_write) after_write = [this] { return Flush(); };
+  ingester_ = std::make_unique<ingest::Ingester>(options_.limits, head, wal_.get(), std::move(after_write));
   engine_ = std::make_unique<query::QueryEngine>([this] { return Sources(); });
   active_since_ = std::chrono::steady_clock::now();
   return Status::Ok();

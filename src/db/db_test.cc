@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <initializer_list>
 #include <map>
+#include <thread>
 
 #include "db/block_list.h"
 #include "model/random_traces.h"
@@ -84,6 +85,7 @@ class DbTest : public ::testing::Test {
     o.data_dir = dir_.string();
     o.background_flush = false;
     o.head_memory_budget_bytes = 256 << 20;
+    o.flush_every_write = flush_every_write_;
     return o;
   }
   void Open(std::shared_ptr<objstore::ObjectStore> store) {
@@ -103,6 +105,7 @@ class DbTest : public ::testing::Test {
   static model::TraceId Trace(uint8_t n) { return MakeSpan(n, 0, 0).trace_id; }
 
   std::filesystem::path dir_;
+  bool flush_every_write_ = false;
   std::shared_ptr<objstore::MemoryStore> memory_ = std::make_shared<objstore::MemoryStore>();
   std::unique_ptr<Db> db_;
 };
@@ -302,6 +305,62 @@ TEST_F(DbTest, FailedFlushesAreRetriedWithoutLossOrDuplicates) {
   std::set<std::string> with_meta, without_meta;
   ASSERT_TRUE(BlockListStore(memory_.get(), "default").ScanBlocks(&with_meta, &without_meta).ok());
   EXPECT_EQ(with_meta.size(), db_->Stats().blocks);  // no block written twice
+}
+
+// flush_every_write: a write returns only once its spans are in a published block, so the head is
+// empty whenever no write is in flight; concurrent writers share blocks but every span is there once.
+TEST_F(DbTest, FlushEveryWritePutsEachAcknowledgedWriteInABlock) {
+  flush_every_write_ = true;
+  Open(memory_);
+  for (uint8_t i = 1; i <= 3; ++i) {
+    Ingest(Batch("a", {MakeSpan(i, 1, 100 * i), MakeSpan(i, 2, 100 * i)}));
+    const DbStats stats = db_->Stats();
+    EXPECT_EQ(stats.blocks, i);
+    EXPECT_EQ(stats.active_head.spans, 0u);
+    EXPECT_EQ(stats.frozen_heads, 0u);
+  }
+  // A write whose spans are all refused stores nothing and so flushes nothing.
+  auto refused = db_->ingester().Ingest(model::Traces{});
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(db_->Stats().blocks, 3u);
+
+  std::vector<std::thread> writers;
+  for (uint8_t w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      for (uint16_t n = 0; n < 10; ++n) {
+        auto written = db_->ingester().Ingest(Batch("b", {MakeSpan(10 + w, n, 1000 + n)}));
+        EXPECT_TRUE(written.ok()) << written.status().ToString();
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  const DbStats stats = db_->Stats();
+  EXPECT_EQ(stats.active_head.spans, 0u);
+  EXPECT_EQ(stats.frozen_heads, 0u);
+  EXPECT_GT(stats.blocks, 3u);
+  EXPECT_LE(stats.blocks, 3u + 40u);
+  std::vector<model::TraceId> ids;
+  for (uint8_t t : {1, 2, 3, 10, 11, 12, 13}) ids.push_back(Trace(t));
+  EXPECT_EQ(SpansOf(db_->engine(), ids).size(), 6u + 40u);
+}
+
+// When the flush after a write fails, the write fails with the flush's error, but its spans stay
+// stored (WAL and a pending head) and the next flush writes them.
+TEST_F(DbTest, FlushEveryWriteFailsTheWriteWhenItsFlushFails) {
+  flush_every_write_ = true;
+  auto faults = std::make_shared<objstore::FaultStore>(memory_);
+  Open(faults);
+  faults->FailWhen([](objstore::StoreOp, std::string_view) { return true; }, Status::Unavailable("store down"));
+  auto failed = db_->ingester().Ingest(Batch("a", {MakeSpan(1, 1, 100)}));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(failed.status().message().find("spans are stored"), std::string::npos) << failed.status().message();
+  EXPECT_EQ(SpansOf(db_->engine(), {Trace(1)}).size(), 1u);
+  faults->Clear();
+  Ingest(Batch("a", {MakeSpan(2, 1, 200)}));
+  EXPECT_EQ(db_->Stats().blocks, 2u);
+  EXPECT_EQ(db_->Stats().frozen_heads, 0u);
+  EXPECT_EQ(SpansOf(db_->engine(), {Trace(1), Trace(2)}).size(), 2u);
 }
 
 TEST_F(DbTest, PurgeDeletesBlocksToo) {

@@ -139,6 +139,14 @@ LimitsApplied ApplySpanLimits(const Limits& limits, model::Traces* batch) {
 }
 
 Result<IngestResult> Ingester::Ingest(model::Traces&& batch, std::string_view received) {
+  TB_ASSIGN_OR_RETURN(IngestResult result, Store(std::move(batch), received));
+  if (after_write_ && result.accepted_spans > 0) {
+    TB_RETURN_IF_ERROR(after_write_().WithContext("the spans are stored, but the step after the write failed"));
+  }
+  return result;
+}
+
+Result<IngestResult> Ingester::Store(model::Traces&& batch, std::string_view received) {
   IngestResult result;
   const LimitsApplied applied = ApplySpanLimits(limits_, &batch);
   const uint64_t truncated = applied.truncated_values;

@@ -43,11 +43,17 @@ struct CutHead {
 
 class Ingester {
  public:
-  Ingester(const Limits& limits, std::shared_ptr<head::Head> head, wal::Wal* wal)
-      : limits_(limits), head_(std::move(head)), wal_(wal) {}
+  // Runs after a write's accepted spans are durable and visible, before Ingest returns, outside the
+  // exclusion that Cut and Purge take (so it may call them). Its error becomes the write's error;
+  // the spans stay stored. Db uses it for DbOptions::flush_every_write.
+  using AfterWrite = std::function<Status()>;
 
-  // Returns once the accepted spans are durable and visible. RESOURCE_EXHAUSTED when the head is
-  // full (back-pressure; retry later), UNAVAILABLE when the WAL cannot write.
+  Ingester(const Limits& limits, std::shared_ptr<head::Head> head, wal::Wal* wal, AfterWrite after_write = {})
+      : limits_(limits), head_(std::move(head)), wal_(wal), after_write_(std::move(after_write)) {}
+
+  // Returns once the accepted spans are durable and visible (and `after_write` has run).
+  // RESOURCE_EXHAUSTED when the head is full (back-pressure; retry later), UNAVAILABLE when the WAL
+  // cannot write.
   //
   // `received`, when not empty, must be the OTLP protobuf ExportTraceServiceRequest (or TracesData)
   // that `batch` was decoded from: if no limit changes the batch, those bytes become the WAL record
@@ -75,10 +81,14 @@ class Ingester {
   const Limits& limits() const { return limits_; }
 
  private:
+  // Ingest without the after-write step: trims, reserves, appends to the WAL, inserts.
+  Result<IngestResult> Store(model::Traces&& batch, std::string_view received);
+
   const Limits limits_;
   mutable std::mutex head_mu_;        // guards the head_ pointer
   std::shared_ptr<head::Head> head_;  // the active head
   wal::Wal* const wal_;
+  const AfterWrite after_write_;
   std::shared_mutex exclusive_mu_;  // ingests share it; Cut and Purge take it exclusively
 };
 

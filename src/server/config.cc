@@ -131,8 +131,9 @@ Status LoadConfigFile(const std::string& path, Config* c) {
       TB_RETURN_IF_ERROR(Read(s3, "path_style", &c->s3_path_style));
     }
     if (auto flush = root["flush"]) {
-      TB_RETURN_IF_ERROR(CheckKeys(flush, "flush", {"size", "age_seconds", "background"}));
+      TB_RETURN_IF_ERROR(CheckKeys(flush, "flush", {"size", "age_seconds", "background", "every_write"}));
       TB_RETURN_IF_ERROR(Read(flush, "background", &c->background_flush));
+      TB_RETURN_IF_ERROR(Read(flush, "every_write", &c->flush_every_write));
       TB_RETURN_IF_ERROR(ReadSize(flush, "size", &c->flush_bytes));
       TB_RETURN_IF_ERROR(Read(flush, "age_seconds", &c->flush_age_seconds));
     }

@@ -33,6 +33,7 @@ struct Config {
   uint64_t flush_bytes = 128ull << 20;  // head memory at which a block is written (≤ half the budget)
   uint64_t flush_age_seconds = 300;     // or after this long
   bool background_flush = true;         // false: blocks are written only by POST /admin/flush
+  bool flush_every_write = false;       // tests: each write is in a block before it is acknowledged
   uint64_t cache_bytes = 256ull << 20;  // block indexes and pages kept in memory
   // The disk tier in front of s3:// storage: block index and page ranges on local disk, kept
   // across restarts (objstore::DiskCacheStore). 0 turns it off. Not used for file:// storage,

@@ -33,6 +33,7 @@ TEST(ConfigTest, LoadsYamlOverDefaults) {
                         "enable_purge: true\n"
                         "head: {memory_budget: 64MiB}\n"
                         "wal: {sync: false}\n"
+                        "flush: {every_write: true}\n"
                         "limits: {max_spans_per_trace: 10, max_attribute_value_size: 1KiB}\n");
   ASSERT_TRUE(LoadConfigFile(path, &c).ok());
   EXPECT_EQ(c.data_dir, "/tmp/x");
@@ -41,6 +42,8 @@ TEST(ConfigTest, LoadsYamlOverDefaults) {
   EXPECT_TRUE(c.enable_purge);
   EXPECT_EQ(c.head_memory_budget_bytes, 64ull << 20);
   EXPECT_FALSE(c.wal_sync);
+  EXPECT_TRUE(c.flush_every_write);
+  EXPECT_TRUE(c.background_flush);  // untouched default
   EXPECT_EQ(c.limits.max_spans_per_trace, 10u);
   EXPECT_EQ(c.limits.max_attribute_value_bytes, 1024u);
 }

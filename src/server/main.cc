@@ -99,6 +99,8 @@ int main(int argc, char** argv) {
   bool no_background_flush = false;
   serve->add_flag("--no-background-flush", no_background_flush,
                   "Write blocks only on POST /admin/flush (tests; back-pressure then holds ingest)");
+  serve->add_flag("--flush-every-write", defaults.flush_every_write,
+                  "Flush every write into a block before acknowledging it (tests: reads come from blocks)");
 
   // Jaeger ≤ 1.57 runs `<binary> --config <file>` (the file may be empty) as a go-plugin.
   std::string plugin_config_file;
@@ -154,6 +156,7 @@ int main(int argc, char** argv) {
   if (given("--s3-path-style")) config.s3_path_style = defaults.s3_path_style;
   if (given("--cache-dir")) config.cache_dir = defaults.cache_dir;
   if (no_background_flush) config.background_flush = false;
+  if (given("--flush-every-write")) config.flush_every_write = defaults.flush_every_write;
   for (auto [flag, text, target] : {std::tuple{"--head-memory-budget", &head_budget, &config.head_memory_budget_bytes},
                                     std::tuple{"--max-request-size", &max_request, &config.limits.max_request_bytes},
                                     std::tuple{"--cache-memory-size", &cache_memory, &config.cache_bytes},

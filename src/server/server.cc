@@ -42,6 +42,8 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   options.flush_age = std::chrono::seconds(config.flush_age_seconds);
   options.cache_bytes = config.cache_bytes;
   options.background_flush = config.background_flush;
+  options.flush_every_write = config.flush_every_write;
+  if (config.flush_every_write) spdlog::warn("flush.every_write is on: one block per write (a test setting)");
   const auto started = std::chrono::steady_clock::now();
   TB_ASSIGN_OR_RETURN(s->db_, db::Db::Open(options, std::move(store)));
   spdlog::info(
