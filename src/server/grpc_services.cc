@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "model/text.h"
+#include "server/rpc_status.h"
 #include "wire/otlp_codec.h"
 #include "wire/otlp_proto.h"
 
@@ -82,7 +83,11 @@ query::TraceSink ChunkWriter(grpc::ServerWriter<TracesData>* writer) {
 
 grpc::Status ToGrpc(const Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
+  const auto code = static_cast<grpc::StatusCode>(status.code());
+  const google::rpc::Status rpc = ToRpcStatus(status);
+  // gRPC sends non-empty details as the grpc-status-details-bin trailer (a serialized google.rpc.Status).
+  if (rpc.details_size() == 0) return grpc::Status(code, status.message());
+  return grpc::Status(code, status.message(), rpc.SerializeAsString());
 }
 
 std::vector<TracesData> ChunkTrace(const model::Traces& trace, size_t max_bytes) {

@@ -17,7 +17,9 @@
 
 namespace tb::server {
 
-// Maps a core Status to the gRPC status with the same code and message.
+// Maps a core Status to the gRPC status with the same code and message; a RESOURCE_EXHAUSTED also
+// carries google.rpc.RetryInfo in its details (see ToRpcStatus), so that OTLP exporters and other
+// writers retry it instead of dropping the data.
 grpc::Status ToGrpc(const Status& status);
 
 // Answers GetServices of either storage API version (same field names in v1 and v2).

@@ -164,7 +164,11 @@ grpc::Status StorageV1DependenciesReader::GetDependencies(grpc::ServerContext*,
 
 grpc::Status StorageV1Capabilities::Capabilities(grpc::ServerContext*, const v1::CapabilitiesRequest*,
                                                  v1::CapabilitiesResponse* response) {
-  response->set_streamingspanwriter(true);
+  // Not the streaming writer: Jaeger's client never half-closes its pooled streams, and the context
+  // each stream was opened with ends with the batch that opened it; gRPC then cancels the call and
+  // drops the messages this server had not read yet, so Jaeger would lose spans it believes sent.
+  // Unary WriteSpan acknowledges every span once it is durable.
+  response->set_streamingspanwriter(false);
   return grpc::Status::OK;
 }
 

@@ -71,7 +71,7 @@ class StorageV1DependenciesReader final : public jaeger::storage::v1::Dependenci
 
 class StorageV1Capabilities final : public jaeger::storage::v1::PluginCapabilities::Service {
  public:
-  // Streaming writes yes; the deprecated archive services no.
+  // No streaming writer (see the .cc: Jaeger would lose spans), no deprecated archive services.
   grpc::Status Capabilities(grpc::ServerContext*, const jaeger::storage::v1::CapabilitiesRequest*,
                             jaeger::storage::v1::CapabilitiesResponse*) override;
 };

@@ -7,10 +7,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "google/rpc/status.pb.h"
+#include "google/rpc/retry_info.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "server/api_v3_http.h"
 #include "server/jaeger_http_api.h"
+#include "server/rpc_status.h"
 #include "wire/otlp_codec.h"
 #include "wire/otlp_json.h"
 
@@ -25,21 +26,27 @@ std::string JsonEscape(const std::string& s) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// An OTLP/HTTP error: google.rpc.Status in the request's encoding.
+// An OTLP/HTTP error: google.rpc.Status in the request's encoding. Back-pressure (429) carries the
+// retry delay twice, as Retry-After and as a RetryInfo detail, as on the gRPC door.
 void SendError(httplib::Response& res, bool protobuf, const Status& status) {
   res.status = HttpStatusFor(status.code());
   if (status.code() == StatusCode::kResourceExhausted || status.code() == StatusCode::kUnavailable)
-    res.set_header("Retry-After", "1");
+    res.set_header("Retry-After", std::to_string(kRetryDelaySeconds));
+  const google::rpc::Status body = ToRpcStatus(status);
   if (protobuf) {
-    google::rpc::Status body;
-    body.set_code(static_cast<int>(status.code()));
-    body.set_message(status.message());
     res.set_content(body.SerializeAsString(), kProtobuf);
-  } else {
-    res.set_content("{\"code\":" + std::to_string(static_cast<int>(status.code())) +
-                        ",\"message\":" + JsonEscape(status.message()) + "}",
-                    kJson);
+    return;
   }
+  // protobuf's JSON mapping of the same message: an Any holds "@type" and the message's own fields,
+  // a Duration is "<seconds>s".
+  nlohmann::json json = {{"code", body.code()}, {"message", body.message()}};
+  for (const auto& detail : body.details()) {
+    google::rpc::RetryInfo retry;
+    if (!detail.UnpackTo(&retry)) continue;
+    json["details"].push_back(
+        {{"@type", detail.type_url()}, {"retryDelay", std::to_string(retry.retry_delay().seconds()) + "s"}});
+  }
+  res.set_content(json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJson);
 }
 
 std::string MediaType(const httplib::Request& req) {

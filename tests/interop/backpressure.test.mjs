@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import grpc from '@grpc/grpc-js';
 import { TbServer } from './lib/server.mjs';
+import { grpcErrorDetails, retryDelayMsOf } from './lib/rpc_status.mjs';
 import {
   Ledger, MiB, RawReader, RssSampler, countSpans, describeVerification, fmtMiB, ownClients, procMemory, startHttpWriters,
   startWriters, verifyLedger,
@@ -134,12 +135,18 @@ describe('back-pressure', () => {
       const t0 = Date.now();
       let firstRefusal = null;
       let refusals = 0;
+      const refusalsWithoutRetryInfo = [];
       const w = startWriters({
         address: server.grpcAddress, ledger, phase: 1, n: FLOOD_CLIENTS, stop: stopWriters, deadlineMs: 30_000,
         onError: (e) => {
           if (e.code !== grpc.status.RESOURCE_EXHAUSTED) return 'stop';
           refusals++;
-          firstRefusal ??= { ms: Date.now() - t0, ackedSpans: ledger.ackedSpans(), rss: procMemory(server.child.pid)?.rss, message: e.details };
+          // OTLP exporters retry a RESOURCE_EXHAUSTED only when its details hold a RetryInfo (else they drop the data)
+          const rpcStatus = grpcErrorDetails(e);
+          if (retryDelayMsOf(rpcStatus) === null || rpcStatus.code !== e.code || rpcStatus.message !== e.details) {
+            refusalsWithoutRetryInfo.push(JSON.stringify(rpcStatus));
+          }
+          firstRefusal ??= { ms: Date.now() - t0, ackedSpans: ledger.ackedSpans(), rss: procMemory(server.child.pid)?.rss, message: e.details, rpcStatus };
           return 'retry';
         },
       });
@@ -161,6 +168,10 @@ describe('back-pressure', () => {
         + `RSS then ${fmtMiB(firstRefusal.rss ?? 0)}: "${firstRefusal.message}"`);
       assert.match(firstRefusal.message, /budget/i, 'RESOURCE_EXHAUSTED message should name the memory budget');
       assert.match(firstRefusal.message, /64 MiB/, 'RESOURCE_EXHAUSTED message should give the budget');
+      t.diagnostic(`first refusal's grpc-status-details-bin: ${JSON.stringify(firstRefusal.rpcStatus)}`);
+      assert.deepEqual(refusalsWithoutRetryInfo, [],
+        'every RESOURCE_EXHAUSTED must carry a google.rpc.Status (same code and message) with a RetryInfo in its details');
+      assert.equal(retryDelayMsOf(firstRefusal.rpcStatus), 1000, 'RetryInfo.retry_delay is 1 s, as Retry-After on HTTP');
       t.diagnostic(`flood: ${w.sent()} Export calls by ${FLOOD_CLIENTS} clients, ${refusals} refused, `
         + `${ledger.acked.size} acknowledged (${ledger.ackedSpans()} spans); kept flooding ${Date.now() - refusedAt} ms after the first refusal`);
 
@@ -223,6 +234,7 @@ describe('back-pressure', () => {
       const delay = /^\d+$/.test(first429.retryAfter) ? Number(first429.retryAfter) : (Date.parse(first429.retryAfter) - Date.now()) / 1000;
       assert.ok(Number.isFinite(delay) && delay >= 0 && delay <= 3600, `Retry-After "${first429.retryAfter}" is neither delay-seconds nor an HTTP date`);
       assert.match(first429.details, /budget/i, '429 body (google.rpc.Status) should name the memory budget');
+      assert.equal(first429.retryDelayMs, delay * 1000, '429 body (google.rpc.Status) should hold a RetryInfo of the Retry-After delay');
       t.diagnostic(`HTTP flood: ${w.sent()} POSTs by ${FLOOD_CLIENTS} clients, ${refusals} answered 429, `
         + `${ledger.acked.size} acknowledged (${ledger.ackedSpans()} spans)`);
 

@@ -9,7 +9,9 @@
 //     capabilities. Semantics: jaeger-api.md §3.4, §3.5, §5.3.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import grpc from '@grpc/grpc-js';
 import { TbServer } from './lib/server.mjs';
+import { grpcErrorDetails, retryDelayMsOf } from './lib/rpc_status.mjs';
 import {
   fixturesOfQueries, largeTraceJson, loadQueries, makeDateShift, shiftedFixtureText, timestampFromNanos, storeFixtures
 } from './lib/fixtures.mjs';
@@ -176,10 +178,33 @@ describe('v1 reads: not found, chunks, services, operations, dependencies, capab
       (err) => err.code === 3 && /start_time/.test(err.details));
   });
 
-  test('Capabilities: streaming writer yes, archive no', async () => {
+  test('Capabilities: no streaming writer, no archive', async () => {
+    // Jaeger writes through the streaming writer only when offered; its client cancels its streams with unread spans
+    // in them, which are then lost (pinned by the next test), so unary WriteSpan is what Jaeger must use.
     const caps = await ctx.clients.capabilities();
-    assert.deepEqual({ ...caps }, { archiveSpanReader: false, archiveSpanWriter: false, streamingSpanWriter: true });
+    assert.deepEqual({ ...caps }, { archiveSpanReader: false, archiveSpanWriter: false, streamingSpanWriter: false });
   });
+
+  test('a write stream cancelled before the server read its spans loses them (why the streaming writer is not offered)',
+    async () => {
+      // Jaeger's streaming writer sends spans on a pooled stream and never half-closes it; the stream's context ends
+      // with the batch that opened it, which cancels the call. Emulated here: write, then cancel at once.
+      const traceId = `c0ffee${Date.now().toString(16).padStart(26, '0')}`;
+      const span = (i) => jaegerSpanToProto({
+        traceId, spanId: (i + 1).toString(16).padStart(16, '0'), operationName: 'cancelled-stream', flags: 0, references: [],
+        startTimeUnixNano: (BigInt(Date.now()) * 1_000_000n).toString(), durationNanos: '1000', tags: [], logs: [],
+        process: { serviceName: 'cancelled-stream-svc', tags: [] }, warnings: [],
+      });
+      const call = ctx.clients.streamingWriter.WriteSpanStream(new grpc.Metadata(), () => {});
+      for (let i = 0; i < 20; i++) call.write({ span: span(i) });
+      call.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const stored = await ctx.clients.getTrace(traceId).then((chunks) => assembleV1Stream(chunks).spans.length, (err) => {
+        if (err.code !== 5 /* NOT_FOUND */) throw err;
+        return 0;
+      });
+      assert.ok(stored < 20, `all 20 spans of a cancelled stream were stored: if gRPC now keeps them, the streaming writer could be offered again`);
+    });
 
   test('health reports every v1 service SERVING', async () => {
     for (const service of ['SpanWriterPlugin', 'StreamingSpanWriterPlugin', 'SpanReaderPlugin', 'DependenciesReaderPlugin',
@@ -312,8 +337,11 @@ describe('v1 writes meet the same back-pressure as OTLP', () => {
       assert.ok(refused, 'no back-pressure within 20,000 spans of 2 kB on a 2 MiB head');
       assert.equal(refused.code, 8 /* RESOURCE_EXHAUSTED */, refused.details);
       assert.ok(acknowledged.length > 100, `${acknowledged.length} spans acknowledged before the head was full`);
+      // A retry delay in the status details tells the writer to come back later (as on the OTLP door).
+      assert.equal(retryDelayMsOf(grpcErrorDetails(refused)), 1000, 'WriteSpan refusal without RetryInfo');
       // The streaming writer refuses too, ending its stream with the same status.
-      await assert.rejects(ctx.clients.writeSpanStream([jaegerSpanToProto(floodSpan(50_000))]), (err) => err.code === 8);
+      await assert.rejects(ctx.clients.writeSpanStream([jaegerSpanToProto(floodSpan(50_000))]),
+        (err) => err.code === 8 && retryDelayMsOf(grpcErrorDetails(err)) === 1000);
       for (const span of [acknowledged[0], acknowledged[acknowledged.length - 1]]) {
         assertStream(await ctx.clients.getTrace(span.traceId), [span], 'acknowledged span');
       }

@@ -15,6 +15,7 @@ import grpc from '@grpc/grpc-js';
 import { TbClients } from './clients.mjs';
 import { decodeMessage, encodeMessage, loadProtos } from './proto.mjs';
 import { diffTraces, spansFromProto } from './canonical.mjs';
+import { decodeRpcStatus, retryDelayMsOf } from './rpc_status.mjs';
 
 export const EXPORT_REQUEST = 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest';
 const TRACES_DATA = 'opentelemetry.proto.trace.v1.TracesData';
@@ -640,7 +641,8 @@ export function startWriters({ address, ledger, phase, n = 8, deadlineMs = 20_00
 /**
  * Like startWriters, over OTLP/HTTP: `n` fetch loops POSTing application/x-protobuf ExportTraceServiceRequests to
  * `${base}/v1/traces`. A 200 whose ExportTraceServiceResponse rejects nothing acknowledges the request. Every other
- * answer is recorded in `errors` as {status, retryAfter, message} (message: google.rpc.Status.message of the body)
+ * answer is recorded in `errors` as {status, retryAfter, retryDelayMs, details} (details: google.rpc.Status.message of the body,
+ * retryDelayMs: the delay of a RetryInfo among its details, or null)
  * and `onError(e)` decides as in startWriters.
  */
 export function startHttpWriters({ base, ledger, phase, n = 4, timeoutMs = 20_000, stop, onError = () => 'stop', firstClient = 0 }) {
@@ -664,7 +666,10 @@ export function startHttpWriters({ base, ledger, phase, n = 4, timeoutMs = 20_00
             const rejected = Number(r?.partialSuccess?.rejectedSpans ?? 0);
             if (rejected > 0) err = { status: 200, code: 'partial', details: r.partialSuccess.errorMessage };
           } else {
-            err = { status: res.status, code: `http ${res.status}`, retryAfter: res.headers.get('retry-after'), contentType: res.headers.get('content-type'), details: rpcStatusMessage(body) };
+            const contentType = res.headers.get('content-type');
+            // RetryInfo in the body's google.rpc.Status details (a protobuf body only), as a delay in ms
+            const retryDelayMs = contentType === 'application/x-protobuf' ? retryDelayMsOf(decodeRpcStatus(body)) : null;
+            err = { status: res.status, code: `http ${res.status}`, retryAfter: res.headers.get('retry-after'), contentType, retryDelayMs, details: rpcStatusMessage(body) };
           }
         } catch (e) {
           err = { code: e.cause?.code ?? e.name, details: e.message };
