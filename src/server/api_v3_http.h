@@ -1,5 +1,5 @@
 // api_v3 over HTTP: the JSON gateway of jaeger.api_v3.QueryService that current Jaeger UI calls
-// (jaeger-api.md §6.3, Appendix A). All routes are GET under /api/v3:
+// (docs/jaeger-semantics.md §6.4). All routes are GET under /api/v3:
 //   /services, /operations?service=&spanKind=, /traces/{trace_id}, /traces?query.*, /trace-summaries?query.*
 // Traces come back as {"result": <OTLP/JSON TracesData>} with every trace merged into one document;
 // errors as {"error":{"httpCode":N,"message":"..."}} (400 bad parameters, 404 no traces, 5xx otherwise).

@@ -152,7 +152,7 @@ void HttpServer::Routes() {
     return ApplyCors(config_.cors_allowed_origins, req, res);
   });
   api_v3::RegisterRoutes(*http_, db_->engine());
-  jaeger_api::RegisterRoutes(*http_, db_->engine());
+  jaeger_api::RegisterRoutes(*http_, db_->engine(), config_.limits.max_request_bytes);
 
   http_->Post("/v1/traces", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string type = MediaType(req);

@@ -13,6 +13,7 @@
 #include "model/jaeger.h"
 #include "model/text.h"
 #include "wire/jaeger_ui_json.h"
+#include "wire/otlp_json.h"
 
 namespace tb::server::jaeger_api {
 namespace {
@@ -32,6 +33,12 @@ Status ParseError(std::string_view param, std::string_view why) {
 const std::string* LastParam(const QueryParams& params, const char* name) {
   auto [begin, end] = params.equal_range(name);
   return begin == end ? nullptr : &std::prev(end)->second;
+}
+
+// The value Go's Request.FormValue reads: the first one.
+const std::string* FirstParam(const QueryParams& params, const char* name) {
+  auto it = params.find(name);
+  return it == params.end() ? nullptr : &it->second;
 }
 
 std::vector<std::string> AllParams(const QueryParams& params, const char* name) {
@@ -175,6 +182,43 @@ void GetTrace(const query::QueryEngine& engine, const httplib::Request& req, htt
   SendData(req, res, Envelope(std::move(traces), 0));
 }
 
+// A signed decimal 64-bit integer, as Go's strconv.ParseInt(text, 10, 64) reads it.
+bool IsGoInt64(const std::string& text) {
+  int64_t value = 0;
+  const char* begin = text.data() + (text.starts_with('+') ? 1 : 0);
+  const auto [end, ec] = std::from_chars(begin, text.data() + text.size(), value);
+  return ec == std::errc() && end == text.data() + text.size() && begin != end;
+}
+
+// The request body, read as it arrives (gzip already decoded by httplib) and refused once it grows
+// past `max_bytes`, so an oversized upload is never held whole. False after answering an error.
+bool ReadBodyWithin(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read,
+                    uint64_t max_bytes, std::string* body) {
+  if (req.is_multipart_form_data()) {
+    SendError(res, 400, "expected an OTLP/JSON document as the request body, not a form");
+    res.set_header("Connection", "close");
+    return false;
+  }
+  bool too_large = false;
+  const bool complete = read([&](const char* data, size_t n) {
+    if (body->size() + n > max_bytes) {
+      too_large = true;
+      return false;
+    }
+    body->append(data, n);
+    return true;
+  });
+  if (complete) return true;
+  // httplib set 413 itself when the Content-Length alone exceeds the limit.
+  if (too_large || res.status == 413) {
+    SendError(res, 413, "request body exceeds limits.max_request_size (" + std::to_string(max_bytes) + " bytes)");
+  } else {
+    SendError(res, 400, "malformed request body: truncated, or an undecodable Content-Encoding");
+  }
+  res.set_header("Connection", "close");  // the rest of the body is left unread
+  return false;
+}
+
 void Dependencies(const query::QueryEngine& engine, const httplib::Request& req, httplib::Response& res) {
   auto request = ParseDependencies(req.params, NowUnixNano());
   if (!request.ok()) return SendStatus(res, request.status());
@@ -250,13 +294,56 @@ Result<DependenciesRequest> ParseDependencies(const QueryParams& params, uint64_
   return request;
 }
 
+Status CheckMetricsParams(MetricsRoute route, const QueryParams& params) {
+  if (route == MetricsRoute::kMinStep) return Status::Ok();
+  if (route == MetricsRoute::kLatencies) {
+    const std::string* text = FirstParam(params, "quantile");
+    double quantile = 0;
+    const std::string quantile_text = text != nullptr ? *text : "";
+    const auto [end, ec] = std::from_chars(quantile_text.data(), quantile_text.data() + quantile_text.size(), quantile);
+    if (quantile_text.empty() || ec != std::errc() || end != quantile_text.data() + quantile_text.size())
+      return ParseError("quantile", "'" + quantile_text + "' is not a number");
+  }
+  if (!params.contains("service")) return ParseError("service", "please provide at least one service name");
+  if (const std::string* text = FirstParam(params, "groupByOperation"); text != nullptr && !text->empty())
+    if (auto b = api_v3::ParseGoBool(*text); !b.ok()) return ParseError("groupByOperation", b.status().message());
+  static const std::set<std::string, std::less<>> kSpanKinds = {"unspecified", "internal", "server",
+                                                                "client",      "producer", "consumer"};
+  for (const auto& kind : AllParams(params, "spanKind"))
+    if (!kSpanKinds.contains(kind)) return ParseError("spanKind", "unsupported span kind: '" + kind + "'");
+  for (const char* name : {"endTs", "lookback", "step", "ratePer"}) {
+    const std::string* text = FirstParam(params, name);
+    if (text != nullptr && !text->empty() && !IsGoInt64(*text))
+      return ParseError(name, "'" + *text + "' is not an integer number of milliseconds");
+  }
+  return Status::Ok();
+}
+
+Result<nlohmann::ordered_json> TransformOtlpJson(std::string_view body) {
+  auto traces = wire::ParseOtlpJson(body);
+  if (!traces.ok()) {
+    if (traces.status().code() != StatusCode::kInvalidArgument) return traces.status();
+    return Status::InvalidArgument("cannot unmarshal OTLP: " + traces.status().message());
+  }
+  std::vector<model::TraceId> order;
+  std::map<model::TraceId, std::vector<model::jaeger::Span>> by_trace;
+  for (auto& span : model::jaeger::ToJaeger(*traces)) {
+    auto [it, first] = by_trace.try_emplace(span.trace_id);
+    if (first) order.push_back(span.trace_id);
+    it->second.push_back(std::move(span));
+  }
+  Json data = Json::array();
+  for (const auto& id : order) data.push_back(wire::JaegerUiTrace(id, by_trace[id]));
+  return data;
+}
+
 std::string ErrorJson(int http_code, std::string_view message) {
   Json envelope = Envelope(nullptr, 0);
   envelope["errors"] = Json::array({Json{{"code", http_code}, {"msg", message}}});
   return Dump(envelope, false);
 }
 
-void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine) {
+void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine, uint64_t max_request_bytes) {
   const query::QueryEngine* e = &engine;
 
   http.Get("/api/services", [e](const httplib::Request& req, httplib::Response& res) {
@@ -289,6 +376,27 @@ void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine) {
   http.Get("/api/traces/([^/]+)", [e](const httplib::Request& req, httplib::Response& res) { GetTrace(*e, req, res); });
   http.Get("/api/dependencies",
            [e](const httplib::Request& req, httplib::Response& res) { Dependencies(*e, req, res); });
+
+  // No metrics store: a well-formed request gets Jaeger's 501, which Jaeger UI's Monitor tab turns
+  // into its own explanation instead of an error in every panel.
+  http.Get("/api/metrics/(latencies|calls|errors|minstep)", [](const httplib::Request& req, httplib::Response& res) {
+    const std::string which = req.matches[1].str();
+    const MetricsRoute route = which == "latencies" ? MetricsRoute::kLatencies
+                               : which == "calls"   ? MetricsRoute::kCalls
+                               : which == "errors"  ? MetricsRoute::kErrors
+                                                    : MetricsRoute::kMinStep;
+    if (Status s = CheckMetricsParams(route, req.params); !s.ok()) return SendStatus(res, s);
+    SendError(res, 501, kMetricsDisabled);
+  });
+
+  http.Post("/api/transform", [max_request_bytes](const httplib::Request& req, httplib::Response& res,
+                                                  const httplib::ContentReader& read) {
+    std::string body;
+    if (!ReadBodyWithin(req, res, read, max_request_bytes, &body)) return;
+    auto data = TransformOtlpJson(body);
+    if (!data.ok()) return SendStatus(res, data.status());
+    SendData(req, res, Envelope(std::move(*data), 0));
+  });
 }
 
 }  // namespace tb::server::jaeger_api

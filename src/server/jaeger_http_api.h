@@ -1,16 +1,20 @@
-// The Jaeger query service's internal JSON API ("/api", as of Jaeger v2.20; jaeger-api.md §6.2),
-// which Grafana's Jaeger data source and Jaeger UI before its api_v3 migration call. GET routes:
-//   /api/services, /api/services/{service}/operations, /api/operations?service=&spanKind=,
-//   /api/traces?service=&operation=&tags=&tag=&start=&end=&minDuration=&maxDuration=&limit=&traceID=,
-//   /api/traces/{traceID}?start=&end=&raw=, /api/dependencies?endTs=&lookback=&service=
+// The Jaeger query service's internal JSON API ("/api", as of Jaeger v2.20; docs/jaeger-semantics.md
+// §6.2), which Grafana's Jaeger data source and Jaeger UI before its api_v3 migration call. Routes:
+//   GET /api/services, /api/services/{service}/operations, /api/operations?service=&spanKind=,
+//   GET /api/traces?service=&operation=&tags=&tag=&start=&end=&minDuration=&maxDuration=&limit=&traceID=,
+//   GET /api/traces/{traceID}?start=&end=&raw=, /api/dependencies?endTs=&lookback=&service=,
+//   GET /api/metrics/{latencies,calls,errors,minstep} (501: there is no metrics store, §6.6),
+//   POST /api/transform (OTLP/JSON in, UI traces out, §6.7).
 // Every answer is Jaeger's envelope {"data","total","limit","offset","errors"}; traces are Jaeger UI
 // JSON (wire/jaeger_ui_json.h) of model::jaeger::ToJaeger spans. Errors are the same envelope with
 // errors [{"code","msg"}] as text/plain (Jaeger writes them with Go's http.Error): 400 for bad
-// parameters, 404 for an unknown trace, 500 for storage errors. Everything reads through the
-// QueryEngine. "?prettyPrint=true" indents by 4.
+// parameters or input, 404 for an unknown trace, 413 for a body over the request-size limit, 500
+// for storage errors, 501 for metrics. Everything reads through the QueryEngine. "?prettyPrint=true"
+// indents by 4.
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,10 +63,30 @@ struct DependenciesRequest {
 // GET /api/dependencies: endTs (ms, default now), lookback (ms, default 24 h), service.
 Result<DependenciesRequest> ParseDependencies(const QueryParams& params, uint64_t now_unix_nano);
 
+// The message of the 501 that every metrics route answers when the parameters are valid: Jaeger's
+// own words for a query service without a metrics store, which Jaeger UI's Monitor tab recognises.
+inline constexpr std::string_view kMetricsDisabled = "metrics querying is currently disabled";
+
+// Which metrics route a request is for; latencies also needs `quantile`, minstep reads nothing.
+enum class MetricsRoute { kLatencies, kCalls, kErrors, kMinStep };
+
+// The checks Jaeger's query service makes on GET /api/metrics/* before it asks its metrics store:
+// `quantile` (latencies: a float), `service` (present, may repeat), `groupByOperation` (Go bool),
+// `spanKind` (each one of unspecified, internal, server, client, producer, consumer), `endTs` (ms),
+// `lookback`, `step`, `ratePer` (integer ms). INVALID_ARGUMENT names the bad parameter.
+Status CheckMetricsParams(MetricsRoute route, const QueryParams& params);
+
+// POST /api/transform: an OTLP/JSON document (wire/otlp_json.h) → its spans as UI traces, one per
+// trace ID in the order of first appearance, each with its spans in document order. Malformed input
+// is INVALID_ARGUMENT "cannot unmarshal OTLP: ..." with the parser's message.
+Result<nlohmann::ordered_json> TransformOtlpJson(std::string_view body);
+
 // The error envelope's body (without the trailing newline http.Error adds).
 std::string ErrorJson(int http_code, std::string_view message);
 
-// Adds the GET routes to `http`. `engine` must outlive the server.
-void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine);
+// Adds the routes to `http`. `engine` must outlive the server. POST /api/transform bodies larger
+// than `max_request_bytes` (after any gzip decoding) are refused with 413 as they arrive, without
+// holding more than that many bytes.
+void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine, uint64_t max_request_bytes);
 
 }  // namespace tb::server::jaeger_api

@@ -126,6 +126,82 @@ TEST(JaegerHttpApi, DependenciesWindowIsEndTsMinusLookbackInMilliseconds) {
   EXPECT_EQ(ParseDependencies({{"lookback", "1h"}}, kNow).status().code(), StatusCode::kInvalidArgument);
 }
 
+// What Jaeger UI's Monitor tab sends (docs/jaeger-semantics.md §6.6) passes the checks, so it gets the 501.
+TEST(JaegerHttpApi, MetricsParametersAreCheckedAsJaegerChecksThem) {
+  const QueryParams ui{{"service", "accounting"}, {"endTs", "1796453902735"}, {"groupByOperation", "true"},
+                       {"lookback", "3600000"},   {"quantile", "0.95"},       {"ratePer", "600000"},
+                       {"spanKind", "server"},    {"step", "60000"}};
+  for (auto route : {MetricsRoute::kLatencies, MetricsRoute::kCalls, MetricsRoute::kErrors, MetricsRoute::kMinStep})
+    EXPECT_TRUE(CheckMetricsParams(route, ui).ok());
+  EXPECT_TRUE(CheckMetricsParams(MetricsRoute::kCalls, {{"service", ""}}).ok());  // present is enough
+  EXPECT_TRUE(CheckMetricsParams(MetricsRoute::kMinStep, {}).ok());               // minstep reads nothing
+
+  auto expect_bad = [](MetricsRoute route, const QueryParams& params, std::string_view what) {
+    const Status s = CheckMetricsParams(route, params);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << what;
+    EXPECT_NE(s.message().find(what), std::string::npos) << s.message();
+  };
+  expect_bad(MetricsRoute::kLatencies, {{"service", "a"}}, "unable to parse param 'quantile'");
+  expect_bad(MetricsRoute::kLatencies, {{"service", "a"}, {"quantile", "high"}}, "unable to parse param 'quantile'");
+  expect_bad(MetricsRoute::kCalls, {}, "unable to parse param 'service': please provide at least one service name");
+  expect_bad(MetricsRoute::kErrors, {{"service", "a"}, {"groupByOperation", "yes"}},
+             "unable to parse param 'groupByOperation'");
+  expect_bad(MetricsRoute::kErrors, {{"service", "a"}, {"spanKind", "server"}, {"spanKind", "SERVER"}},
+             "unsupported span kind: 'SERVER'");
+  for (const char* name : {"endTs", "lookback", "step", "ratePer"})
+    expect_bad(MetricsRoute::kCalls, {{"service", "a"}, {name, "1h"}}, std::string("unable to parse param '") + name);
+  // Go reads the first value of a parameter, as FormValue does.
+  EXPECT_TRUE(CheckMetricsParams(MetricsRoute::kCalls, {{"service", "a"}, {"step", "-5"}, {"step", "x"}}).ok());
+}
+
+TEST(JaegerHttpApi, TransformGroupsOtlpSpansIntoUiTracesInOrderOfFirstAppearance) {
+  // Two resources; trace ...02 appears first, then ...01, then ...02 again.
+  const std::string body = R"({"resourceSpans":[
+    {"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"front"}}]},
+     "scopeSpans":[{"scope":{"name":"lib"},"spans":[
+       {"traceId":"00000000000000000000000000000002","spanId":"0000000000000021","name":"GET /",
+        "kind":2,"startTimeUnixNano":"1000000","endTimeUnixNano":"3000000"},
+       {"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0000000000000011","name":"root",
+        "startTimeUnixNano":"5000000","endTimeUnixNano":"6000000"}]}]},
+    {"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"db"}}]},
+     "scopeSpans":[{"spans":[
+       {"traceId":"00000000000000000000000000000002","spanId":"0000000000000022",
+        "parentSpanId":"0000000000000021","name":"query","startTimeUnixNano":"1500000",
+        "endTimeUnixNano":"2500000","status":{"code":2,"message":"boom"}}]}]}]})";
+  auto data = TransformOtlpJson(body);
+  ASSERT_TRUE(data.ok()) << data.status().ToString();
+  ASSERT_EQ(data->size(), 2u);
+  const auto& first = (*data)[0];
+  EXPECT_EQ(first["traceID"], "0000000000000002");  // a 64-bit ID is 16 hex digits, as Jaeger writes it
+  ASSERT_EQ(first["spans"].size(), 2u);
+  EXPECT_EQ(first["spans"][0]["operationName"], "GET /");
+  EXPECT_EQ(first["spans"][0]["startTime"], 1000);
+  EXPECT_EQ(first["spans"][0]["duration"], 2000);
+  EXPECT_EQ(first["spans"][1]["references"][0]["refType"], "CHILD_OF");
+  EXPECT_EQ(first["spans"][1]["references"][0]["spanID"], "0000000000000021");
+  EXPECT_EQ(first["processes"][first["spans"][1]["processID"].get<std::string>()]["serviceName"], "db");
+  EXPECT_EQ((*data)[1]["traceID"], "0102030405060708090a0b0c0d0e0f10");
+  EXPECT_EQ((*data)[1]["spans"].size(), 1u);
+
+  auto empty = TransformOtlpJson("{}");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->dump(), "[]");
+}
+
+TEST(JaegerHttpApi, TransformRefusesMalformedOtlpWithTheParsersMessage) {
+  for (std::string_view bad :
+       {"", "not json", R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"12"}]}]}]})"}) {
+    auto r = TransformOtlpJson(bad);
+    ASSERT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(r.status().message().starts_with("cannot unmarshal OTLP: ")) << r.status().message();
+  }
+  EXPECT_NE(TransformOtlpJson(R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"12"}]}]}]})")
+                .status()
+                .message()
+                .find("resourceSpans[0].scopeSpans[0].spans[0].traceId"),
+            std::string::npos);
+}
+
 TEST(JaegerHttpApi, ErrorEnvelopeHasJaegersFields) {
   EXPECT_EQ(ErrorJson(404, "trace not found"),
             R"({"data":null,"total":0,"limit":0,"offset":0,"errors":[{"code":404,"msg":"trace not found"}]})");
