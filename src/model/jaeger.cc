@@ -9,7 +9,7 @@
 namespace tb::model::jaeger {
 namespace {
 
-// Keys of the tags that the forward mapping derives from OTLP fields (reference §6.4).
+// Keys of the tags that the forward mapping derives from OTLP fields (docs/jaeger-semantics.md §6.5).
 constexpr std::string_view kScopeNameKey = "otel.scope.name";
 constexpr std::string_view kScopeVersionKey = "otel.scope.version";
 constexpr std::string_view kSpanKindKey = "span.kind";

@@ -4,7 +4,7 @@
 // Jaeger's legacy doors (Remote Storage API v1 over gRPC, the /api JSON API that Jaeger UI and
 // Grafana call) speak this model. Both render these structs; neither converts OTLP itself, so the
 // OTLP → Jaeger mapping exists once. The mapping is the standard one Jaeger applies to stored OTLP
-// (reference jaeger-api.md §6.4); FromJaeger is its inverse, so that Jaeger-model writes round-trip
+// (docs/jaeger-semantics.md §6.5); FromJaeger is its inverse, so that Jaeger-model writes round-trip
 // through storage.
 #pragma once
 

@@ -72,7 +72,7 @@ TEST(JaegerMappingTest, IdsNameAndTimesKeepNanoseconds) {
   EXPECT_EQ(j.operation_name, "GET /x");
   EXPECT_EQ(j.start_time_unix_nano, 1'700'000'000'123'456'789ull);
   EXPECT_EQ(j.duration_nanos, 2'500'000u);
-  EXPECT_EQ(j.flags, 0u);  // §6.4: the translator does not set flags
+  EXPECT_EQ(j.flags, 0u);  // docs/jaeger-semantics.md §6.5: the translator sets no flags
   EXPECT_TRUE(j.tags.empty());
   EXPECT_TRUE(j.references.empty());
 }

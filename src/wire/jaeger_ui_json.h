@@ -1,5 +1,5 @@
 // Jaeger UI JSON: the trace model that Jaeger's internal /api (GET /api/traces...) returns and that
-// Jaeger UI and Grafana render (reference jaeger-api.md §6.2 "UI trace JSON model").
+// Jaeger UI and Grafana render (docs/jaeger-semantics.md §6.3).
 //
 // Input is the Jaeger span model (model/jaeger.h), so the OTLP → Jaeger mapping exists once.
 // Encoding rules: trace IDs are 16 lowercase hex digits when their high 64 bits are zero, else 32;

@@ -1,4 +1,4 @@
-// api_v3 over HTTP (what current Jaeger UI calls; jaeger-api.md §6.3), driven with Node's built-in fetch:
+// api_v3 over HTTP (what current Jaeger UI calls; docs/jaeger-semantics.md §6.4), driven with Node's built-in fetch:
 //   * every case of the Jaeger conformance set (tests/conformance/jaeger queries.json) through
 //     GET /api/v3/traces?query.* and every fixture trace through GET /api/v3/traces/{id}, read from the head and
 //     from blocks, compared with the fixtures (lib/canonical.mjs, the comparison the v2 suite uses);
@@ -68,7 +68,7 @@ function assertApiError(r, httpCode, messagePattern, context = '') {
 
 const serviceOf = (span) => span.resource.attributes.find((a) => a.key === 'service.name' && a.value.t === 'string')?.value.v ?? '';
 
-/** A trace summary computed from canonical spans, written from api_v3's definition (jaeger-api.md §6.3, §2.7.4). */
+/** A trace summary computed from canonical spans, written from api_v3's definition (docs/jaeger-semantics.md §6.4, §2.3). */
 function expectedSummary(spans) {
   const ids = new Set(spans.map((s) => s.spanId));
   const isRoot = (s) => !s.parentSpanId || /^0+$/.test(s.parentSpanId);

@@ -1,7 +1,7 @@
 // Jaeger storage-integration conformance, driven through third-party clients only:
 //   writes: Node's fetch (OTLP/HTTP JSON, the fixture text as it is) and grpc-js TraceService/Export;
 //   reads:  grpc-js jaeger.storage.v2.TraceReader / Capabilities, built from the project's own .proto files.
-// Cases and fixtures: tests/conformance/jaeger (jaegertracing/jaeger 8498073); semantics: jaeger-api.md §2.7, §4, §5.2.
+// Cases and fixtures: tests/conformance/jaeger (jaegertracing/jaeger 8498073); semantics: docs/jaeger-semantics.md §2, §4, §5.2.
 //
 // The whole set runs once per storage mode (registerConformance below): where the written spans live (head only;
 // blocks only, after POST /admin/flush; split between a block and the head; split, then a restart on the same data
@@ -615,7 +615,7 @@ function registerReferenceSemantics(mode) {
     assert.deepEqual(early.dependencies, []);
   });
 
-  test('FindTraceSummaries: UNIMPLEMENTED, or summaries that add up (§2.7.4)', async () => {
+  test('FindTraceSummaries: UNIMPLEMENTED, or summaries that add up (docs/jaeger-semantics.md §2.3)', async () => {
     let msgs;
     try {
       msgs = await ctx.clients.findTraceSummaries(base({ serviceName: 'hello' }));

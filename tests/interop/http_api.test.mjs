@@ -1,4 +1,4 @@
-// The Jaeger query service's internal JSON API (/api, Jaeger v2.20; jaeger-api.md §6.2), what Grafana's Jaeger data
+// The Jaeger query service's internal JSON API (/api, Jaeger v2.20; docs/jaeger-semantics.md §6.2), what Grafana's Jaeger data
 // source and older Jaeger UIs call, driven with Node's fetch:
 //   * every case of the Jaeger conformance set (tests/conformance/jaeger queries.json) through GET /api/traces
 //     search, and every trace of its fixtures through GET /api/traces/{id} and /api/traces?traceID=, read from the
@@ -34,7 +34,7 @@ function checkUiTraceId(id, where, problems) {
   else if (id.length === 32 && id.startsWith('0000000000000000')) problems.push(`${where}: ${id} should be 16 digits`);
 }
 
-/** Problems of one UI trace with the model's own rules (jaeger-api.md §6.2 "UI trace JSON model"). */
+/** Problems of one UI trace with the model's own rules (docs/jaeger-semantics.md §6.3). */
 function uiTraceProblems(trace) {
   const problems = [];
   checkUiTraceId(trace.traceID, 'trace', problems);

@@ -1,5 +1,5 @@
 // Legacy plugin mode: `tracebucket plugin --config FILE` started exactly as Jaeger ≤ 1.57 starts a storage plugin
-// through hashicorp/go-plugin (jaeger-api.md §7): the magic cookie and go-plugin's variables in the environment,
+// through hashicorp/go-plugin (docs/jaeger-semantics.md §8): the magic cookie and go-plugin's variables in the environment,
 // one handshake line on stdout (`1|1|tcp|127.0.0.1:PORT|grpc`), gRPC health for "plugin", the v1 storage services
 // on that connection, logs on stderr only, and GRPCController/Shutdown ending the process with exit code 0.
 import { after, describe, test } from 'node:test';

@@ -6,7 +6,7 @@
 //     of the server's converter);
 //   * writes through WriteSpan and WriteSpanStream read back equal; strict ID lengths; NOT_FOUND for unknown traces;
 //     chunking (≤ 1000 spans per chunk, one trace's spans contiguous); services, operations, dependencies,
-//     capabilities. Semantics: jaeger-api.md §3.4, §3.5, §5.3.
+//     capabilities. Semantics: docs/jaeger-semantics.md §3.1, §3.2, §5.3.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import grpc from '@grpc/grpc-js';

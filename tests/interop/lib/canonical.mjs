@@ -1,5 +1,5 @@
 // One canonical JS form for spans, whichever way they arrived, and a comparator implementing Jaeger's
-// normalisation (jaeger-api.md §4.4, Jaeger's trace_compare.go + OTel's ptracetest):
+// normalisation (docs/jaeger-semantics.md §4, Jaeger's trace_compare.go + OTel's ptracetest):
 //   * every span stands alone with a copy of its resource and scope (grouping on the wire does not matter);
 //   * attributes are sorted by key everywhere (resource, scope, span, events, links);
 //   * traces sorted by id, spans by (trace id, span id, start), events by (name, time, attrs),

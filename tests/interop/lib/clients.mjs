@@ -97,7 +97,7 @@ export class TbClients {
 }
 
 /**
- * Checks the chunking contract of a TracesData stream (jaeger-api.md §2.7.3) and reassembles it:
+ * Checks the chunking contract of a TracesData stream (docs/jaeger-semantics.md §2.2) and reassembles it:
  * no empty chunk; one trace id per chunk; a trace's chunks are consecutive; every chunk under `maxBytes`.
  * @returns {{problems: string[], order: string[], spans: object[], spansByTrace: Map<string, object[]>, maxWireSize: number}}
  */

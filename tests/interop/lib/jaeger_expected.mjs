@@ -1,6 +1,6 @@
 // The test side's own OTLP → Jaeger span mapping, used to derive the expected answers of the Jaeger-model doors
 // (Remote Storage API v1, the /api JSON API) from OTLP fixtures. Written from the standard mapping as
-// jaeger-api.md §6.4 describes it (opentelemetry-collector-contrib's translator, which Jaeger applies to stored
+// docs/jaeger-semantics.md §6.5 describes it (opentelemetry-collector-contrib's translator, which Jaeger applies to stored
 // OTLP), independently of the server's C++ converter, so that a mistake in one shows up against the other.
 //
 // Plain span shape (shared by every Jaeger-model suite):
@@ -129,7 +129,7 @@ export function expectedJaegerSpans(otlpTracesJson) {
     traceId: s.traceId,
     spanId: s.spanId,
     operationName: s.name,
-    flags: 0, // the standard mapping leaves Jaeger's flags unset (§6.4)
+    flags: 0, // the standard mapping leaves Jaeger's flags unset (docs/jaeger-semantics.md §6.5)
     references: referencesOf(s),
     startTimeUnixNano: s.startTimeUnixNano,
     durationNanos: (BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano)).toString(),
