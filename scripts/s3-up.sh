@@ -60,7 +60,7 @@ done
 rm -rf "$D"
 mkdir -p "$D"/{mon.a,osd.0,run,log,crash}
 fsid=$(uuidgen)
-# Notes on the settings (each one was needed; see /work/shared/reference/s3-servers.md):
+# Notes on the settings (each one was needed; docs/format/s3-store.md, "Test server", says why RGW):
 # - `mon host = v1:…` plus `monmaptool --addv a [v1:…]`: works on any port (--add assumes msgr2
 #   off port 6789 and every ceph command then hangs).
 # - paxos intervals: pool creation in ~1 s instead of ~14 s.

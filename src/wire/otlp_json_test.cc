@@ -195,12 +195,10 @@ AnyValue OnlyAttribute(std::string_view value_json) {
   return s.attributes[0].value;
 }
 
+// The repository's copy of Jaeger's fixtures (set by CMake); TB_JAEGER_FIXTURES overrides.
 std::string FixtureDir() {
   if (const char* env = std::getenv("TB_JAEGER_FIXTURES")) return env;
-  const std::filesystem::path source(__FILE__);
-  const auto in_repo = source.parent_path() / "../../tests/conformance/jaeger/traces";
-  if (std::filesystem::exists(in_repo / "example_trace.json")) return in_repo.string();
-  return "/work/shared/conformance/jaeger/traces";
+  return TB_JAEGER_FIXTURE_DIR;
 }
 
 std::string ReadFixture(const std::string& name) {

@@ -20,6 +20,17 @@ function roundTrip(text) {
 }
 
 describe('harness self-check', () => {
+  test('every suite in this folder is registered with ctest and run by `npm test`', () => {
+    const here = path.dirname(new URL(import.meta.url).pathname);
+    const suites = fs.readdirSync(here).filter((f) => f.endsWith('.test.mjs')).sort();
+    const cmake = fs.readFileSync(path.join(here, '..', 'CMakeLists.txt'), 'utf8');
+    const registered = [...cmake.matchAll(/"[a-z0-9_]+\|([a-z0-9_]+\.test\.mjs)\|\d+"/g)].map((m) => m[1]).sort();
+    assert.deepEqual(registered, suites, 'tests/CMakeLists.txt TB_INTEROP_SUITES');
+    // `npm test` names no files, so node's runner finds every *.test.mjs here (node_modules excluded).
+    const { scripts } = JSON.parse(fs.readFileSync(path.join(here, 'package.json'), 'utf8'));
+    assert.doesNotMatch(scripts.test, /\.mjs/, 'the test script must not pick suites by name');
+  });
+
   test('protos load and name every service the server serves', () => {
     const { packageDefinition } = loadProtos();
     for (const svc of ['opentelemetry.proto.collector.trace.v1.TraceService', 'jaeger.storage.v2.TraceReader',

@@ -1,8 +1,8 @@
 // A throw-away bucket on a real S3 server (scripts/s3-up.sh: Ceph RGW) for suites that run the server with
 // --storage s3://…: the server does not create buckets (S3Store's create_bucket is for unit tests only), so the
 // suite creates one per server, lists it to check what the server left behind, and deletes it afterwards.
-// Requests are signed by curl --aws-sigv4 (rules for RGW 16 in /work/shared/reference/s3-servers.md: always send
-// x-amz-content-sha256, query parameters sorted by name and percent-encoded).
+// Requests are signed by curl --aws-sigv4, with what RGW 16 insists on: always send x-amz-content-sha256, query
+// parameters sorted by name and percent-encoded.
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import { promisify } from 'node:util';

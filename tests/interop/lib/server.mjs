@@ -7,8 +7,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 
-export const DEFAULT_BINARY = '/work/main/build/tracebucket';
+/** build/tracebucket of the repository this harness lives in (what scripts/build.sh builds). */
+export const DEFAULT_BINARY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build', 'tracebucket');
 export const binaryPath = () => process.env.TB_BINARY || DEFAULT_BINARY;
 
 const live = new Set();
