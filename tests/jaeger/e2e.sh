@@ -66,6 +66,7 @@ copy=$(bash "$here/fetch.sh" jaeger)
 work=$(mktemp -d "${TMPDIR:-/tmp}/tb-jaeger-e2e.XXXXXX")
 tb_log=$work/tracebucket.log
 tb_pid=
+go_pid=
 bucket=
 s3_node() { # s3_node create|destroy BUCKET: the interop suite's bucket helper (tests/interop/lib/s3.mjs)
   node --input-type=module -e "
@@ -78,6 +79,7 @@ s3_node() { # s3_node create|destroy BUCKET: the interop suite's bucket helper (
 passed=false
 finish() {
   local rc=$?
+  if [ -n "$go_pid" ]; then kill -TERM -- "-$go_pid" 2>/dev/null || true; fi
   if [ -n "$tb_pid" ] && kill -0 "$tb_pid" 2>/dev/null; then kill -KILL "$tb_pid" 2>/dev/null || true; fi
   if [ "$passed" != true ] && [ -f "$tb_log" ]; then
     say "tracebucket's log (last 60 lines):"
@@ -138,15 +140,19 @@ if [ ${#skip_list[@]} -gt 0 ]; then
 fi
 
 go_started=$(date +%s)
+# In a process group of its own (setsid), so that a stopped run (ctest timeout, Ctrl-C) can end go test, the test
+# binary and the jaeger binary it started together (see finish).
+setsid env -C "$copy" STORAGE=grpc CUSTOM_STORAGE=true \
+  REMOTE_STORAGE_ENDPOINT="127.0.0.1:$grpc_port" REMOTE_STORAGE_WRITER_ENDPOINT="127.0.0.1:$grpc_port" \
+  PURGER_ENDPOINT="http://127.0.0.1:$http_port/purge" \
+  go test ./cmd/jaeger/internal/integration -run '^TestGRPCStorage$' "${skip_args[@]}" -v -count=1 \
+  -timeout "${E2E_TIMEOUT:-15m}" >"$work/go-test.log" 2>&1 &
+go_pid=$!
 set +e
-(cd "$copy" &&
-  STORAGE=grpc CUSTOM_STORAGE=true \
-    REMOTE_STORAGE_ENDPOINT="127.0.0.1:$grpc_port" REMOTE_STORAGE_WRITER_ENDPOINT="127.0.0.1:$grpc_port" \
-    PURGER_ENDPOINT="http://127.0.0.1:$http_port/purge" \
-    go test ./cmd/jaeger/internal/integration -run '^TestGRPCStorage$' "${skip_args[@]}" -v -count=1 \
-    -timeout "${E2E_TIMEOUT:-15m}") >"$work/go-test.log" 2>&1
+wait "$go_pid"
 go_rc=$?
 set -e
+go_pid=
 go_seconds=$(($(date +%s) - go_started))
 
 # The subtests' verdicts, then the whole output on failure.
