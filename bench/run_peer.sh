@@ -22,10 +22,10 @@
 # For each system, in turn, pinned to SYSTEM_CPUS (default 0) with the clients on CLIENT_CPUS (1):
 #  1. start it on free ports, wait until /api/services answers;
 #  2. ingest: tb_ingest_loadgen --replay sends the data set (tb_workload --spans SPANS, default
-#     1,000,000, seed SEED, traces spread over 48 h) once, CONCURRENCY (16) senders, to the system's
+#     2,000,000, seed SEED, traces spread over 48 h) once, CONCURRENCY (16) senders, to the system's
 #     OTLP/gRPC port; refused requests are retried until acknowledged. spans/s = spans / time to the
 #     last acknowledgement;
-#  3. until durable: tracebucket gets POST /admin/flush (head → block; the WAL is then empty);
+#  3. until durable: tracebucket gets POST /admin/flush (head → block: every span is in a block);
 #     then the script waits until the system's processes are idle (< 5% of a core for 3 s; that
 #     idle time is not counted). CPU s per M spans = utime + stime of all the system's processes
 #     (Jaeger and tracebucket in jaeger-tb) from the start of ingest to idle, per million spans;
@@ -48,7 +48,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-spans=${SPANS:-1000000}
+spans=${SPANS:-2000000}
 seed=${SEED:-1}
 concurrency=${CONCURRENCY:-16}
 queries=${QUERIES:-20}
