@@ -25,8 +25,14 @@ mkdir -p "$root"
 exec 9>"$root/.lock"
 flock 9
 if [ ! -f "$copy/.complete" ]; then
-  module_dir=$(cd "${TMPDIR:-/tmp}" && GOFLAGS=-mod=mod go mod download -json \
-    "github.com/jaegertracing/jaeger@$version" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
+  # On failure go prints its reason in the JSON's "Error" field: pass it on, so a skipped suite can say why.
+  if ! download=$(cd "${TMPDIR:-/tmp}" && GOFLAGS=-mod=mod go mod download -json \
+    "github.com/jaegertracing/jaeger@$version" 2>&1); then
+    echo "fetch.sh: go mod download github.com/jaegertracing/jaeger@$version failed:" >&2
+    printf '%s\n' "$download" >&2
+    exit 1
+  fi
+  module_dir=$(printf '%s\n' "$download" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')
   [ -d "$module_dir" ] || { echo "fetch.sh: go mod download gave no folder" >&2; exit 1; }
   rm -rf "$copy"
   mkdir -p "$copy"

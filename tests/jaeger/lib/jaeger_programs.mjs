@@ -25,7 +25,8 @@ export function fetchJaeger(programs, { version } = {}) {
         const dir = stdout.trim().split('\n').pop();
         if (err || !dir) {
           const tail = stderr.trim().split('\n').slice(-15).join('\n');
-          resolve({ error: `fetch.sh ${programs.join(' ')} (JAEGER_VERSION=${version ?? 'default'}) failed: ${err?.message ?? 'no folder printed'}\n${tail}` });
+          const why = err ? `exit ${err.code ?? err.signal}` : 'no folder printed';
+          resolve({ error: `fetch.sh ${programs.join(' ')} (JAEGER_VERSION=${version ?? 'default'}) failed (${why}):\n${tail}` });
         } else {
           resolve({ dir });
         }
