@@ -68,6 +68,8 @@ std::string Db::NewBlockId() {
 Result<std::unique_ptr<Db>> Db::Open(const DbOptions& options, std::shared_ptr<objstore::ObjectStore> store) {
   std::unique_ptr<Db> db(new Db(options, std::move(store)));
   TB_RETURN_IF_ERROR(db->Recover());
+  // Queries then read blocks only: what the WAL replayed goes into one.
+  if (options.flush_every_write) TB_RETURN_IF_ERROR(db->Flush());
   if (options.background_flush) db->flusher_ = std::thread([d = db.get()] { d->FlushLoop(); });
   return db;
 }
@@ -135,8 +137,10 @@ query::SourceList Db::Sources() const {
   std::shared_lock lock(sources_mu_);
   query::SourceList sources;
   sources.reserve(1 + frozen_.size() + blocks_.size());
-  sources.push_back(ingester_->active_head());
-  sources.insert(sources.end(), frozen_.begin(), frozen_.end());
+  if (!options_.flush_every_write) {  // else the heads hold nothing acknowledged yet
+    sources.push_back(ingester_->active_head());
+    sources.insert(sources.end(), frozen_.begin(), frozen_.end());
+  }
   sources.insert(sources.end(), blocks_.begin(), blocks_.end());
   return sources;
 }

@@ -48,9 +48,11 @@ struct DbOptions {
   uint64_t flush_bytes = 128ull << 20;
   std::chrono::milliseconds flush_age{std::chrono::minutes(5)};
   bool background_flush = true;  // false: only Flush() writes blocks (tests)
-  // Tests: every write that accepts spans is flushed into a block before it is acknowledged, so
-  // reads after an acknowledgement are served by blocks, not the head. One block per write: only
-  // for test suites that must exercise the block path end to end (Jaeger's e2e suite).
+  // Tests: every write that accepts spans is flushed into a block before it is acknowledged, and
+  // queries read blocks only (the heads hold nothing acknowledged: a write is acknowledged once
+  // its block is published, and the spans of a write whose flush failed appear with the flush that
+  // succeeds next; Open flushes what the WAL replays). One block per write: only for test suites
+  // that must exercise the block path end to end (Jaeger's e2e suite).
   bool flush_every_write = false;
   uint64_t cache_bytes = 256ull << 20;  // index sections and pages of blocks, in memory
   block::BlockWriterOptions writer;

@@ -345,7 +345,8 @@ TEST_F(DbTest, FlushEveryWritePutsEachAcknowledgedWriteInABlock) {
 }
 
 // When the flush after a write fails, the write fails with the flush's error, but its spans stay
-// stored (WAL and a pending head) and the next flush writes them.
+// stored (WAL and a pending head); queries read blocks only, so they appear with the next flush
+// that succeeds, and spans the WAL replays on start are flushed by Open.
 TEST_F(DbTest, FlushEveryWriteFailsTheWriteWhenItsFlushFails) {
   flush_every_write_ = true;
   auto faults = std::make_shared<objstore::FaultStore>(memory_);
@@ -355,12 +356,23 @@ TEST_F(DbTest, FlushEveryWriteFailsTheWriteWhenItsFlushFails) {
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(failed.status().message().find("spans are stored"), std::string::npos) << failed.status().message();
-  EXPECT_EQ(SpansOf(db_->engine(), {Trace(1)}).size(), 1u);
+  EXPECT_EQ(db_->Stats().frozen_heads, 1u);
+  EXPECT_TRUE(SpansOf(db_->engine(), {Trace(1)}).empty());  // in a head, so not served
   faults->Clear();
   Ingest(Batch("a", {MakeSpan(2, 1, 200)}));
   EXPECT_EQ(db_->Stats().blocks, 2u);
   EXPECT_EQ(db_->Stats().frozen_heads, 0u);
   EXPECT_EQ(SpansOf(db_->engine(), {Trace(1), Trace(2)}).size(), 2u);
+
+  // A write whose flush fails, then a restart: the WAL replays it, and Open puts it in a block.
+  faults->FailWhen([](objstore::StoreOp, std::string_view) { return true; }, Status::Unavailable("store down"));
+  ASSERT_FALSE(db_->ingester().Ingest(Batch("a", {MakeSpan(3, 1, 300)})).ok());
+  ASSERT_TRUE(db_->Close().ok());
+  faults->Clear();
+  Open(faults);
+  EXPECT_EQ(db_->Stats().blocks, 3u);
+  EXPECT_EQ(db_->Stats().active_head.spans, 0u);
+  EXPECT_EQ(SpansOf(db_->engine(), {Trace(1), Trace(2), Trace(3)}).size(), 3u);
 }
 
 TEST_F(DbTest, PurgeDeletesBlocksToo) {
