@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import grpc from '@grpc/grpc-js';
 import { TbServer } from './lib/server.mjs';
-import { grpcErrorDetails, retryDelayMsOf } from './lib/rpc_status.mjs';
+import { RETRY_INFO_TYPE_URL, grpcErrorDetails, retryDelayMsOf } from './lib/rpc_status.mjs';
 import {
   Ledger, MiB, RawReader, RssSampler, countSpans, describeVerification, fmtMiB, ownClients, procMemory, startHttpWriters,
   startWriters, verifyLedger,
@@ -197,6 +197,22 @@ describe('back-pressure', () => {
       stopReaders.requested = true;
       sampler.stop();
       await readers?.done.catch(() => {});
+      await server.dispose();
+    }
+  });
+
+  test('an OTLP/JSON refusal carries the RetryInfo in protobuf\'s JSON mapping', async () => {
+    // A zero budget is full before the first write, so every write is refused.
+    const server = await TbServer.start({ extraArgs: ['--head-memory-budget', '0'] });
+    try {
+      const res = await server.postTraces('{"resourceSpans":[]}', { contentType: 'application/json' });
+      assert.equal(res.status, 429, res.body.toString('utf8'));
+      assert.equal(res.headers.get('retry-after'), '1');
+      const body = JSON.parse(res.body.toString('utf8'));
+      assert.equal(body.code, grpc.status.RESOURCE_EXHAUSTED);
+      assert.match(body.message, /budget/);
+      assert.deepEqual(body.details, [{ '@type': RETRY_INFO_TYPE_URL, retryDelay: '1s' }]);
+    } finally {
       await server.dispose();
     }
   });
