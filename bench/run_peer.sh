@@ -41,6 +41,8 @@
 #     is covered by a flush, so it is a bounded constant, not a per-span cost. (Badger, closed,
 #     has written its memtables into its tables and deleted their logs.)
 #
+# Exit status 1 when a system did not acknowledge every span of the data set exactly once or a read
+# check failed (tests/jaeger/peer_smoke.sh runs the script small for that).
 # Output: the tools' RESULT lines, one `RESULT peer system=...` line per system, and a markdown table
 # with the ratios tracebucket / Badger (BENCHMARKS.md, "Issue 14: a peer, side by side"). Logs and
 # the data set are in $PEER_DIR (default: a new folder under /var/tmp/tracebucket-bench; the stores'
@@ -118,6 +120,7 @@ dataset="$out/workload.bin"
 gap=$(awk -v s="$spans" 'BEGIN {printf "%.0f", 48 * 3600e9 * 10.6 / s}')
 "$build/bench/tb_workload" --spans "$spans" --seed "$seed" --trace-gap-ns "$gap" --out "$dataset" >"$out/workload.txt"
 head -1 "$out/workload.txt" >&2
+data_spans=$(awk 'NR == 1 {print $2 + 0}' "$out/workload.txt")
 
 # Writes a Jaeger v2 config to $1: OTLP/gRPC in, the storage backend of $2 (YAML lines indented
 # under the backend's name) out, the query service on its own ports.
@@ -179,6 +182,7 @@ start_jaeger() {  # backend YAML $1
 }
 
 summary=()
+failures=
 for system in $systems; do
   pids=() names=()
   store="$out/$system.store"
@@ -265,6 +269,8 @@ for system in $systems; do
     }')
   echo "$line" | tee -a "$out/results.txt"
   summary+=("$line")
+  [[ $reads_ok == yes && $(field failed "$ingest") == 0 && $acked == "$data_spans" ]] ||
+    failures+=" $system"
 done
 
 # The table: one column per system, then tracebucket alone / Badger (below 1 is better for every
@@ -305,3 +311,7 @@ done
   row "reads correct" reads_ok no
 } | tee -a "$out/results.txt"
 echo "run_peer: logs and results in $out" >&2
+if [[ -n $failures ]]; then
+  echo "run_peer: not every span was acknowledged or not every read was right for:$failures" >&2
+  exit 1
+fi
