@@ -188,7 +188,9 @@ describe('v1 reads: not found, chunks, services, operations, dependencies, capab
   test('a write stream cancelled before the server read its spans loses them (why the streaming writer is not offered)',
     async () => {
       // Jaeger's streaming writer sends spans on a pooled stream and never half-closes it; the stream's context ends
-      // with the batch that opened it, which cancels the call. Emulated here: write, then cancel at once.
+      // with the batch that opened it, which cancels the call. Emulated here: send every span (each write's callback
+      // says it went to the transport, as Jaeger's Send returning does), then cancel at once. The spans reach the
+      // server, but the cancellation comes before it has read them (0 or 1 of 20 stored in trials).
       const traceId = `c0ffee${Date.now().toString(16).padStart(26, '0')}`;
       const span = (i) => jaegerSpanToProto({
         traceId, spanId: (i + 1).toString(16).padStart(16, '0'), operationName: 'cancelled-stream', flags: 0, references: [],
@@ -196,7 +198,7 @@ describe('v1 reads: not found, chunks, services, operations, dependencies, capab
         process: { serviceName: 'cancelled-stream-svc', tags: [] }, warnings: [],
       });
       const call = ctx.clients.streamingWriter.WriteSpanStream(new grpc.Metadata(), () => {});
-      for (let i = 0; i < 20; i++) call.write({ span: span(i) });
+      await Promise.all(Array.from({ length: 20 }, (_, i) => new Promise((sent) => call.write({ span: span(i) }, sent))));
       call.cancel();
       await new Promise((resolve) => setTimeout(resolve, 300));
       const stored = await ctx.clients.getTrace(traceId).then((chunks) => assembleV1Stream(chunks).spans.length, (err) => {
