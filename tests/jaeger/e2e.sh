@@ -101,8 +101,9 @@ args=(serve --data-dir "$work/data" --grpc-listen "127.0.0.1:$grpc_port" --http-
 case "$mode" in
   blocks-file) args+=(--flush-every-write) ;;
   blocks-s3)
-    bucket=tb-jaeger-e2e-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
-    s3_node create "$bucket"
+    name=tb-jaeger-e2e-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+    s3_node create "$name"
+    bucket=$name # finish removes it
     args+=(--flush-every-write --storage "s3://$bucket/tb" --s3-endpoint "$S3_ENDPOINT"
       --s3-region "${S3_REGION:-us-east-1}" --s3-path-style)
     export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
