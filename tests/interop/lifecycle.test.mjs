@@ -2,7 +2,10 @@
 // exit code 0, restart on the same data dir (after SIGTERM and after kill -9) keeping acknowledged writes.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { TbServer } from './lib/server.mjs';
 import { TbClients, assembleStream } from './lib/clients.mjs';
 import { spansFromOtlpJson } from './lib/canonical.mjs';
@@ -77,6 +80,33 @@ describe('lifecycle', () => {
       await server.stop();
     });
   });
+
+  // The test setting Jaeger's e2e suite runs its block modes with (tests/jaeger/e2e.sh): once a write is acknowledged
+  // it is in a block of its own, and reads are answered from blocks; set by flag or by the YAML key.
+  for (const how of ['--flush-every-write', 'flush: {every_write: true}']) {
+    test(`${how}: every acknowledged write is already in a new block`, async () => {
+      const yaml = path.join(os.tmpdir(), `tb-every-write-${process.pid}.yaml`);
+      fs.writeFileSync(yaml, 'flush: {every_write: true}\n');
+      const extraArgs = how.startsWith('--') ? [how] : ['--config', yaml];
+      const server = await TbServer.start({ extraArgs });
+      const clients = new TbClients(server.grpcAddress);
+      const metas = () => fs.readdirSync(path.join(server.dataDir, 'blocks'), { recursive: true })
+        .filter((f) => /(^|\/)blocks\/[^/]+\/meta$/.test(f)).length;
+      try {
+        const doc = JSON.parse(exampleText());
+        await clients.export(otlpJsonToProto({ resourceSpans: doc.resourceSpans.slice(0, 2) }));
+        assert.equal(metas(), 1, 'blocks after the first acknowledged write');
+        await server.postJson(JSON.stringify({ resourceSpans: doc.resourceSpans.slice(2) }));
+        assert.equal(metas(), 2, 'blocks after the second acknowledged write');
+        assertStreamEquals(await clients.getTraces([EXAMPLE_ID]), spansFromOtlpJson(doc), 'read from the two blocks');
+        await server.stop();
+      } finally {
+        clients.close();
+        await server.dispose();
+        fs.rmSync(yaml, { force: true });
+      }
+    });
+  }
 
   // A harness that checks for leaked connections when it ends (Jaeger's e2e suite does, with goleak) must not find a
   // kept-alive socket to the server it purged. The answer carries `Connection: close`, so the client closes the
