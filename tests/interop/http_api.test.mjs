@@ -368,3 +368,51 @@ describe('/api: services, operations, dependencies, Grafana parameters, errors',
     assert.match(r.text, /^\{\n {4}"data": \[/);
   });
 });
+
+// POST /api/transform (docs/jaeger-semantics.md §6.7): the request-size limit holds however the body arrives, and is
+// applied while it arrives; the server keeps answering afterwards.
+describe('/api/transform: the request-size limit', () => {
+  const LIMIT = 256 * 1024;
+  const ctx = {};
+  before(async () => { ctx.server = await TbServer.start({ extraArgs: ['--max-request-size', String(LIMIT)] }); });
+  after(async () => {
+    if (ctx.server) {
+      try { await ctx.server.stop(); } finally { await ctx.server.dispose(); }
+    }
+  });
+
+  // A valid OTLP/JSON document of `bytes` bytes (padding inside the JSON, so only its size can make it fail).
+  const paddedDoc = (bytes) => {
+    const head = JSON.stringify(callDoc('00000000000000000000000000000abc')).slice(0, -1);
+    return `${head}${' '.repeat(Math.max(0, bytes - head.length - 1))}}`;
+  };
+  const post = async (body, headers = {}) => {
+    const res = await fetch(`${ctx.server.httpBase}/api/transform`, { method: 'POST', body, headers, duplex: 'half',
+      signal: AbortSignal.timeout(30_000) });
+    return { status: res.status, text: await res.text() };
+  };
+  const assertTooLarge = (r, how) => {
+    assert.equal(r.status, 413, `${how}: ${r.text.slice(0, 200)}`);
+    assert.deepEqual(JSON.parse(r.text).errors, [{ code: 413, msg: `request body exceeds limits.max_request_size (${LIMIT} bytes)` }], how);
+  };
+
+  test('a body within the limit is transformed', async () => {
+    const r = await post(paddedDoc(LIMIT - 1024), { 'content-type': 'text/plain;charset=UTF-8' });
+    assert.equal(r.status, 200, r.text.slice(0, 200));
+    assert.deepEqual(JSON.parse(r.text).data.map((t) => [t.traceID, t.spans.length]), [['0000000000000abc', 3]]);
+  });
+
+  test('over the limit: by Content-Length, chunked, and gzip-compressed to a fraction of it → 413', async () => {
+    const big = paddedDoc(2 * LIMIT);
+    assertTooLarge(await post(big), 'Content-Length');
+    const chunks = [big.slice(0, LIMIT / 2), big.slice(LIMIT / 2, LIMIT), big.slice(LIMIT)];
+    const stream = new ReadableStream({ pull(c) { if (chunks.length) c.enqueue(new TextEncoder().encode(chunks.shift())); else c.close(); } });
+    assertTooLarge(await post(stream), 'chunked');
+    const { gzipSync } = await import('node:zlib');
+    const gz = gzipSync(big);
+    assert.ok(gz.length < LIMIT / 10, `the compressed body (${gz.length} bytes) is far below the limit`);
+    assertTooLarge(await post(gz, { 'content-encoding': 'gzip' }), 'gzip');
+    assert.equal((await post(gzipSync(paddedDoc(LIMIT / 2)), { 'content-encoding': 'gzip' })).status, 200, 'gzip within the limit');
+    assert.equal((await fetch(`${ctx.server.httpBase}/ready`)).status, 200, 'the server still answers');
+  });
+});
