@@ -10,6 +10,7 @@
 #include "google/rpc/retry_info.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "server/api_v3_http.h"
+#include "server/http_body.h"
 #include "server/jaeger_http_api.h"
 #include "server/rpc_status.h"
 #include "wire/otlp_codec.h"
@@ -154,40 +155,49 @@ void HttpServer::Routes() {
   api_v3::RegisterRoutes(*http_, db_->engine());
   jaeger_api::RegisterRoutes(*http_, db_->engine(), config_.limits.max_request_bytes);
 
-  http_->Post("/v1/traces", [this](const httplib::Request& req, httplib::Response& res) {
-    const std::string type = MediaType(req);
-    const bool protobuf = type == kProtobuf;
-    if (Status room = db_->ingester().CheckCapacity(); !room.ok()) return SendError(res, protobuf, room);
-    Result<model::Traces> batch = Status::InvalidArgument("unset");
-    if (protobuf) {
-      batch = wire::DecodeOtlpProtobuf(req.body);
-    } else if (type == kJson) {
-      batch = wire::ParseOtlpJson(req.body);
-    } else {
-      SendError(res, false,
-                Status::InvalidArgument("unsupported Content-Type '" + type +
-                                        "': use application/x-protobuf or application/json"));
-      res.status = 415;
-      return;
-    }
-    if (!batch.ok()) return SendError(res, protobuf, batch.status());
-    auto result = db_->ingester().Ingest(std::move(*batch), protobuf ? std::string_view(req.body) : std::string_view());
-    if (!result.ok()) return SendError(res, protobuf, result.status());
-    opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse response;
-    if (result->rejected_spans > 0 || !result->message.empty()) {
-      response.mutable_partial_success()->set_rejected_spans(static_cast<int64_t>(result->rejected_spans));
-      response.mutable_partial_success()->set_error_message(result->message);
-    }
-    if (protobuf) {
-      res.set_content(response.SerializeAsString(), kProtobuf);
-    } else if (response.has_partial_success()) {
-      res.set_content("{\"partialSuccess\":{\"rejectedSpans\":\"" + std::to_string(result->rejected_spans) +
-                          "\",\"errorMessage\":" + JsonEscape(result->message) + "}}",
-                      kJson);
-    } else {
-      res.set_content("{}", kJson);
-    }
-  });
+  // The body is read through ReadBodyWithin, so the request-size limit holds for chunked and
+  // compressed bodies too. It is read whole before anything is answered, as httplib would, so the
+  // connection stays usable after a refusal.
+  http_->Post(
+      "/v1/traces", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read) {
+        const std::string type = MediaType(req);
+        const bool protobuf = type == kProtobuf;
+        std::string body;
+        switch (ReadBodyWithin(req, res, read, config_.limits.max_request_bytes, &body)) {
+          case BodyRead::kComplete: break;
+          case BodyRead::kTooLarge:
+            SendError(res, protobuf, Status::InvalidArgument(BodyTooLargeMessage(config_.limits.max_request_bytes)));
+            res.status = 413;
+            return;
+          case BodyRead::kMalformed: return SendError(res, protobuf, Status::InvalidArgument(kMalformedBodyMessage));
+        }
+        if (!protobuf && type != kJson) {
+          SendError(res, false,
+                    Status::InvalidArgument("unsupported Content-Type '" + type +
+                                            "': use application/x-protobuf or application/json"));
+          res.status = 415;
+          return;
+        }
+        if (Status room = db_->ingester().CheckCapacity(); !room.ok()) return SendError(res, protobuf, room);
+        auto batch = protobuf ? wire::DecodeOtlpProtobuf(body) : wire::ParseOtlpJson(body);
+        if (!batch.ok()) return SendError(res, protobuf, batch.status());
+        auto result = db_->ingester().Ingest(std::move(*batch), protobuf ? std::string_view(body) : std::string_view());
+        if (!result.ok()) return SendError(res, protobuf, result.status());
+        opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse response;
+        if (result->rejected_spans > 0 || !result->message.empty()) {
+          response.mutable_partial_success()->set_rejected_spans(static_cast<int64_t>(result->rejected_spans));
+          response.mutable_partial_success()->set_error_message(result->message);
+        }
+        if (protobuf) {
+          res.set_content(response.SerializeAsString(), kProtobuf);
+        } else if (response.has_partial_success()) {
+          res.set_content("{\"partialSuccess\":{\"rejectedSpans\":\"" + std::to_string(result->rejected_spans) +
+                              "\",\"errorMessage\":" + JsonEscape(result->message) + "}}",
+                          kJson);
+        } else {
+          res.set_content("{}", kJson);
+        }
+      });
 
   http_->Get("/ready",
              [](const httplib::Request&, httplib::Response& res) { res.set_content("ready\n", "text/plain"); });
@@ -227,10 +237,7 @@ void HttpServer::Routes() {
     if (!res.body.empty()) return;
     std::string message;
     switch (res.status) {
-      case 413:
-        message = "request body exceeds limits.max_request_size (" + std::to_string(config_.limits.max_request_bytes) +
-                  " bytes)";
-        break;
+      case 413: message = BodyTooLargeMessage(config_.limits.max_request_bytes); break;
       case 400: message = "malformed request: bad headers or an undecodable body (e.g. invalid gzip data)"; break;
       case 404: message = "no such endpoint"; break;
       default: message = "request failed with HTTP status " + std::to_string(res.status);

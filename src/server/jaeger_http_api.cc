@@ -12,6 +12,7 @@
 
 #include "model/jaeger.h"
 #include "model/text.h"
+#include "server/http_body.h"
 #include "wire/jaeger_ui_json.h"
 #include "wire/otlp_json.h"
 
@@ -190,35 +191,6 @@ bool IsGoInt64(const std::string& text) {
   return ec == std::errc() && end == text.data() + text.size() && begin != end;
 }
 
-// The request body, read as it arrives (gzip already decoded by httplib) and refused once it grows
-// past `max_bytes`, so an oversized upload is never held whole. False after answering an error.
-bool ReadBodyWithin(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read,
-                    uint64_t max_bytes, std::string* body) {
-  if (req.is_multipart_form_data()) {
-    SendError(res, 400, "expected an OTLP/JSON document as the request body, not a form");
-    res.set_header("Connection", "close");
-    return false;
-  }
-  bool too_large = false;
-  const bool complete = read([&](const char* data, size_t n) {
-    if (body->size() + n > max_bytes) {
-      too_large = true;
-      return false;
-    }
-    body->append(data, n);
-    return true;
-  });
-  if (complete) return true;
-  // httplib set 413 itself when the Content-Length alone exceeds the limit.
-  if (too_large || res.status == 413) {
-    SendError(res, 413, "request body exceeds limits.max_request_size (" + std::to_string(max_bytes) + " bytes)");
-  } else {
-    SendError(res, 400, "malformed request body: truncated, or an undecodable Content-Encoding");
-  }
-  res.set_header("Connection", "close");  // the rest of the body is left unread
-  return false;
-}
-
 void Dependencies(const query::QueryEngine& engine, const httplib::Request& req, httplib::Response& res) {
   auto request = ParseDependencies(req.params, NowUnixNano());
   if (!request.ok()) return SendStatus(res, request.status());
@@ -392,7 +364,11 @@ void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine, uin
   http.Post("/api/transform", [max_request_bytes](const httplib::Request& req, httplib::Response& res,
                                                   const httplib::ContentReader& read) {
     std::string body;
-    if (!ReadBodyWithin(req, res, read, max_request_bytes, &body)) return;
+    switch (ReadBodyWithin(req, res, read, max_request_bytes, &body)) {
+      case BodyRead::kComplete: break;
+      case BodyRead::kTooLarge: return SendError(res, 413, BodyTooLargeMessage(max_request_bytes));
+      case BodyRead::kMalformed: return SendError(res, 400, kMalformedBodyMessage);
+    }
     auto data = TransformOtlpJson(body);
     if (!data.ok()) return SendStatus(res, data.status());
     SendData(req, res, Envelope(std::move(*data), 0));

@@ -25,10 +25,10 @@ const EXPORTERS = [
   { name: 'OTLP HTTP JSON, gzip', make: (s) => new JsonExporter({ url: `${s.httpBase}/v1/traces`, compression: 'gzip', timeoutMillis: 20_000 }) },
 ];
 
-function useServer() {
+function useServer(extraArgs = []) {
   const ctx = {};
   before(async () => {
-    ctx.server = await TbServer.start();
+    ctx.server = await TbServer.start({ extraArgs });
     ctx.clients = new TbClients(ctx.server.grpcAddress);
   }, { timeout: 60_000 });
   after(async () => {
@@ -264,5 +264,55 @@ describe('bad input and OTLP/HTTP details', () => {
     assert.match(p.headers.get('content-type') ?? '', /^application\/x-protobuf/);
     const msgs = await readUntil(() => ctx.clients.getTraces(['00000000000000000000000000000011']), (m) => assembleStream(m).spans.length >= 5);
     assertStreamEquals(msgs, spansFromOtlpJson(text), 'example_trace via hand-encoded OTLP/HTTP protobuf');
+  });
+});
+
+// The request-size limit holds however an OTLP/HTTP body arrives: by Content-Length (httplib's own check), chunked,
+// or gzip-compressed far below the limit but larger once decoded. Nothing of a refused body is stored.
+describe('OTLP/HTTP: --max-request-size holds for chunked and compressed bodies', () => {
+  const LIMIT = 256 * 1024;
+  const ctx = useServer(['--max-request-size', String(LIMIT)]);
+  const TRACE = '7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e';
+  // A valid OTLP/JSON document of about `bytes` bytes: the padding is a long attribute value.
+  const doc = (bytes) => JSON.stringify({ resourceSpans: [{
+    resource: { attributes: [{ key: 'service.name', value: { stringValue: 'size-limit' } }] },
+    scopeSpans: [{ scope: {}, spans: [{ traceId: TRACE, spanId: '0000000000000001', name: 'padded',
+      startTimeUnixNano: String(nowNs() - 1000n), endTimeUnixNano: String(nowNs()),
+      attributes: [{ key: 'padding', value: { stringValue: 'x'.repeat(bytes) } }] }] }] }] });
+  const post = async (body, headers = {}) => {
+    const res = await fetch(`${ctx.server.httpBase}/v1/traces`, { method: 'POST', body, duplex: 'half',
+      headers: { 'content-type': 'application/json', ...headers }, signal: AbortSignal.timeout(30_000) });
+    return { status: res.status, text: await res.text() };
+  };
+  const tooLarge = { code: 3, message: `request body exceeds limits.max_request_size (${LIMIT} bytes)` };
+
+  test('over the limit → 413 with the limit named, by Content-Length, chunked and gzip', async () => {
+    const big = doc(2 * LIMIT);
+    const byLength = await post(big);
+    assert.equal(byLength.status, 413, byLength.text);
+    assert.deepEqual(JSON.parse(byLength.text), tooLarge);
+    const parts = [big.slice(0, LIMIT / 2), big.slice(LIMIT / 2, LIMIT), big.slice(LIMIT)];
+    const chunked = await post(new ReadableStream({
+      pull(c) { if (parts.length) c.enqueue(new TextEncoder().encode(parts.shift())); else c.close(); } }));
+    assert.equal(chunked.status, 413, chunked.text);
+    assert.deepEqual(JSON.parse(chunked.text), tooLarge);
+    const gz = zlib.gzipSync(big);
+    assert.ok(gz.length < LIMIT / 10, `compressed: ${gz.length} bytes`);
+    const gzipped = await post(gz, { 'content-encoding': 'gzip' });
+    assert.equal(gzipped.status, 413, gzipped.text);
+    assert.deepEqual(JSON.parse(gzipped.text), tooLarge);
+    const res = await ctx.clients.getServices();
+    assert.ok(!res.services.includes('size-limit'), 'nothing of a refused body is stored');
+  });
+
+  test('within the limit, chunked and gzip bodies are accepted', async () => {
+    const small = doc(LIMIT / 2);
+    const parts = [small.slice(0, 1000), small.slice(1000)];
+    const chunked = await post(new ReadableStream({
+      pull(c) { if (parts.length) c.enqueue(new TextEncoder().encode(parts.shift())); else c.close(); } }));
+    assert.equal(chunked.status, 200, chunked.text);
+    assert.equal((await post(zlib.gzipSync(small), { 'content-encoding': 'gzip' })).status, 200);
+    const msgs = await readUntil(() => ctx.clients.getTraces([TRACE]), (m) => m.length > 0);
+    assert.equal(assembleStream(msgs).spans.length, 2);
   });
 });
