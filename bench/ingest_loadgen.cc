@@ -98,8 +98,6 @@ int main(int argc, char** argv) {
   }
   const double rate_per_sender = rate / concurrency;
 
-  grpc::ChannelArguments args;
-  args.SetMaxSendMessageSize(64 << 20);
   std::vector<ThreadResult> results(static_cast<size_t>(concurrency));
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
@@ -107,6 +105,10 @@ int main(int argc, char** argv) {
   for (int t = 0; t < concurrency; ++t) {
     threads.emplace_back([&, t] {
       // One channel per sender: separate HTTP/2 connections, as separate exporters would have.
+      // Built per sender: ChannelArguments is not thread-safe (a shared one set from every thread
+      // could crash the load generator as it started).
+      grpc::ChannelArguments args;
+      args.SetMaxSendMessageSize(64 << 20);
       args.SetInt("tb.sender", t);
       auto stub = TraceService::NewStub(grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
       ThreadResult& r = results[static_cast<size_t>(t)];

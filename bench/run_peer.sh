@@ -220,8 +220,13 @@ for system in $systems; do
   echo "== $system (load $load)" >&2
 
   cpu_before=$(cpu_ticks)
+  ingest_status=0
   ingest=$(taskset -c "$client_cpus" "$build/bench/tb_ingest_loadgen" --target "$ingest_target" --replay "$dataset" \
-    --once --concurrency "$concurrency" | tail -1) || true
+    --once --concurrency "$concurrency" 2>"$out/$system.ingest.err" | tail -1) || ingest_status=$?
+  if ((ingest_status != 0)); then
+    echo "run_peer: $system: tb_ingest_loadgen exited with status $ingest_status:" >&2
+    cat "$out/$system.ingest.err" >&2
+  fi
   echo "RESULT ingest system=$system $ingest" | tee -a "$out/results.txt"
   ingest_end=$(date +%s.%N)
   [[ $system == badger ]] || curl -fsS -X POST -d "" "http://127.0.0.1:$tb_http/admin/flush" >/dev/null
