@@ -45,8 +45,8 @@
 # check failed (tests/jaeger/peer_smoke.sh runs the script small for that).
 # Output: the tools' RESULT lines, one `RESULT peer system=...` line per system, and a markdown table
 # with the ratios tracebucket / Badger (BENCHMARKS.md, "Issue 14: a peer, side by side"). Logs and
-# the data set are in $PEER_DIR (default: a new folder under /var/tmp/tracebucket-bench; the stores'
-# folders are deleted after measuring unless KEEP=1).
+# results are in $PEER_DIR (default: a new folder under /var/tmp/tracebucket-bench); the stores'
+# folders and the data set are deleted after use unless KEEP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -315,6 +315,7 @@ done
   row "trace by ID p99, ms" by_id_p99_ms yes
   row "reads correct" reads_ok no
 } | tee -a "$out/results.txt"
+[[ ${KEEP:-0} == 1 ]] || rm -f "$dataset"  # ~400 bytes per span
 echo "run_peer: logs and results in $out" >&2
 if [[ -n $failures ]]; then
   echo "run_peer: not every span was acknowledged or not every read was right for:$failures" >&2
