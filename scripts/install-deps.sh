@@ -19,6 +19,8 @@ if [ "${1:-}" = "--tests" ]; then
   packages+=(ceph-mon ceph-osd radosgw uuid-runtime)
   # Node.js runs the interop tests' clients; the machine may already carry a newer Node than Debian's.
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+  # deploy/ checks: systemd-analyze verifies the unit, promtool (in Debian's prometheus) the alerting rules.
+  packages+=(systemd prometheus)
 fi
 
 missing=()

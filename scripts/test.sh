@@ -19,6 +19,8 @@ source "$RGW_DIR/env"
 
 (cd build && ctest --output-on-failure --timeout 900 -j2 -L unit)
 (cd build && ctest --output-on-failure --timeout 900 -L interop)
+# deploy/: the systemd unit, the Kubernetes manifests' schemas and the alerting rules (tests/deploy).
+(cd build && ctest --output-on-failure --timeout 300 -L deploy)
 
 # The Jaeger stage (tests/jaeger): Jaeger's own programs and e2e suite, fetched as a Go module, against the binary.
 if go_version=$(go env GOVERSION 2>/dev/null) && [ "$(printf '%s\n' go1.24 "$go_version" | sort -V | head -n1)" = go1.24 ]; then

@@ -265,6 +265,10 @@ Status Db::Close() {
   return wal_ ? wal_->Close() : Status::Ok();
 }
 
+Status Db::WalWritable() const { return wal_->Writable(); }
+
+Status Db::ProbeStore() const { return store_->List("", "", 1).status(); }
+
 DbStats Db::Stats() const {
   DbStats s;
   s.active_head = ingester_->active_head()->Stats();

@@ -85,6 +85,12 @@ class Db {
   Status Close();
   DbStats Stats() const;
 
+  // Readiness checks (server/health.h). WalWritable: OK while writes can be acknowledged.
+  // ProbeStore: one cheap request to the object store (a LIST of at most one key); it may block
+  // as long as the store's own timeouts and retries allow.
+  Status WalWritable() const;
+  Status ProbeStore() const;
+
  private:
   explicit Db(const DbOptions& options, std::shared_ptr<objstore::ObjectStore> store);
   Status Recover();

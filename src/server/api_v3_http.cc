@@ -9,6 +9,7 @@
 
 #include "model/text.h"
 #include "server/http_server.h"
+#include "server/query_log.h"
 #include "wire/otlp_json.h"
 
 namespace tb::server::api_v3 {
@@ -377,7 +378,7 @@ void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine) {
     auto request = ParseGetTrace(req.matches[1].str(), req.params);
     if (!request.ok()) return SendStatus(res, request.status());
     model::Traces merged;
-    const Status status = e->GetTraces({request->trace_id}, MergeInto(&merged));
+    const Status status = GetTracesLogged(*e, "api_v3", {request->trace_id}, MergeInto(&merged));
     SendTraces(res, status, merged);
   });
 
@@ -385,7 +386,7 @@ void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine) {
     auto q = ParseTraceQuery(req.params);
     if (!q.ok()) return SendStatus(res, q.status());
     model::Traces merged;
-    const Status status = e->FindTraces(*q, MergeInto(&merged));
+    const Status status = FindTracesLogged(*e, "api_v3", *q, MergeInto(&merged));
     SendTraces(res, status, merged);
   });
 
@@ -393,7 +394,7 @@ void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine) {
     auto q = ParseTraceQuery(req.params);
     if (!q.ok()) return SendStatus(res, q.status());
     std::vector<query::TraceSummary> summaries;
-    const Status status = e->FindTraces(*q, [&](const model::TraceId& id, model::Traces&& trace) {
+    const Status status = FindTracesLogged(*e, "api_v3", *q, [&](const model::TraceId& id, model::Traces&& trace) {
       summaries.push_back(query::Summarize(id, trace));
       return Status::Ok();
     });

@@ -3,8 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
+#include <charconv>
 #include <filesystem>
-#include <set>
+#include <limits>
 
 #include "objstore/local_store.h"
 #include "objstore/s3_store.h"
@@ -12,32 +13,213 @@
 namespace tb::server {
 namespace {
 
-Status CheckKeys(const YAML::Node& node, const std::string& where, const std::set<std::string>& allowed) {
-  if (!node.IsMap()) return Status::InvalidArgument(where + ": expected a mapping");
+Status ParseBool(const std::string& text, bool* out) {
+  std::string lower;
+  for (char ch : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (lower == "true" || lower == "yes" || lower == "on" || lower == "1") {
+    *out = true;
+  } else if (lower == "false" || lower == "no" || lower == "off" || lower == "0") {
+    *out = false;
+  } else {
+    return Status::InvalidArgument("'" + text + "' is not a boolean (true or false)");
+  }
+  return Status::Ok();
+}
+
+template <typename T>
+Status ParseCount(const std::string& text, T* out) {
+  T value{};
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty())
+    return Status::InvalidArgument("'" + text + "' is not a whole number in range");
+  *out = value;
+  return Status::Ok();
+}
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> items;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    size_t end = text.find(',', begin);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(begin, end - begin);
+    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) items.push_back(std::move(item));
+    begin = end + 1;
+  }
+  return items;
+}
+
+std::string JoinList(const std::vector<std::string>& items) {
+  std::string text;
+  for (const auto& item : items) text += (text.empty() ? "" : ",") + item;
+  return text;
+}
+
+// The largest binary unit that divides the size exactly, as ParseByteSize reads it back.
+std::string ShowSize(uint64_t bytes) {
+  static const std::pair<const char*, uint64_t> kUnits[] = {
+      {"TiB", 1ull << 40}, {"GiB", 1ull << 30}, {"MiB", 1ull << 20}, {"KiB", 1ull << 10}};
+  for (const auto& [name, factor] : kUnits)
+    if (bytes != 0 && bytes % factor == 0) return std::to_string(bytes / factor) + name;
+  return std::to_string(bytes);
+}
+
+std::string ShowDuration(std::chrono::microseconds d) {
+  if (d.count() % 1'000'000 == 0) return std::to_string(d.count() / 1'000'000) + "s";
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "ms";
+  return std::to_string(d.count()) + "us";
+}
+
+// A setting of one Config field, found by `field`; the field's type picks the parser: text as is,
+// bool, a list, a duration, or a whole number (a byte size when `bytes`).
+template <typename Field>
+Setting Make(std::string_view key, std::string_view flag, std::string_view help, Field field, bool bytes = false) {
+  using T = std::remove_reference_t<decltype(field(std::declval<Config&>()))>;
+  Setting s{key, flag, help, "", nullptr, nullptr};
+  s.set = [field, bytes](Config& c, const std::string& text) -> Status {
+    T& target = field(c);
+    if constexpr (std::is_same_v<T, std::string>) {
+      target = text;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      return ParseBool(text, &target);
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      target = SplitList(text);
+    } else if constexpr (std::is_same_v<T, std::chrono::microseconds>) {
+      TB_ASSIGN_OR_RETURN(target, ParseDuration(text));
+    } else if (bytes) {
+      TB_ASSIGN_OR_RETURN(uint64_t value, ParseByteSize(text));
+      if constexpr (sizeof(T) < sizeof(uint64_t)) {
+        if (value > std::numeric_limits<T>::max()) return Status::InvalidArgument("'" + text + "' is too large");
+      }
+      target = static_cast<T>(value);
+    } else {
+      return ParseCount(text, &target);
+    }
+    return Status::Ok();
+  };
+  s.show = [field, bytes](const Config& c) -> std::string {
+    Config copy = c;
+    const T& value = field(copy);
+    if constexpr (std::is_same_v<T, std::string>) {
+      return value;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      return value ? "true" : "false";
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      return JoinList(value);
+    } else if constexpr (std::is_same_v<T, std::chrono::microseconds>) {
+      return ShowDuration(value);
+    } else {
+      return bytes ? ShowSize(value) : std::to_string(value);
+    }
+  };
+  return s;
+}
+
+Setting Switch(Setting s, std::string_view sets) {
+  s.switch_sets = sets;
+  return s;
+}
+
+#define TB_FIELD(expr) \
+  [](Config & c) -> auto& { return c.expr; }
+
+std::vector<Setting> MakeSettings() {
+  return {
+      Make("data_dir", "--data-dir", "Folder of the WAL, the instance ID and local data", TB_FIELD(data_dir)),
+      Make("grpc_listen", "--grpc-listen", "gRPC address: OTLP, Jaeger storage v1 and v2, health",
+           TB_FIELD(grpc_listen)),
+      Make("http_listen", "--http-listen", "HTTP address: OTLP/HTTP, /live, /ready, Jaeger HTTP APIs",
+           TB_FIELD(http_listen)),
+      Make("http.cors.allowed_origins", "--cors-allowed-origins",
+           "Browser origins allowed to call the HTTP API, comma-separated; * for any", TB_FIELD(cors_allowed_origins)),
+      Switch(Make("enable_purge", "--enable-purge", "Serve POST /purge, which deletes ALL data (tests only)",
+                  TB_FIELD(enable_purge)),
+             "true"),
+      Make("log.level", "--log-level", "trace, debug, info, warn, error, critical or off", TB_FIELD(log_level)),
+      Make("log.format", "--log-format", "text, or json for one JSON object per line", TB_FIELD(log_format)),
+      Make("log.slow_query_threshold", "--slow-query-threshold",
+           "Log trace queries slower than this, e.g. 500ms; 0 turns it off", TB_FIELD(slow_query_threshold)),
+      Make("head.memory_budget", "--head-memory-budget", "Memory for recent spans, e.g. 1GiB",
+           TB_FIELD(head_memory_budget_bytes), true),
+      Make("wal.sync", "", "fdatasync before acknowledging a write (off only for benchmarks)", TB_FIELD(wal_sync)),
+      Make("wal.segment_size", "", "Size at which the WAL starts a new segment", TB_FIELD(wal_segment_bytes), true),
+      Make("storage", "--storage", "Blocks: file:///path or s3://bucket/prefix (empty: <data_dir>/blocks)",
+           TB_FIELD(storage)),
+      Make("s3.endpoint", "--s3-endpoint", "S3 endpoint URL (empty: AWS for the region)", TB_FIELD(s3_endpoint)),
+      Make("s3.region", "--s3-region", "S3 region", TB_FIELD(s3_region)),
+      Switch(Make("s3.path_style", "--s3-path-style", "Path-style S3 URLs (http://host/bucket/key)",
+                  TB_FIELD(s3_path_style)),
+             "true"),
+      Make("flush.size", "", "Head memory at which a block is written", TB_FIELD(flush_bytes), true),
+      Make("flush.age_seconds", "", "Write a block once the head has held spans this long",
+           TB_FIELD(flush_age_seconds)),
+      Switch(
+          Make("flush.background", "--no-background-flush",
+               "Write blocks in the background; false: only on POST /admin/flush (tests)", TB_FIELD(background_flush)),
+          "false"),
+      Switch(Make("flush.every_write", "--flush-every-write",
+                  "Flush every write into a block before acknowledging it (tests)", TB_FIELD(flush_every_write)),
+             "true"),
+      Make("cache.memory", "--cache-memory-size", "Block indexes and pages kept in memory", TB_FIELD(cache_bytes),
+           true),
+      Make("cache.disk_size", "--cache-disk-size", "Disk tier of the block cache in front of s3:// storage; 0: off",
+           TB_FIELD(cache_disk_bytes), true),
+      Make("cache.dir", "--cache-dir", "Folder of the disk cache (empty: <data_dir>/cache)", TB_FIELD(cache_dir)),
+      Make("health.probe_interval_seconds", "", "How often /ready's object-store probe runs",
+           TB_FIELD(health_probe_interval_seconds)),
+      Make("health.probe_timeout_seconds", "", "A probe running longer makes /ready fail",
+           TB_FIELD(health_probe_timeout_seconds)),
+      Make("health.shutdown_delay_seconds", "--shutdown-delay-seconds",
+           "After SIGTERM, answer /ready with 503 this long before closing the doors",
+           TB_FIELD(shutdown_delay_seconds)),
+      Make("limits.max_request_size", "--max-request-size", "Largest accepted request body",
+           TB_FIELD(limits.max_request_bytes), true),
+      Make("limits.max_attributes_per_span", "", "Attributes kept per span, resource, scope, event and link",
+           TB_FIELD(limits.max_attributes_per_span)),
+      Make("limits.max_attribute_value_size", "", "Longer attribute values are truncated",
+           TB_FIELD(limits.max_attribute_value_bytes), true),
+      Make("limits.max_events_per_span", "", "Events kept per span", TB_FIELD(limits.max_events_per_span)),
+      Make("limits.max_links_per_span", "", "Links kept per span", TB_FIELD(limits.max_links_per_span)),
+      Make("limits.max_spans_per_trace", "", "Spans accepted per trace; more are refused",
+           TB_FIELD(limits.max_spans_per_trace)),
+  };
+}
+
+#undef TB_FIELD
+
+const Setting* FindSetting(std::string_view key) {
+  for (const Setting& s : Settings())
+    if (s.key == key) return &s;
+  return nullptr;
+}
+
+// Applies every leaf under `node` (whose dotted path is `prefix`); a key that is neither a setting
+// nor a prefix of one is an error.
+Status ApplyYaml(const YAML::Node& node, const std::string& prefix, Config* c) {
+  if (!node.IsMap()) return Status::InvalidArgument((prefix.empty() ? "config" : prefix) + ": expected a mapping");
   for (const auto& kv : node) {
-    const auto key = kv.first.as<std::string>();
-    if (!allowed.contains(key)) return Status::InvalidArgument(where + ": unknown key '" + key + "'");
+    const std::string key = (prefix.empty() ? "" : prefix + ".") + kv.first.as<std::string>();
+    if (const Setting* s = FindSetting(key)) {
+      std::string text;
+      if (kv.second.IsSequence()) {
+        std::vector<std::string> items;
+        for (const auto& item : kv.second) items.push_back(item.as<std::string>());
+        text = JoinList(items);
+      } else if (kv.second.IsScalar()) {
+        text = kv.second.Scalar();
+      } else if (!kv.second.IsNull()) {
+        return Status::InvalidArgument(key + ": expected a value, not a mapping");
+      }
+      TB_RETURN_IF_ERROR(s->set(*c, text).WithContext(key));
+      continue;
+    }
+    bool is_section = false;
+    for (const Setting& s : Settings()) is_section = is_section || s.key.starts_with(key + ".");
+    if (!is_section) return Status::InvalidArgument("unknown key '" + key + "'");
+    TB_RETURN_IF_ERROR(ApplyYaml(kv.second, key, c));
   }
-  return Status::Ok();
-}
-
-template <typename T>
-Status Read(const YAML::Node& node, const char* key, T* out) {
-  if (!node[key]) return Status::Ok();
-  try {
-    *out = node[key].as<T>();
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(std::string(key) + ": " + e.what());
-  }
-  return Status::Ok();
-}
-
-template <typename T>
-Status ReadSize(const YAML::Node& node, const char* key, T* out) {
-  if (!node[key]) return Status::Ok();
-  TB_ASSIGN_OR_RETURN(uint64_t v, ParseByteSize(node[key].as<std::string>()));
-  if (v > std::numeric_limits<T>::max()) return Status::InvalidArgument(std::string(key) + ": too large");
-  *out = static_cast<T>(v);
   return Status::Ok();
 }
 
@@ -90,73 +272,64 @@ Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config)
   return Status::InvalidArgument("storage '" + url + "' must start with file:// or s3://");
 }
 
+Result<std::chrono::microseconds> ParseDuration(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  uint64_t value = 0;
+  if (i == 0 || !ParseCount(text.substr(0, i), &value).ok() || value > (1ull << 32))
+    return Status::InvalidArgument("'" + text + "' is not a duration (e.g. 500ms, 2s, 1m)");
+  const std::string unit = text.substr(i);
+  using std::chrono::microseconds;
+  if (unit == "us") return microseconds(value);
+  if (unit == "ms") return microseconds(std::chrono::milliseconds(value));
+  if (unit == "s" || (unit.empty() && value == 0)) return microseconds(std::chrono::seconds(value));
+  if (unit == "m") return microseconds(std::chrono::minutes(value));
+  return Status::InvalidArgument("'" + text + "' needs a unit: us, ms, s or m");
+}
+
+const std::vector<Setting>& Settings() {
+  static const std::vector<Setting> settings = MakeSettings();
+  return settings;
+}
+
+std::string EnvironmentVariable(const Setting& setting) {
+  std::string name = "TRACEBUCKET_";
+  for (char ch : setting.key) name += ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return name;
+}
+
 Status LoadConfigFile(const std::string& path, Config* c) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
+    if (root.IsNull()) return Status::Ok();
+    return ApplyYaml(root, "", c).WithContext("config " + path);
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument("config " + path + ": " + e.what());
   }
-  if (root.IsNull()) return Status::Ok();
-  auto status = [&]() -> Status {
-    TB_RETURN_IF_ERROR(CheckKeys(root, "config",
-                                 {"data_dir", "grpc_listen", "http_listen", "enable_purge", "log_level", "head", "wal",
-                                  "limits", "storage", "s3", "flush", "cache", "http"}));
-    TB_RETURN_IF_ERROR(Read(root, "data_dir", &c->data_dir));
-    TB_RETURN_IF_ERROR(Read(root, "grpc_listen", &c->grpc_listen));
-    TB_RETURN_IF_ERROR(Read(root, "http_listen", &c->http_listen));
-    TB_RETURN_IF_ERROR(Read(root, "enable_purge", &c->enable_purge));
-    TB_RETURN_IF_ERROR(Read(root, "log_level", &c->log_level));
-    if (auto http = root["http"]) {
-      TB_RETURN_IF_ERROR(CheckKeys(http, "http", {"cors"}));
-      if (auto cors = http["cors"]) {
-        TB_RETURN_IF_ERROR(CheckKeys(cors, "http.cors", {"allowed_origins"}));
-        TB_RETURN_IF_ERROR(Read(cors, "allowed_origins", &c->cors_allowed_origins));
-      }
-    }
-    if (auto head = root["head"]) {
-      TB_RETURN_IF_ERROR(CheckKeys(head, "head", {"memory_budget"}));
-      TB_RETURN_IF_ERROR(ReadSize(head, "memory_budget", &c->head_memory_budget_bytes));
-    }
-    if (auto wal = root["wal"]) {
-      TB_RETURN_IF_ERROR(CheckKeys(wal, "wal", {"sync", "segment_size"}));
-      TB_RETURN_IF_ERROR(Read(wal, "sync", &c->wal_sync));
-      TB_RETURN_IF_ERROR(ReadSize(wal, "segment_size", &c->wal_segment_bytes));
-    }
-    TB_RETURN_IF_ERROR(Read(root, "storage", &c->storage));
-    if (auto s3 = root["s3"]) {
-      TB_RETURN_IF_ERROR(CheckKeys(s3, "s3", {"endpoint", "region", "path_style"}));
-      TB_RETURN_IF_ERROR(Read(s3, "endpoint", &c->s3_endpoint));
-      TB_RETURN_IF_ERROR(Read(s3, "region", &c->s3_region));
-      TB_RETURN_IF_ERROR(Read(s3, "path_style", &c->s3_path_style));
-    }
-    if (auto flush = root["flush"]) {
-      TB_RETURN_IF_ERROR(CheckKeys(flush, "flush", {"size", "age_seconds", "background", "every_write"}));
-      TB_RETURN_IF_ERROR(Read(flush, "background", &c->background_flush));
-      TB_RETURN_IF_ERROR(Read(flush, "every_write", &c->flush_every_write));
-      TB_RETURN_IF_ERROR(ReadSize(flush, "size", &c->flush_bytes));
-      TB_RETURN_IF_ERROR(Read(flush, "age_seconds", &c->flush_age_seconds));
-    }
-    if (auto cache = root["cache"]) {
-      TB_RETURN_IF_ERROR(CheckKeys(cache, "cache", {"memory", "disk_size", "dir"}));
-      TB_RETURN_IF_ERROR(ReadSize(cache, "memory", &c->cache_bytes));
-      TB_RETURN_IF_ERROR(ReadSize(cache, "disk_size", &c->cache_disk_bytes));
-      TB_RETURN_IF_ERROR(Read(cache, "dir", &c->cache_dir));
-    }
-    if (auto l = root["limits"]) {
-      TB_RETURN_IF_ERROR(CheckKeys(l, "limits",
-                                   {"max_request_size", "max_attributes_per_span", "max_attribute_value_size",
-                                    "max_events_per_span", "max_links_per_span", "max_spans_per_trace"}));
-      TB_RETURN_IF_ERROR(ReadSize(l, "max_request_size", &c->limits.max_request_bytes));
-      TB_RETURN_IF_ERROR(Read(l, "max_attributes_per_span", &c->limits.max_attributes_per_span));
-      TB_RETURN_IF_ERROR(ReadSize(l, "max_attribute_value_size", &c->limits.max_attribute_value_bytes));
-      TB_RETURN_IF_ERROR(Read(l, "max_events_per_span", &c->limits.max_events_per_span));
-      TB_RETURN_IF_ERROR(Read(l, "max_links_per_span", &c->limits.max_links_per_span));
-      TB_RETURN_IF_ERROR(Read(l, "max_spans_per_trace", &c->limits.max_spans_per_trace));
-    }
-    return Status::Ok();
-  }();
-  return status.WithContext("config " + path);
+}
+
+Status LoadEnvironment(Config* c, char** environ_entries) {
+  constexpr std::string_view kPrefix = "TRACEBUCKET_";
+  for (char** entry = environ_entries; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view text = *entry;
+    const size_t equals = text.find('=');
+    if (!text.starts_with(kPrefix) || equals == std::string_view::npos) continue;
+    const std::string_view name = text.substr(0, equals);
+    const Setting* match = nullptr;
+    for (const Setting& s : Settings())
+      if (EnvironmentVariable(s) == name) match = &s;
+    if (match == nullptr)
+      return Status::InvalidArgument("environment variable " + std::string(name) + " names no setting");
+    TB_RETURN_IF_ERROR(match->set(*c, std::string(text.substr(equals + 1))).WithContext(std::string(name)));
+  }
+  return Status::Ok();
+}
+
+std::string FormatConfig(const Config& config) {
+  std::string text;
+  for (const Setting& s : Settings()) text += std::string(s.key) + ": " + s.show(config) + "\n";
+  return text;
 }
 
 }  // namespace tb::server

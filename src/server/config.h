@@ -1,8 +1,14 @@
-// Server configuration: defaults, the YAML file, and command-line flags (flags win).
+// Server configuration: defaults, then the YAML file, then TRACEBUCKET_* environment variables,
+// then command-line flags (each later source wins). Every setting is listed once, in Settings():
+// its YAML key, flag and environment variable come from that list, and docs/configuration.md
+// documents each one (a test holds the two together).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ingest/ingester.h"
@@ -24,6 +30,9 @@ struct Config {
   uint64_t wal_segment_bytes = 64ull << 20;
   ingest::Limits limits;
   std::string log_level = "info";
+  std::string log_format = "text";  // or "json": one JSON object per line
+  // Trace queries slower than this are logged with their parameters; 0 turns the log off.
+  std::chrono::microseconds slow_query_threshold{std::chrono::seconds(1)};
 
   // Where blocks live: "file:///path" or "s3://bucket/prefix". Empty: file://<data_dir>/blocks.
   std::string storage;
@@ -39,7 +48,12 @@ struct Config {
   // across restarts (objstore::DiskCacheStore). 0 turns it off. Not used for file:// storage,
   // whose blocks are on local disk already.
   uint64_t cache_disk_bytes = 1ull << 30;
-  std::string cache_dir;  // empty: <data_dir>/cache
+  std::string cache_dir;                        // empty: <data_dir>/cache
+  uint64_t health_probe_interval_seconds = 10;  // how often /ready's object-store probe runs
+  uint64_t health_probe_timeout_seconds = 2;    // a probe running longer counts as failed
+  // After a stop signal, /ready answers 503 this long while every door still serves, so load
+  // balancers stop routing here before the doors close.
+  uint64_t shutdown_delay_seconds = 0;
 };
 
 // Parses "64MiB", "1GiB", "512KiB", "10MB", "4096" into bytes.
@@ -49,8 +63,39 @@ Result<uint64_t> ParseByteSize(const std::string& text);
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
 Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config);
 
+// Parses "100us", "250ms", "2s", "1m", "0" into a duration.
+Result<std::chrono::microseconds> ParseDuration(const std::string& text);
+
+// One setting: where it is read from and how its text is parsed. YAML values, environment
+// variables and flags all go through `set`, so they accept the same forms (sizes like 64MiB,
+// durations like 2s, booleans true/false, lists comma-separated or as a YAML sequence).
+struct Setting {
+  std::string_view key;   // dotted YAML path, e.g. "head.memory_budget"
+  std::string_view flag;  // e.g. "--head-memory-budget"; empty: YAML and environment only
+  std::string_view help;
+  // For a flag that takes no value: the text it sets ("true", or "false" for a --no-... flag).
+  // Empty: the flag takes a value.
+  std::string_view switch_sets;
+  std::function<Status(Config&, const std::string& text)> set;
+  std::function<std::string(const Config&)> show;  // the value as text, as `set` would take it
+};
+
+// Every setting, in the order of docs/configuration.md.
+const std::vector<Setting>& Settings();
+
+// TRACEBUCKET_ and the key upper-cased with '.' as '_': "head.memory_budget" →
+// TRACEBUCKET_HEAD_MEMORY_BUDGET.
+std::string EnvironmentVariable(const Setting& setting);
+
 // Overlays the keys present in the YAML file `path` onto `config`. Unknown keys are errors, so a
 // typo never silently falls back to a default.
 Status LoadConfigFile(const std::string& path, Config* config);
+
+// Overlays every TRACEBUCKET_* variable that `getenv` finds. A TRACEBUCKET_ variable that names no
+// setting is an error, like an unknown YAML key.
+Status LoadEnvironment(Config* config, char** environ_entries);
+
+// "key: value" lines for every setting, as the process will run.
+std::string FormatConfig(const Config& config);
 
 }  // namespace tb::server

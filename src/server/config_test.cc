@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
 
 #include "server/http_server.h"
 
@@ -69,6 +72,98 @@ TEST(ConfigTest, UnknownKeysAndBadValuesAreErrors) {
   EXPECT_FALSE(LoadConfigFile(WriteFile("tb_bad.yaml", "head: {memory_budget: lots}\n"), &c).ok());
   EXPECT_FALSE(LoadConfigFile(WriteFile("tb_syntax.yaml", "head: [\n"), &c).ok());
   EXPECT_FALSE(LoadConfigFile("/nonexistent/tb.yaml", &c).ok());
+}
+
+TEST(ConfigTest, LoadsNestedSettingsOfEveryKind) {
+  Config c;
+  auto path = WriteFile("tb_kinds.yaml",
+                        "log: {format: json, level: debug, slow_query_threshold: 250ms}\n"
+                        "http: {cors: {allowed_origins: [https://a.example, https://b.example]}}\n"
+                        "health: {probe_interval_seconds: 3, shutdown_delay_seconds: 5}\n"
+                        "s3: {path_style: yes}\n");
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.log_format, "json");
+  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.slow_query_threshold, std::chrono::milliseconds(250));
+  EXPECT_EQ(*ParseDuration("40us"), std::chrono::microseconds(40));
+  EXPECT_EQ(*ParseDuration("1m"), std::chrono::seconds(60));
+  EXPECT_EQ(c.cors_allowed_origins, (std::vector<std::string>{"https://a.example", "https://b.example"}));
+  EXPECT_EQ(c.health_probe_interval_seconds, 3u);
+  EXPECT_EQ(c.shutdown_delay_seconds, 5u);
+  EXPECT_TRUE(c.s3_path_style);
+  auto section = LoadConfigFile(WriteFile("tb_section.yaml", "log: json\n"), &c);
+  EXPECT_NE(section.message().find("log: expected a mapping"), std::string::npos) << section.message();
+  auto leaf = LoadConfigFile(WriteFile("tb_leaf.yaml", "log: {format: {x: 1}}\n"), &c);
+  EXPECT_NE(leaf.message().find("log.format: expected a value"), std::string::npos) << leaf.message();
+  auto nested_typo = LoadConfigFile(WriteFile("tb_nested_typo.yaml", "log: {formt: json}\n"), &c);
+  EXPECT_NE(nested_typo.message().find("unknown key 'log.formt'"), std::string::npos) << nested_typo.message();
+  EXPECT_FALSE(LoadConfigFile(WriteFile("tb_badbool.yaml", "wal: {sync: maybe}\n"), &c).ok());
+  EXPECT_FALSE(LoadConfigFile(WriteFile("tb_badcount.yaml", "limits: {max_events_per_span: -1}\n"), &c).ok());
+  EXPECT_FALSE(LoadConfigFile(WriteFile("tb_baddur.yaml", "log: {slow_query_threshold: 5}\n"), &c).ok());
+}
+
+TEST(ConfigTest, EnvironmentVariablesOverlayTheFile) {
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(WriteFile("tb_env.yaml", "head: {memory_budget: 64MiB}\nlog: {format: text}\n"), &c).ok());
+  std::string budget = "TRACEBUCKET_HEAD_MEMORY_BUDGET=1GiB", format = "TRACEBUCKET_LOG_FORMAT=json",
+              origins = "TRACEBUCKET_HTTP_CORS_ALLOWED_ORIGINS=https://a.example, *", other = "HOME=/root";
+  char* env[] = {budget.data(), format.data(), origins.data(), other.data(), nullptr};
+  ASSERT_TRUE(LoadEnvironment(&c, env).ok());
+  EXPECT_EQ(c.head_memory_budget_bytes, 1ull << 30);
+  EXPECT_EQ(c.log_format, "json");
+  EXPECT_EQ(c.cors_allowed_origins, (std::vector<std::string>{"https://a.example", "*"}));
+
+  std::string typo = "TRACEBUCKET_HEAD_MEMORY_BUDGT=1GiB";
+  char* bad_name[] = {typo.data(), nullptr};
+  auto unknown = LoadEnvironment(&c, bad_name);
+  EXPECT_NE(unknown.message().find("TRACEBUCKET_HEAD_MEMORY_BUDGT names no setting"), std::string::npos)
+      << unknown.message();
+  std::string bad = "TRACEBUCKET_WAL_SYNC=perhaps";
+  char* bad_value[] = {bad.data(), nullptr};
+  auto refused = LoadEnvironment(&c, bad_value);
+  EXPECT_NE(refused.message().find("TRACEBUCKET_WAL_SYNC"), std::string::npos) << refused.message();
+}
+
+TEST(ConfigTest, EverySettingRoundTripsThroughItsText) {
+  const Config defaults;
+  for (const Setting& s : Settings()) {
+    Config c;
+    ASSERT_TRUE(s.set(c, s.show(defaults)).ok()) << s.key << " = " << s.show(defaults);
+    EXPECT_EQ(FormatConfig(c), FormatConfig(defaults)) << s.key;
+  }
+  EXPECT_NE(FormatConfig(defaults).find("head.memory_budget: 320MiB\n"), std::string::npos);
+}
+
+// docs/configuration.md is the operator's reference: every setting the parser knows must have a
+// row there with its key, flag, environment variable and default, and the doc must name no key
+// the parser does not know.
+TEST(ConfigTest, TheConfigurationReferenceListsEverySetting) {
+  std::ifstream file(TB_CONFIGURATION_DOC);
+  ASSERT_TRUE(file) << "cannot read " << TB_CONFIGURATION_DOC;
+  std::map<std::string, std::string> rows;  // key → its table row
+  std::string line;
+  while (std::getline(file, line)) {
+    if (!line.starts_with("| `")) continue;
+    const size_t end = line.find('`', 3);
+    rows[line.substr(3, end - 3)] = line;
+  }
+  const Config defaults;
+  std::set<std::string> known;
+  for (const Setting& s : Settings()) {
+    const std::string key(s.key);
+    known.insert(key);
+    auto row = rows.find(key);
+    ASSERT_NE(row, rows.end()) << key << " is missing from docs/configuration.md";
+    const std::string& text = row->second;
+    EXPECT_NE(text.find("`" + EnvironmentVariable(s) + "`"), std::string::npos) << key << ": environment variable";
+    if (!s.flag.empty()) {
+      EXPECT_NE(text.find("`" + std::string(s.flag) + "`"), std::string::npos) << key << ": flag";
+    }
+    const std::string shown = s.show(defaults);
+    const std::string default_cell = shown.empty() ? "(empty)" : "`" + shown + "`";
+    EXPECT_NE(text.find(default_cell), std::string::npos) << key << ": default " << default_cell;
+  }
+  for (const auto& [key, row] : rows) EXPECT_TRUE(known.contains(key)) << key << " is documented but not a setting";
 }
 
 TEST(ConfigTest, SplitsListenAddresses) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "model/text.h"
+#include "server/query_log.h"
 #include "server/rpc_status.h"
 #include "wire/otlp_codec.h"
 #include "wire/otlp_proto.h"
@@ -166,7 +167,7 @@ grpc::Status StorageV2TraceReader::GetTraces(grpc::ServerContext*, const v2::Get
     if (!id.ok()) return ToGrpc(id.status());
     ids.push_back(*id);
   }
-  return ToGrpc(engine_->GetTraces(ids, ChunkWriter(writer)));
+  return ToGrpc(GetTracesLogged(*engine_, "grpc_v2", ids, ChunkWriter(writer)));
 }
 
 grpc::Status StorageV2TraceReader::GetServices(grpc::ServerContext*, const v2::GetServicesRequest*,
@@ -183,14 +184,14 @@ grpc::Status StorageV2TraceReader::FindTraces(grpc::ServerContext*, const v2::Fi
                                               TracesWriter* writer) {
   auto q = ToTraceQuery(request->query());
   if (!q.ok()) return ToGrpc(q.status());
-  return ToGrpc(engine_->FindTraces(*q, ChunkWriter(writer)));
+  return ToGrpc(FindTracesLogged(*engine_, "grpc_v2", *q, ChunkWriter(writer)));
 }
 
 grpc::Status StorageV2TraceReader::FindTraceIDs(grpc::ServerContext*, const v2::FindTraceIDsRequest* request,
                                                 v2::FindTraceIDsResponse* response) {
   auto q = ToTraceQuery(request->query());
   if (!q.ok()) return ToGrpc(q.status());
-  auto hits = engine_->FindTraceIds(*q);
+  auto hits = FindTraceIdsLogged(*engine_, "grpc_v2", *q);
   if (!hits.ok()) return ToGrpc(hits.status());
   for (const auto& h : *hits) {
     auto* f = response->add_trace_ids();
@@ -207,25 +208,26 @@ grpc::Status StorageV2TraceReader::FindTraceSummaries(grpc::ServerContext*,
   auto q = ToTraceQuery(request->query());
   if (!q.ok()) return ToGrpc(q.status());
   v2::FindTraceSummariesResponse response;
-  auto status = engine_->FindTraces(*q, [&](const model::TraceId& id, model::Traces&& trace) -> Status {
-    const query::TraceSummary s = query::Summarize(id, trace);
-    auto* o = response.add_summaries();
-    o->set_trace_id(std::string(reinterpret_cast<const char*>(id.data()), id.size()));
-    o->set_root_service_name(s.root_service_name);
-    o->set_root_operation_name(s.root_operation_name);
-    o->set_min_start_time_unix_nano(s.min_start_unix_nano);
-    o->set_max_end_time_unix_nano(s.max_end_unix_nano);
-    o->set_span_count(s.span_count);
-    o->set_error_span_count(s.error_span_count);
-    o->set_orphan_span_count(s.orphan_span_count);
-    for (const auto& svc : s.services) {
-      auto* os = o->add_services();
-      os->set_name(svc.name);
-      os->set_span_count(svc.span_count);
-      os->set_error_span_count(svc.error_span_count);
-    }
-    return Status::Ok();
-  });
+  auto status =
+      FindTracesLogged(*engine_, "grpc_v2", *q, [&](const model::TraceId& id, model::Traces&& trace) -> Status {
+        const query::TraceSummary s = query::Summarize(id, trace);
+        auto* o = response.add_summaries();
+        o->set_trace_id(std::string(reinterpret_cast<const char*>(id.data()), id.size()));
+        o->set_root_service_name(s.root_service_name);
+        o->set_root_operation_name(s.root_operation_name);
+        o->set_min_start_time_unix_nano(s.min_start_unix_nano);
+        o->set_max_end_time_unix_nano(s.max_end_unix_nano);
+        o->set_span_count(s.span_count);
+        o->set_error_span_count(s.error_span_count);
+        o->set_orphan_span_count(s.orphan_span_count);
+        for (const auto& svc : s.services) {
+          auto* os = o->add_services();
+          os->set_name(svc.name);
+          os->set_span_count(svc.span_count);
+          os->set_error_span_count(svc.error_span_count);
+        }
+        return Status::Ok();
+      });
   if (!status.ok()) return ToGrpc(status);
   if (response.summaries_size() > 0 && !writer->Write(response)) return grpc::Status::CANCELLED;
   return grpc::Status::OK;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "server/grpc_services.h"
+#include "server/query_log.h"
 #include "wire/jaeger_proto.h"
 
 namespace tb::server {
@@ -115,7 +116,7 @@ grpc::Status StorageV1SpanReader::GetTrace(grpc::ServerContext*, const v1::GetTr
                         "trace_id must be 16 bytes, got " + std::to_string(request->trace_id().size()));
   std::memcpy(id.data(), request->trace_id().data(), id.size());
   bool wrote = false;
-  if (Status s = engine_->GetTraces({id}, SpanChunkWriter(writer, &wrote)); !s.ok()) return ToGrpc(s);
+  if (Status s = GetTracesLogged(*engine_, "grpc_v1", {id}, SpanChunkWriter(writer, &wrote)); !s.ok()) return ToGrpc(s);
   if (!wrote) return grpc::Status(grpc::StatusCode::NOT_FOUND, "trace not found");
   return grpc::Status::OK;
 }
@@ -141,14 +142,14 @@ grpc::Status StorageV1SpanReader::FindTraces(grpc::ServerContext*, const v1::Fin
   auto q = ToTraceQuery(request->query());
   if (!q.ok()) return ToGrpc(q.status());
   bool wrote = false;
-  return ToGrpc(engine_->FindTraces(*q, SpanChunkWriter(writer, &wrote)));
+  return ToGrpc(FindTracesLogged(*engine_, "grpc_v1", *q, SpanChunkWriter(writer, &wrote)));
 }
 
 grpc::Status StorageV1SpanReader::FindTraceIDs(grpc::ServerContext*, const v1::FindTraceIDsRequest* request,
                                                v1::FindTraceIDsResponse* response) {
   auto q = ToTraceQuery(request->query());
   if (!q.ok()) return ToGrpc(q.status());
-  auto hits = engine_->FindTraceIds(*q);
+  auto hits = FindTraceIdsLogged(*engine_, "grpc_v1", *q);
   if (!hits.ok()) return ToGrpc(hits.status());
   for (const auto& h : *hits)
     response->add_trace_ids(std::string(reinterpret_cast<const char*>(h.trace_id.data()), h.trace_id.size()));

@@ -132,8 +132,8 @@ Status SplitHostPort(const std::string& listen, std::string* host, int* port) {
   return Status::Ok();
 }
 
-HttpServer::HttpServer(const Config& config, db::Db* db)
-    : config_(config), db_(db), http_(std::make_unique<httplib::Server>()) {
+HttpServer::HttpServer(const Config& config, db::Db* db, const HealthMonitor* health)
+    : config_(config), db_(db), health_(health), http_(std::make_unique<httplib::Server>()) {
   Routes();
 }
 
@@ -199,8 +199,14 @@ void HttpServer::Routes() {
         }
       });
 
-  http_->Get("/ready",
-             [](const httplib::Request&, httplib::Response& res) { res.set_content("ready\n", "text/plain"); });
+  http_->Get("/live", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{\"status\":\"live\"}\n", kJson);
+  });
+  http_->Get("/ready", [this](const httplib::Request&, httplib::Response& res) {
+    const Readiness readiness = health_->Check();
+    res.status = readiness.ready ? 200 : 503;
+    res.set_content(ReadinessJson(readiness), kJson);
+  });
 
   http_->Post("/purge", [this](const httplib::Request&, httplib::Response& res) {
     // A test harness purges between tests and may check for leaked connections once it is done

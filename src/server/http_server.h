@@ -1,4 +1,4 @@
-// The HTTP door: OTLP/HTTP ingest (protobuf and JSON, gzip bodies), readiness, forced flushes,
+// The HTTP door: OTLP/HTTP ingest (protobuf and JSON, gzip bodies), /live and /ready, forced flushes,
 // the test-only purge, api_v3 (server/api_v3_http.h), the Jaeger query JSON API /api
 // (server/jaeger_http_api.h) and CORS for browsers.
 #pragma once
@@ -9,6 +9,7 @@
 
 #include "db/db.h"
 #include "server/config.h"
+#include "server/health.h"
 
 namespace httplib {
 class Server;
@@ -18,7 +19,8 @@ namespace tb::server {
 
 class HttpServer {
  public:
-  HttpServer(const Config& config, db::Db* db);
+  // `health` answers /ready; it outlives the server.
+  HttpServer(const Config& config, db::Db* db, const HealthMonitor* health);
   ~HttpServer();
 
   // Binds `host:port` and serves on a background thread.
@@ -31,6 +33,7 @@ class HttpServer {
 
   const Config& config_;
   db::Db* db_;
+  const HealthMonitor* health_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
 };

@@ -13,6 +13,7 @@
 #include "model/jaeger.h"
 #include "model/text.h"
 #include "server/http_body.h"
+#include "server/query_log.h"
 #include "wire/jaeger_ui_json.h"
 #include "wire/otlp_json.h"
 
@@ -152,14 +153,16 @@ void Search(const query::QueryEngine& engine, const httplib::Request& req, httpl
   Json errors = nullptr;
   if (!request->trace_ids.empty()) {
     std::set<model::TraceId> found;
-    if (Status s = engine.GetTraces(request->trace_ids, UiTraceCollector(&traces, &found)); !s.ok())
+    if (Status s = GetTracesLogged(engine, "jaeger_http", request->trace_ids, UiTraceCollector(&traces, &found));
+        !s.ok())
       return SendStatus(res, s);
     for (const auto& id : request->trace_ids) {
       if (found.contains(id)) continue;
       if (errors.is_null()) errors = Json::array();
       errors.push_back(Json{{"msg", kTraceNotFound}, {"traceID", wire::JaegerUiTraceId(id)}});
     }
-  } else if (Status s = engine.FindTraces(request->query, UiTraceCollector(&traces, nullptr)); !s.ok()) {
+  } else if (Status s = FindTracesLogged(engine, "jaeger_http", request->query, UiTraceCollector(&traces, nullptr));
+             !s.ok()) {
     return SendStatus(res, s);
   }
   // Jaeger leaves total at 0 for traces; only services and operations count.
@@ -178,7 +181,8 @@ void GetTrace(const query::QueryEngine& engine, const httplib::Request& req, htt
   if (const std::string* raw = LastParam(req.params, "raw"); raw != nullptr && !raw->empty())
     if (auto b = api_v3::ParseGoBool(*raw); !b.ok()) return SendStatus(res, ParseError("raw", b.status().message()));
   Json traces = Json::array();
-  if (Status s = engine.GetTraces({*id}, UiTraceCollector(&traces, nullptr)); !s.ok()) return SendStatus(res, s);
+  if (Status s = GetTracesLogged(engine, "jaeger_http", {*id}, UiTraceCollector(&traces, nullptr)); !s.ok())
+    return SendStatus(res, s);
   if (traces.empty()) return SendError(res, 404, kTraceNotFound);
   SendData(req, res, Envelope(std::move(traces), 0));
 }

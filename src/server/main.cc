@@ -8,11 +8,14 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <string_view>
 #include <vector>
 
 #include "server/config.h"
+#include "server/logging.h"
 #include "server/plugin.h"
+#include "server/query_log.h"
 #include "server/server.h"
 
 namespace {
@@ -57,6 +60,25 @@ int Serve(tb::server::Config config, bool plugin_mode = false) {
   return 0;
 }
 
+// Overlays the YAML file (if named), then the TRACEBUCKET_* environment; false after reporting an error.
+bool LoadFileAndEnvironment(const std::string& file, tb::server::Config* config) {
+  tb::Status status = file.empty() ? tb::Status::Ok() : tb::server::LoadConfigFile(file, config);
+  if (status.ok()) status = tb::server::LoadEnvironment(config, environ);
+  if (!status.ok()) spdlog::critical("{}", status.ToString());
+  return status.ok();
+}
+
+// Applies the log settings; a bad one is reported (in the default format) and stops the start.
+tb::Status StartLogging(const tb::server::Config& config) {
+  tb::Status status = tb::server::ConfigureLogging(config.log_format, config.log_level);
+  if (!status.ok()) {
+    spdlog::critical("{}", status.message());
+    return status;
+  }
+  tb::server::SetSlowQueryThreshold(config.slow_query_threshold);
+  return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,40 +89,23 @@ int main(int argc, char** argv) {
   CLI::App app{"tracebucket: Jaeger and OpenTelemetry traces in object storage"};
   app.require_subcommand(1);
 
-  tb::server::Config defaults;
-  std::string config_file, head_budget, max_request;
+  std::string config_file;
   auto* serve = app.add_subcommand("serve", "Run the server");
-  serve->add_option("--config", config_file, "YAML configuration file; flags override it")->check(CLI::ExistingFile);
-  serve->add_option("--data-dir", defaults.data_dir, "Directory for the WAL and local data")->capture_default_str();
-  serve->add_option("--grpc-listen", defaults.grpc_listen, "gRPC address: OTLP, Jaeger storage v2, health")
-      ->capture_default_str();
-  serve->add_option("--http-listen", defaults.http_listen, "HTTP address: OTLP/HTTP, /ready, Jaeger HTTP APIs")
-      ->capture_default_str();
-  serve->add_flag("--enable-purge", defaults.enable_purge, "Serve POST /purge, which deletes ALL data (tests only)");
-  serve
-      ->add_option("--cors-allowed-origins", defaults.cors_allowed_origins,
-                   "Browser origins allowed to call the HTTP API, comma-separated; * for any (default: none)")
-      ->delimiter(',');
-  serve->add_option("--head-memory-budget", head_budget, "Memory for recent spans, e.g. 1GiB (default 320MiB)");
-  serve->add_option("--max-request-size", max_request, "Largest accepted request body, e.g. 64MiB (default 64MiB)");
-  serve->add_option("--log-level", defaults.log_level, "trace, debug, info, warn, error")->capture_default_str();
-  serve->add_option("--storage", defaults.storage,
-                    "Blocks: file:///path (default: <data-dir>/blocks) or s3://bucket/prefix");
-  serve->add_option("--s3-endpoint", defaults.s3_endpoint, "S3 endpoint URL (default: AWS for --s3-region)");
-  serve->add_option("--s3-region", defaults.s3_region, "S3 region")->capture_default_str();
-  serve->add_flag("--s3-path-style", defaults.s3_path_style, "Path-style S3 URLs (http://host/bucket/key)");
-  std::string cache_memory, cache_disk;
-  serve->add_option("--cache-memory-size", cache_memory,
-                    "Block indexes and pages kept in memory, e.g. 512MiB (default 256MiB)");
-  serve->add_option(
-      "--cache-disk-size", cache_disk,
-      "Disk tier of the block cache in front of s3:// storage, e.g. 10GiB; 0 turns it off (default 1GiB)");
-  serve->add_option("--cache-dir", defaults.cache_dir, "Folder of the disk cache (default: <data-dir>/cache)");
-  bool no_background_flush = false;
-  serve->add_flag("--no-background-flush", no_background_flush,
-                  "Write blocks only on POST /admin/flush (tests; back-pressure then holds ingest)");
-  serve->add_flag("--flush-every-write", defaults.flush_every_write,
-                  "Flush every write into a block before acknowledging it (tests: reads come from blocks)");
+  serve->add_option("--config", config_file, "YAML configuration file; environment variables and flags override it")
+      ->check(CLI::ExistingFile);
+  // One flag per setting that has one, taken as text and parsed like the YAML value.
+  const tb::server::Config defaults;
+  std::map<std::string_view, std::string> flag_text;
+  for (const auto& setting : tb::server::Settings()) {
+    if (setting.flag.empty()) continue;
+    const std::string help = std::string(setting.help) + " [" + std::string(setting.key) + ", " +
+                             tb::server::EnvironmentVariable(setting) + "]";
+    if (!setting.switch_sets.empty()) {
+      serve->add_flag(std::string(setting.flag), help);
+    } else {
+      serve->add_option(std::string(setting.flag), flag_text[setting.flag], help)->default_str(setting.show(defaults));
+    }
+  }
 
   // Jaeger ≤ 1.57 runs `<binary> --config <file>` (the file may be empty) as a go-plugin.
   std::string plugin_config_file;
@@ -123,52 +128,23 @@ int main(int argc, char** argv) {
     }
     tb::server::Config config;
     config.http_listen.clear();  // HTTP only when the file asks for it
-    if (!plugin_config_file.empty()) {
-      if (auto s = tb::server::LoadConfigFile(plugin_config_file, &config); !s.ok()) {
-        spdlog::critical("{}", s.ToString());
-        return 2;
-      }
-    }
+    if (!LoadFileAndEnvironment(plugin_config_file, &config)) return 2;
     // go-plugin connects to the address of the handshake line: any free loopback port.
     config.grpc_listen = "127.0.0.1:0";
-    spdlog::set_level(spdlog::level::from_str(config.log_level));
+    if (auto s = StartLogging(config); !s.ok()) return 2;
     return Serve(std::move(config), /*plugin_mode=*/true);
   }
 
   tb::server::Config config;
-  if (!config_file.empty()) {
-    if (auto s = tb::server::LoadConfigFile(config_file, &config); !s.ok()) {
-      spdlog::critical("{}", s.ToString());
+  if (!LoadFileAndEnvironment(config_file, &config)) return 2;
+  for (const auto& setting : tb::server::Settings()) {
+    if (setting.flag.empty() || serve->count(std::string(setting.flag)) == 0) continue;
+    const std::string text = setting.switch_sets.empty() ? flag_text[setting.flag] : std::string(setting.switch_sets);
+    if (auto s = setting.set(config, text); !s.ok()) {
+      spdlog::critical("{}: {}", setting.flag, s.message());
       return 2;
     }
   }
-  // Flags given on the command line win over the file.
-  auto given = [&](const char* flag) { return serve->count(flag) > 0; };
-  if (given("--data-dir")) config.data_dir = defaults.data_dir;
-  if (given("--grpc-listen")) config.grpc_listen = defaults.grpc_listen;
-  if (given("--http-listen")) config.http_listen = defaults.http_listen;
-  if (given("--enable-purge")) config.enable_purge = defaults.enable_purge;
-  if (given("--cors-allowed-origins")) config.cors_allowed_origins = defaults.cors_allowed_origins;
-  if (given("--log-level")) config.log_level = defaults.log_level;
-  if (given("--storage")) config.storage = defaults.storage;
-  if (given("--s3-endpoint")) config.s3_endpoint = defaults.s3_endpoint;
-  if (given("--s3-region")) config.s3_region = defaults.s3_region;
-  if (given("--s3-path-style")) config.s3_path_style = defaults.s3_path_style;
-  if (given("--cache-dir")) config.cache_dir = defaults.cache_dir;
-  if (no_background_flush) config.background_flush = false;
-  if (given("--flush-every-write")) config.flush_every_write = defaults.flush_every_write;
-  for (auto [flag, text, target] : {std::tuple{"--head-memory-budget", &head_budget, &config.head_memory_budget_bytes},
-                                    std::tuple{"--max-request-size", &max_request, &config.limits.max_request_bytes},
-                                    std::tuple{"--cache-memory-size", &cache_memory, &config.cache_bytes},
-                                    std::tuple{"--cache-disk-size", &cache_disk, &config.cache_disk_bytes}}) {
-    if (!given(flag)) continue;
-    auto bytes = tb::server::ParseByteSize(*text);
-    if (!bytes.ok()) {
-      spdlog::critical("{}: {}", flag, bytes.status().message());
-      return 2;
-    }
-    *target = *bytes;
-  }
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  if (auto s = StartLogging(config); !s.ok()) return 2;
   return Serve(std::move(config));
 }

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "db/block_list.h"
 #include "objstore/disk_cache_store.h"
@@ -63,6 +64,13 @@ Status Server::Start() {
   v1_dependencies_ = std::make_unique<StorageV1DependenciesReader>(&db_->engine());
   v1_capabilities_ = std::make_unique<StorageV1Capabilities>();
 
+  HealthOptions probes;
+  probes.probe_interval = std::chrono::seconds(config_.health_probe_interval_seconds);
+  probes.probe_timeout = std::chrono::seconds(config_.health_probe_timeout_seconds);
+  health_ = std::make_unique<HealthMonitor>(
+      probes, [db = db_.get()] { return db->WalWritable(); }, [db = db_.get()] { return db->ProbeStore(); });
+  health_->Start();
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -96,7 +104,7 @@ Status Server::Start() {
     spdlog::info("serving gRPC on port {}; no HTTP", grpc_port_);
     return Status::Ok();
   }
-  http_ = std::make_unique<HttpServer>(config_, db_.get());
+  http_ = std::make_unique<HttpServer>(config_, db_.get(), health_.get());
   TB_RETURN_IF_ERROR(http_->Start(config_.http_listen));
   spdlog::info("serving gRPC on {} and HTTP on {}", config_.grpc_listen, config_.http_listen);
   return Status::Ok();
@@ -107,10 +115,18 @@ void Server::EnablePluginMode(std::function<void()> request_stop) {
 }
 
 Status Server::Shutdown(std::chrono::milliseconds grace) {
+  if (health_) {
+    health_->SetShuttingDown();
+    if (config_.shutdown_delay_seconds > 0 && (grpc_ || http_)) {
+      spdlog::info("not ready; serving {} s more before closing the doors", config_.shutdown_delay_seconds);
+      std::this_thread::sleep_for(std::chrono::seconds(config_.shutdown_delay_seconds));
+    }
+  }
   if (http_) http_->Stop();
   if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + grace);
   http_.reset();
   grpc_.reset();
+  health_.reset();
   return db_ ? db_->Close() : Status::Ok();
 }
 

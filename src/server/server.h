@@ -9,6 +9,7 @@
 #include "server/config.h"
 #include "server/grpc_services.h"
 #include "server/grpc_v1_services.h"
+#include "server/health.h"
 #include "server/http_server.h"
 #include "server/plugin.h"
 
@@ -27,8 +28,9 @@ class Server {
   void EnablePluginMode(std::function<void()> request_stop);
   // The port gRPC listens on once started (useful with port 0).
   int grpc_port() const { return grpc_port_; }
-  // Stops accepting, lets in-flight requests finish (up to `grace`), and syncs the WAL. The head
-  // is not flushed: the WAL holds it.
+  // Turns /ready to 503, keeps serving for the configured shutdown delay, then stops accepting,
+  // lets in-flight requests finish (up to `grace`), and syncs the WAL. The head is not flushed:
+  // the WAL holds it.
   Status Shutdown(std::chrono::milliseconds grace);
 
  private:
@@ -46,6 +48,7 @@ class Server {
   std::unique_ptr<StorageV1DependenciesReader> v1_dependencies_;
   std::unique_ptr<StorageV1Capabilities> v1_capabilities_;
   std::unique_ptr<PluginController> plugin_controller_;  // only in plugin mode
+  std::unique_ptr<HealthMonitor> health_;                // destroyed before db_, whose store it probes
   int grpc_port_ = 0;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<HttpServer> http_;

@@ -604,6 +604,13 @@ Status Wal::Close() {
   return status;
 }
 
+Status Wal::Writable() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!error_.ok()) return error_;
+  if (closing_ || closed_) return Status::FailedPrecondition("wal is closed");
+  return Status::Ok();
+}
+
 Counters Wal::counters() const {
   std::lock_guard<std::mutex> lock(mu_);
   return counters_;

@@ -126,6 +126,10 @@ class Wal {
 
   Counters counters() const;
 
+  // OK while Appends can succeed; otherwise the sticky I/O error, or FAILED_PRECONDITION once the
+  // log is closing. Readiness reports it.
+  Status Writable() const;
+
  private:
   struct Writer;
 

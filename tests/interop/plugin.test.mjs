@@ -69,7 +69,7 @@ async function handshake(p) {
 
 function writeConfig(dataDir) {
   const file = path.join(tempDir(), 'tracebucket.yaml');
-  fs.writeFileSync(file, `data_dir: ${dataDir}\nlog_level: debug\n`);
+  fs.writeFileSync(file, `data_dir: ${dataDir}\nlog: {level: debug}\n`);
   return file;
 }
 

@@ -1,0 +1,25 @@
+// The doors' trace queries, timed: each runs the query engine's call and, when it took longer
+// than the slow-query threshold, logs a "slow query" event (server/logging.h) with the door, the
+// kind of query, its parameters, the duration and the number of traces returned.
+#pragma once
+
+#include <chrono>
+#include <string_view>
+#include <vector>
+
+#include "query/query_engine.h"
+
+namespace tb::server {
+
+// 0 turns the slow-query log off. Set once at start-up.
+void SetSlowQueryThreshold(std::chrono::microseconds threshold);
+
+// `door` names the API ("grpc_v2", "grpc_v1", "api_v3", "jaeger_http").
+Status GetTracesLogged(const query::QueryEngine& engine, std::string_view door, const std::vector<model::TraceId>& ids,
+                       const query::TraceSink& sink);
+Status FindTracesLogged(const query::QueryEngine& engine, std::string_view door, const query::TraceQuery& query,
+                        const query::TraceSink& sink);
+Result<std::vector<query::TraceHit>> FindTraceIdsLogged(const query::QueryEngine& engine, std::string_view door,
+                                                        const query::TraceQuery& query);
+
+}  // namespace tb::server
