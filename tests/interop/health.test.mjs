@@ -97,12 +97,15 @@ test('/ready is 503 while the S3 server is frozen, and 200 once it answers again
 });
 
 test('during the shutdown delay /ready is 503 and the process still answers; then it exits 0', async () => {
+  // The harness unrefs its children: a pending timer keeps node's loop alive until the exit is seen.
+  const keepAlive = setInterval(() => {}, 1000);
   server.child.kill('SIGTERM');
   const draining = await waitReadiness((s) => s === 503, 'after SIGTERM', 2500);
   assert.equal(draining.body.checks.shutdown.ok, false);
   assert.equal(draining.body.checks.shutdown.detail, 'shutting down');
   assert.equal((await fetch(`${server.httpBase}/live`)).status, 200, 'still live while draining');
   const exit = await server.exited;
+  clearInterval(keepAlive);
   assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, server.stderrTail());
 });
 
