@@ -190,6 +190,18 @@ bool FilterAttributes(ByteReader& r, const Dictionary& dict, const Decoder& dec,
   return !r.failed();
 }
 
+// The services section (docs/format/block.md §2.7): service names, and (service index, span name, span kind) triples.
+struct ServiceTable {
+  struct Op {
+    uint64_t service;
+    std::string_view name;
+    uint8_t kind;
+  };
+  std::string payload;  // the views below point into it
+  std::vector<std::string_view> services;
+  std::vector<Op> operations;
+};
+
 class Bitmap {
  public:
   Bitmap() : b_(roaring_bitmap_create()) {}
@@ -264,15 +276,19 @@ struct BlockReader::Impl {
   // The cache key of page p fetched whole.
   std::string PageKey(uint32_t p) const { return prefix + kDataObject + "#p" + std::to_string(p); }
 
+  Status CheckFormatVersion() const {
+    if (meta.format_version == kFormatVersion) return Status::Ok();
+    return Corrupt(kMetaObject, "format version",
+                   "block format version " + std::to_string(meta.format_version) +
+                       " is no longer readable (this build reads version " + std::to_string(kFormatVersion) + ")");
+  }
+
   // Whole sections, verified against the meta's checksums. Adjacent missing sections are fetched
   // with one GET.
   Status LoadSections(std::vector<SectionId> ids, std::vector<Bytes>* out) const {
     out->assign(ids.size(), nullptr);
     // Every read starts with index sections, so this is where an older block is refused.
-    if (meta.format_version != kFormatVersion)
-      return Corrupt(kMetaObject, "format version",
-                     "block format version " + std::to_string(meta.format_version) +
-                         " is no longer readable (this build reads version " + std::to_string(kFormatVersion) + ")");
+    TB_RETURN_IF_ERROR(CheckFormatVersion());
     std::vector<size_t> missing;
     for (size_t i = 0; i < ids.size(); ++i) {
       if (cache != nullptr) (*out)[i] = cache->Get(SectionKey(ids[i]));
@@ -538,9 +554,14 @@ struct BlockReader::Impl {
   Result<Bitmap> PostingList(const PostingEntry& e) const {
     TB_ASSIGN_OR_RETURN(Bytes b, GetRange(kIndexObject, e.offset, e.length,
                                           prefix + kIndexObject + "#post@" + std::to_string(e.offset)));
+    return CheckedPostingList(e, *b);
+  }
+
+  // The list of `e` from its bytes, verified against its checksum and the page count.
+  Result<Bitmap> CheckedPostingList(const PostingEntry& e, std::string_view b) const {
     const std::string part = "section posting_lists list at " + std::to_string(e.offset);
-    if (Checksum32(*b) != e.checksum) return Corrupt(kIndexObject, part, "checksum mismatch");
-    roaring_bitmap_t* bm = roaring_bitmap_portable_deserialize_safe(b->data(), b->size());
+    if (Checksum32(b) != e.checksum) return Corrupt(kIndexObject, part, "checksum mismatch");
+    roaring_bitmap_t* bm = roaring_bitmap_portable_deserialize_safe(b.data(), b.size());
     if (bm == nullptr) return Corrupt(kIndexObject, part, "malformed bitmap");
     Bitmap out(bm);
     if (!roaring_bitmap_is_empty(bm) && roaring_bitmap_maximum(bm) >= meta.page_count)
@@ -551,12 +572,20 @@ struct BlockReader::Impl {
   // One partition of the page blooms, by ranged GET, verified against its checksum.
   Result<PageBlooms> BloomPartition(const PostingDir& dir, uint32_t j) const {
     const BloomPartitionRef& ref = dir.bloom_partitions[j];
+    TB_ASSIGN_OR_RETURN(Bytes bytes, GetRange(kIndexObject, ref.offset, ref.length,
+                                              SectionKey(SectionId::kPageBlooms) + "#" + std::to_string(j)));
+    TB_ASSIGN_OR_RETURN(PageBlooms pb, CheckedBloomPartition(dir, j, std::move(bytes)));
+    CachePut(SectionKey(SectionId::kPageBlooms) + "#" + std::to_string(j), pb.bytes);
+    return pb;
+  }
+
+  // Partition j from its bytes, verified against its checksum and split into one bloom per page.
+  Result<PageBlooms> CheckedBloomPartition(const PostingDir& dir, uint32_t j, Bytes bytes) const {
     const std::string part = "section page_blooms partition " + std::to_string(j);
     PageBlooms pb;
-    TB_ASSIGN_OR_RETURN(pb.bytes, GetRange(kIndexObject, ref.offset, ref.length,
-                                           SectionKey(SectionId::kPageBlooms) + "#" + std::to_string(j)));
-    if (Checksum32(*pb.bytes) != ref.checksum) return Corrupt(kIndexObject, part, "checksum mismatch");
-    CachePut(SectionKey(SectionId::kPageBlooms) + "#" + std::to_string(j), pb.bytes);
+    pb.bytes = std::move(bytes);
+    if (Checksum32(*pb.bytes) != dir.bloom_partitions[j].checksum)
+      return Corrupt(kIndexObject, part, "checksum mismatch");
     ByteReader r(*pb.bytes);
     std::vector<uint64_t> words(meta.page_count);
     for (auto& w : words) w = r.Varint();
@@ -649,6 +678,42 @@ struct BlockReader::Impl {
       }
       out->push_back(ParseRow(h, row));
     }
+    return Status::Ok();
+  }
+
+  // Section 8 parsed whole (every entry checked); `out` keeps its payload, which its views point into.
+  Status ParseServices(const Bytes& section, ServiceTable* out) const {
+    TB_ASSIGN_OR_RETURN(out->payload, Payload(SectionId::kServices, section));
+    ByteReader r(out->payload);
+    out->services.resize(r.Count());
+    for (auto& s : out->services) s = r.LenBytes();
+    out->operations.resize(r.Count(3));
+    for (auto& op : out->operations) {
+      op.service = r.Varint();
+      op.name = r.LenBytes();
+      op.kind = r.U8();
+      if (r.failed() || op.service >= out->services.size() || op.kind > 5)
+        return SectionCorrupt(SectionId::kServices, "malformed operation");
+    }
+    if (r.failed() || !r.done()) return SectionCorrupt(SectionId::kServices, "malformed");
+    return Status::Ok();
+  }
+  Status LoadServices(ServiceTable* out) const {
+    std::vector<Bytes> got;
+    TB_RETURN_IF_ERROR(LoadSections({SectionId::kServices}, &got));
+    return ParseServices(got[0], out);
+  }
+
+  // Section 7: parent → child call counts.
+  Status ParseDependencies(const Bytes& section, query::DependencyCounts* out) const {
+    TB_ASSIGN_OR_RETURN(std::string payload, Payload(SectionId::kDependencies, section));
+    ByteReader r(payload);
+    const size_t n = r.Count(3);
+    for (size_t i = 0; i < n && !r.failed(); ++i) {
+      std::string parent(r.LenBytes()), child(r.LenBytes());
+      (*out)[{std::move(parent), std::move(child)}] += r.Varint();
+    }
+    if (r.failed() || !r.done()) return SectionCorrupt(SectionId::kDependencies, "malformed");
     return Status::Ok();
   }
 
@@ -813,6 +878,92 @@ struct BlockReader::Impl {
       if (mask & bit) m.Varint();
     if (m.failed()) return "misc";
     return nullptr;
+  }
+
+  // For Verify: the whole trace table — header, every row group, rows in time order, the trace-ID
+  // order a sorted permutation of the rows, every ID in the bloom, span counts adding up to the
+  // meta's. `rows` gets the rows.
+  Status CheckTraceTable(std::string_view b, std::vector<TraceRow>* rows) const {
+    const auto bad = [&](std::string_view what) { return SectionCorrupt(SectionId::kTraces, what); };
+    TB_ASSIGN_OR_RETURN(TraceHeader h, ParseTraceHeader(b));
+    if (h.SectionLength() != b.size()) return bad("length disagrees with its header");
+    for (size_t g = 0; g < h.groups(); ++g) {
+      const uint64_t first = uint64_t{g} * h.group, n = std::min<uint64_t>(h.group, h.n - first);
+      if (Checksum64(b.substr(h.prefix_len + first * h.row_size, n * h.row_size)) != h.group_sums[g])
+        return bad("row group " + std::to_string(g) + " checksum mismatch");
+    }
+    uint64_t spans = 0;
+    for (uint32_t t = 0; t < h.n; ++t) {
+      rows->push_back(ParseRow(h, b.substr(h.prefix_len + uint64_t{t} * h.row_size, h.row_size)));
+      const TraceRow& row = rows->back();
+      if (row.count == 0) return bad("trace " + std::to_string(t) + " has no spans");
+      if (t > 0 && std::tie(row.min_start, row.id) <= std::tie((*rows)[t - 1].min_start, (*rows)[t - 1].id))
+        return bad("rows not in time order at trace " + std::to_string(t));
+      spans += row.count;
+    }
+    if (spans != meta.span_count) return bad("span counts do not add up to the meta's");
+    std::vector<bool> named(h.n, false);
+    const std::string_view bloom = b.substr(b.size() - h.bloom_bytes);
+    for (uint32_t rank = 0; rank < h.n; ++rank) {
+      ByteReader r(b.substr(h.IdOrderOffset() + uint64_t{rank} * h.wo, h.wo));
+      const uint64_t t = r.Fixed(h.wo);
+      if (t >= h.n || named[t]) return bad("trace-ID order is not a permutation of the rows");
+      named[t] = true;
+      if (rank > 0) {
+        ByteReader prev(b.substr(h.IdOrderOffset() + uint64_t{rank - 1} * h.wo, h.wo));
+        if (!((*rows)[prev.Fixed(h.wo)].id < (*rows)[t].id)) return bad("trace-ID order not sorted");
+      }
+      if (!BloomMayContain(bloom, h.k, HashTraceId((*rows)[t].id.data())))
+        return bad("trace " + model::HexEncode((*rows)[t].id) + " is missing from the bloom");
+    }
+    return Status::Ok();
+  }
+
+  // For Verify: decodes every span of page p, reading every column to its last byte and every run
+  // of `values` to its end, and checks the page's start range against the directory. Adds each
+  // trace segment's span count to spans_per_trace[trace ordinal].
+  Status CheckPage(const std::vector<PageInfo>& pages, uint32_t p, const Tables& tables,
+                   std::vector<uint64_t>* spans_per_trace) const {
+    const PageInfo& info = pages[p];
+    const auto bad = [&](std::string_view column, std::string_view what) { return PageCorrupt(p, column, what); };
+    std::string raw[kColumnCount];
+    TB_RETURN_IF_ERROR(PageColumns(info, p, kColumnCount - 1, raw));
+    ByteReader col[kColumnCount];
+    for (int c = 0; c < kColumnCount; ++c) col[c] = ByteReader(raw[c]);
+    const Decoder dec(tables.dict);
+    ValueCursors cursors;
+    if (!cursors.Parse(raw[kColValues])) return bad("values", "malformed");
+    std::vector<uint64_t> starts, durations;
+    if (!DecodeIntegers(raw[kColStart], info.span_count, &starts)) return bad("start", "malformed");
+    if (!DecodeIntegers(raw[kColDuration], info.span_count, &durations)) return bad("duration", "malformed");
+    std::vector<std::pair<uint32_t, uint64_t>> segments;  // (trace ordinal, spans)
+    uint64_t seen = 0, min_start = UINT64_MAX, max_start = 0;
+    for (uint32_t trace = info.first_trace; seen < info.span_count; ++trace) {
+      if (trace > info.last_trace) return bad("traces", "more segments than traces");
+      const uint64_t count = col[kColTraces].Varint();
+      const uint64_t base = meta.min_span_start + col[kColTraces].Varint();
+      if (col[kColTraces].failed() || count == 0 || count > info.span_count - seen) return bad("traces", "malformed");
+      for (uint64_t i = 0; i < count; ++i) {
+        DecodedSpan span{};
+        uint64_t parent_ref = 0;
+        if (const char* column = DecodeSpan(col, dec, cursors, starts, durations, seen + i, base, count,
+                                            tables.pairs.size(), &span, &parent_ref))
+          return bad(column, "malformed");
+        min_start = std::min(min_start, span.span.start_time_unix_nano);
+        max_start = std::max(max_start, span.span.start_time_unix_nano);
+      }
+      segments.emplace_back(trace, count);
+      seen += count;
+    }
+    if (segments.back().first != info.last_trace) return bad("traces", "fewer segments than traces");
+    for (int c = 0; c < kColumnCount; ++c)
+      if (c != kColStart && c != kColDuration && c != kColValues && !col[c].done())
+        return bad(ColumnName(c), "trailing bytes");
+    if (!cursors.Exhausted()) return bad("values", "values left over");
+    if (min_start != info.min_start || max_start != info.max_start)
+      return bad("start", "span starts disagree with the page directory");
+    for (const auto& [trace, count] : segments) (*spans_per_trace)[trace] += count;
+    return Status::Ok();
   }
 
   // The spans of trace `t` in page p (whole pages are fetched, through the cache). Only the
@@ -1333,40 +1484,22 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
 }
 
 Status BlockReader::Services(std::set<std::string>* out) const {
-  std::vector<Bytes> got;
-  TB_RETURN_IF_ERROR(impl_->LoadSections({SectionId::kServices}, &got));
-  TB_ASSIGN_OR_RETURN(std::string payload, impl_->Payload(SectionId::kServices, got[0]));
-  ByteReader r(payload);
-  const size_t n = r.Count();
-  for (size_t i = 0; i < n; ++i) {
-    std::string s(r.LenBytes());
-    if (!s.empty()) out->insert(std::move(s));
-  }
-  if (r.failed()) return impl_->SectionCorrupt(SectionId::kServices, "malformed");
+  ServiceTable table;
+  TB_RETURN_IF_ERROR(impl_->LoadServices(&table));
+  for (std::string_view s : table.services)
+    if (!s.empty()) out->emplace(s);
   return Status::Ok();
 }
 
 Status BlockReader::Operations(const std::string& service, const std::string& span_kind,
                                std::set<query::Operation>* out) const {
-  std::vector<Bytes> got;
-  TB_RETURN_IF_ERROR(impl_->LoadSections({SectionId::kServices}, &got));
-  TB_ASSIGN_OR_RETURN(std::string payload, impl_->Payload(SectionId::kServices, got[0]));
-  ByteReader r(payload);
-  std::vector<std::string_view> services(r.Count());
-  for (auto& s : services) s = r.LenBytes();
-  const size_t n = r.Count(3);
-  std::set<query::Operation> found;
-  for (size_t i = 0; i < n && !r.failed(); ++i) {
-    const uint64_t svc = r.Varint();
-    const std::string_view name = r.LenBytes();
-    const uint8_t kind = r.U8();
-    if (svc >= services.size() || kind > 5) return impl_->SectionCorrupt(SectionId::kServices, "malformed operation");
-    if (services[svc] != service) continue;
-    const std::string kind_name(model::SpanKindName(static_cast<model::SpanKind>(kind)));
-    if (span_kind.empty() || kind_name == span_kind) found.insert({std::string(name), kind_name});
+  ServiceTable table;
+  TB_RETURN_IF_ERROR(impl_->LoadServices(&table));
+  for (const auto& op : table.operations) {
+    if (table.services[op.service] != service) continue;
+    const std::string kind_name(model::SpanKindName(static_cast<model::SpanKind>(op.kind)));
+    if (span_kind.empty() || kind_name == span_kind) out->insert({std::string(op.name), kind_name});
   }
-  if (r.failed() || !r.done()) return impl_->SectionCorrupt(SectionId::kServices, "malformed");
-  out->insert(found.begin(), found.end());
   return Status::Ok();
 }
 
@@ -1378,17 +1511,133 @@ Status BlockReader::Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nan
     return Status::Ok();
   std::vector<Bytes> got;
   TB_RETURN_IF_ERROR(impl_->LoadSections({SectionId::kDependencies}, &got));
-  TB_ASSIGN_OR_RETURN(std::string payload, impl_->Payload(SectionId::kDependencies, got[0]));
-  ByteReader r(payload);
-  const size_t n = r.Count(3);
   query::DependencyCounts found;
-  for (size_t i = 0; i < n && !r.failed(); ++i) {
-    std::string parent(r.LenBytes()), child(r.LenBytes());
-    found[{std::move(parent), std::move(child)}] += r.Varint();
-  }
-  if (r.failed() || !r.done()) return impl_->SectionCorrupt(SectionId::kDependencies, "malformed");
+  TB_RETURN_IF_ERROR(impl_->ParseDependencies(got[0], &found));
   for (const auto& [k, v] : found) (*out)[k] += v;
   return Status::Ok();
+}
+
+Status BlockReader::Describe(BlockLayout* out) const {
+  const Impl& m = *impl_;
+  std::vector<SectionId> ids;
+  for (int id = 1; id <= kSectionCount; ++id) ids.push_back(static_cast<SectionId>(id));
+  std::vector<Bytes> got;
+  TB_RETURN_IF_ERROR(m.LoadSections(ids, &got));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ByteReader r(*got[i]);
+    r.Bytes(2);
+    const uint8_t encoding = r.U8();
+    r.U8();
+    const uint32_t raw = r.U32();
+    if (r.failed()) return m.SectionCorrupt(ids[i], "truncated frame");
+    out->sections.push_back({SectionName(ids[i]), encoding == kEncodingZstd ? "zstd" : "raw", got[i]->size(),
+                             kSectionHeaderSize + uint64_t{raw}});
+  }
+  TB_ASSIGN_OR_RETURN(auto pages, m.Pages(got[static_cast<size_t>(SectionId::kPages) - 1]));
+  for (int c = 0; c < kColumnCount; ++c) {
+    BlockLayout::Part part{ColumnName(c), "zstd", 0, 0};
+    for (const PageInfo& p : *pages) {
+      part.stored_bytes += p.col_len[c];
+      part.raw_bytes += p.col_raw[c];
+    }
+    out->columns.push_back(std::move(part));
+  }
+  ServiceTable services;
+  TB_RETURN_IF_ERROR(m.ParseServices(got[static_cast<size_t>(SectionId::kServices) - 1], &services));
+  for (std::string_view s : services.services) out->services.emplace_back(s);
+  out->operations = services.operations.size();
+  return Status::Ok();
+}
+
+std::vector<Status> BlockReader::Verify(const std::function<void(uint64_t bytes)>& on_read, size_t max_problems) const {
+  const Impl& m = *impl_;
+  std::vector<Status> problems;
+  const auto note = [&](const Status& s) {
+    if (!s.ok() && problems.size() < max_problems) problems.push_back(s);
+    return s.ok();
+  };
+  if (!note(m.CheckFormatVersion())) return problems;
+
+  // 1. The index object whole; each section against the meta's checksum, then parsed.
+  auto index = m.store->Get(m.prefix + kIndexObject);
+  on_read(m.meta.index_size);
+  if (!index.ok()) {
+    note(index.status().code() == StatusCode::kNotFound ? m.Corrupt(kIndexObject, "object", "missing")
+                                                        : index.status().WithContext(m.Where(kIndexObject)));
+    return problems;
+  }
+  if (index->size() != m.meta.index_size) {
+    note(m.Corrupt(kIndexObject, "object",
+                   std::to_string(index->size()) + " bytes, the meta says " + std::to_string(m.meta.index_size)));
+    return problems;
+  }
+  std::map<SectionId, Bytes> sections;  // those whose checksum holds
+  for (const SectionRef& ref : m.meta.sections) {
+    auto bytes = std::make_shared<const std::string>(index->substr(ref.offset, ref.length));
+    if (note(Checksum64(*bytes) == ref.checksum ? Status::Ok() : m.SectionCorrupt(ref.id, "checksum mismatch")))
+      sections[ref.id] = std::move(bytes);
+  }
+  const auto section = [&](SectionId id) { return sections.contains(id) ? sections[id] : nullptr; };
+  std::vector<TraceRow> rows;
+  if (auto b = section(SectionId::kTraces)) note(m.CheckTraceTable(*b, &rows));
+  std::shared_ptr<const std::vector<PageInfo>> pages;
+  std::shared_ptr<const Tables> tables;
+  if (auto b = section(SectionId::kPages)) {
+    auto parsed = m.Pages(b);
+    if (note(parsed.status())) pages = *parsed;
+  }
+  if (auto b = section(SectionId::kDict)) {
+    auto parsed = m.ParseTables(b);
+    if (note(parsed.status())) tables = *parsed;
+  }
+  if (auto b = section(SectionId::kPostingKeys); b && tables) {
+    auto dir = m.ParsePostings(b, tables->dict.size());
+    if (note(dir.status())) {
+      if (section(SectionId::kPostingLists))
+        for (const PostingEntry& e : (*dir)->entries)
+          note(m.CheckedPostingList(e, std::string_view(*index).substr(e.offset, e.length)).status());
+      if (section(SectionId::kPageBlooms))
+        for (uint32_t j = 0; j < (*dir)->bloom_partitions.size(); ++j) {
+          const BloomPartitionRef& ref = (*dir)->bloom_partitions[j];
+          note(m.CheckedBloomPartition(**dir, j,
+                                       std::make_shared<const std::string>(index->substr(ref.offset, ref.length)))
+                   .status());
+        }
+    }
+  }
+  if (auto b = section(SectionId::kDependencies)) {
+    query::DependencyCounts counts;
+    note(m.ParseDependencies(b, &counts));
+  }
+  if (auto b = section(SectionId::kServices)) {
+    ServiceTable services;
+    note(m.ParseServices(b, &services));
+  }
+
+  // 2. Every page, decoded whole; then the spans per trace against the trace table.
+  if (!pages || !tables) {
+    on_read(m.meta.data_size);
+    return problems;
+  }
+  std::vector<uint64_t> spans_per_trace(m.meta.trace_count, 0);
+  bool pages_intact = true;
+  uint64_t data_read = 0;
+  for (uint32_t p = 0; p < pages->size() && problems.size() < max_problems; ++p) {
+    pages_intact &= note(m.CheckPage(*pages, p, *tables, &spans_per_trace));
+    on_read((*pages)[p].length);
+    data_read += (*pages)[p].length;
+  }
+  if (data_read < m.meta.data_size) on_read(m.meta.data_size - data_read);
+  if (pages_intact && rows.size() == spans_per_trace.size()) {
+    for (size_t t = 0; t < rows.size(); ++t) {
+      if (rows[t].count == spans_per_trace[t]) continue;
+      note(m.SectionCorrupt(SectionId::kTraces, "trace " + model::HexEncode(rows[t].id) + " has " +
+                                                    std::to_string(rows[t].count) + " spans in the trace table, " +
+                                                    std::to_string(spans_per_trace[t]) + " in the pages"));
+      break;
+    }
+  }
+  return problems;
 }
 
 }  // namespace tb::block

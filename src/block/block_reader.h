@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -48,6 +49,20 @@ struct BlockReaderOptions {
   int max_parallel_reads = 4;  // concurrent GETs issued by one call
 };
 
+// How a block's bytes are spent, for operators (`tracebucket inspect`).
+struct BlockLayout {
+  struct Part {
+    std::string name;
+    std::string encoding;       // "raw" or "zstd"
+    uint64_t stored_bytes = 0;  // in the object
+    uint64_t raw_bytes = 0;     // decoded (equal to stored_bytes when raw)
+  };
+  std::vector<Part> sections;  // the index sections, in id order
+  std::vector<Part> columns;   // the page columns, each summed over every page
+  std::vector<std::string> services;
+  size_t operations = 0;  // distinct (service, span name, span kind)
+};
+
 // GETs and verifies `<prefix>meta`.
 Result<BlockMeta> ReadBlockMeta(objstore::ObjectStore& store, const std::string& prefix);
 
@@ -76,6 +91,19 @@ class BlockReader final : public query::TraceSource {
   Status Operations(const std::string& service, const std::string& span_kind,
                     std::set<query::Operation>* out) const override;
   Status Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano, query::DependencyCounts* out) const override;
+
+  // Loads every index section and the page directory (no page) and reports how the bytes are spent.
+  Status Describe(BlockLayout* out) const;
+
+  // Reads the whole block from the store, bypassing the cache, and checks everything the format
+  // checks (docs/format/block.md §6): every index section against the meta, the trace table's
+  // header and row groups, its trace-ID order and bloom, the dictionary and tables, every posting
+  // list and page-bloom partition, and every column of every page, decoded span by span to its
+  // last byte; the pages' span counts must agree with the trace table and the meta. Returns the
+  // problems found (DATA_LOSS naming the object and part; an unreadable object is its own error),
+  // at most `max_problems`; none means the block is intact. `on_read` is told the bytes read as
+  // the check goes, for progress reports.
+  std::vector<Status> Verify(const std::function<void(uint64_t bytes)>& on_read, size_t max_problems = 20) const;
 
  private:
   struct Impl;

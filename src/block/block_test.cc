@@ -857,6 +857,102 @@ TEST(BlockCorruption, FlippedBytesGiveDataLossOrTheRightAnswer) {
   EXPECT_GT(errors, flips / 2);
 }
 
+// Verify reads every byte of data and index: an intact block has no problem and is read exactly
+// once; every flipped byte of either object is found, as DATA_LOSS naming the block.
+TEST(BlockVerify, IntactHasNoProblemAndEveryFlippedByteIsFound) {
+  const model::Traces input = model::RandomTraces(11, {3, 2, 30, 12});
+  BlockWriterOptions o;
+  o.target_page_bytes = 2048;
+  Store clean;
+  const BlockMeta meta = Write(clean.metered, input, o);
+  ASSERT_GT(meta.page_count, 3u);
+  {
+    BlockReader r(&clean.metered, kPrefix, meta, nullptr);
+    uint64_t read = 0;
+    const std::vector<Status> problems = r.Verify([&](uint64_t n) { read += n; });
+    for (const auto& p : problems) ADD_FAILURE() << p.ToString();
+    EXPECT_EQ(read, meta.data_size + meta.index_size);
+  }
+  int flips = 0;
+  for (const char* object : {kDataObject, kIndexObject}) {
+    const std::string original = *clean.memory->Get(kPrefix + object);
+    for (size_t off = 0; off < original.size(); off += std::max<size_t>(1, original.size() / 300)) {
+      Store store;
+      for (const char* o2 : {kDataObject, kIndexObject, kMetaObject})
+        ASSERT_TRUE(store.memory->Put(kPrefix + o2, *clean.memory->Get(kPrefix + o2)).ok());
+      std::string flipped = original;
+      flipped[off] ^= static_cast<char>(1 + off % 255);
+      ASSERT_TRUE(store.memory->Put(kPrefix + object, flipped).ok());
+      ++flips;
+      BlockReader r(&store.metered, kPrefix, meta, nullptr);
+      const std::vector<Status> problems = r.Verify([](uint64_t) {});
+      ASSERT_FALSE(problems.empty()) << object << " offset " << off << " flipped, and Verify found nothing";
+      for (const auto& p : problems) {
+        EXPECT_EQ(p.code(), StatusCode::kDataLoss) << p.ToString();
+        EXPECT_NE(p.message().find("block b1"), std::string::npos) << p.ToString();
+      }
+      // Describe reads every index section (no page): a flipped index byte fails it the same way.
+      if (std::string_view(object) == kIndexObject) {
+        BlockLayout layout;
+        const Status described = r.Describe(&layout);
+        EXPECT_EQ(described.code(), StatusCode::kDataLoss) << "offset " << off << ": " << described.ToString();
+      }
+    }
+  }
+  EXPECT_GT(flips, 500);
+  // The meta is checked where it is read (verify reads it before the block): every flipped byte
+  // of it is DATA_LOSS naming the object.
+  const std::string meta_bytes = *clean.memory->Get(kPrefix + kMetaObject);
+  for (size_t off = 0; off < meta_bytes.size(); ++off) {
+    std::string flipped = meta_bytes;
+    flipped[off] ^= static_cast<char>(1 + off % 255);
+    Store store;
+    ASSERT_TRUE(store.memory->Put(kPrefix + kMetaObject, flipped).ok());
+    const auto read = ReadBlockMeta(store.metered, kPrefix);
+    ASSERT_FALSE(read.ok()) << "meta offset " << off << " flipped, and the meta was accepted";
+    EXPECT_EQ(read.status().code(), StatusCode::kDataLoss) << read.status().ToString();
+    EXPECT_NE(read.status().message().find(kMetaObject), std::string::npos) << read.status().ToString();
+  }
+  // A missing page object is a problem too, not a crash.
+  Store gone;
+  ASSERT_TRUE(gone.memory->Put(kPrefix + kIndexObject, *clean.memory->Get(kPrefix + kIndexObject)).ok());
+  BlockReader r(&gone.metered, kPrefix, meta, nullptr);
+  EXPECT_FALSE(r.Verify([](uint64_t) {}).empty());
+}
+
+// Describe accounts for every byte of index and data and names the block's services.
+TEST(BlockVerify, DescribeAddsUpToTheObjects) {
+  const model::Traces input = model::RandomTraces(12, {3, 2, 30, 12});
+  Store store;
+  const BlockMeta meta = Write(store.metered, input);
+  BlockReader r(&store.metered, kPrefix, meta, nullptr);
+  BlockLayout layout;
+  ASSERT_TRUE(r.Describe(&layout).ok());
+  ASSERT_EQ(layout.sections.size(), 8u);
+  ASSERT_EQ(layout.columns.size(), static_cast<size_t>(kColumnCount));
+  uint64_t index = 0, data = 0, data_raw = 0;
+  for (const auto& s : layout.sections) {
+    index += s.stored_bytes;
+    if (s.encoding == "raw") {
+      EXPECT_EQ(s.raw_bytes, s.stored_bytes) << s.name;
+    }
+  }
+  for (const auto& c : layout.columns) {
+    data += c.stored_bytes;
+    data_raw += c.raw_bytes;
+  }
+  EXPECT_EQ(index, meta.index_size);
+  EXPECT_EQ(data, meta.data_size);
+  EXPECT_GT(data_raw, data);
+  std::set<std::string> services;
+  ASSERT_TRUE(r.Services(&services).ok());
+  std::set<std::string> described;
+  for (const auto& s : layout.services)
+    if (!s.empty()) described.insert(s);  // Services() leaves the empty name out
+  EXPECT_EQ(described, services);
+  EXPECT_GT(layout.operations, 0u);
+}
+
 // Trace by ID decodes only its trace's segment of a page, passing the earlier traces' values in
 // the per-key runs. Every trace of pages holding many traces comes back exactly: traces at page
 // starts and ends, a trace split over several pages, spans with events and links, values packed

@@ -15,6 +15,19 @@ constexpr int kMaxPublishAttempts = 32;
 
 std::string TenantPrefix(const std::string& tenant) { return "tenants/" + tenant + "/"; }
 
+Result<std::vector<std::string>> ListTenants(objstore::ObjectStore& store) {
+  constexpr std::string_view kTenants = "tenants/";
+  TB_ASSIGN_OR_RETURN(auto objects, objstore::ListAll(store, kTenants));
+  std::vector<std::string> tenants;
+  for (const auto& o : objects) {
+    const size_t end = o.key.find('/', kTenants.size());
+    if (end == std::string::npos) continue;
+    std::string tenant = o.key.substr(kTenants.size(), end - kTenants.size());
+    if (tenants.empty() || tenants.back() != tenant) tenants.push_back(std::move(tenant));
+  }
+  return tenants;
+}
+
 std::string BlockPrefix(const std::string& tenant, const std::string& block_id) {
   return TenantPrefix(tenant) + "blocks/" + block_id + "/";
 }

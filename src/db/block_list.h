@@ -31,6 +31,8 @@ Result<BlockList> DecodeBlockList(std::string_view bytes, const std::string& wha
 
 // "tenants/<tenant>/".
 std::string TenantPrefix(const std::string& tenant);
+// The tenants that have anything in the store (one LIST of tenants/), sorted.
+Result<std::vector<std::string>> ListTenants(objstore::ObjectStore& store);
 // "tenants/<tenant>/blocks/<id>/".
 std::string BlockPrefix(const std::string& tenant, const std::string& block_id);
 // Whether `key` is the data or index object of a block, of any tenant: objects that are written

@@ -279,4 +279,11 @@ DbStats Db::Stats() const {
   return s;
 }
 
+std::vector<block::BlockMeta> Db::PublishedBlocks() const {
+  std::shared_lock lock(sources_mu_);
+  std::vector<block::BlockMeta> metas;
+  for (const auto& reader : blocks_) metas.push_back(reader->meta());
+  return metas;
+}
+
 }  // namespace tb::db

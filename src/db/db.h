@@ -84,6 +84,10 @@ class Db {
   // afterwards fails with UNAVAILABLE and writes nothing.
   Status Close();
   DbStats Stats() const;
+  // The tenant this Db serves, and the metas of its published blocks (those queries read), oldest
+  // first.
+  const std::string& tenant() const { return options_.tenant; }
+  std::vector<block::BlockMeta> PublishedBlocks() const;
 
   // Readiness checks (server/health.h). WalWritable: OK while writes can be acknowledged.
   // ProbeStore: one cheap request to the object store (a LIST of at most one key); it may block

@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <ctime>
 
 namespace tb::model {
 namespace {
@@ -205,6 +207,17 @@ std::string CanonicalString(const AnyValue& value) {
   std::string out;
   AppendCanonicalString(value, &out);
   return out;
+}
+
+std::string FormatRfc3339Nanos(uint64_t unix_nano) {
+  const time_t seconds = static_cast<time_t>(unix_nano / 1'000'000'000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[64];  // room for any int fields, so that the compiler sees no truncation
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%09lluZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<unsigned long long>(unix_nano % 1'000'000'000));
+  return text;
 }
 
 }  // namespace tb::model

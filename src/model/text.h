@@ -33,6 +33,10 @@ std::string CanonicalString(const AnyValue& value);
 // Appends CanonicalString(value) to `out`.
 void AppendCanonicalString(const AnyValue& value, std::string* out);
 
+// RFC 3339 in UTC with all nine fraction digits (Go's time.RFC3339Nano without trimming), e.g.
+// "2024-03-01T10:00:00.000000001Z".
+std::string FormatRfc3339Nanos(uint64_t unix_nano);
+
 // ECMAScript number-to-string of a double, as used by CanonicalString.
 std::string FormatDoubleShortest(double v);
 

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <filesystem>
 #include <limits>
+#include <set>
 
 #include "objstore/local_store.h"
 #include "objstore/s3_store.h"
@@ -330,6 +331,31 @@ std::string FormatConfig(const Config& config) {
   std::string text;
   for (const Setting& s : Settings()) text += std::string(s.key) + ": " + s.show(config) + "\n";
   return text;
+}
+
+Status ValidateConfig(const Config& c) {
+  const auto bad = [](std::string_view key, const std::string& value, const std::string& why) {
+    return Status::InvalidArgument(std::string(key) + ": '" + value + "' " + why);
+  };
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (!kLevels.contains(c.log_level))
+    return bad("log.level", c.log_level, "is not one of trace, debug, info, warn, error, critical, off");
+  if (c.log_format != "text" && c.log_format != "json") return bad("log.format", c.log_format, "is not text or json");
+  // host:port with a port of 0..65535; an empty http_listen turns the HTTP door off.
+  const auto listen = [&](std::string_view key, const std::string& address) -> Status {
+    const size_t colon = address.rfind(':');
+    const std::string port = colon == std::string::npos ? "" : address.substr(colon + 1);
+    uint32_t number = 0;
+    if (port.empty() || !ParseCount(port, &number).ok() || number > 65535) return bad(key, address, "is not host:port");
+    return Status::Ok();
+  };
+  TB_RETURN_IF_ERROR(listen("grpc_listen", c.grpc_listen));
+  if (!c.http_listen.empty()) TB_RETURN_IF_ERROR(listen("http_listen", c.http_listen));
+  if (!c.storage.empty() && !c.storage.starts_with("file://") && !c.storage.starts_with("s3://"))
+    return bad("storage", c.storage, "must start with file:// or s3://");
+  if (c.storage.starts_with("s3://") && (c.storage.size() == 5 || c.storage[5] == '/'))
+    return bad("storage", c.storage, "names no bucket");
+  return Status::Ok();
 }
 
 }  // namespace tb::server

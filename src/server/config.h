@@ -98,4 +98,8 @@ Status LoadEnvironment(Config* config, char** environ_entries);
 // "key: value" lines for every setting, as the process will run.
 std::string FormatConfig(const Config& config);
 
+// Checks what each setting's parser cannot see alone: names from a fixed set (log.level,
+// log.format), host:port addresses and the storage URL's form. The error names the key. `serve` and `config check` both run it, so a file that passes the check starts.
+Status ValidateConfig(const Config& config);
+
 }  // namespace tb::server

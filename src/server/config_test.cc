@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "server/config_flags.h"
 #include "server/http_server.h"
 
 namespace tb::server {
@@ -122,6 +123,61 @@ TEST(ConfigTest, EnvironmentVariablesOverlayTheFile) {
   char* bad_value[] = {bad.data(), nullptr};
   auto refused = LoadEnvironment(&c, bad_value);
   EXPECT_NE(refused.message().find("TRACEBUCKET_WAL_SYNC"), std::string::npos) << refused.message();
+}
+
+// The flags that serve and the operator commands share: file < environment < flags, switches
+// set their value, and a bad flag value is an error naming the flag.
+TEST(ConfigTest, FlagsOverlayTheEnvironmentAndTheFile) {
+  const std::string file = WriteFile("tb_flags.yaml", "storage: s3://from-file/x\ns3: {region: file-region}\n");
+  std::string region = "TRACEBUCKET_S3_REGION=env-region", endpoint = "TRACEBUCKET_S3_ENDPOINT=http://env:7480";
+  char* env[] = {region.data(), endpoint.data(), nullptr};
+  const auto resolve = [&](std::vector<std::string> args) -> Result<Config> {
+    CLI::App app;
+    CLI::App* command = app.add_subcommand("verify");
+    const ConfigFlags flags(command, "Configuration");
+    std::vector<const char*> argv{"tracebucket", "verify"};
+    for (const auto& a : args) argv.push_back(a.c_str());
+    try {
+      app.parse(static_cast<int>(argv.size()), argv.data());
+    } catch (const CLI::ParseError& e) {
+      return Status::InvalidArgument(e.what());
+    }
+    return flags.Resolve(env);
+  };
+  auto c = resolve({"--config", file, "--s3-region", "flag-region", "--no-background-flush", "--s3-path-style"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->storage, "s3://from-file/x");
+  EXPECT_EQ(c->s3_endpoint, "http://env:7480");
+  EXPECT_EQ(c->s3_region, "flag-region");
+  EXPECT_FALSE(c->background_flush);
+  EXPECT_TRUE(c->s3_path_style);
+  c = resolve({"--config", file});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->s3_region, "env-region");
+  EXPECT_TRUE(c->background_flush);
+  const auto bad = resolve({"--cache-memory-size", "lots"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--cache-memory-size"), std::string::npos) << bad.status().ToString();
+}
+
+// What a setting's own parser cannot see is refused by ValidateConfig, naming the key.
+TEST(ConfigTest, ValidationNamesTheKey) {
+  EXPECT_TRUE(ValidateConfig(Config{}).ok());
+  const auto message = [](void (*change)(Config&)) {
+    Config c;
+    change(c);
+    return ValidateConfig(c).message();
+  };
+  EXPECT_NE(message([](Config& c) { c.log_level = "loud"; }).find("log.level: 'loud'"), std::string::npos);
+  EXPECT_NE(message([](Config& c) { c.log_format = "xml"; }).find("log.format: 'xml'"), std::string::npos);
+  EXPECT_NE(message([](Config& c) { c.grpc_listen = "nowhere"; }).find("grpc_listen: 'nowhere'"), std::string::npos);
+  EXPECT_NE(message([](Config& c) { c.http_listen = "a:70000"; }).find("http_listen: 'a:70000'"), std::string::npos);
+  EXPECT_NE(message([](Config& c) { c.storage = "ftp://x"; }).find("storage: 'ftp://x'"), std::string::npos);
+  EXPECT_NE(message([](Config& c) { c.storage = "s3:///x"; }).find("names no bucket"), std::string::npos);
+  Config plugin;
+  plugin.http_listen.clear();  // no HTTP door
+  plugin.grpc_listen = "[::1]:0";
+  EXPECT_TRUE(ValidateConfig(plugin).ok());
 }
 
 TEST(ConfigTest, EverySettingRoundTripsThroughItsText) {

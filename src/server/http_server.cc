@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "db/block_summary.h"
 #include "google/rpc/retry_info.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "server/api_v3_http.h"
@@ -239,6 +240,13 @@ void HttpServer::Routes() {
       return;
     }
     res.set_content("flushed; " + std::to_string(db_->Stats().blocks) + " blocks\n", "text/plain");
+  });
+
+  // The live block list, for operators and tests (the document of `tracebucket blocks --json`).
+  http_->Get("/admin/blocks", [this](const httplib::Request&, httplib::Response& res) {
+    std::vector<db::BlockSummary> blocks;
+    for (const auto& meta : db_->PublishedBlocks()) blocks.push_back(db::SummarizeBlock(db_->tenant(), meta));
+    res.set_content(db::BlocksJson(blocks), kJson);
   });
 
   // httplib answers some errors itself (oversized or undecodable bodies) with an empty body.

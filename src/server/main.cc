@@ -8,11 +8,13 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <string_view>
 #include <vector>
 
+#include "cli/operator_commands.h"
+#include "cli/version.h"
 #include "server/config.h"
+#include "server/config_flags.h"
 #include "server/logging.h"
 #include "server/plugin.h"
 #include "server/query_log.h"
@@ -88,24 +90,10 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("tracebucket"));
   CLI::App app{"tracebucket: Jaeger and OpenTelemetry traces in object storage"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", tb::cli::VersionLine());
 
-  std::string config_file;
   auto* serve = app.add_subcommand("serve", "Run the server");
-  serve->add_option("--config", config_file, "YAML configuration file; environment variables and flags override it")
-      ->check(CLI::ExistingFile);
-  // One flag per setting that has one, taken as text and parsed like the YAML value.
-  const tb::server::Config defaults;
-  std::map<std::string_view, std::string> flag_text;
-  for (const auto& setting : tb::server::Settings()) {
-    if (setting.flag.empty()) continue;
-    const std::string help = std::string(setting.help) + " [" + std::string(setting.key) + ", " +
-                             tb::server::EnvironmentVariable(setting) + "]";
-    if (!setting.switch_sets.empty()) {
-      serve->add_flag(std::string(setting.flag), help);
-    } else {
-      serve->add_option(std::string(setting.flag), flag_text[setting.flag], help)->default_str(setting.show(defaults));
-    }
-  }
+  const tb::server::ConfigFlags serve_flags(serve);
 
   // Jaeger ≤ 1.57 runs `<binary> --config <file>` (the file may be empty) as a go-plugin.
   std::string plugin_config_file;
@@ -119,7 +107,10 @@ int main(int argc, char** argv) {
   static char plugin_command[] = "plugin";
   if (argc >= 2 && std::string_view(argv[1]) == "--config" && std::getenv("STORAGE_PLUGIN") != nullptr)
     args.insert(args.begin() + 1, plugin_command);
+  // blocks, inspect, verify, export, import, config check, version (src/cli).
+  const tb::cli::OperatorCommands operator_commands(app);
   CLI11_PARSE(app, static_cast<int>(args.size()), args.data());
+  if (auto exit_code = operator_commands.Run()) return *exit_code;
 
   if (plugin->parsed()) {
     if (auto s = tb::server::CheckPluginEnvironment(); !s.ok()) {
@@ -135,16 +126,12 @@ int main(int argc, char** argv) {
     return Serve(std::move(config), /*plugin_mode=*/true);
   }
 
-  tb::server::Config config;
-  if (!LoadFileAndEnvironment(config_file, &config)) return 2;
-  for (const auto& setting : tb::server::Settings()) {
-    if (setting.flag.empty() || serve->count(std::string(setting.flag)) == 0) continue;
-    const std::string text = setting.switch_sets.empty() ? flag_text[setting.flag] : std::string(setting.switch_sets);
-    if (auto s = setting.set(config, text); !s.ok()) {
-      spdlog::critical("{}: {}", setting.flag, s.message());
-      return 2;
-    }
+  auto config = serve_flags.Resolve(environ);
+  tb::Status valid = config.ok() ? tb::server::ValidateConfig(*config) : config.status();
+  if (!valid.ok()) {
+    spdlog::critical("{}", valid.ToString());
+    return 2;
   }
-  if (auto s = StartLogging(config); !s.ok()) return 2;
-  return Serve(std::move(config));
+  if (auto s = StartLogging(*config); !s.ok()) return 2;
+  return Serve(std::move(config).value());
 }

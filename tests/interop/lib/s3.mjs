@@ -5,6 +5,9 @@
 // parameters sorted by name and percent-encoded.
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -48,6 +51,39 @@ export class S3Bucket {
       '-X', method, '-o', '-', '-w', '\n%{http_code}', url], { maxBuffer: 64 * 1024 * 1024 });
     const cut = stdout.lastIndexOf('\n');
     return { status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) };
+  }
+
+  /** The object's bytes (a Buffer). */
+  async getObject(key) {
+    const file = path.join(os.tmpdir(), `tb-s3-get-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+    try {
+      const status = await this.#transfer('GET', key, ['-o', file]);
+      if (status !== 200) throw new Error(`GET ${this.name}/${key} → ${status}`);
+      return fs.readFileSync(file);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  }
+
+  /** Stores `bytes` (a Buffer) as the object `key`. */
+  async putObject(key, bytes) {
+    const file = path.join(os.tmpdir(), `tb-s3-put-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+    fs.writeFileSync(file, bytes);
+    try {
+      const status = await this.#transfer('PUT', key, ['--data-binary', `@${file}`, '-o', '/dev/null']);
+      if (status !== 200) throw new Error(`PUT ${this.name}/${key} → ${status}`);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  }
+
+  /** One signed request whose body goes to or comes from a file (curl arguments in `io`); returns the status. */
+  async #transfer(method, key, io) {
+    const url = `${this.s3.endpoint}/${this.name}/${key.split('/').map(encodeURIComponent).join('/')}`;
+    const { stdout } = await run('curl', ['-sS', '--max-time', '60', '--aws-sigv4', `aws:amz:${this.s3.region}:s3`,
+      '--user', `${this.s3.accessKey}:${this.s3.secretKey}`, '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD',
+      '-X', method, ...io, '-w', '%{http_code}', url]);
+    return Number(stdout.trim());
   }
 
   async create() {

@@ -1,0 +1,59 @@
+#include "cli/bucket.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include "block/block_reader.h"
+#include "db/block_list.h"
+
+namespace tb::cli {
+
+Result<server::Config> ResolveConfig(const server::ConfigFlags& flags) { return flags.Resolve(environ); }
+
+Result<std::shared_ptr<objstore::ObjectStore>> OpenBucket(const server::Config& config) {
+  std::string folder;
+  if (config.storage.empty()) {
+    folder = (std::filesystem::path(config.data_dir) / "blocks").string();
+  } else if (config.storage.starts_with("file://")) {
+    folder = config.storage.substr(7);
+  }
+  if (!folder.empty() && !std::filesystem::is_directory(folder))
+    return Status::NotFound("no blocks folder at " + folder + " (give --storage, --data-dir or --config)");
+  return server::OpenStorage(config);
+}
+
+Result<std::vector<std::string>> TenantsToRead(objstore::ObjectStore& store, const std::string& tenant) {
+  if (!tenant.empty()) return std::vector<std::string>{tenant};
+  return db::ListTenants(store);
+}
+
+Result<LocatedBlock> FindBlock(objstore::ObjectStore& store, const std::vector<std::string>& tenants,
+                               const std::string& id) {
+  if (id.empty()) return Status::InvalidArgument("no block ID given");
+  std::vector<std::pair<std::string, std::string>> matches;  // (tenant, block ID)
+  for (const auto& tenant : tenants) {
+    db::BlockListStore lists(&store, tenant);
+    std::set<std::string> with_meta, without_meta;
+    TB_RETURN_IF_ERROR(lists.ScanBlocks(&with_meta, &without_meta));
+    for (const auto& candidate : with_meta)
+      if (candidate.starts_with(id)) matches.emplace_back(tenant, candidate);
+  }
+  if (matches.empty()) return Status::NotFound("no block " + id + " in " + store.Describe());
+  if (matches.size() > 1) {
+    std::string names;
+    for (const auto& [tenant, block_id] : matches) names += " " + tenant + "/" + block_id;
+    return Status::InvalidArgument("'" + id + "' names " + std::to_string(matches.size()) + " blocks:" + names);
+  }
+  LocatedBlock found;
+  found.tenant = matches[0].first;
+  TB_ASSIGN_OR_RETURN(found.meta, block::ReadBlockMeta(store, db::BlockPrefix(found.tenant, matches[0].second)));
+  db::BlockListStore lists(&store, found.tenant);
+  TB_ASSIGN_OR_RETURN(db::BlockList list, lists.LoadLatest());
+  found.list_version = list.version;
+  for (const auto& meta : list.blocks) found.published |= meta.block_id == found.meta.block_id;
+  return found;
+}
+
+}  // namespace tb::cli

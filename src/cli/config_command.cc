@@ -1,0 +1,58 @@
+// tracebucket config check FILE: validates a configuration file and prints the configuration
+// `serve --config FILE` would run with (defaults, the file, then TRACEBUCKET_* variables) as
+// server::FormatConfig writes it.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/operator_commands.h"
+#include "cli/output.h"
+#include "server/config.h"
+
+namespace tb::cli {
+namespace {
+
+// "AKIA****" for a set variable: enough to tell which key is in use, never the secret itself.
+std::string MaskedEnvironment(const char* name, size_t shown) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == 0) return std::string(name) + " not set";
+  const std::string text = value;
+  return std::string(name) + "=" + text.substr(0, std::min(shown, text.size() / 4)) + "****";
+}
+
+int RunConfigCheck(const std::string& file) {
+  server::Config config;
+  Status s = server::LoadConfigFile(file, &config);
+  if (s.ok()) s = server::LoadEnvironment(&config, environ);
+  if (s.ok()) s = server::ValidateConfig(config).WithContext("config " + file);
+  if (!s.ok()) return ReportError("config check", s, 1);
+  std::fputs(server::FormatConfig(config).c_str(), stdout);
+  if (config.storage.starts_with("s3://"))
+    std::printf("# s3 credentials from the environment: %s, %s\n", MaskedEnvironment("AWS_ACCESS_KEY_ID", 4).c_str(),
+                MaskedEnvironment("AWS_SECRET_ACCESS_KEY", 0).c_str());
+  std::fprintf(stderr, "config check: %s is valid\n", file.c_str());
+  return 0;
+}
+
+}  // namespace
+
+Command AddConfigCommand(CLI::App& parent) {
+  CLI::App* config = parent.add_subcommand("config", "Configuration tools");
+  config->require_subcommand(1);
+  CLI::App* check = config->add_subcommand(
+      "check", "Validate a YAML configuration and print the effective one (every setting, defaults filled in)");
+  auto file = std::make_shared<std::string>();
+  check->add_option("FILE", *file, "YAML configuration file, as `serve --config` takes")
+      ->required()
+      ->check(CLI::ExistingFile);
+  check->footer(
+      "The effective configuration is the defaults, then FILE, then TRACEBUCKET_* environment variables, one\n"
+      "'key: value' line per setting (docs/configuration.md). S3 credentials come from AWS_* variables and are\n"
+      "shown masked.\n"
+      "Exit status: 0 valid (the effective configuration on stdout), 1 invalid (the reason, naming the key, on\n"
+      "stderr).");
+  return {config, [file] { return RunConfigCheck(*file); }};
+}
+
+}  // namespace tb::cli
