@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -25,8 +26,13 @@ Result<std::shared_ptr<objstore::ObjectStore>> OpenBucket(const server::Config& 
 }
 
 Result<std::vector<std::string>> TenantsToRead(objstore::ObjectStore& store, const std::string& tenant) {
-  if (!tenant.empty()) return std::vector<std::string>{tenant};
-  return db::ListTenants(store);
+  TB_ASSIGN_OR_RETURN(std::vector<std::string> tenants, db::ListTenants(store));
+  if (tenant.empty()) return tenants;
+  if (std::find(tenants.begin(), tenants.end(), tenant) != tenants.end()) return std::vector<std::string>{tenant};
+  std::string known;
+  for (const auto& t : tenants) known += (known.empty() ? "" : ", ") + t;
+  return Status::NotFound("no tenant '" + tenant + "' in " + store.Describe() +
+                          (known.empty() ? " (it holds no tenant)" : " (tenants: " + known + ")"));
 }
 
 Result<LocatedBlock> FindBlock(objstore::ObjectStore& store, const std::vector<std::string>& tenants,

@@ -27,7 +27,8 @@ Result<server::Config> ResolveConfig(const server::ConfigFlags& flags);
 // already exist: looking at a mistyped path reports it instead of creating an empty bucket there.
 Result<std::shared_ptr<objstore::ObjectStore>> OpenBucket(const server::Config& config);
 
-// {tenant} when given, else every tenant of the store.
+// {tenant} when given (NOT_FOUND, listing the tenants there are, when the store holds nothing of
+// it: a mistyped tenant is reported, not shown as empty), else every tenant of the store.
 Result<std::vector<std::string>> TenantsToRead(objstore::ObjectStore& store, const std::string& tenant);
 
 // A block found by FindBlock.

@@ -82,6 +82,7 @@ int RunExport(const ExportOptions& o) {
   if (!config.ok()) return ReportError("export", config.status());
   auto store = OpenBucket(*config);
   if (!store.ok()) return ReportError("export", store.status());
+  if (auto known = TenantsToRead(**store, o.tenant); !known.ok()) return ReportError("export", known.status());
   db::BlockListStore lists(store->get(), o.tenant);
   auto list = lists.LoadLatest();
   if (!list.ok()) return ReportError("export", list.status());

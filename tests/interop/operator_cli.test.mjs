@@ -297,9 +297,14 @@ describe('operator command line', () => {
         assert.match(bad.stdout, new RegExp(`^CORRUPT +default/${victim.id}: DATA_LOSS: .*page \\d+ column \\S+: checksum mismatch`, 'm'));
         assert.match(bad.stdout, new RegExp(`^ok +default/${other.id} `, 'm'));
         assert.match(bad.stdout, /1 intact, 1 corrupt/);
-        const tenantOnly = await cli(['verify', ...flags(), '--tenant', 'nobody']);
-        assert.equal(tenantOnly.code, 0, show(tenantOnly));
-        assert.match(tenantOnly.stdout, /verified 0 blocks of 1 tenants/);
+        const tenantOnly = await cli(['verify', ...flags(), '--tenant', 'default']);
+        assert.equal(tenantOnly.code, 1, show(tenantOnly));
+        assert.match(tenantOnly.stdout, /verified 2 blocks of 1 tenants/);
+        for (const command of ['verify', 'blocks', 'export']) {
+          const typo = await cli([command, ...flags(), '--tenant', 'nobody']);
+          assert.equal(typo.code, 2, show(typo));
+          assert.match(typo.stderr, /no tenant 'nobody' in file:\/\/.* \(tenants: default\)/, show(typo));
+        }
       } finally {
         fs.writeFileSync(data, original);
       }
