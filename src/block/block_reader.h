@@ -77,6 +77,9 @@ class BlockReader final : public query::TraceSource {
   const BlockMeta& meta() const { return meta_; }
 
   // query::TraceSource
+  std::optional<query::StartTimeRange> StartTimes() const override {
+    return query::StartTimeRange{meta_.min_span_start, meta_.max_span_start};
+  }
   Status FindTraces(const query::SpanMatcher& matcher, size_t limit, std::vector<query::TraceHit>* hits) const override;
   Status ReadTrace(const model::TraceId& id, model::Traces* out) const override;
   // kAbsent when the trace table and bloom are loaded and do not hold `id`; kFromMemory when they

@@ -1,5 +1,7 @@
 #include "db/block_list.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -83,29 +85,67 @@ std::string BlockListStore::ListKey(uint64_t version) const {
   return TenantPrefix(tenant_) + "blocklist/" + digits;
 }
 
-Result<BlockList> BlockListStore::LoadLatest() {
-  TB_ASSIGN_OR_RETURN(auto objects, objstore::ListAll(*store_, TenantPrefix(tenant_) + "blocklist/"));
-  if (objects.empty()) return BlockList{};
+Result<std::vector<objstore::ObjectInfo>> BlockListStore::ListVersions() {
   // Zero-padded versions sort in key order.
-  const std::string& key = objects.back().key;
+  return objstore::ListAll(*store_, TenantPrefix(tenant_) + "blocklist/");
+}
+
+Result<BlockList> BlockListStore::LoadNewest(const std::vector<objstore::ObjectInfo>& versions) {
+  if (versions.empty()) return BlockList{};
+  const std::string& key = versions.back().key;
   TB_ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
   return DecodeBlockList(bytes, store_->Describe() + "/" + key);
+}
+
+Result<BlockList> BlockListStore::LoadLatest(std::vector<objstore::ObjectInfo>* versions) {
+  for (int attempt = 0;; ++attempt) {
+    TB_ASSIGN_OR_RETURN(*versions, ListVersions());
+    Result<BlockList> list = LoadNewest(*versions);
+    if (list.ok() || list.status().code() != StatusCode::kNotFound || attempt == 2) return list;
+  }
+}
+
+Result<BlockList> BlockListStore::LoadLatest() {
+  std::vector<objstore::ObjectInfo> versions;
+  return LoadLatest(&versions);
+}
+
+Result<std::optional<BlockList>> BlockListStore::LoadIfChanged(uint64_t known_version) {
+  TB_ASSIGN_OR_RETURN(auto versions, ListVersions());
+  const uint64_t newest =
+      versions.empty() ? 0 : std::stoull(versions.back().key.substr(versions.back().key.size() - 20));
+  if (newest == known_version) return std::optional<BlockList>();
+  Result<BlockList> list = LoadNewest(versions);
+  if (!list.ok() && list.status().code() == StatusCode::kNotFound) list = LoadLatest();  // pruned meanwhile
+  TB_RETURN_IF_ERROR(list.status());
+  return std::optional<BlockList>(std::move(*list));
 }
 
 Result<BlockList> BlockListStore::Update(const std::vector<block::BlockMeta>& add,
                                          const std::set<std::string>& remove) {
   for (int attempt = 0; attempt < kMaxPublishAttempts; ++attempt) {
-    TB_ASSIGN_OR_RETURN(BlockList list, LoadLatest());
-    std::erase_if(list.blocks, [&](const block::BlockMeta& m) {
+    std::vector<objstore::ObjectInfo> versions;
+    TB_ASSIGN_OR_RETURN(BlockList list, LoadLatest(&versions));
+    const size_t removed = std::erase_if(list.blocks, [&](const block::BlockMeta& m) {
       return remove.contains(m.block_id) ||
              std::any_of(add.begin(), add.end(), [&](const auto& a) { return a.block_id == m.block_id; });
     });
+    if (add.empty() && removed == 0) return list;
     list.blocks.insert(list.blocks.end(), add.begin(), add.end());
     std::sort(list.blocks.begin(), list.blocks.end(),
               [](const auto& a, const auto& b) { return a.block_id < b.block_id; });
     ++list.version;
     Status s = store_->Put(ListKey(list.version), EncodeBlockList(list), objstore::PutMode::kCreateOnly);
-    if (s.ok()) return list;
+    if (s.ok()) {
+      if (versions.size() + 1 > 2 * kKeptVersions) {
+        std::vector<std::string> doomed;
+        for (size_t i = 0; i + kKeptVersions < versions.size() + 1; ++i) doomed.push_back(versions[i].key);
+        // Old versions are garbage, not state: a failed prune is retried by the next publish.
+        if (Status pruned = store_->Delete(doomed); !pruned.ok())
+          spdlog::warn("block list: pruning old versions failed: {}", pruned.ToString());
+      }
+      return list;
+    }
     if (s.code() != StatusCode::kAlreadyExists) return s;
     // Another writer published this version first: re-read and apply the change on top of theirs.
   }
@@ -127,14 +167,6 @@ Status BlockListStore::ScanBlocks(std::set<std::string>* with_meta, std::set<std
   for (const auto& id : seen)
     if (!with_meta->contains(id)) without_meta->insert(id);
   return Status::Ok();
-}
-
-Status BlockListStore::Prune(size_t keep) {
-  TB_ASSIGN_OR_RETURN(auto objects, objstore::ListAll(*store_, TenantPrefix(tenant_) + "blocklist/"));
-  if (objects.size() <= keep) return Status::Ok();
-  std::vector<std::string> doomed;
-  for (size_t i = 0; i + keep < objects.size(); ++i) doomed.push_back(objects[i].key);
-  return store_->Delete(doomed);
 }
 
 }  // namespace tb::db

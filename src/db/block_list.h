@@ -11,6 +11,7 @@
 // Byte layout: docs/format/bucket.md.
 #pragma once
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -45,16 +46,29 @@ class BlockListStore {
 
   // The highest published version, or an empty list (version 0).
   Result<BlockList> LoadLatest();
-  // Publishes a new version: the latest one plus `add`, minus the blocks named in `remove`.
+  // The highest published version when its number differs from `known_version` (a purge may also
+  // bring the number down), else nullopt. An unchanged list costs one LIST of blocklist/, which
+  // stays one page because publishing prunes old versions.
+  Result<std::optional<BlockList>> LoadIfChanged(uint64_t known_version);
+  // Publishes a new version: the latest one plus `add`, minus the blocks named in `remove`; when
+  // that changes nothing, returns the latest version without publishing. After publishing, deletes
+  // old versions once more than 2 × kKeptVersions exist, keeping the newest kKeptVersions (a reader
+  // between its LIST and its GET of a version pruned meanwhile lists again).
   Result<BlockList> Update(const std::vector<block::BlockMeta>& add, const std::set<std::string>& remove);
+  static constexpr size_t kKeptVersions = 16;
   // Lists blocks/ and returns the IDs of blocks that have a meta, and of those that do not (debris of
   // a flush that crashed before its meta was written).
   Status ScanBlocks(std::set<std::string>* with_meta, std::set<std::string>* without_meta);
-  // Deletes old block list versions, keeping the newest `keep`.
-  Status Prune(size_t keep);
 
  private:
   std::string ListKey(uint64_t version) const;
+  // Keys of blocklist/, oldest first.
+  Result<std::vector<objstore::ObjectInfo>> ListVersions();
+  // Loads the newest of `versions` (an empty list when there is none). NOT_FOUND when it was
+  // pruned after the LIST.
+  Result<BlockList> LoadNewest(const std::vector<objstore::ObjectInfo>& versions);
+  // LIST + GET of the newest version, listing again when a prune raced the GET.
+  Result<BlockList> LoadLatest(std::vector<objstore::ObjectInfo>* versions);
 
   objstore::ObjectStore* store_;
   std::string tenant_;

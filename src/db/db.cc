@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "block/format.h"
@@ -70,7 +71,8 @@ Result<std::unique_ptr<Db>> Db::Open(const DbOptions& options, std::shared_ptr<o
   TB_RETURN_IF_ERROR(db->Recover());
   // Queries then read blocks only: what the WAL replayed goes into one.
   if (options.flush_every_write) TB_RETURN_IF_ERROR(db->Flush());
-  if (options.background_flush) db->flusher_ = std::thread([d = db.get()] { d->FlushLoop(); });
+  if (options.background_flush || options.blocklist_refresh_interval.count() > 0)
+    db->background_ = std::thread([d = db.get()] { d->BackgroundLoop(); });
   return db;
 }
 
@@ -102,16 +104,11 @@ Status Db::Recover() {
     TB_RETURN_IF_ERROR(store_->Delete({prefix + block::kDataObject, prefix + block::kIndexObject}));
   }
 
-  for (const auto& meta : list.blocks) {
+  for (const auto& meta : list.blocks)
     if (meta.writer_id == instance_id_) covered_through_ = std::max(covered_through_, meta.wal_last);
-    if (meta.format_version != block::kFormatVersion) {
-      // Left in the bucket and the block list (a later rewrite can read it); not queried.
-      spdlog::warn("block {} has block format version {}, which this build cannot read; queries skip it", meta.block_id,
-                   meta.format_version);
-      continue;
-    }
-    blocks_.push_back(
-        std::make_shared<block::BlockReader>(store_.get(), BlockPrefix(options_.tenant, meta.block_id), meta, &cache_));
+  {
+    std::lock_guard flush_lock(flush_mu_);
+    Adopt(list, nullptr);
   }
 
   auto head = NewHead();
@@ -120,15 +117,21 @@ Status Db::Recover() {
   wal_options.segment_target_bytes = options_.wal_segment_bytes;
   wal_options.sync = options_.wal_sync;
   wal::ReplayStats replay;
-  TB_ASSIGN_OR_RETURN(wal_, ingest::Ingester::RecoverWal(wal_options, covered_through_, head.get(), &replay));
+  uint64_t expired_spans = 0;
+  TB_ASSIGN_OR_RETURN(wal_, ingest::Ingester::RecoverWal(wal_options, covered_through_, ExpiredBefore(), &expired_spans,
+                                                         head.get(), &replay));
   TB_RETURN_IF_ERROR(wal_->RemoveSegmentsThrough(covered_through_));
-  spdlog::info("recovered {} blocks from {} and {} spans from the WAL ({} records, {} skipped as already in blocks)",
-               blocks_.size(), store_->Describe(), head->Stats().spans, replay.records,
-               covered_through_ >= replay.last_sequence ? replay.records : 0);
+  spdlog::info(
+      "recovered {} blocks from {} and {} spans from the WAL ({} records, {} skipped as already in blocks, {} expired "
+      "spans dropped)",
+      blocks_.size(), store_->Describe(), head->Stats().spans, replay.records,
+      covered_through_ >= replay.last_sequence ? replay.records : 0, expired_spans);
   ingest::Ingester::AfterWrite after_write;
   if (options_.flush_every_write) after_write = [this] { return Flush(); };
   ingester_ = std::make_unique<ingest::Ingester>(options_.limits, head, wal_.get(), std::move(after_write));
-  engine_ = std::make_unique<query::QueryEngine>([this] { return Sources(); });
+  query::QueryEngineOptions engine_options;
+  if (options_.retention.count() > 0) engine_options.expired_before = [this] { return ExpiredBefore(); };
+  engine_ = std::make_unique<query::QueryEngine>([this] { return Sources(); }, std::move(engine_options));
   active_since_ = std::chrono::steady_clock::now();
   return Status::Ok();
 }
@@ -168,13 +171,9 @@ Status Db::Flush() {
 }
 
 Status Db::WriteBlock(PendingFlush* p) {
-  auto unfreeze = [&](std::shared_ptr<block::BlockReader> reader) {
+  if (p->head->Stats().spans == 0) {
     std::unique_lock lock(sources_mu_);
     std::erase(frozen_, p->head);
-    if (reader) blocks_.push_back(std::move(reader));
-  };
-  if (p->head->Stats().spans == 0) {
-    unfreeze(nullptr);
     covered_through_ = std::max(covered_through_, p->wal_last);
     return Status::Ok();
   }
@@ -199,8 +198,8 @@ Status Db::WriteBlock(PendingFlush* p) {
     TB_ASSIGN_OR_RETURN(p->written, writer.Finish(*store_, prefix, p->identity, &stopping_));
   }
   const block::BlockMeta& meta = *p->written;
-  TB_RETURN_IF_ERROR(block_lists_.Update({meta}, {}).status());
-  unfreeze(std::make_shared<block::BlockReader>(store_.get(), prefix, meta, &cache_));
+  TB_ASSIGN_OR_RETURN(BlockList list, block_lists_.Update({meta}, {}));
+  Adopt(list, p);
   covered_through_ = std::max(covered_through_, p->wal_last);
   TB_RETURN_IF_ERROR(wal_->RemoveSegmentsThrough(covered_through_));
   spdlog::info("flushed block {}: {} spans, {} traces, {} + {} bytes", meta.block_id, meta.span_count, meta.trace_count,
@@ -215,24 +214,108 @@ bool Db::FlushDue() const {
   return stats.memory_bytes >= threshold || std::chrono::steady_clock::now() - active_since_ >= options_.flush_age;
 }
 
-void Db::FlushLoop() {
+void Db::Adopt(const BlockList& list, const PendingFlush* completing) {
+  std::set<std::string> held_by_heads;
+  for (const auto& p : pending_)
+    if (&p != completing) held_by_heads.insert(p.identity.block_id);
+  std::map<std::string, std::shared_ptr<block::BlockReader>> current;
+  {
+    std::shared_lock lock(sources_mu_);
+    for (const auto& reader : blocks_) current.emplace(reader->meta().block_id, reader);
+  }
+  std::vector<std::shared_ptr<block::BlockReader>> next;
+  size_t joined = 0;
+  for (const auto& meta : list.blocks) {
+    if (held_by_heads.contains(meta.block_id)) continue;
+    if (auto it = current.find(meta.block_id); it != current.end()) {
+      next.push_back(it->second);
+      continue;
+    }
+    if (meta.format_version != block::kFormatVersion) {
+      // Left in the bucket and the block list (a later rewrite can read it); not queried.
+      if (unreadable_.insert(meta.block_id).second)
+        spdlog::warn("block {} has block format version {}, which this build cannot read; queries skip it",
+                     meta.block_id, meta.format_version);
+      continue;
+    }
+    next.push_back(
+        std::make_shared<block::BlockReader>(store_.get(), BlockPrefix(options_.tenant, meta.block_id), meta, &cache_));
+    ++joined;
+  }
+  const size_t left = current.size() + joined - next.size();
+  {
+    // One step for queries: a completed flush's block joins as its frozen head leaves.
+    std::unique_lock lock(sources_mu_);
+    blocks_ = std::move(next);
+    if (completing != nullptr) std::erase(frozen_, completing->head);
+  }
+  adopted_ = list;
+  if (completing == nullptr && (joined > 0 || left > 0))
+    spdlog::info("block list version {}: {} blocks joined, {} left", list.version, joined, left);
+}
+
+Status Db::Refresh() {
+  std::lock_guard flush_lock(flush_mu_);
+  TB_ASSIGN_OR_RETURN(std::optional<BlockList> list, block_lists_.LoadIfChanged(adopted_.version));
+  if (list) Adopt(*list, nullptr);
+  return Status::Ok();
+}
+
+uint64_t Db::ExpiredBefore(std::chrono::system_clock::time_point now) const {
+  if (options_.retention.count() <= 0) return 0;
+  const auto since_epoch = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch());
+  const auto retention = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.retention);
+  return since_epoch > retention ? static_cast<uint64_t>((since_epoch - retention).count()) : 0;
+}
+
+uint64_t Db::ExpiredBefore() const { return ExpiredBefore(options_.clock()); }
+
+Status Db::ApplyRetention(std::chrono::system_clock::time_point now) {
+  const uint64_t cutoff = ExpiredBefore(now);
+  if (cutoff == 0) return Status::Ok();
+  std::lock_guard flush_lock(flush_mu_);
+  std::set<std::string> expired;
+  for (const auto& meta : adopted_.blocks)
+    if (meta.max_span_start < cutoff) expired.insert(meta.block_id);
+  if (expired.empty()) return Status::Ok();
+  TB_ASSIGN_OR_RETURN(BlockList list, block_lists_.Update({}, expired));
+  Adopt(list, nullptr);
+  spdlog::info("retention: {} blocks whose spans all started before {} ns left the block list", expired.size(), cutoff);
+  return Status::Ok();
+}
+
+void Db::BackgroundLoop() {
+  using Clock = std::chrono::steady_clock;
+  const auto every = [](std::chrono::milliseconds interval) {
+    return interval.count() > 0 ? Clock::now() + interval : Clock::time_point::max();
+  };
+  Clock::time_point next_refresh = every(options_.blocklist_refresh_interval);
+  const auto report = [this](std::string_view what, const Status& s) {
+    if (s.ok()) return;
+    if (stopping_) {
+      spdlog::info("{} abandoned at shutdown", what);
+    } else {
+      spdlog::error("{} failed (will retry): {}", what, s.ToString());
+    }
+  };
   std::unique_lock lock(loop_mu_);
   while (!stopping_) {
     loop_cv_.wait_for(lock, std::chrono::milliseconds(200));
     if (stopping_) break;
     lock.unlock();
-    bool due;
-    {
-      std::lock_guard flush_lock(flush_mu_);
-      due = FlushDue();
-    }
-    if (due) {
-      Status s = Flush();
-      if (!s.ok() && stopping_) {
-        spdlog::info("flush abandoned at shutdown; its spans are replayed from the WAL on start");
-      } else if (!s.ok()) {
-        spdlog::error("flush failed (will retry): {}", s.ToString());
+    if (options_.background_flush) {
+      bool due;
+      {
+        std::lock_guard flush_lock(flush_mu_);
+        due = FlushDue();
       }
+      // The WAL keeps the spans of a flush abandoned at shutdown; they are replayed on start.
+      if (due) report("flush", Flush());
+    }
+    if (Clock::now() >= next_refresh) {
+      report("block list refresh", Refresh());
+      report("retention", ApplyRetention(options_.clock()));
+      next_refresh = every(options_.blocklist_refresh_interval);
     }
     lock.lock();
   }
@@ -247,6 +330,8 @@ Status Db::Purge() {
       blocks_.clear();
     }
     pending_.clear();
+    adopted_ = BlockList{};
+    unreadable_.clear();
     cache_.Clear();
     TB_ASSIGN_OR_RETURN(auto objects, objstore::ListAll(*store_, TenantPrefix(options_.tenant)));
     std::vector<std::string> keys;
@@ -261,7 +346,7 @@ Status Db::Close() {
     stopping_ = true;
   }
   loop_cv_.notify_all();
-  if (flusher_.joinable()) flusher_.join();
+  if (background_.joinable()) background_.join();
   return wal_ ? wal_->Close() : Status::Ok();
 }
 

@@ -15,9 +15,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -56,6 +58,16 @@ struct DbOptions {
   bool flush_every_write = false;
   uint64_t cache_bytes = 256ull << 20;  // index sections and pages of blocks, in memory
   block::BlockWriterOptions writer;
+  // How often the background loop re-reads the block list (Refresh), so that blocks published by
+  // other processes on the same bucket join the queries and blocks they retired leave them. 0: only
+  // explicit Refresh() calls (and this process's own publications) change the set.
+  std::chrono::milliseconds blocklist_refresh_interval{std::chrono::seconds(15)};
+  // Spans that started longer ago than this are expired: never returned (the query engine hides
+  // them), dropped on WAL replay, and blocks holding nothing else leave the block list
+  // (ApplyRetention). 0 keeps everything.
+  std::chrono::milliseconds retention{0};
+  // The wall clock retention is measured against; tests substitute their own.
+  std::function<std::chrono::system_clock::time_point()> clock = [] { return std::chrono::system_clock::now(); };
 };
 
 struct DbStats {
@@ -68,7 +80,7 @@ struct DbStats {
 class Db {
  public:
   // Recovers: reads the block list (repairing it from a LIST of blocks/), replays the WAL records
-  // no block holds, and starts the background flusher.
+  // no block holds (minus expired spans), and starts the background loop.
   static Result<std::unique_ptr<Db>> Open(const DbOptions& options, std::shared_ptr<objstore::ObjectStore> store);
   ~Db();
 
@@ -77,9 +89,23 @@ class Db {
 
   // Writes the active head as a block and returns once the block is durable and published.
   Status Flush();
+  // Re-reads the newest block list when it changed (an unchanged list costs one LIST) and adopts
+  // it: readers of blocks new to this process join the query sources, readers of blocks no longer
+  // listed leave them. A query keeps the sources it started with, so a block leaving never fails
+  // a running query (deleting its objects is left for after a grace period).
+  Status Refresh();
+  // Unpublishes the blocks whose every span started before `now` - retention (their newest span
+  // start is older): one new block-list version without them. Judged on the adopted block list, so
+  // it costs no request when no block has expired; the background loop calls it on every refresh.
+  // Their objects stay in the bucket for now: nothing deletes unlisted blocks yet
+  // (docs/format/bucket.md). A no-op without retention.
+  Status ApplyRetention(std::chrono::system_clock::time_point now);
+  // Unix nanoseconds before which spans are expired (retention), per options().clock; 0 when
+  // nothing expires.
+  uint64_t ExpiredBefore() const;
   // Deletes every span: head, WAL, blocks and block list.
   Status Purge();
-  // Stops the flusher and closes the WAL (the head is not flushed: the WAL holds it). A block being
+  // Stops the background loop and closes the WAL (the head is not flushed: the WAL holds it). A block being
   // built is abandoned, so a stop never waits for a large head to be encoded; a flush called
   // afterwards fails with UNAVAILABLE and writes nothing.
   Status Close();
@@ -99,6 +125,7 @@ class Db {
   explicit Db(const DbOptions& options, std::shared_ptr<objstore::ObjectStore> store);
   Status Recover();
   query::SourceList Sources() const;
+  uint64_t ExpiredBefore(std::chrono::system_clock::time_point now) const;
   std::shared_ptr<head::Head> NewHead() const;
   std::string NewBlockId();
   // A frozen head on its way to a block; kept across failed attempts.
@@ -109,7 +136,13 @@ class Db {
     std::optional<block::BlockMeta> written;  // set once data, index and meta are stored
   };
   Status WriteBlock(PendingFlush* pending);
-  void FlushLoop();
+  // Makes `list` the set of block readers (reusing the readers of blocks already held) and, in the
+  // same step for queries, takes `completing`'s frozen head out of the sources when it is set. The
+  // blocks of other pending flushes are left out even if listed: their frozen heads still serve
+  // their spans, and each joins with its own WriteBlock. Requires flush_mu_.
+  void Adopt(const BlockList& list, const PendingFlush* completing);
+  // Flushes when due; refreshes the block list and applies retention every refresh interval.
+  void BackgroundLoop();
   bool FlushDue() const;
 
   const DbOptions options_;
@@ -130,14 +163,16 @@ class Db {
   std::vector<std::shared_ptr<block::BlockReader>> blocks_;  // GUARDED_BY(sources_mu_)
   std::deque<PendingFlush> pending_;                         // GUARDED_BY(flush_mu_); oldest first
   uint64_t covered_through_ = 0;                             // GUARDED_BY(flush_mu_)
+  BlockList adopted_;                                        // GUARDED_BY(flush_mu_); the newest version seen
+  std::set<std::string> unreadable_;                         // GUARDED_BY(flush_mu_); format too new, logged
   std::chrono::steady_clock::time_point active_since_;       // GUARDED_BY(flush_mu_)
 
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;
-  // Set under loop_mu_ (for the flusher's wait); read without it by a block build, which gives up
+  // Set under loop_mu_ (for the loop's wait); read without it by a block build, which gives up
   // at shutdown rather than hold the process: the WAL still holds its spans.
   std::atomic<bool> stopping_ = false;
-  std::thread flusher_;
+  std::thread background_;
 };
 
 }  // namespace tb::db

@@ -86,7 +86,18 @@ class DbTest : public ::testing::Test {
     o.background_flush = false;
     o.head_memory_budget_bytes = 256 << 20;
     o.flush_every_write = flush_every_write_;
+    o.blocklist_refresh_interval = std::chrono::milliseconds(0);  // tests call Refresh()
+    o.retention = retention_;
+    o.clock = [this] { return now_; };
     return o;
+  }
+  // A second process on the same store: its own data dir (WAL, instance ID).
+  std::unique_ptr<Db> OpenOther(std::shared_ptr<objstore::ObjectStore> store, const std::string& name) {
+    DbOptions o = Options();
+    o.data_dir = (dir_ / name).string();
+    auto db = Db::Open(o, std::move(store));
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    return db.ok() ? std::move(*db) : nullptr;
   }
   void Open(std::shared_ptr<objstore::ObjectStore> store) {
     db_.reset();
@@ -106,6 +117,8 @@ class DbTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   bool flush_every_write_ = false;
+  std::chrono::milliseconds retention_{0};
+  std::chrono::system_clock::time_point now_ = std::chrono::system_clock::now();
   std::shared_ptr<objstore::MemoryStore> memory_ = std::make_shared<objstore::MemoryStore>();
   std::unique_ptr<Db> db_;
 };
@@ -458,6 +471,262 @@ TEST_F(DbTest, QueriesOverManyBlocksReadThemInParallel) {
   EXPECT_EQ(spans.size(), 8u);  // one span in each block
   // Sequential reads would take at least 8 blocks × 2 reads × 50 ms = 800 ms.
   EXPECT_LT(elapsed, 4 * delay) << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms";
+}
+
+// Two processes on one bucket: what one publishes, the other serves after a refresh, and a block
+// that leaves the list leaves its queries, but not one that already started.
+TEST_F(DbTest, AnotherProcessFollowsTheBlockListThroughRefresh) {
+  Open(memory_);
+  std::unique_ptr<Db> reader = OpenOther(memory_, "reader");
+  ASSERT_NE(reader, nullptr);
+  Ingest(Batch("a", {MakeSpan(1, 1, 100), MakeSpan(2, 1, 100)}));
+  ASSERT_TRUE(db_->Flush().ok());
+  EXPECT_EQ(reader->Stats().blocks, 0u);
+  EXPECT_TRUE(SpansOf(reader->engine(), {Trace(1)}).empty());
+  ASSERT_TRUE(reader->Refresh().ok());
+  EXPECT_EQ(reader->Stats().blocks, 1u);
+  EXPECT_EQ(SpansOf(reader->engine(), {Trace(1), Trace(2)}).size(), 2u);
+  EXPECT_EQ(*reader->engine().Services(), std::vector<std::string>{"a"});
+
+  // The writer's next block joins; the reader's earlier reader object is kept (its cache warm).
+  Ingest(Batch("b", {MakeSpan(3, 1, 200)}));
+  ASSERT_TRUE(db_->Flush().ok());
+  ASSERT_TRUE(reader->Refresh().ok());
+  EXPECT_EQ(reader->Stats().blocks, 2u);
+  EXPECT_EQ(SpansOf(reader->engine(), {Trace(1), Trace(2), Trace(3)}).size(), 3u);
+
+  // The first block leaves the list while a query is reading: that query still gets both of its
+  // traces; the next query sees neither.
+  BlockListStore lists(memory_.get(), "default");
+  auto list = lists.LoadLatest();
+  ASSERT_TRUE(list.ok());
+  const auto first =
+      std::find_if(list->blocks.begin(), list->blocks.end(), [](const auto& m) { return m.min_span_start == 100; });
+  ASSERT_NE(first, list->blocks.end());
+  ASSERT_TRUE(lists.Update({}, {first->block_id}).ok());
+  size_t during = 0;
+  ASSERT_TRUE(reader->engine()
+                  .GetTraces({Trace(1), Trace(2)},
+                             [&](const model::TraceId&, model::Traces&& t) {
+                               during += t.SpanCount();
+                               return reader->Refresh();  // drops the block mid-query
+                             })
+                  .ok());
+  EXPECT_EQ(during, 2u);
+  EXPECT_EQ(reader->Stats().blocks, 1u);
+  EXPECT_TRUE(SpansOf(reader->engine(), {Trace(1), Trace(2)}).empty());
+  EXPECT_EQ(SpansOf(reader->engine(), {Trace(3)}).size(), 1u);
+
+  // The writer follows too: its own blocks are neither doubled nor lost.
+  ASSERT_TRUE(db_->Refresh().ok());
+  EXPECT_EQ(db_->Stats().blocks, 1u);
+  EXPECT_EQ(SpansOf(db_->engine(), {Trace(1), Trace(2), Trace(3)}).size(), 1u);
+}
+
+TEST_F(DbTest, RefreshOfAnUnchangedListCostsOneRequest) {
+  auto meter = std::make_shared<objstore::MeteringStore>(memory_);
+  Open(meter);
+  Ingest(Batch("a", {MakeSpan(1, 1, 100)}));
+  ASSERT_TRUE(db_->Flush().ok());
+  meter->Reset();
+  ASSERT_TRUE(db_->Refresh().ok());  // its own flush already adopted the newest version
+  EXPECT_EQ(meter->snapshot().requests(), 1u);
+  EXPECT_EQ(meter->snapshot().lists, 1u);
+}
+
+// Both processes write; each sees the other's blocks and its own exactly once, and so does a
+// flush that publishes on top of a version it had not seen.
+TEST_F(DbTest, TwoWritersSeeEachOthersBlocksExactlyOnce) {
+  Open(memory_);
+  std::unique_ptr<Db> other = OpenOther(memory_, "other");
+  ASSERT_NE(other, nullptr);
+  Ingest(Batch("a", {MakeSpan(1, 1, 100), MakeSpan(3, 1, 100)}));
+  ASSERT_TRUE(db_->Flush().ok());
+  ASSERT_TRUE(other->ingester().Ingest(Batch("b", {MakeSpan(2, 1, 200), MakeSpan(3, 2, 200)})).ok());
+  ASSERT_TRUE(other->Flush().ok());  // publishes on top of db_'s block, and adopts both
+  EXPECT_EQ(other->Stats().blocks, 2u);
+  ASSERT_TRUE(db_->Refresh().ok());
+  ASSERT_TRUE(db_->Refresh().ok());
+  for (Db* db : {db_.get(), other.get()}) {
+    EXPECT_EQ(db->Stats().blocks, 2u);
+    EXPECT_EQ(SpansOf(db->engine(), {Trace(1), Trace(2), Trace(3)}).size(), 4u);
+  }
+}
+
+// Publishing prunes old block-list versions, so the LIST behind a refresh stays one page.
+TEST_F(DbTest, PublishingKeepsFewBlockListVersions) {
+  Open(memory_);
+  for (int i = 0; i < 40; ++i) {
+    Ingest(Batch("a", {MakeSpan(static_cast<uint8_t>(i), 1, 100)}));
+    ASSERT_TRUE(db_->Flush().ok());
+  }
+  auto versions = objstore::ListAll(*memory_, "tenants/default/blocklist/");
+  ASSERT_TRUE(versions.ok());
+  EXPECT_LE(versions->size(), 2 * BlockListStore::kKeptVersions);
+  EXPECT_GE(versions->size(), BlockListStore::kKeptVersions);
+  EXPECT_EQ(BlockListStore(memory_.get(), "default").LoadLatest()->blocks.size(), 40u);
+}
+
+constexpr uint64_t kNanosPerMinute = 60'000'000'000;
+
+uint64_t UnixNanos(std::chrono::system_clock::time_point t) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
+// Retention 1 h. Expired spans are hidden wherever they are (head or blocks, in a block that also
+// holds live spans), so a trace of expired spans only is unknown, a trace with live spans comes
+// back with those only, and names of expired data leave the lists.
+TEST_F(DbTest, RetentionHidesExpiredSpansFromEveryQuery) {
+  retention_ = std::chrono::hours(1);
+  Open(memory_);
+  const uint64_t now = UnixNanos(now_);
+  const uint64_t old = now - 120 * kNanosPerMinute, recent = now - 10 * kNanosPerMinute;
+  model::Span old_root = MakeSpan(1, 1, old);
+  model::Span live_child = MakeSpan(1, 2, recent);
+  live_child.parent_span_id = old_root.span_id;
+  Ingest(Batch("old", {old_root, MakeSpan(2, 1, old)}));
+  Ingest(Batch("live", {live_child, MakeSpan(3, 1, recent)}));
+  ASSERT_TRUE(db_->Flush().ok());                           // one block, partly expired
+  Ingest(Batch("old-in-head", {MakeSpan(4, 1, old)}));      // the head: expired
+  Ingest(Batch("live-in-head", {MakeSpan(5, 1, recent)}));  // the head: live
+
+  const auto spans = SpansOf(db_->engine(), {Trace(1), Trace(2), Trace(3), Trace(4), Trace(5)});
+  EXPECT_EQ(spans.size(), 3u);
+  for (const auto& [trace, span, start] : spans) EXPECT_EQ(start, recent);
+  EXPECT_EQ(*db_->engine().Services(), (std::vector<std::string>{"live", "live-in-head"}));
+  EXPECT_TRUE(db_->engine().Operations("old", "")->empty());
+  EXPECT_TRUE(db_->engine().Operations("old-in-head", "")->empty());
+  EXPECT_FALSE(db_->engine().Operations("live", "")->empty());
+
+  query::TraceQuery q;
+  q.service_name = "old";
+  EXPECT_TRUE(db_->engine().FindTraceIds(q)->empty());
+  q.service_name = "live";
+  auto hits = db_->engine().FindTraceIds(q);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->size(), 2u);  // traces 1 and 3
+  std::vector<model::TraceId> found;
+  ASSERT_TRUE(db_->engine()
+                  .FindTraces({},
+                              [&](const model::TraceId& id, model::Traces&& t) {
+                                found.push_back(id);
+                                EXPECT_GT(t.SpanCount(), 0u);
+                                return Status::Ok();
+                              })
+                  .ok());
+  std::sort(found.begin(), found.end());
+  EXPECT_EQ(found, (std::vector<model::TraceId>{Trace(1), Trace(3), Trace(5)}));
+
+  // Time passes: everything expires.
+  now_ += std::chrono::hours(2);
+  EXPECT_TRUE(SpansOf(db_->engine(), {Trace(1), Trace(3), Trace(5)}).empty());
+  EXPECT_TRUE(db_->engine().Services()->empty());
+}
+
+TEST_F(DbTest, ApplyRetentionUnpublishesBlocksWhoseSpansAllExpired) {
+  retention_ = std::chrono::hours(1);
+  Open(memory_);
+  const uint64_t now = UnixNanos(now_);
+  Ingest(Batch("a", {MakeSpan(1, 1, now - 180 * kNanosPerMinute)}));
+  ASSERT_TRUE(db_->Flush().ok());
+  Ingest(Batch("b", {MakeSpan(2, 1, now - 90 * kNanosPerMinute)}));
+  ASSERT_TRUE(db_->Flush().ok());
+  Ingest(Batch("c", {MakeSpan(3, 1, now - 10 * kNanosPerMinute)}));
+  ASSERT_TRUE(db_->Flush().ok());
+  BlockListStore lists(memory_.get(), "default");
+  ASSERT_EQ(lists.LoadLatest()->blocks.size(), 3u);
+
+  ASSERT_TRUE(db_->ApplyRetention(now_).ok());
+  auto list = lists.LoadLatest();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->blocks.size(), 1u);
+  EXPECT_EQ(list->blocks[0].min_span_start, now - 10 * kNanosPerMinute);
+  EXPECT_EQ(db_->Stats().blocks, 1u);
+
+  // Nothing more to do: no new version.
+  ASSERT_TRUE(db_->ApplyRetention(now_).ok());
+  EXPECT_EQ(lists.LoadLatest()->version, list->version);
+  // Two hours on, the last block goes too.
+  ASSERT_TRUE(db_->ApplyRetention(now_ + std::chrono::hours(2)).ok());
+  EXPECT_TRUE(lists.LoadLatest()->blocks.empty());
+}
+
+TEST_F(DbTest, WalReplayDropsExpiredSpans) {
+  Open(memory_);  // no retention yet
+  const uint64_t now = UnixNanos(now_);
+  Ingest(Batch("a", {MakeSpan(1, 1, now - 180 * kNanosPerMinute), MakeSpan(2, 1, now - 10 * kNanosPerMinute)}));
+  retention_ = std::chrono::hours(1);
+  Open(memory_);  // replays the WAL with retention
+  EXPECT_EQ(db_->Stats().active_head.spans, 1u);
+  EXPECT_EQ(SpansOf(db_->engine(), {Trace(1), Trace(2)}).size(), 1u);
+}
+
+// Six blocks an hour apart, opened cold behind a store that records the key of every GET.
+class ManyBlocksTest : public DbTest {
+ protected:
+  static constexpr uint64_t kHour = 3'600'000'000'000;
+  void SetUp() override {
+    DbTest::SetUp();
+    Open(memory_);
+    for (uint8_t b = 1; b <= 6; ++b) {
+      Ingest(Batch("svc", {MakeSpan(b, 1, b * kHour)}));
+      ASSERT_TRUE(db_->Flush().ok());
+    }
+    auto lists = BlockListStore(memory_.get(), "default").LoadLatest();
+    ASSERT_TRUE(lists.ok());
+    for (const auto& meta : lists->blocks)
+      prefix_of_hour_[meta.min_span_start / kHour] = BlockPrefix("default", meta.block_id);
+    recorder_ = std::make_shared<objstore::FaultStore>(memory_);
+    recorder_->FailWhen(
+        [this](objstore::StoreOp op, std::string_view key) {
+          if (op == objstore::StoreOp::kGet) gets_.emplace_back(key);  // under the store's lock
+          return false;
+        },
+        Status::Internal("never injected"));
+    Open(recorder_);  // cold: nothing cached
+    gets_.clear();
+  }
+  // Whether every GET since the last clear read block `hour`'s objects.
+  bool OnlyBlockRead(uint64_t hour) const {
+    return std::all_of(gets_.begin(), gets_.end(),
+                       [&](const std::string& key) { return key.starts_with(prefix_of_hour_.at(hour)); });
+  }
+
+  std::map<uint64_t, std::string> prefix_of_hour_;
+  std::shared_ptr<objstore::FaultStore> recorder_;
+  std::vector<std::string> gets_;
+};
+
+TEST_F(ManyBlocksTest, ASearchNeverOpensBlocksOutsideItsWindow) {
+  query::TraceQuery q;
+  q.service_name = "svc";
+  q.start_time_min_unix_nano = 3 * kHour - 1;
+  q.start_time_max_unix_nano = 3 * kHour + 1;
+  auto hits = db_->engine().FindTraceIds(q);
+  ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].trace_id, Trace(3));
+  EXPECT_FALSE(gets_.empty());
+  EXPECT_TRUE(OnlyBlockRead(3)) << gets_.size() << " GETs, the first " << gets_[0];
+
+  // Dependencies over a window are judged from the metas too.
+  gets_.clear();
+  ASSERT_TRUE(db_->engine().Dependencies(5 * kHour - 1, 5 * kHour + 2000).ok());
+  EXPECT_TRUE(OnlyBlockRead(5)) << gets_.size() << " GETs";
+}
+
+// Trace by ID: once a block's trace table (with its bloom) is loaded, a lookup skips the block
+// without a GET when the bloom or the table rules the trace out.
+TEST_F(ManyBlocksTest, TraceByIdReadsOnlyTheHoldingBlockOnceTraceTablesAreLoaded) {
+  EXPECT_EQ(SpansOf(db_->engine(), {Trace(1)}).size(), 1u);
+  EXPECT_GE(gets_.size(), 6u);  // cold: every block's trace table
+  gets_.clear();
+  EXPECT_EQ(SpansOf(db_->engine(), {Trace(5)}).size(), 1u);
+  EXPECT_TRUE(OnlyBlockRead(5));
+  EXPECT_LE(gets_.size(), 1u);  // the trace's page
+  gets_.clear();
+  EXPECT_TRUE(SpansOf(db_->engine(), {Trace(99)}).empty());
+  EXPECT_TRUE(gets_.empty());
 }
 
 }  // namespace

@@ -200,10 +200,12 @@ Status Ingester::Purge(const std::function<Status()>& also) {
 }
 
 Result<std::unique_ptr<wal::Wal>> Ingester::RecoverWal(const wal::Options& options, uint64_t covered_through,
+                                                       uint64_t expired_before, uint64_t* expired_spans,
                                                        head::Head* head, wal::ReplayStats* stats) {
+  *expired_spans = 0;
   return wal::Wal::Open(
       options,
-      [head, covered_through](uint64_t sequence, std::string_view payload) -> Status {
+      [head, covered_through, expired_before, expired_spans](uint64_t sequence, std::string_view payload) -> Status {
         if (sequence <= covered_through) return Status::Ok();  // already in a block
         auto batch = wire::DecodeOtlpProtobuf(payload);
         if (!batch.ok()) {
@@ -211,7 +213,8 @@ Result<std::unique_ptr<wal::Wal>> Ingester::RecoverWal(const wal::Options& optio
           return Status::DataLoss("WAL record " + std::to_string(sequence) +
                                   " does not decode: " + batch.status().message());
         }
-        head->Insert(std::move(*batch), {});
+        if (expired_before > 0) *expired_spans += batch->DropSpansStartedBefore(expired_before);
+        if (!batch->resource_spans.empty()) head->Insert(std::move(*batch), {});
         return Status::Ok();
       },
       stats);

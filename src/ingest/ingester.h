@@ -74,8 +74,10 @@ class Ingester {
 
   // Replays the WAL records after `covered_through` (those before are in blocks) into `head` and
   // opens the WAL for appends. Replay ignores the memory budget: everything acknowledged before a
-  // crash is served after it.
+  // crash is served after it, except spans that started before `expired_before` (retention; 0
+  // keeps all), which are dropped and counted in `*expired_spans`.
   static Result<std::unique_ptr<wal::Wal>> RecoverWal(const wal::Options& options, uint64_t covered_through,
+                                                      uint64_t expired_before, uint64_t* expired_spans,
                                                       head::Head* head, wal::ReplayStats* stats);
 
   const Limits& limits() const { return limits_; }

@@ -45,7 +45,7 @@ class IngesterTest : public ::testing::Test {
     wal::Options options;
     options.dir = dir_.string();
     wal::ReplayStats stats;
-    auto wal = Ingester::RecoverWal(options, covered_through_, head_.get(), &stats);
+    auto wal = Ingester::RecoverWal(options, covered_through_, expired_before_, &expired_spans_, head_.get(), &stats);
     ASSERT_TRUE(wal.ok()) << wal.status().ToString();
     wal_ = std::move(*wal);
     ingester_ = std::make_unique<Ingester>(limits, head_, wal_.get());
@@ -74,6 +74,8 @@ class IngesterTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   uint64_t covered_through_ = 0;  // WAL records a block would already hold
+  uint64_t expired_before_ = 0;   // retention: spans that started earlier are not replayed
+  uint64_t expired_spans_ = 0;    // how many the last replay dropped
   std::shared_ptr<head::Head> head_;
   std::unique_ptr<wal::Wal> wal_;
   std::unique_ptr<Ingester> ingester_;
@@ -201,6 +203,29 @@ TEST_F(IngesterTest, CutFreezesTheHeadAndReplaySkipsCoveredRecords) {
   Open();
   EXPECT_EQ(head_->Stats().spans, 1u);
   EXPECT_EQ(head_->SpanCount(model::TraceId{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3}), 1u);
+}
+
+TEST_F(IngesterTest, ReplayDropsSpansOlderThanRetention) {
+  Open();
+  model::Traces mixed = OneSpan(1, 1);  // starts at 100 and at 300: one span expires, its trace stays
+  mixed.resource_spans[0].scope_spans[0].spans[0].start_time_unix_nano = 100;
+  auto later = mixed.resource_spans[0].scope_spans[0].spans[0];
+  later.span_id[7] = 2;
+  later.start_time_unix_nano = 300;
+  mixed.resource_spans[0].scope_spans[0].spans.push_back(later);
+  model::Traces old = OneSpan(2, 1);  // starts at 100: the whole record expires
+  old.resource_spans[0].scope_spans[0].spans[0].start_time_unix_nano = 100;
+  ASSERT_TRUE(ingester_->Ingest(std::move(mixed)).ok());
+  ASSERT_TRUE(ingester_->Ingest(std::move(old)).ok());
+  expired_before_ = 200;
+  Open();
+  EXPECT_EQ(expired_spans_, 2u);
+  EXPECT_EQ(head_->Stats().spans, 1u);
+  model::Traces t;
+  ASSERT_TRUE(head_->ReadTrace(model::TraceId{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, &t).ok());
+  ASSERT_EQ(t.SpanCount(), 1u);
+  EXPECT_EQ(t.resource_spans[0].scope_spans[0].spans[0].start_time_unix_nano, 300u);
+  EXPECT_EQ(head_->SpanCount(model::TraceId{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}), 0u);
 }
 
 TEST(ApplySpanLimitsTest, TrimsAndCounts) {

@@ -26,6 +26,17 @@ size_t Traces::SpanCount() const {
   return n;
 }
 
+size_t Traces::DropSpansStartedBefore(uint64_t unix_nano) {
+  size_t dropped = 0;
+  for (auto& rs : resource_spans) {
+    for (auto& ss : rs.scope_spans)
+      dropped += std::erase_if(ss.spans, [&](const Span& s) { return s.start_time_unix_nano < unix_nano; });
+    std::erase_if(rs.scope_spans, [](const ScopeSpans& ss) { return ss.spans.empty(); });
+  }
+  std::erase_if(resource_spans, [](const ResourceSpans& rs) { return rs.scope_spans.empty(); });
+  return dropped;
+}
+
 std::string_view ServiceName(const Resource& resource) {
   for (const auto& kv : resource.attributes) {
     if (kv.key == "service.name" && kv.value.type() == AnyValue::Type::kString) return kv.value.string_value();

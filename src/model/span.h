@@ -163,6 +163,9 @@ struct ResourceSpans {
 struct Traces {
   std::vector<ResourceSpans> resource_spans;
   size_t SpanCount() const;
+  // Removes the spans that started before `unix_nano` (retention), and the scopes and resources
+  // left without spans; returns how many spans it removed.
+  size_t DropSpansStartedBefore(uint64_t unix_nano);
   bool operator==(const Traces&) const = default;
 };
 

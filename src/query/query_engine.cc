@@ -55,10 +55,30 @@ Status ToleratingDataLoss(Status s) {
 
 Status QueryEngine::ForEachSource(const SourceList& sources,
                                   const std::function<Status(const TraceSource&, size_t)>& fn) const {
-  return ParallelFor(sources.size(), max_parallel_, [&](size_t i) { return ToleratingDataLoss(fn(*sources[i], i)); });
+  return ParallelFor(sources.size(), options_.max_parallel,
+                     [&](size_t i) { return ToleratingDataLoss(fn(*sources[i], i)); });
 }
 
-Result<model::Traces> QueryEngine::ReadTrace(const SourceList& sources, const model::TraceId& id) const {
+SourceList QueryEngine::Overlapping(const SourceList& sources, uint64_t min_unix_nano, uint64_t max_unix_nano) {
+  SourceList out;
+  for (const auto& source : sources) {
+    const std::optional<StartTimeRange> range = source->StartTimes();
+    if (!range || (range->max_unix_nano >= min_unix_nano && range->min_unix_nano <= max_unix_nano))
+      out.push_back(source);
+  }
+  return out;
+}
+
+Result<bool> QueryEngine::AnyMatch(const SourceList& sources, const TraceQuery& query) const {
+  const SpanMatcher matcher(query);
+  std::vector<std::vector<TraceHit>> hits(sources.size());
+  TB_RETURN_IF_ERROR(
+      ForEachSource(sources, [&](const TraceSource& s, size_t i) { return s.FindTraces(matcher, 1, &hits[i]); }));
+  return std::any_of(hits.begin(), hits.end(), [](const auto& h) { return !h.empty(); });
+}
+
+Result<model::Traces> QueryEngine::ReadTrace(const SourceList& sources, const model::TraceId& id,
+                                             uint64_t expired_before) const {
   // Sources that rule the trace out are not asked. A thread costs more than a read from memory (and
   // on a busy machine waits for a core), so the reads run on this thread unless two or more may
   // wait on storage: then each of those gets a task, and the in-memory reads share one.
@@ -77,7 +97,7 @@ Result<model::Traces> QueryEngine::ReadTrace(const SourceList& sources, const mo
   std::vector<model::Traces> parts(sources.size());
   const auto read = [&](size_t i) { return ToleratingDataLoss(sources[i]->ReadTrace(id, &parts[i])); };
   const size_t tasks = waiting.size() + (in_memory.empty() ? 0 : 1);
-  TB_RETURN_IF_ERROR(ParallelFor(tasks, max_parallel_, [&](size_t task) -> Status {
+  TB_RETURN_IF_ERROR(ParallelFor(tasks, options_.max_parallel, [&](size_t task) -> Status {
     if (task < waiting.size()) return read(waiting[task]);
     Status first_error;
     for (size_t i : in_memory) {
@@ -89,13 +109,15 @@ Result<model::Traces> QueryEngine::ReadTrace(const SourceList& sources, const mo
   model::Traces trace;
   for (auto& part : parts)
     for (auto& rs : part.resource_spans) trace.resource_spans.push_back(std::move(rs));
+  if (expired_before > 0) trace.DropSpansStartedBefore(expired_before);
   return trace;
 }
 
 Status QueryEngine::GetTraces(const std::vector<model::TraceId>& ids, const TraceSink& sink) const {
-  const SourceList sources = sources_();
+  const uint64_t expired_before = ExpiredBefore();
+  const SourceList sources = Overlapping(sources_(), expired_before, UINT64_MAX);
   for (const auto& id : ids) {
-    TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(sources, id));
+    TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(sources, id, expired_before));
     if (trace.resource_spans.empty()) continue;
     TB_RETURN_IF_ERROR(sink(id, std::move(trace)));
   }
@@ -103,10 +125,17 @@ Status QueryEngine::GetTraces(const std::vector<model::TraceId>& ids, const Trac
 }
 
 Result<std::vector<TraceHit>> QueryEngine::FindTraceIds(const TraceQuery& query) const {
-  SpanMatcher matcher(query);
+  // Expired spans never match: the window starts no earlier than retention.
+  TraceQuery unexpired = query;
+  const uint64_t expired_before = ExpiredBefore();
+  if (expired_before > unexpired.start_time_min_unix_nano.value_or(0))
+    unexpired.start_time_min_unix_nano = expired_before;
+  SpanMatcher matcher(unexpired);
   if (!matcher.satisfiable()) return std::vector<TraceHit>{};
   const size_t limit = query.Limit();
-  const SourceList sources = sources_();
+  // Sources outside the window are not opened; a trace's range is completed from those in it.
+  const SourceList sources = Overlapping(sources_(), unexpired.start_time_min_unix_nano.value_or(0),
+                                         unexpired.start_time_max_unix_nano.value_or(UINT64_MAX));
   std::vector<std::vector<TraceHit>> per_source(sources.size());
   TB_RETURN_IF_ERROR(ForEachSource(
       sources, [&](const TraceSource& s, size_t i) { return s.FindTraces(matcher, limit, &per_source[i]); }));
@@ -153,37 +182,73 @@ Result<std::vector<TraceHit>> QueryEngine::FindTraceIds(const TraceQuery& query)
 
 Status QueryEngine::FindTraces(const TraceQuery& query, const TraceSink& sink) const {
   TB_ASSIGN_OR_RETURN(std::vector<TraceHit> hits, FindTraceIds(query));
-  const SourceList sources = sources_();
+  const uint64_t expired_before = ExpiredBefore();
+  const SourceList sources = Overlapping(sources_(), expired_before, UINT64_MAX);
   for (const auto& h : hits) {
-    TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(sources, h.trace_id));
-    if (trace.resource_spans.empty()) continue;  // purged meanwhile
+    TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(sources, h.trace_id, expired_before));
+    if (trace.resource_spans.empty()) continue;  // purged or expired meanwhile
     TB_RETURN_IF_ERROR(sink(h.trace_id, std::move(trace)));
   }
   return Status::Ok();
 }
 
-Result<std::vector<std::string>> QueryEngine::Services() const {
-  const SourceList sources = sources_();
-  std::vector<std::set<std::string>> per_source(sources.size());
+template <typename T>
+Result<std::vector<T>> QueryEngine::CollectUnexpired(
+    const std::function<Status(const TraceSource&, std::set<T>*)>& collect,
+    const std::function<TraceQuery(const T&)>& query_for) const {
+  const uint64_t expired_before = ExpiredBefore();
+  const SourceList sources = Overlapping(sources_(), expired_before, UINT64_MAX);
+  std::vector<std::set<T>> per_source(sources.size());
   TB_RETURN_IF_ERROR(
-      ForEachSource(sources, [&](const TraceSource& s, size_t i) { return s.Services(&per_source[i]); }));
-  std::set<std::string> all;
-  for (auto& set : per_source) all.merge(set);
-  return std::vector<std::string>(all.begin(), all.end());
+      ForEachSource(sources, [&](const TraceSource& s, size_t i) { return collect(s, &per_source[i]); }));
+  std::set<T> all, unsure;
+  SourceList partly_expired;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const std::optional<StartTimeRange> range = sources[i]->StartTimes();
+    if (expired_before == 0 || (range && range->min_unix_nano >= expired_before)) {
+      all.merge(per_source[i]);
+    } else {
+      unsure.merge(per_source[i]);
+      partly_expired.push_back(sources[i]);
+    }
+  }
+  for (const T& item : unsure) {
+    if (all.contains(item)) continue;
+    TraceQuery query = query_for(item);
+    query.start_time_min_unix_nano = expired_before;
+    query.search_depth = 1;
+    TB_ASSIGN_OR_RETURN(bool live, AnyMatch(partly_expired, query));
+    if (live) all.insert(item);
+  }
+  return std::vector<T>(all.begin(), all.end());
+}
+
+Result<std::vector<std::string>> QueryEngine::Services() const {
+  return CollectUnexpired<std::string>([](const TraceSource& s, std::set<std::string>* out) { return s.Services(out); },
+                                       [](const std::string& service) {
+                                         TraceQuery q;
+                                         q.service_name = service;
+                                         return q;
+                                       });
 }
 
 Result<std::vector<Operation>> QueryEngine::Operations(const std::string& service, const std::string& span_kind) const {
-  const SourceList sources = sources_();
-  std::vector<std::set<Operation>> per_source(sources.size());
-  TB_RETURN_IF_ERROR(ForEachSource(
-      sources, [&](const TraceSource& s, size_t i) { return s.Operations(service, span_kind, &per_source[i]); }));
-  std::set<Operation> all;
-  for (auto& set : per_source) all.merge(set);
-  return std::vector<Operation>(all.begin(), all.end());
+  return CollectUnexpired<Operation>(
+      [&](const TraceSource& s, std::set<Operation>* out) { return s.Operations(service, span_kind, out); },
+      [&](const Operation& op) {
+        TraceQuery q;
+        q.service_name = service;
+        q.operation_name = op.name;
+        q.attributes = {{"span.kind", op.span_kind}};
+        return q;
+      });
 }
 
 Result<DependencyCounts> QueryEngine::Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano) const {
-  TB_ASSIGN_OR_RETURN(DependencyCounts counts, CountCalls(sources_(), start_unix_nano, end_unix_nano));
+  // Only traces wholly inside the window count, so none with an expired span.
+  start_unix_nano = std::max(start_unix_nano, ExpiredBefore());
+  TB_ASSIGN_OR_RETURN(DependencyCounts counts, CountCalls(Overlapping(sources_(), start_unix_nano, end_unix_nano),
+                                                          start_unix_nano, end_unix_nano));
   // Jaeger's stores draw no edge from a service to itself (docs/jaeger-semantics.md §7). Sources
   // count every pair, so this rule is applied here, once, for every door that serves dependencies.
   std::erase_if(counts, [](const auto& edge) { return edge.first.first == edge.first.second; });

@@ -36,6 +36,15 @@ TraceSummary Summarize(const model::TraceId& id, const model::Traces& trace);
 
 using SourceList = std::vector<std::shared_ptr<const TraceSource>>;
 
+struct QueryEngineOptions {
+  size_t max_parallel = 16;  // sources asked at a time
+  // Retention: spans that started before expired_before() (unix ns; asked once per request) are
+  // expired, and no request returns them: trace reads leave them out (a trace of expired spans
+  // only is unknown), searches and dependencies look only at later spans, and a service or
+  // operation is listed only while a span of it is unexpired. Null (or 0): nothing expires.
+  std::function<uint64_t()> expired_before;
+};
+
 class QueryEngine {
  public:
   // `sources` is asked once per request, since flushes change the set between requests. Sources
@@ -43,13 +52,15 @@ class QueryEngine {
   // that may hold the trace (TraceSource::PlanReadTrace), and starts threads only when two or more
   // of them may wait on storage. A source that reports DATA_LOSS (a
   // corrupt block) is logged and left out of that answer; other errors fail the request.
-  explicit QueryEngine(std::function<SourceList()> sources, size_t max_parallel = 16)
-      : sources_(std::move(sources)), max_parallel_(max_parallel) {}
-  explicit QueryEngine(SourceList fixed) : QueryEngine([fixed] { return fixed; }) {}
+  explicit QueryEngine(std::function<SourceList()> sources, QueryEngineOptions options = {})
+      : sources_(std::move(sources)), options_(std::move(options)) {}
+  explicit QueryEngine(SourceList fixed, QueryEngineOptions options = {})
+      : QueryEngine([fixed] { return fixed; }, std::move(options)) {}
 
   // Streams each known trace in request order; unknown IDs are skipped.
   Status GetTraces(const std::vector<model::TraceId>& ids, const TraceSink& sink) const;
-  // Finds matching traces, newest first, at most query.Limit().
+  // Finds matching traces, newest first, at most query.Limit(). Sources whose start times miss the
+  // query's window are not asked, not even to complete the time range of a trace found elsewhere.
   Result<std::vector<TraceHit>> FindTraceIds(const TraceQuery& query) const;
   // FindTraceIds, then streams each whole trace.
   Status FindTraces(const TraceQuery& query, const TraceSink& sink) const;
@@ -62,12 +73,26 @@ class QueryEngine {
   // Call counts over every source, same-service pairs included.
   Result<DependencyCounts> CountCalls(const SourceList& sources, uint64_t start_unix_nano,
                                       uint64_t end_unix_nano) const;
-  Result<model::Traces> ReadTrace(const SourceList& sources, const model::TraceId& id) const;
+  // The unexpired spans of trace `id` (ExpiredBefore() = `expired_before`).
+  Result<model::Traces> ReadTrace(const SourceList& sources, const model::TraceId& id, uint64_t expired_before) const;
+  // The union of what `collect` gathers from every unexpired source. An item gathered only from
+  // sources that may hold expired spans is kept only if `query_for(item)` matches an unexpired span
+  // there, so that names of expired data disappear from the lists.
+  template <typename T>
+  Result<std::vector<T>> CollectUnexpired(const std::function<Status(const TraceSource&, std::set<T>*)>& collect,
+                                          const std::function<TraceQuery(const T&)>& query_for) const;
   // Runs fn(source, i) for every source in parallel.
   Status ForEachSource(const SourceList& sources, const std::function<Status(const TraceSource&, size_t)>& fn) const;
 
+  // 0 when nothing expires.
+  uint64_t ExpiredBefore() const { return options_.expired_before ? options_.expired_before() : 0; }
+  // The sources that may hold spans started in [min, max] (all whose range is unknown).
+  static SourceList Overlapping(const SourceList& sources, uint64_t min_unix_nano, uint64_t max_unix_nano);
+  // Whether any of `sources` holds a span that `query` matches.
+  Result<bool> AnyMatch(const SourceList& sources, const TraceQuery& query) const;
+
   std::function<SourceList()> sources_;
-  size_t max_parallel_;
+  QueryEngineOptions options_;
 };
 
 }  // namespace tb::query

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -39,9 +40,20 @@ enum class TraceReadPlan {
   kMayWait,     // it cannot tell without I/O, or reading may wait on storage
 };
 
+// The span start times a source holds, both bounds inclusive.
+struct StartTimeRange {
+  uint64_t min_unix_nano = 0;
+  uint64_t max_unix_nano = 0;
+};
+
 class TraceSource {
  public:
   virtual ~TraceSource() = default;
+
+  // The range of span start times this source holds, when known without I/O (a block's meta); the
+  // engine skips a source whose range misses a query's window or lies wholly before retention.
+  // nullopt: unknown, always asked.
+  virtual std::optional<StartTimeRange> StartTimes() const { return std::nullopt; }
 
   // Appends the traces holding a span that `matcher` accepts, at most `limit` of them, chosen
   // newest first by their newest span start.

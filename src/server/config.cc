@@ -68,17 +68,35 @@ std::string ShowSize(uint64_t bytes) {
 }
 
 std::string ShowDuration(std::chrono::microseconds d) {
+  constexpr int64_t kHour = 3'600'000'000;
+  if (d.count() != 0 && d.count() % (24 * kHour) == 0) return std::to_string(d.count() / (24 * kHour)) + "d";
+  if (d.count() != 0 && d.count() % kHour == 0) return std::to_string(d.count() / kHour) + "h";
   if (d.count() % 1'000'000 == 0) return std::to_string(d.count() / 1'000'000) + "s";
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "ms";
   return std::to_string(d.count()) + "us";
 }
 
+using DurationMap = std::map<std::string, std::chrono::microseconds>;
+
+// "name=30d,other=12h"; a YAML mapping arrives in this form too (ApplyYaml).
+Result<DurationMap> ParseDurationMap(const std::string& text) {
+  DurationMap map;
+  for (const std::string& item : SplitList(text)) {
+    const size_t equals = item.find('=');
+    if (equals == std::string::npos || equals == 0)
+      return Status::InvalidArgument("'" + item + "' is not NAME=DURATION (e.g. default=30d)");
+    TB_ASSIGN_OR_RETURN(map[item.substr(0, equals)], ParseDuration(item.substr(equals + 1)));
+  }
+  return map;
+}
+
 // A setting of one Config field, found by `field`; the field's type picks the parser: text as is,
-// bool, a list, a duration, or a whole number (a byte size when `bytes`).
+// bool, a list, a duration, a map of names to durations, or a whole number (a byte size when
+// `bytes`).
 template <typename Field>
 Setting Make(std::string_view key, std::string_view flag, std::string_view help, Field field, bool bytes = false) {
   using T = std::remove_reference_t<decltype(field(std::declval<Config&>()))>;
-  Setting s{key, flag, help, "", nullptr, nullptr};
+  Setting s{key, flag, help, "", std::is_same_v<T, DurationMap>, nullptr, nullptr};
   s.set = [field, bytes](Config& c, const std::string& text) -> Status {
     T& target = field(c);
     if constexpr (std::is_same_v<T, std::string>) {
@@ -89,6 +107,8 @@ Setting Make(std::string_view key, std::string_view flag, std::string_view help,
       target = SplitList(text);
     } else if constexpr (std::is_same_v<T, std::chrono::microseconds>) {
       TB_ASSIGN_OR_RETURN(target, ParseDuration(text));
+    } else if constexpr (std::is_same_v<T, DurationMap>) {
+      TB_ASSIGN_OR_RETURN(target, ParseDurationMap(text));
     } else if (bytes) {
       TB_ASSIGN_OR_RETURN(uint64_t value, ParseByteSize(text));
       if constexpr (sizeof(T) < sizeof(uint64_t)) {
@@ -111,6 +131,10 @@ Setting Make(std::string_view key, std::string_view flag, std::string_view help,
       return JoinList(value);
     } else if constexpr (std::is_same_v<T, std::chrono::microseconds>) {
       return ShowDuration(value);
+    } else if constexpr (std::is_same_v<T, DurationMap>) {
+      std::vector<std::string> items;
+      for (const auto& [name, duration] : value) items.push_back(name + "=" + ShowDuration(duration));
+      return JoinList(items);
     } else {
       return bytes ? ShowSize(value) : std::to_string(value);
     }
@@ -175,6 +199,13 @@ std::vector<Setting> MakeSettings() {
       Make("health.shutdown_delay_seconds", "--shutdown-delay-seconds",
            "After SIGTERM, answer /ready with 503 this long before closing the doors",
            TB_FIELD(shutdown_delay_seconds)),
+      Make("blocklist.refresh_interval", "--blocklist-refresh-interval",
+           "How often the block list is re-read to follow other processes on the bucket",
+           TB_FIELD(blocklist_refresh_interval)),
+      Make("retention.default", "--retention", "Spans that started longer ago expire, e.g. 14d; 0 keeps all",
+           TB_FIELD(retention_default)),
+      Make("retention.tenants", "", "Retention per tenant, overriding the default: NAME=DURATION,...",
+           TB_FIELD(retention_tenants)),
       Make("limits.max_request_size", "--max-request-size", "Largest accepted request body",
            TB_FIELD(limits.max_request_bytes), true),
       Make("limits.max_attributes_per_span", "", "Attributes kept per span, resource, scope, event and link",
@@ -210,6 +241,11 @@ Status ApplyYaml(const YAML::Node& node, const std::string& prefix, Config* c) {
         text = JoinList(items);
       } else if (kv.second.IsScalar()) {
         text = kv.second.Scalar();
+      } else if (kv.second.IsMap() && s->takes_mapping) {
+        // A mapping setting (retention.tenants): {NAME: VALUE} becomes NAME=VALUE,...
+        std::vector<std::string> items;
+        for (const auto& item : kv.second) items.push_back(item.first.as<std::string>() + "=" + item.second.Scalar());
+        text = JoinList(items);
       } else if (!kv.second.IsNull()) {
         return Status::InvalidArgument(key + ": expected a value, not a mapping");
       }
@@ -285,7 +321,18 @@ Result<std::chrono::microseconds> ParseDuration(const std::string& text) {
   if (unit == "ms") return microseconds(std::chrono::milliseconds(value));
   if (unit == "s" || (unit.empty() && value == 0)) return microseconds(std::chrono::seconds(value));
   if (unit == "m") return microseconds(std::chrono::minutes(value));
-  return Status::InvalidArgument("'" + text + "' needs a unit: us, ms, s or m");
+  // Up to 2^32 hours or days would overflow the microseconds: cap at about 100,000 years.
+  constexpr uint64_t kMaxDays = 36'500'000;
+  if ((unit == "h" || unit == "d") && value > kMaxDays)
+    return Status::InvalidArgument("'" + text + "' is out of range");
+  if (unit == "h") return microseconds(std::chrono::hours(value));
+  if (unit == "d") return microseconds(std::chrono::hours(24 * value));
+  return Status::InvalidArgument("'" + text + "' needs a unit: us, ms, s, m, h or d");
+}
+
+std::chrono::microseconds Config::RetentionOf(const std::string& tenant) const {
+  const auto it = retention_tenants.find(tenant);
+  return it == retention_tenants.end() ? retention_default : it->second;
 }
 
 const std::vector<Setting>& Settings() {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,14 @@ struct Config {
   // After a stop signal, /ready answers 503 this long while every door still serves, so load
   // balancers stop routing here before the doors close.
   uint64_t shutdown_delay_seconds = 0;
+  // How often the block list is re-read, so that blocks other processes publish on the same bucket
+  // (or retire) join (or leave) this process's queries.
+  std::chrono::microseconds blocklist_refresh_interval{std::chrono::seconds(15)};
+  // Spans that started longer ago than this expire (0 keeps everything); per tenant by name, with
+  // retention_default for tenants not in the map.
+  std::chrono::microseconds retention_default{std::chrono::hours(24 * 14)};
+  std::map<std::string, std::chrono::microseconds> retention_tenants;
+  std::chrono::microseconds RetentionOf(const std::string& tenant) const;
 };
 
 // Parses "64MiB", "1GiB", "512KiB", "10MB", "4096" into bytes.
@@ -63,7 +72,7 @@ Result<uint64_t> ParseByteSize(const std::string& text);
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
 Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config);
 
-// Parses "100us", "250ms", "2s", "1m", "0" into a duration.
+// Parses "100us", "250ms", "2s", "1m", "6h", "14d", "0" into a duration.
 Result<std::chrono::microseconds> ParseDuration(const std::string& text);
 
 // One setting: where it is read from and how its text is parsed. YAML values, environment
@@ -76,6 +85,9 @@ struct Setting {
   // For a flag that takes no value: the text it sets ("true", or "false" for a --no-... flag).
   // Empty: the flag takes a value.
   std::string_view switch_sets;
+  // YAML takes a mapping {NAME: VALUE}, which `set` receives as "NAME=VALUE,..." (the form of the
+  // environment variable).
+  bool takes_mapping = false;
   std::function<Status(Config&, const std::string& text)> set;
   std::function<std::string(const Config&)> show;  // the value as text, as `set` would take it
 };

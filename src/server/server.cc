@@ -44,6 +44,9 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   options.cache_bytes = config.cache_bytes;
   options.background_flush = config.background_flush;
   options.flush_every_write = config.flush_every_write;
+  options.blocklist_refresh_interval =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.blocklist_refresh_interval);
+  options.retention = std::chrono::duration_cast<std::chrono::milliseconds>(config.RetentionOf(options.tenant));
   if (config.flush_every_write) spdlog::warn("flush.every_write is on: one block per write (a test setting)");
   const auto started = std::chrono::steady_clock::now();
   TB_ASSIGN_OR_RETURN(s->db_, db::Db::Open(options, std::move(store)));
