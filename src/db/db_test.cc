@@ -729,5 +729,62 @@ TEST_F(ManyBlocksTest, TraceByIdReadsOnlyTheHoldingBlockOnceTraceTablesAreLoaded
   EXPECT_TRUE(gets_.empty());
 }
 
+// Six blocks an hour apart, searched newest first one block at a time: the search stops once no
+// older block can change its answer, and the allowance for traces split across blocks decides
+// how far back that is. Trace 42 matches in block 3 only, but its newest span is in block 6.
+TEST_F(DbTest, ANewestFirstSearchStopsEarlyAcrossBlocksAllowingForSplitTraces) {
+  constexpr uint64_t kHour = 3'600'000'000'000;
+  Open(memory_);
+  for (uint8_t b = 1; b <= 6; ++b) {
+    Ingest(Batch("svc", {MakeSpan(b, 1, b * kHour)}));
+    if (b == 3) Ingest(Batch("svc", {MakeSpan(42, 1, 3 * kHour)}));
+    if (b == 6) Ingest(Batch("other", {MakeSpan(42, 2, 6 * kHour + 10)}));
+    ASSERT_TRUE(db_->Flush().ok());
+  }
+  auto list = BlockListStore(memory_.get(), "default").LoadLatest();
+  ASSERT_TRUE(list.ok());
+  std::map<std::string, uint64_t> hour_of_prefix;
+  std::set<uint64_t> hours_read;
+  auto recorder = std::make_shared<objstore::FaultStore>(memory_);
+  recorder->FailWhen(
+      [&](objstore::StoreOp op, std::string_view key) {
+        for (const auto& [prefix, hour] : hour_of_prefix)
+          if (op == objstore::StoreOp::kGet && key.starts_with(prefix)) hours_read.insert(hour);
+        return false;
+      },
+      Status::Internal("never injected"));
+  query::SourceList readers;
+  for (const auto& meta : list->blocks) {
+    const std::string prefix = BlockPrefix("default", meta.block_id);
+    hour_of_prefix[prefix] = meta.min_span_start / kHour;
+    readers.push_back(std::make_shared<block::BlockReader>(recorder.get(), prefix, meta, nullptr));
+  }
+  const auto search = [&](uint64_t allowance) {
+    hours_read.clear();
+    query::QueryEngineOptions options;
+    options.max_parallel = 1;
+    options.split_trace_allowance_nanos = allowance;
+    query::TraceQuery q;
+    q.service_name = "svc";
+    q.search_depth = 2;
+    auto hits = query::QueryEngine(readers, options).FindTraceIds(q);
+    EXPECT_TRUE(hits.ok()) << hits.status().ToString();
+    std::vector<model::TraceId> ids;
+    for (const auto& h : *hits) ids.push_back(h.trace_id);
+    return ids;
+  };
+  // Allowance 30 min: after blocks 6 and 5 the second result (5 h) is over an hour newer than
+  // block 4, so blocks 4 to 1 are never read, and trace 42 is missed.
+  EXPECT_EQ(search(kHour / 2), (std::vector<model::TraceId>{Trace(6), Trace(5)}));
+  EXPECT_EQ(hours_read, (std::set<uint64_t>{5, 6}));
+  // Allowance 4 h: every block may still hold a trace that outranks 5 h; trace 42 ranks first by
+  // its span in block 6.
+  EXPECT_EQ(search(4 * kHour), (std::vector<model::TraceId>{Trace(42), Trace(6)}));
+  EXPECT_EQ(hours_read, (std::set<uint64_t>{1, 2, 3, 4, 5, 6}));
+  // Allowance 90 min: blocks 6, 5 and 4 (5 h − 4 h ≤ 90 min), then 5 h − 3 h > 90 min stops.
+  EXPECT_EQ(search(3 * kHour / 2), (std::vector<model::TraceId>{Trace(6), Trace(5)}));
+  EXPECT_EQ(hours_read, (std::set<uint64_t>{4, 5, 6}));
+}
+
 }  // namespace
 }  // namespace tb::db

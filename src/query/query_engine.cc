@@ -124,6 +124,49 @@ Status QueryEngine::GetTraces(const std::vector<model::TraceId>& ids, const Trac
   return Status::Ok();
 }
 
+Status QueryEngine::SearchNewestFirst(const SourceList& candidates, const SpanMatcher& matcher, size_t limit,
+                                      SourceList* searched, std::vector<std::vector<TraceHit>>* hits) const {
+  // Sources of unknown range (heads) first, then by their newest span start, newest first.
+  const auto newest_start = [](const std::shared_ptr<const TraceSource>& s) {
+    const std::optional<StartTimeRange> range = s->StartTimes();
+    return range ? range->max_unix_nano : UINT64_MAX;
+  };
+  SourceList order = candidates;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](const auto& a, const auto& b) { return newest_start(a) > newest_start(b); });
+  std::map<model::TraceId, uint64_t> found;  // trace → a lower bound of its newest span start
+  size_t next = 0;
+  while (next < order.size()) {
+    size_t end = std::min(order.size(), next + std::max<size_t>(1, options_.max_parallel));
+    while (end < order.size() && newest_start(order[end]) == UINT64_MAX) ++end;  // every head in the first wave
+    const size_t first = next;
+    hits->resize(end);
+    TB_RETURN_IF_ERROR(ParallelFor(end - first, options_.max_parallel, [&](size_t k) {
+      return ToleratingDataLoss(order[first + k]->FindTraces(matcher, limit, &(*hits)[first + k]));
+    }));
+    for (size_t i = first; i < end; ++i)
+      for (const auto& h : (*hits)[i]) {
+        uint64_t& newest = found[h.trace_id];
+        newest = std::max(newest, h.newest_span_start_unix_nano);
+      }
+    next = end;
+    if (next == order.size() || found.size() < limit) continue;
+    // The limit-th newest trace so far. A trace matching only in a source not yet searched has a
+    // matching span no newer than that source's newest start, and (if it is split across sources)
+    // spans elsewhere at most the allowance later: when even that is older, no source left can
+    // change the answer.
+    std::vector<uint64_t> newest;
+    for (const auto& [id, n] : found) newest.push_back(n);
+    std::nth_element(newest.begin(), newest.begin() + static_cast<ptrdiff_t>(limit - 1), newest.end(),
+                     std::greater<>());
+    const uint64_t kth = newest[limit - 1], bound = newest_start(order[next]);
+    if (kth > bound && kth - bound > options_.split_trace_allowance_nanos) break;
+  }
+  order.resize(next);
+  *searched = std::move(order);
+  return Status::Ok();
+}
+
 Result<std::vector<TraceHit>> QueryEngine::FindTraceIds(const TraceQuery& query) const {
   // Expired spans never match: the window starts no earlier than retention.
   TraceQuery unexpired = query;
@@ -133,12 +176,13 @@ Result<std::vector<TraceHit>> QueryEngine::FindTraceIds(const TraceQuery& query)
   SpanMatcher matcher(unexpired);
   if (!matcher.satisfiable()) return std::vector<TraceHit>{};
   const size_t limit = query.Limit();
-  // Sources outside the window are not opened; a trace's range is completed from those in it.
-  const SourceList sources = Overlapping(sources_(), unexpired.start_time_min_unix_nano.value_or(0),
-                                         unexpired.start_time_max_unix_nano.value_or(UINT64_MAX));
-  std::vector<std::vector<TraceHit>> per_source(sources.size());
-  TB_RETURN_IF_ERROR(ForEachSource(
-      sources, [&](const TraceSource& s, size_t i) { return s.FindTraces(matcher, limit, &per_source[i]); }));
+  // Sources outside the window are not opened, nor are those a newest-first search did not reach;
+  // a trace's range is completed from the sources searched.
+  SourceList sources;
+  std::vector<std::vector<TraceHit>> per_source;
+  TB_RETURN_IF_ERROR(SearchNewestFirst(Overlapping(sources_(), unexpired.start_time_min_unix_nano.value_or(0),
+                                                   unexpired.start_time_max_unix_nano.value_or(UINT64_MAX)),
+                                       matcher, limit, &sources, &per_source));
   // A matching trace may have spans in sources where it did not match: complete its time range
   // from them, so that results are ordered by every span of each trace.
   if (sources.size() > 1) {

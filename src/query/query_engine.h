@@ -43,6 +43,11 @@ struct QueryEngineOptions {
   // only is unknown), searches and dependencies look only at later spans, and a service or
   // operation is listed only while a span of it is unexpired. Null (or 0): nothing expires.
   std::function<uint64_t()> expired_before;
+  // A search stops before sources whose newest span start is older than its limit-th result by
+  // more than this (docs/format/reads.md): a trace split across sources ranks by its newest span,
+  // which may lie this much after the span that matched. Traces running longer than this may rank
+  // lower than they should in searches that reach their limit.
+  uint64_t split_trace_allowance_nanos = 3'600'000'000'000;  // 1 h
 };
 
 class QueryEngine {
@@ -60,7 +65,9 @@ class QueryEngine {
   // Streams each known trace in request order; unknown IDs are skipped.
   Status GetTraces(const std::vector<model::TraceId>& ids, const TraceSink& sink) const;
   // Finds matching traces, newest first, at most query.Limit(). Sources whose start times miss the
-  // query's window are not asked, not even to complete the time range of a trace found elsewhere.
+  // query's window are not asked, not even to complete the time range of a trace found elsewhere;
+  // the others are searched newest first, in waves, until no source left can hold a newer result
+  // (QueryEngineOptions::split_trace_allowance_nanos).
   Result<std::vector<TraceHit>> FindTraceIds(const TraceQuery& query) const;
   // FindTraceIds, then streams each whole trace.
   Status FindTraces(const TraceQuery& query, const TraceSink& sink) const;
@@ -88,6 +95,10 @@ class QueryEngine {
   uint64_t ExpiredBefore() const { return options_.expired_before ? options_.expired_before() : 0; }
   // The sources that may hold spans started in [min, max] (all whose range is unknown).
   static SourceList Overlapping(const SourceList& sources, uint64_t min_unix_nano, uint64_t max_unix_nano);
+  // Searches `candidates` newest first (SearchNewestFirst's stop rule: FindTraceIds); returns the
+  // sources searched and their hits, index for index.
+  Status SearchNewestFirst(const SourceList& candidates, const SpanMatcher& matcher, size_t limit, SourceList* searched,
+                           std::vector<std::vector<TraceHit>>* hits) const;
   // Whether any of `sources` holds a span that `query` matches.
   Result<bool> AnyMatch(const SourceList& sources, const TraceQuery& query) const;
 
