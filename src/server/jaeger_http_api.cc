@@ -137,38 +137,80 @@ void SendStatus(httplib::Response& res, const Status& status) {
   SendError(res, status.code() == StatusCode::kInvalidArgument ? 400 : 500, status.message());
 }
 
-// Collects whole traces as UI JSON, in the order the engine delivers them.
-query::TraceSink UiTraceCollector(Json* traces, std::set<model::TraceId>* found) {
-  return [traces, found](const model::TraceId& id, model::Traces&& trace) -> Status {
-    traces->push_back(wire::JaegerUiTrace(id, model::jaeger::ToJaeger(trace)));
-    if (found != nullptr) found->insert(id);
-    return Status::Ok();
-  };
+// The answer of a trace search or lookup: Jaeger's envelope whose data are UI traces, written into
+// the answer's text as the engine delivers them, so no trace outlives its own encoding.
+class UiTracesAnswer {
+ public:
+  explicit UiTracesAnswer(bool pretty) : w_(&text_, pretty) {
+    w_.BeginObject();
+    w_.Key("data");
+    w_.BeginArray();
+  }
+
+  void Write(const model::TraceId& id, const std::vector<model::jaeger::Span>& spans) {
+    wire::WriteJaegerUiTrace(w_, id, spans);
+    ++traces_;
+  }
+  // Writes each delivered trace; remembers its ID in `found` when given.
+  query::TraceSink Sink(std::set<model::TraceId>* found) {
+    return [this, found](const model::TraceId& id, model::Traces&& trace) -> Status {
+      Write(id, model::jaeger::ToJaeger(trace));
+      if (found != nullptr) found->insert(id);
+      return Status::Ok();
+    };
+  }
+  size_t traces() const { return traces_; }
+
+  // Closes the envelope: total 0 (Jaeger counts only services and operations), errors one
+  // "trace not found" per ID in `missing`, or null when there is none.
+  std::string Finish(const std::vector<model::TraceId>& missing) && {
+    w_.EndArray();
+    w_.Member("total", uint64_t{0});
+    w_.Member("limit", uint64_t{0});
+    w_.Member("offset", uint64_t{0});
+    w_.Key("errors");
+    if (missing.empty()) {
+      w_.Null();
+    } else {
+      w_.BeginArray();
+      for (const auto& id : missing) {
+        w_.BeginObject();
+        w_.Member("msg", kTraceNotFound);
+        w_.Member("traceID", wire::JaegerUiTraceId(id));
+        w_.EndObject();
+      }
+      w_.EndArray();
+    }
+    w_.EndObject();
+    return std::move(text_);
+  }
+
+ private:
+  std::string text_;
+  wire::JsonWriter w_;
+  size_t traces_ = 0;
+};
+
+void SendJson(httplib::Response& res, std::string text) {
+  res.status = 200;
+  res.set_content(std::move(text), kJson);
 }
 
 void Search(const query::QueryEngine& engine, const httplib::Request& req, httplib::Response& res) {
   auto request = ParseSearch(req.params, NowUnixNano());
   if (!request.ok()) return SendStatus(res, request.status());
-  Json traces = Json::array();
-  Json errors = nullptr;
+  UiTracesAnswer answer(Pretty(req));
+  std::vector<model::TraceId> missing;
   if (!request->trace_ids.empty()) {
     std::set<model::TraceId> found;
-    if (Status s = GetTracesLogged(engine, "jaeger_http", request->trace_ids, UiTraceCollector(&traces, &found));
-        !s.ok())
+    if (Status s = GetTracesLogged(engine, "jaeger_http", request->trace_ids, answer.Sink(&found)); !s.ok())
       return SendStatus(res, s);
-    for (const auto& id : request->trace_ids) {
-      if (found.contains(id)) continue;
-      if (errors.is_null()) errors = Json::array();
-      errors.push_back(Json{{"msg", kTraceNotFound}, {"traceID", wire::JaegerUiTraceId(id)}});
-    }
-  } else if (Status s = FindTracesLogged(engine, "jaeger_http", request->query, UiTraceCollector(&traces, nullptr));
-             !s.ok()) {
+    for (const auto& id : request->trace_ids)
+      if (!found.contains(id)) missing.push_back(id);
+  } else if (Status s = FindTracesLogged(engine, "jaeger_http", request->query, answer.Sink(nullptr)); !s.ok()) {
     return SendStatus(res, s);
   }
-  // Jaeger leaves total at 0 for traces; only services and operations count.
-  Json envelope = Envelope(std::move(traces), 0);
-  envelope["errors"] = std::move(errors);
-  SendData(req, res, std::move(envelope));
+  SendJson(res, std::move(answer).Finish(missing));
 }
 
 void GetTrace(const query::QueryEngine& engine, const httplib::Request& req, httplib::Response& res) {
@@ -180,11 +222,11 @@ void GetTrace(const query::QueryEngine& engine, const httplib::Request& req, htt
     if (auto t = TimeParam(req.params, hint, kNanosPerMicro, 0); !t.ok()) return SendStatus(res, t.status());
   if (const std::string* raw = LastParam(req.params, "raw"); raw != nullptr && !raw->empty())
     if (auto b = api_v3::ParseGoBool(*raw); !b.ok()) return SendStatus(res, ParseError("raw", b.status().message()));
-  Json traces = Json::array();
-  if (Status s = GetTracesLogged(engine, "jaeger_http", {*id}, UiTraceCollector(&traces, nullptr)); !s.ok())
+  UiTracesAnswer answer(Pretty(req));
+  if (Status s = GetTracesLogged(engine, "jaeger_http", {*id}, answer.Sink(nullptr)); !s.ok())
     return SendStatus(res, s);
-  if (traces.empty()) return SendError(res, 404, kTraceNotFound);
-  SendData(req, res, Envelope(std::move(traces), 0));
+  if (answer.traces() == 0) return SendError(res, 404, kTraceNotFound);
+  SendJson(res, std::move(answer).Finish({}));
 }
 
 // A signed decimal 64-bit integer, as Go's strconv.ParseInt(text, 10, 64) reads it.
@@ -295,7 +337,7 @@ Status CheckMetricsParams(MetricsRoute route, const QueryParams& params) {
   return Status::Ok();
 }
 
-Result<nlohmann::ordered_json> TransformOtlpJson(std::string_view body) {
+Result<std::string> TransformOtlpJson(std::string_view body, bool pretty) {
   auto traces = wire::ParseOtlpJson(body);
   if (!traces.ok()) {
     if (traces.status().code() != StatusCode::kInvalidArgument) return traces.status();
@@ -308,9 +350,10 @@ Result<nlohmann::ordered_json> TransformOtlpJson(std::string_view body) {
     if (first) order.push_back(span.trace_id);
     it->second.push_back(std::move(span));
   }
-  Json data = Json::array();
-  for (const auto& id : order) data.push_back(wire::JaegerUiTrace(id, by_trace[id]));
-  return data;
+  traces->resource_spans.clear();  // the Jaeger spans hold everything from here on
+  UiTracesAnswer answer(pretty);
+  for (const auto& id : order) answer.Write(id, by_trace.extract(id).mapped());
+  return std::move(answer).Finish({});
 }
 
 std::string ErrorJson(int http_code, std::string_view message) {
@@ -373,9 +416,9 @@ void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine, uin
       case BodyRead::kTooLarge: return SendError(res, 413, BodyTooLargeMessage(max_request_bytes));
       case BodyRead::kMalformed: return SendError(res, 400, kMalformedBodyMessage);
     }
-    auto data = TransformOtlpJson(body);
-    if (!data.ok()) return SendStatus(res, data.status());
-    SendData(req, res, Envelope(std::move(*data), 0));
+    auto answer = TransformOtlpJson(body, Pretty(req));
+    if (!answer.ok()) return SendStatus(res, answer.status());
+    SendJson(res, std::move(*answer));
   });
 }
 

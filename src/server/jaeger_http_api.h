@@ -14,7 +14,6 @@
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,10 +75,11 @@ enum class MetricsRoute { kLatencies, kCalls, kErrors, kMinStep };
 // `lookback`, `step`, `ratePer` (integer ms). INVALID_ARGUMENT names the bad parameter.
 Status CheckMetricsParams(MetricsRoute route, const QueryParams& params);
 
-// POST /api/transform: an OTLP/JSON document (wire/otlp_json.h) → its spans as UI traces, one per
-// trace ID in the order of first appearance, each with its spans in document order. Malformed input
-// is INVALID_ARGUMENT "cannot unmarshal OTLP: ..." with the parser's message.
-Result<nlohmann::ordered_json> TransformOtlpJson(std::string_view body);
+// POST /api/transform: an OTLP/JSON document (wire/otlp_json.h) → the answer's text, Jaeger's
+// envelope whose data are its spans as UI traces, one per trace ID in the order of first
+// appearance, each with its spans in document order. Malformed input is INVALID_ARGUMENT "cannot
+// unmarshal OTLP: ..." with the parser's message.
+Result<std::string> TransformOtlpJson(std::string_view body, bool pretty = false);
 
 // The error envelope's body (without the trailing newline http.Error adds).
 std::string ErrorJson(int http_code, std::string_view message);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "model/jaeger.h"
 #include "model/text.h"
 
@@ -168,10 +170,13 @@ TEST(JaegerHttpApi, TransformGroupsOtlpSpansIntoUiTracesInOrderOfFirstAppearance
        {"traceId":"00000000000000000000000000000002","spanId":"0000000000000022",
         "parentSpanId":"0000000000000021","name":"query","startTimeUnixNano":"1500000",
         "endTimeUnixNano":"2500000","status":{"code":2,"message":"boom"}}]}]}]})";
-  auto data = TransformOtlpJson(body);
-  ASSERT_TRUE(data.ok()) << data.status().ToString();
-  ASSERT_EQ(data->size(), 2u);
-  const auto& first = (*data)[0];
+  auto answer = TransformOtlpJson(body);
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  const auto envelope = nlohmann::json::parse(*answer);
+  EXPECT_TRUE(envelope["errors"].is_null());
+  const auto& data = envelope["data"];
+  ASSERT_EQ(data.size(), 2u);
+  const auto& first = data[0];
   EXPECT_EQ(first["traceID"], "0000000000000002");  // a 64-bit ID is 16 hex digits, as Jaeger writes it
   ASSERT_EQ(first["spans"].size(), 2u);
   EXPECT_EQ(first["spans"][0]["operationName"], "GET /");
@@ -180,12 +185,17 @@ TEST(JaegerHttpApi, TransformGroupsOtlpSpansIntoUiTracesInOrderOfFirstAppearance
   EXPECT_EQ(first["spans"][1]["references"][0]["refType"], "CHILD_OF");
   EXPECT_EQ(first["spans"][1]["references"][0]["spanID"], "0000000000000021");
   EXPECT_EQ(first["processes"][first["spans"][1]["processID"].get<std::string>()]["serviceName"], "db");
-  EXPECT_EQ((*data)[1]["traceID"], "0102030405060708090a0b0c0d0e0f10");
-  EXPECT_EQ((*data)[1]["spans"].size(), 1u);
+  EXPECT_EQ(data[1]["traceID"], "0102030405060708090a0b0c0d0e0f10");
+  EXPECT_EQ(data[1]["spans"].size(), 1u);
 
   auto empty = TransformOtlpJson("{}");
   ASSERT_TRUE(empty.ok());
-  EXPECT_EQ(empty->dump(), "[]");
+  EXPECT_EQ(*empty, R"({"data":[],"total":0,"limit":0,"offset":0,"errors":null})");
+
+  // ?prettyPrint=true: the same document, indented as nlohmann's dump(4) would.
+  auto pretty = TransformOtlpJson(body, /*pretty=*/true);
+  ASSERT_TRUE(pretty.ok());
+  EXPECT_EQ(*pretty, nlohmann::ordered_json::parse(*answer).dump(4));
 }
 
 TEST(JaegerHttpApi, TransformRefusesMalformedOtlpWithTheParsersMessage) {

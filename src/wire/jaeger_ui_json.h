@@ -9,13 +9,16 @@
 // hold it), binary is base64, a non-finite float64 is the string "NaN" / "Infinity" / "-Infinity"
 // (JSON has no such numbers); references, tags, logs and process tags are [] when empty, span and
 // trace warnings null.
+//
+// The encoders write into a JsonWriter as they go, so an answer of many traces is never held as a
+// document tree: its memory is the answer's text.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "model/jaeger.h"
+#include "wire/json_writer.h"
 
 namespace tb::wire {
 
@@ -23,10 +26,10 @@ namespace tb::wire {
 std::string JaegerUiTraceId(const model::TraceId& id);
 
 // One typed tag: {"key": .., "type": "string"|"bool"|"int64"|"float64"|"binary", "value": ..}.
-nlohmann::ordered_json JaegerUiTag(const model::jaeger::Tag& tag);
+void WriteJaegerUiTag(JsonWriter& w, const model::jaeger::Tag& tag);
 
 // One trace: {"traceID", "spans", "processes", "warnings"}; `spans` all belong to `id`, in the
 // order they are rendered.
-nlohmann::ordered_json JaegerUiTrace(const model::TraceId& id, const std::vector<model::jaeger::Span>& spans);
+void WriteJaegerUiTrace(JsonWriter& w, const model::TraceId& id, const std::vector<model::jaeger::Span>& spans);
 
 }  // namespace tb::wire

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/text.h"
+#include "wire/json_writer.h"
 
 namespace tb::wire {
 namespace {
@@ -700,324 +701,207 @@ class TracesReader {
 // Encoding
 // ---------------------------------------------------------------------------------------------
 
-// The length of the well-formed UTF-8 sequence of a non-ASCII lead byte at p[0], or 0 if there is none.
-size_t Utf8SequenceLength(const unsigned char* p, size_t available) {
-  const unsigned char c = p[0];
-  size_t continuation = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
-  if (c >= 0xC2 && c <= 0xDF) {
-    continuation = 1;
-  } else if (c == 0xE0) {
-    continuation = 2, lo = 0xA0;
-  } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
-    continuation = 2;
-  } else if (c == 0xED) {
-    continuation = 2, hi = 0x9F;  // no UTF-16 surrogates
-  } else if (c == 0xF0) {
-    continuation = 3, lo = 0x90;
-  } else if (c >= 0xF1 && c <= 0xF3) {
-    continuation = 3;
-  } else if (c == 0xF4) {
-    continuation = 3, hi = 0x8F;  // nothing above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (available <= continuation || p[1] < lo || p[1] > hi) return 0;
-  for (size_t k = 2; k <= continuation; ++k) {
-    if ((p[k] & 0xC0) != 0x80) return 0;
-  }
-  return continuation + 1;
-}
-
 class Encoder {
  public:
-  std::string Finish() { return std::move(out_); }
+  explicit Encoder(std::string* out) : w_(out) {}
 
   void Traces(const model::Traces& traces) {
-    out_.reserve(traces.SpanCount() * 256 + 64);
-    Begin();
+    w_.BeginObject();
     if (!traces.resource_spans.empty()) {
-      Key("resourceSpans");
+      w_.Key("resourceSpans");
       Array(traces.resource_spans, [this](const model::ResourceSpans& rs) { ResourceSpans(rs); });
     }
-    End();
+    w_.EndObject();
   }
 
  private:
-  // An object's members are written between Begin() and End(); Key() places the commas.
-  void Begin() {
-    out_ += '{';
-    first_ = true;
-  }
-  void End() {
-    out_ += '}';
-    first_ = false;
-  }
-  void Key(std::string_view key) {
-    if (!first_) out_ += ',';
-    first_ = false;
-    out_ += '"';
-    out_ += key;
-    out_ += "\":";
-  }
   template <typename T, typename F>
   void Array(const std::vector<T>& items, F&& write) {
-    out_ += '[';
-    for (size_t i = 0; i < items.size(); ++i) {
-      if (i > 0) out_ += ',';
-      write(items[i]);
-    }
-    out_ += ']';
-    first_ = false;
+    w_.BeginArray();
+    for (const auto& item : items) write(item);
+    w_.EndArray();
   }
 
-  void String(std::string_view s) {
-    out_ += '"';
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const size_t n = s.size();
-    size_t i = 0;
-    while (i < n) {
-      const size_t start = i;
-      while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') ++i;
-      out_.append(s.data() + start, i - start);
-      if (i == n) break;
-      const unsigned char c = p[i];
-      if (c >= 0x80) {
-        const size_t len = Utf8SequenceLength(p + i, n - i);
-        if (len == 0) {
-          out_ += "\xEF\xBF\xBD";  // U+FFFD for a byte that is not part of well-formed UTF-8
-          ++i;
-        } else {
-          out_.append(s.data() + i, len);
-          i += len;
-        }
-        continue;
-      }
-      switch (c) {
-        case '"': out_ += "\\\""; break;
-        case '\\': out_ += "\\\\"; break;
-        case '\n': out_ += "\\n"; break;
-        case '\r': out_ += "\\r"; break;
-        case '\t': out_ += "\\t"; break;
-        case '\b': out_ += "\\b"; break;
-        case '\f': out_ += "\\f"; break;
-        default: {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out_ += "\\u00";
-          out_ += kHex[c >> 4];
-          out_ += kHex[c & 15];
-        }
-      }
-      ++i;
-    }
-    out_ += '"';
-  }
-
-  void Number(uint64_t v) {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out_.append(buf, r.ptr);
-  }
+  // 64-bit integers are strings in the proto3 JSON mapping.
   void Int64String(int64_t v) {
     char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out_ += '"';
-    out_.append(buf, r.ptr);
-    out_ += '"';
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    w_.String(std::string_view(buf, static_cast<size_t>(r.ptr - buf)));
   }
   void Uint64String(uint64_t v) {
-    out_ += '"';
-    Number(v);
-    out_ += '"';
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    w_.String(std::string_view(buf, static_cast<size_t>(r.ptr - buf)));
   }
   void Double(double d) {
-    if (!std::isfinite(d)) {
-      String(model::FormatDoubleShortest(d));  // "NaN", "Infinity", "-Infinity"
-    } else if (d == 0) {
-      out_ += std::signbit(d) ? "-0.0" : "0";  // "-0" would read back as the integer 0
+    if (std::isfinite(d)) {
+      w_.FiniteDouble(d);
     } else {
-      out_ += model::FormatDoubleShortest(d);
+      w_.String(model::FormatDoubleShortest(d));  // "NaN", "Infinity", "-Infinity"
     }
   }
   template <size_t N>
   void Id(const std::array<uint8_t, N>& id) {
-    out_ += '"';
-    out_ += model::HexEncode(id);
-    out_ += '"';
+    w_.String(model::HexEncode(id));
   }
 
   // Members omitted when they hold their default value, as the proto3 JSON mapping does.
   void OptString(std::string_view key, std::string_view v) {
-    if (v.empty()) return;
-    Key(key);
-    String(v);
+    if (!v.empty()) w_.Member(key, v);
   }
   void OptUint32(std::string_view key, uint32_t v) {
-    if (v == 0) return;
-    Key(key);
-    Number(v);
+    if (v != 0) w_.Member(key, uint64_t{v});
   }
   void OptAttributes(const model::Attributes& attributes, uint32_t dropped) {
     if (!attributes.empty()) {
-      Key("attributes");
+      w_.Key("attributes");
       Array(attributes, [this](const model::KeyValue& kv) { KeyValue(kv); });
     }
     OptUint32("droppedAttributesCount", dropped);
   }
 
   void KeyValue(const model::KeyValue& kv) {
-    Begin();
-    Key("key");
-    String(kv.key);
-    Key("value");
+    w_.BeginObject();
+    w_.Member("key", kv.key);
+    w_.Key("value");
     Value(kv.value);
-    End();
+    w_.EndObject();
   }
 
   void Value(const model::AnyValue& v) {
     using T = model::AnyValue::Type;
-    Begin();
+    w_.BeginObject();
     switch (v.type()) {
       case T::kEmpty: break;
-      case T::kString:
-        Key("stringValue");
-        String(v.string_value());
-        break;
+      case T::kString: w_.Member("stringValue", v.string_value()); break;
       case T::kBool:
-        Key("boolValue");
-        out_ += v.bool_value() ? "true" : "false";
+        w_.Key("boolValue");
+        w_.Bool(v.bool_value());
         break;
       case T::kInt:
-        Key("intValue");
+        w_.Key("intValue");
         Int64String(v.int_value());
         break;
       case T::kDouble:
-        Key("doubleValue");
+        w_.Key("doubleValue");
         Double(v.double_value());
         break;
-      case T::kBytes:
-        Key("bytesValue");
-        out_ += '"';
-        out_ += model::Base64Encode(v.bytes_value());
-        out_ += '"';
-        break;
+      case T::kBytes: w_.Member("bytesValue", model::Base64Encode(v.bytes_value())); break;
       case T::kArray:
-        Key("arrayValue");
-        Begin();
+        w_.Key("arrayValue");
+        w_.BeginObject();
         if (!v.array_value().empty()) {
-          Key("values");
+          w_.Key("values");
           Array(v.array_value(), [this](const model::AnyValue& e) { Value(e); });
         }
-        End();
+        w_.EndObject();
         break;
       case T::kKvList:
-        Key("kvlistValue");
-        Begin();
+        w_.Key("kvlistValue");
+        w_.BeginObject();
         if (!v.kvlist_value().empty()) {
-          Key("values");
+          w_.Key("values");
           Array(v.kvlist_value(), [this](const model::KeyValue& kv) { KeyValue(kv); });
         }
-        End();
+        w_.EndObject();
         break;
     }
-    End();
+    w_.EndObject();
   }
 
   void Event(const model::Event& e) {
-    Begin();
+    w_.BeginObject();
     if (e.time_unix_nano != 0) {
-      Key("timeUnixNano");
+      w_.Key("timeUnixNano");
       Uint64String(e.time_unix_nano);
     }
     OptString("name", e.name);
     OptAttributes(e.attributes, e.dropped_attributes_count);
-    End();
+    w_.EndObject();
   }
 
   void Link(const model::Link& l) {
-    Begin();
-    Key("traceId");
+    w_.BeginObject();
+    w_.Key("traceId");
     Id(l.trace_id);
-    Key("spanId");
+    w_.Key("spanId");
     Id(l.span_id);
     OptString("traceState", l.trace_state);
     OptAttributes(l.attributes, l.dropped_attributes_count);
     OptUint32("flags", l.flags);
-    End();
+    w_.EndObject();
   }
 
   void Span(const model::Span& s) {
-    Begin();
-    Key("traceId");
+    w_.BeginObject();
+    w_.Key("traceId");
     Id(s.trace_id);
-    Key("spanId");
+    w_.Key("spanId");
     Id(s.span_id);
     OptString("traceState", s.trace_state);
     if (s.has_parent()) {
-      Key("parentSpanId");
+      w_.Key("parentSpanId");
       Id(s.parent_span_id);
     }
     OptUint32("flags", s.flags);
-    Key("name");
-    String(s.name);
+    w_.Member("name", s.name);
     OptUint32("kind", static_cast<uint32_t>(s.kind));
-    Key("startTimeUnixNano");
+    w_.Key("startTimeUnixNano");
     Uint64String(s.start_time_unix_nano);
-    Key("endTimeUnixNano");
+    w_.Key("endTimeUnixNano");
     Uint64String(s.end_time_unix_nano);
     OptAttributes(s.attributes, s.dropped_attributes_count);
     if (!s.events.empty()) {
-      Key("events");
+      w_.Key("events");
       Array(s.events, [this](const model::Event& e) { Event(e); });
     }
     OptUint32("droppedEventsCount", s.dropped_events_count);
     if (!s.links.empty()) {
-      Key("links");
+      w_.Key("links");
       Array(s.links, [this](const model::Link& l) { Link(l); });
     }
     OptUint32("droppedLinksCount", s.dropped_links_count);
     if (s.status.code != model::StatusCode::kUnset || !s.status.message.empty()) {
-      Key("status");
-      Begin();
+      w_.Key("status");
+      w_.BeginObject();
       OptString("message", s.status.message);
       OptUint32("code", static_cast<uint32_t>(s.status.code));
-      End();
+      w_.EndObject();
     }
-    End();
+    w_.EndObject();
   }
 
   void ScopeSpans(const model::ScopeSpans& ss) {
-    Begin();
-    Key("scope");
-    Begin();
+    w_.BeginObject();
+    w_.Key("scope");
+    w_.BeginObject();
     OptString("name", ss.scope.name);
     OptString("version", ss.scope.version);
     OptAttributes(ss.scope.attributes, ss.scope.dropped_attributes_count);
-    End();
+    w_.EndObject();
     if (!ss.spans.empty()) {
-      Key("spans");
+      w_.Key("spans");
       Array(ss.spans, [this](const model::Span& s) { Span(s); });
     }
     OptString("schemaUrl", ss.scope.schema_url);
-    End();
+    w_.EndObject();
   }
 
   void ResourceSpans(const model::ResourceSpans& rs) {
-    Begin();
-    Key("resource");
-    Begin();
+    w_.BeginObject();
+    w_.Key("resource");
+    w_.BeginObject();
     OptAttributes(rs.resource.attributes, rs.resource.dropped_attributes_count);
-    End();
+    w_.EndObject();
     if (!rs.scope_spans.empty()) {
-      Key("scopeSpans");
+      w_.Key("scopeSpans");
       Array(rs.scope_spans, [this](const model::ScopeSpans& ss) { ScopeSpans(ss); });
     }
     OptString("schemaUrl", rs.resource.schema_url);
-    End();
+    w_.EndObject();
   }
 
-  std::string out_;
-  bool first_ = true;  // no member written yet in the innermost open object
+  JsonWriter w_;
 };
 
 }  // namespace
@@ -1040,9 +924,10 @@ Result<model::Traces> ParseOtlpJson(std::string_view json) {
 }
 
 std::string EncodeOtlpJson(const model::Traces& traces) {
-  Encoder encoder;
-  encoder.Traces(traces);
-  return encoder.Finish();
+  std::string out;
+  out.reserve(traces.SpanCount() * 256 + 64);
+  Encoder(&out).Traces(traces);
+  return out;
 }
 
 }  // namespace tb::wire
