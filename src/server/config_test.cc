@@ -103,6 +103,31 @@ TEST(ConfigTest, LoadsNestedSettingsOfEveryKind) {
   EXPECT_FALSE(LoadConfigFile(WriteFile("tb_baddur.yaml", "log: {slow_query_threshold: 5}\n"), &c).ok());
 }
 
+TEST(ConfigTest, RetentionIsADefaultWithPerTenantOverrides) {
+  Config c;
+  EXPECT_EQ(c.RetentionOf("default"), std::chrono::hours(24 * 14));
+  ASSERT_TRUE(LoadConfigFile(WriteFile("tb_retention.yaml",
+                                       "retention: {default: 7d, tenants: {default: 30d, team-b: 12h}}\n"
+                                       "blocklist: {refresh_interval: 2s}\n"),
+                             &c)
+                  .ok());
+  EXPECT_EQ(c.retention_default, std::chrono::hours(24 * 7));
+  EXPECT_EQ(c.RetentionOf("default"), std::chrono::hours(24 * 30));
+  EXPECT_EQ(c.RetentionOf("team-b"), std::chrono::hours(12));
+  EXPECT_EQ(c.RetentionOf("other"), std::chrono::hours(24 * 7));
+  EXPECT_EQ(c.blocklist_refresh_interval, std::chrono::seconds(2));
+  std::string env_entry = "TRACEBUCKET_RETENTION_TENANTS=default=1d,x=0";
+  char* environ_entries[] = {env_entry.data(), nullptr};
+  ASSERT_TRUE(LoadEnvironment(&c, environ_entries).ok());
+  EXPECT_EQ(c.RetentionOf("default"), std::chrono::hours(24));
+  EXPECT_EQ(c.RetentionOf("x"), std::chrono::seconds(0));
+  EXPECT_EQ(c.RetentionOf("team-b"), std::chrono::hours(24 * 7));  // the variable replaces the whole map
+  auto bad = LoadConfigFile(WriteFile("tb_retention_bad.yaml", "retention: {tenants: {a: soon}}\n"), &c);
+  EXPECT_NE(bad.message().find("retention.tenants"), std::string::npos) << bad.message();
+  EXPECT_FALSE(LoadConfigFile(WriteFile("tb_retention_bad2.yaml", "retention: {tenants: [a]}\n"), &c).ok());
+  EXPECT_FALSE(ParseDuration("99999999999d").ok());
+}
+
 TEST(ConfigTest, EnvironmentVariablesOverlayTheFile) {
   Config c;
   ASSERT_TRUE(LoadConfigFile(WriteFile("tb_env.yaml", "head: {memory_budget: 64MiB}\nlog: {format: text}\n"), &c).ok());
