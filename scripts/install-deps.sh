@@ -11,6 +11,7 @@ packages=(
   libzstd-dev zlib1g-dev libxxhash-dev libroaring-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libcpp-httplib-dev libssl-dev libcurl4-openssl-dev libpugixml-dev
+  prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps
 )

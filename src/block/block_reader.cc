@@ -24,7 +24,11 @@ namespace tb::block {
 std::shared_ptr<const std::string> LruBlockCache::Get(const std::string& key) {
   std::lock_guard lock(mu_);
   auto it = map_.find(key);
-  if (it == map_.end()) return nullptr;
+  if (it == map_.end()) {
+    ++misses_;
+    return nullptr;
+  }
+  ++hits_;
   lru_.splice(lru_.begin(), lru_, it->second);
   return it->second->second;
 }
@@ -45,12 +49,18 @@ void LruBlockCache::Put(const std::string& key, std::shared_ptr<const std::strin
     bytes_ -= lru_.back().second->size();
     map_.erase(lru_.back().first);
     lru_.pop_back();
+    ++evictions_;
   }
 }
 
 uint64_t LruBlockCache::size_bytes() const {
   std::lock_guard lock(mu_);
   return bytes_;
+}
+
+LruBlockCache::Stats LruBlockCache::stats() const {
+  std::lock_guard lock(mu_);
+  return Stats{hits_, misses_, evictions_, bytes_};
 }
 
 void LruBlockCache::Clear() {
@@ -265,6 +275,7 @@ struct BlockReader::Impl {
                        "missing: " + got.status().ToString());
       return got.status().WithContext(Where(object));
     }
+    options.metrics.bytes.Add(static_cast<double>(got->size()));
     if (got->size() != length)
       return Corrupt(object, "range " + std::to_string(offset) + "+" + std::to_string(length), "object truncated");
     return std::make_shared<const std::string>(std::move(got).value());
@@ -315,6 +326,7 @@ struct BlockReader::Impl {
       const uint64_t len = last->offset + last->length - first->offset;
       auto got = store->Get(prefix + kIndexObject, first->offset, len);
       if (!got.ok()) return got.status().WithContext(Where(kIndexObject));
+      options.metrics.bytes.Add(static_cast<double>(got->size()));
       if (got->size() != len) return SectionCorrupt(ids[runs[r].front()], "index object truncated");
       for (size_t i : runs[r]) {
         const SectionRef* s = meta.Section(ids[i]);
@@ -725,6 +737,7 @@ struct BlockReader::Impl {
   // verifies and decompresses into raw[c] those in `decompress` (bit c for column c).
   Status PageColumns(const PageInfo& info, uint32_t p, int last_column, std::string raw[kColumnCount],
                      uint32_t decompress = ~0u) const {
+    options.metrics.pages.Add();
     const std::string full_key = PageKey(p);
     Bytes bytes = cache != nullptr ? cache->Get(full_key) : nullptr;
     if (bytes == nullptr) {
@@ -1254,6 +1267,7 @@ Status BlockReader::ReadTrace(const model::TraceId& id, model::Traces* out) cons
   TB_RETURN_IF_ERROR(m.Basics(&pages, &tables, true));
   const std::vector<uint32_t> page_list = PagesOfTrace(*pages, t);
   if (page_list.empty()) return m.SectionCorrupt(SectionId::kPages, "no page holds trace " + std::to_string(t));
+  m.options.metrics.blocks.Add();
   std::vector<std::vector<DecodedSpan>> decoded(page_list.size());
   TB_RETURN_IF_ERROR(
       tb::ParallelFor(page_list.size(), static_cast<size_t>(m.options.max_parallel_reads),
@@ -1407,6 +1421,7 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
     }
   }
   std::stable_sort(todo.begin(), todo.end(), [&](uint32_t a, uint32_t b) { return bound[a] > bound[b]; });
+  if (!todo.empty()) m.options.metrics.blocks.Add();
 
   // 3. Match candidate pages newest first, in waves, on their encoded columns (MatchPage).
   // The columns a query reads: segments, pairs, starts and durations always; names for an

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "block/format.h"
+#include "metrics/handles.h"
 #include "objstore/object_store.h"
 #include "query/trace_source.h"
 #include "util/status.h"
@@ -31,9 +32,17 @@ class BlockCache {
 class LruBlockCache final : public BlockCache {
  public:
   explicit LruBlockCache(uint64_t capacity_bytes) : capacity_(capacity_bytes) {}
+  struct Stats {
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    uint64_t evictions = 0;  // entries dropped to stay within the capacity
+    uint64_t bytes = 0;      // now
+  };
+
   std::shared_ptr<const std::string> Get(const std::string& key) override;
   void Put(const std::string& key, std::shared_ptr<const std::string> value) override;
   uint64_t size_bytes() const;
+  Stats stats() const;
   void Clear();
 
  private:
@@ -43,10 +52,12 @@ class LruBlockCache final : public BlockCache {
   std::list<Entry> lru_;  // front: most recent
   std::unordered_map<std::string, std::list<Entry>::iterator> map_;
   uint64_t bytes_ = 0;
+  uint64_t hits_ = 0, misses_ = 0, evictions_ = 0;  // guarded by mu_
 };
 
 struct BlockReaderOptions {
-  int max_parallel_reads = 4;  // concurrent GETs issued by one call
+  int max_parallel_reads = 4;         // concurrent GETs issued by one call
+  metrics::BlockReadMetrics metrics;  // blocks, pages and bytes that queries read
 };
 
 // How a block's bytes are spent, for operators (`tracebucket inspect`).

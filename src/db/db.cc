@@ -58,6 +58,12 @@ Db::~Db() {
 
 std::shared_ptr<head::Head> Db::NewHead() const { return std::make_shared<head::Head>(head::Options{0, budget_}); }
 
+std::shared_ptr<block::BlockReader> Db::NewReader(const std::string& prefix, const block::BlockMeta& meta) {
+  block::BlockReaderOptions reader;
+  reader.metrics = options_.block_read_metrics;
+  return std::make_shared<block::BlockReader>(store_.get(), prefix, meta, &cache_, reader);
+}
+
 // Time-ordered and unique across processes: <unix micros, 16 hex>-<instance>-<counter>.
 std::string Db::NewBlockId() {
   char id[64];
@@ -116,6 +122,7 @@ Status Db::Recover() {
   wal_options.dir = (std::filesystem::path(options_.data_dir) / "wal").string();
   wal_options.segment_target_bytes = options_.wal_segment_bytes;
   wal_options.sync = options_.wal_sync;
+  wal_options.metrics = options_.wal_metrics;
   wal::ReplayStats replay;
   uint64_t expired_spans = 0;
   TB_ASSIGN_OR_RETURN(wal_, ingest::Ingester::RecoverWal(wal_options, covered_through_, ExpiredBefore(), &expired_spans,
@@ -160,8 +167,24 @@ Status Db::Flush() {
   active_since_ = std::chrono::steady_clock::now();
   // Oldest first, so that covered_through_ only moves over WAL records that are in blocks. A
   // failed head stays pending (and queryable), and is retried before anything newer.
+  const metrics::FlushMetrics& m = options_.flush_metrics;
   while (!pending_.empty()) {
-    TB_RETURN_IF_ERROR(WriteBlock(&pending_.front()));
+    const auto since = std::chrono::steady_clock::now();
+    const bool empty = pending_.front().head->Stats().spans == 0;
+    if (Status written = WriteBlock(&pending_.front()); !written.ok()) {
+      if (!stopping_) {  // an abandoned block at shutdown is no failure: the WAL keeps its spans
+        m.failures.Add();
+        m.duration_seconds.ObserveSince(since);
+      }
+      return written;
+    }
+    if (!empty) {
+      const block::BlockMeta& meta = *pending_.front().written;
+      m.duration_seconds.ObserveSince(since);
+      m.blocks.Add();
+      m.bytes.Add(static_cast<double>(meta.data_size + meta.index_size));
+      m.spans.Add(static_cast<double>(meta.span_count));
+    }
     pending_.pop_front();
   }
   // The flushed heads and the block writer went back to malloc, which keeps freed heap mapped;
@@ -238,8 +261,7 @@ void Db::Adopt(const BlockList& list, const PendingFlush* completing) {
                      meta.block_id, meta.format_version);
       continue;
     }
-    next.push_back(
-        std::make_shared<block::BlockReader>(store_.get(), BlockPrefix(options_.tenant, meta.block_id), meta, &cache_));
+    next.push_back(NewReader(BlockPrefix(options_.tenant, meta.block_id), meta));
     ++joined;
   }
   const size_t left = current.size() + joined - next.size();
@@ -359,8 +381,17 @@ DbStats Db::Stats() const {
   s.active_head = ingester_->active_head()->Stats();
   std::shared_lock lock(sources_mu_);
   s.frozen_heads = frozen_.size();
+  for (const auto& head : frozen_) {
+    const head::HeadStats h = head->Stats();
+    s.frozen_spans += h.spans;
+    s.frozen_traces += h.traces;
+    s.frozen_memory_bytes += h.memory_bytes;
+  }
   s.blocks = blocks_.size();
   s.wal_covered_through = covered_through_;
+  lock.unlock();
+  if (wal_) s.wal_usage = wal_->Usage();
+  s.cache = cache_.stats();
   return s;
 }
 

@@ -68,13 +68,22 @@ struct DbOptions {
   std::chrono::milliseconds retention{0};
   // The wall clock retention is measured against; tests substitute their own.
   std::function<std::chrono::system_clock::time_point()> clock = [] { return std::chrono::system_clock::now(); };
+  // Where the WAL, flushes and block reads record (metrics/handles.h); empty handles: no metrics.
+  metrics::WalMetrics wal_metrics;
+  metrics::FlushMetrics flush_metrics;
+  metrics::BlockReadMetrics block_read_metrics;
 };
 
 struct DbStats {
   head::HeadStats active_head;
   size_t frozen_heads = 0;
+  uint64_t frozen_spans = 0;  // in the frozen heads
+  uint64_t frozen_traces = 0;
+  uint64_t frozen_memory_bytes = 0;
   size_t blocks = 0;
   uint64_t wal_covered_through = 0;  // WAL records up to here are in blocks
+  wal::DiskUsage wal_usage;
+  block::LruBlockCache::Stats cache;  // the memory tier of the block cache
 };
 
 class Db {
@@ -109,6 +118,7 @@ class Db {
   // built is abandoned, so a stop never waits for a large head to be encoded; a flush called
   // afterwards fails with UNAVAILABLE and writes nothing.
   Status Close();
+  // Reads the heads' and the cache's counters and lists the WAL folder.
   DbStats Stats() const;
   // The tenant this Db serves, and the metas of its published blocks (those queries read), oldest
   // first.
@@ -127,6 +137,7 @@ class Db {
   query::SourceList Sources() const;
   uint64_t ExpiredBefore(std::chrono::system_clock::time_point now) const;
   std::shared_ptr<head::Head> NewHead() const;
+  std::shared_ptr<block::BlockReader> NewReader(const std::string& prefix, const block::BlockMeta& meta);
   std::string NewBlockId();
   // A frozen head on its way to a block; kept across failed attempts.
   struct PendingFlush {

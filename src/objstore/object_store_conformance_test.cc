@@ -6,11 +6,13 @@
 #include <memory>
 #include <string>
 
+#include "metrics/metrics.h"
 #include "objstore/fault_store.h"
 #include "objstore/latency_store.h"
 #include "objstore/local_store.h"
 #include "objstore/memory_store.h"
 #include "objstore/metering_store.h"
+#include "objstore/metrics_store.h"
 #include "objstore/object_store_suite.h"
 #include "objstore/retry_store.h"
 
@@ -54,6 +56,11 @@ INSTANTIATE_TEST_SUITE_P(
                                      return std::make_shared<RetryingStore>(Memory(), options);
                                    }},
                       StoreFactory{"MeteringMemory", [] { return std::make_shared<MeteringStore>(Memory()); }},
+                      StoreFactory{"MetricsMemory",
+                                   [] {
+                                     static metrics::Metrics m(metrics::CurrentBuild(), "default");
+                                     return std::make_shared<MetricsStore>(Memory(), &m.object_store());
+                                   }},
                       StoreFactory{
                           "LatencyMemory",
                           [] { return std::make_shared<LatencyStore>(Memory(), std::chrono::microseconds(100)); }},

@@ -5,17 +5,6 @@
 #include <utility>
 
 namespace tb::objstore {
-namespace {
-
-// The Status of a Status or of a Result.
-const Status& StatusOf(const Status& s) { return s; }
-template <typename T>
-const Status& StatusOf(const Result<T>& r) {
-  return r.status();
-}
-
-}  // namespace
-
 RetryingStore::RetryingStore(std::shared_ptr<ObjectStore> base, RetryOptions options)
     : base_(std::move(base)), options_(std::move(options)) {
   if (options_.max_attempts < 1) options_.max_attempts = 1;

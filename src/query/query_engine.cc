@@ -114,14 +114,16 @@ Result<model::Traces> QueryEngine::ReadTrace(const SourceList& sources, const mo
 }
 
 Status QueryEngine::GetTraces(const std::vector<model::TraceId>& ids, const TraceSink& sink) const {
-  const uint64_t expired_before = ExpiredBefore();
-  const SourceList sources = Overlapping(sources_(), expired_before, UINT64_MAX);
-  for (const auto& id : ids) {
-    TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(sources, id, expired_before));
-    if (trace.resource_spans.empty()) continue;
-    TB_RETURN_IF_ERROR(sink(id, std::move(trace)));
-  }
-  return Status::Ok();
+  return Metered(metrics::QueryKind::kGetTrace, [&]() -> Status {
+    const uint64_t expired_before = ExpiredBefore();
+    const SourceList sources = Overlapping(sources_(), expired_before, UINT64_MAX);
+    for (const auto& id : ids) {
+      TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(sources, id, expired_before));
+      if (trace.resource_spans.empty()) continue;
+      TB_RETURN_IF_ERROR(sink(id, std::move(trace)));
+    }
+    return Status::Ok();
+  });
 }
 
 Status QueryEngine::SearchNewestFirst(const SourceList& candidates, const SpanMatcher& matcher, size_t limit,
@@ -168,6 +170,10 @@ Status QueryEngine::SearchNewestFirst(const SourceList& candidates, const SpanMa
 }
 
 Result<std::vector<TraceHit>> QueryEngine::FindTraceIds(const TraceQuery& query) const {
+  return Metered(metrics::QueryKind::kFindTraceIds, [&] { return SearchTraceIds(query); });
+}
+
+Result<std::vector<TraceHit>> QueryEngine::SearchTraceIds(const TraceQuery& query) const {
   // Expired spans never match: the window starts no earlier than retention.
   TraceQuery unexpired = query;
   const uint64_t expired_before = ExpiredBefore();
@@ -225,15 +231,17 @@ Result<std::vector<TraceHit>> QueryEngine::FindTraceIds(const TraceQuery& query)
 }
 
 Status QueryEngine::FindTraces(const TraceQuery& query, const TraceSink& sink) const {
-  TB_ASSIGN_OR_RETURN(std::vector<TraceHit> hits, FindTraceIds(query));
-  const uint64_t expired_before = ExpiredBefore();
-  const SourceList sources = Overlapping(sources_(), expired_before, UINT64_MAX);
-  for (const auto& h : hits) {
-    TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(sources, h.trace_id, expired_before));
-    if (trace.resource_spans.empty()) continue;  // purged or expired meanwhile
-    TB_RETURN_IF_ERROR(sink(h.trace_id, std::move(trace)));
-  }
-  return Status::Ok();
+  return Metered(metrics::QueryKind::kFindTraces, [&]() -> Status {
+    TB_ASSIGN_OR_RETURN(std::vector<TraceHit> hits, SearchTraceIds(query));
+    const uint64_t expired_before = ExpiredBefore();
+    const SourceList sources = Overlapping(sources_(), expired_before, UINT64_MAX);
+    for (const auto& h : hits) {
+      TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(sources, h.trace_id, expired_before));
+      if (trace.resource_spans.empty()) continue;  // purged or expired meanwhile
+      TB_RETURN_IF_ERROR(sink(h.trace_id, std::move(trace)));
+    }
+    return Status::Ok();
+  });
 }
 
 template <typename T>
@@ -268,35 +276,42 @@ Result<std::vector<T>> QueryEngine::CollectUnexpired(
 }
 
 Result<std::vector<std::string>> QueryEngine::Services() const {
-  return CollectUnexpired<std::string>([](const TraceSource& s, std::set<std::string>* out) { return s.Services(out); },
-                                       [](const std::string& service) {
-                                         TraceQuery q;
-                                         q.service_name = service;
-                                         return q;
-                                       });
+  return Metered(metrics::QueryKind::kServices, [&]() -> Result<std::vector<std::string>> {
+    return CollectUnexpired<std::string>(
+        [](const TraceSource& s, std::set<std::string>* out) { return s.Services(out); },
+        [](const std::string& service) {
+          TraceQuery q;
+          q.service_name = service;
+          return q;
+        });
+  });
 }
 
 Result<std::vector<Operation>> QueryEngine::Operations(const std::string& service, const std::string& span_kind) const {
-  return CollectUnexpired<Operation>(
-      [&](const TraceSource& s, std::set<Operation>* out) { return s.Operations(service, span_kind, out); },
-      [&](const Operation& op) {
-        TraceQuery q;
-        q.service_name = service;
-        q.operation_name = op.name;
-        q.attributes = {{"span.kind", op.span_kind}};
-        return q;
-      });
+  return Metered(metrics::QueryKind::kOperations, [&]() -> Result<std::vector<Operation>> {
+    return CollectUnexpired<Operation>(
+        [&](const TraceSource& s, std::set<Operation>* out) { return s.Operations(service, span_kind, out); },
+        [&](const Operation& op) {
+          TraceQuery q;
+          q.service_name = service;
+          q.operation_name = op.name;
+          q.attributes = {{"span.kind", op.span_kind}};
+          return q;
+        });
+  });
 }
 
 Result<DependencyCounts> QueryEngine::Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano) const {
-  // Only traces wholly inside the window count, so none with an expired span.
-  start_unix_nano = std::max(start_unix_nano, ExpiredBefore());
-  TB_ASSIGN_OR_RETURN(DependencyCounts counts, CountCalls(Overlapping(sources_(), start_unix_nano, end_unix_nano),
-                                                          start_unix_nano, end_unix_nano));
-  // Jaeger's stores draw no edge from a service to itself (docs/jaeger-semantics.md §7). Sources
-  // count every pair, so this rule is applied here, once, for every door that serves dependencies.
-  std::erase_if(counts, [](const auto& edge) { return edge.first.first == edge.first.second; });
-  return counts;
+  return Metered(metrics::QueryKind::kDependencies, [&]() -> Result<DependencyCounts> {
+    // Only traces wholly inside the window count, so none with an expired span.
+    start_unix_nano = std::max(start_unix_nano, ExpiredBefore());
+    TB_ASSIGN_OR_RETURN(DependencyCounts counts, CountCalls(Overlapping(sources_(), start_unix_nano, end_unix_nano),
+                                                            start_unix_nano, end_unix_nano));
+    // Jaeger's stores draw no edge from a service to itself (docs/jaeger-semantics.md §7). Sources
+    // count every pair, so this rule is applied here, once, for every door that serves dependencies.
+    std::erase_if(counts, [](const auto& edge) { return edge.first.first == edge.first.second; });
+    return counts;
+  });
 }
 
 Result<DependencyCounts> QueryEngine::CountCalls(const SourceList& sources, uint64_t start_unix_nano,

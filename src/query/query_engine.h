@@ -2,10 +2,12 @@
 // api_v3 and storage v1 later). It fans a request out to every TraceSource and merges.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <vector>
 
+#include "metrics/handles.h"
 #include "query/trace_source.h"
 
 namespace tb::query {
@@ -62,6 +64,13 @@ class QueryEngine {
   explicit QueryEngine(SourceList fixed, QueryEngineOptions options = {})
       : QueryEngine([fixed] { return fixed; }, std::move(options)) {}
 
+  // The same engine (same sources) recording every request into `metrics`: one per door.
+  QueryEngine WithMetrics(metrics::QueryMetrics metrics) const {
+    QueryEngine metered = *this;
+    metered.metrics_ = metrics;
+    return metered;
+  }
+
   // Streams each known trace in request order; unknown IDs are skipped.
   Status GetTraces(const std::vector<model::TraceId>& ids, const TraceSink& sink) const;
   // Finds matching traces, newest first, at most query.Limit(). Sources whose start times miss the
@@ -88,6 +97,15 @@ class QueryEngine {
   template <typename T>
   Result<std::vector<T>> CollectUnexpired(const std::function<Status(const TraceSource&, std::set<T>*)>& collect,
                                           const std::function<TraceQuery(const T&)>& query_for) const;
+  Result<std::vector<TraceHit>> SearchTraceIds(const TraceQuery& query) const;
+  // Runs `request` and records it as one request of `kind`.
+  template <typename Fn>
+  auto Metered(metrics::QueryKind kind, Fn request) const -> decltype(request()) {
+    const auto since = std::chrono::steady_clock::now();
+    auto result = request();
+    metrics_.Record(kind, since, StatusOf(result));
+    return result;
+  }
   // Runs fn(source, i) for every source in parallel.
   Status ForEachSource(const SourceList& sources, const std::function<Status(const TraceSource&, size_t)>& fn) const;
 
@@ -104,6 +122,7 @@ class QueryEngine {
 
   std::function<SourceList()> sources_;
   QueryEngineOptions options_;
+  metrics::QueryMetrics metrics_;
 };
 
 }  // namespace tb::query

@@ -166,6 +166,8 @@ std::vector<Setting> MakeSettings() {
       Make("log.format", "--log-format", "text, or json for one JSON object per line", TB_FIELD(log_format)),
       Make("log.slow_query_threshold", "--slow-query-threshold",
            "Log trace queries slower than this, e.g. 500ms; 0 turns it off", TB_FIELD(slow_query_threshold)),
+      Make("metrics.enabled", "", "Prometheus metrics on GET /metrics; false: off (to measure their cost)",
+           TB_FIELD(metrics_enabled)),
       Make("head.memory_budget", "--head-memory-budget", "Memory for recent spans, e.g. 1GiB",
            TB_FIELD(head_memory_budget_bytes), true),
       Make("wal.sync", "", "fdatasync before acknowledging a write (off only for benchmarks)", TB_FIELD(wal_sync)),
@@ -286,7 +288,8 @@ Result<uint64_t> ParseByteSize(const std::string& text) {
   return Status::InvalidArgument("'" + text + "' has an unknown unit (use B, KiB, MiB, GiB)");
 }
 
-Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config) {
+Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config,
+                                                           const metrics::ObjectStoreMetrics* metrics) {
   std::string url = config.storage;
   if (url.empty()) url = "file://" + (std::filesystem::absolute(config.data_dir) / "blocks").string();
   if (url.starts_with("file://")) {
@@ -302,6 +305,7 @@ Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config)
     o.endpoint = config.s3_endpoint.empty() ? "https://s3." + config.s3_region + ".amazonaws.com" : config.s3_endpoint;
     o.region = config.s3_region;
     o.path_style = config.s3_path_style;
+    if (metrics != nullptr) o.on_retry = [retries = metrics->retries](const objstore::S3RetryEvent&) { retries.Add(); };
     if (o.bucket.empty()) return Status::InvalidArgument("storage '" + url + "' names no bucket");
     TB_ASSIGN_OR_RETURN(auto store, objstore::S3Store::Open(o));
     return std::shared_ptr<objstore::ObjectStore>(std::move(store));

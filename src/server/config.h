@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ingest/ingester.h"
+#include "metrics/handles.h"
 #include "objstore/object_store.h"
 #include "util/status.h"
 
@@ -34,6 +35,8 @@ struct Config {
   std::string log_format = "text";  // or "json": one JSON object per line
   // Trace queries slower than this are logged with their parameters; 0 turns the log off.
   std::chrono::microseconds slow_query_threshold{std::chrono::seconds(1)};
+  // Prometheus metrics on GET /metrics; off only to measure what they cost (BENCHMARKS.md).
+  bool metrics_enabled = true;
 
   // Where blocks live: "file:///path" or "s3://bucket/prefix". Empty: file://<data_dir>/blocks.
   std::string storage;
@@ -70,7 +73,9 @@ Result<uint64_t> ParseByteSize(const std::string& text);
 
 // Opens the object store named by config.storage (see Config::storage). S3 credentials come from
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
-Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config);
+// `metrics`, when given, counts the S3 store's retries.
+Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config,
+                                                           const metrics::ObjectStoreMetrics* metrics = nullptr);
 
 // Parses "100us", "250ms", "2s", "1m", "6h", "14d", "0" into a duration.
 Result<std::chrono::microseconds> ParseDuration(const std::string& text);

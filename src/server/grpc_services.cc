@@ -126,7 +126,8 @@ std::vector<TracesData> ChunkTrace(const model::Traces& trace, size_t max_bytes)
   return chunks;
 }
 
-OtlpTraceService::OtlpTraceService(ingest::Ingester* ingester) : ingester_(ingester) {
+OtlpTraceService::OtlpTraceService(ingest::Ingester* ingester, metrics::IngestMetrics metrics)
+    : ingester_(ingester), metrics_(metrics) {
   // The registration the generated TraceService::Service makes, with raw byte messages.
   AddMethod(new grpc::internal::RpcServiceMethod(
       "/opentelemetry.proto.collector.trace.v1.TraceService/Export", grpc::internal::RpcMethod::NORMAL_RPC,
@@ -138,16 +139,26 @@ OtlpTraceService::OtlpTraceService(ingest::Ingester* ingester) : ingester_(inges
 
 grpc::Status OtlpTraceService::Export(grpc::ServerContext*, const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) {
-  if (Status room = ingester_->CheckCapacity(); !room.ok()) return ToGrpc(room);
+  if (Status room = ingester_->CheckCapacity(); !room.ok()) {
+    metrics_.Failed(room);
+    return ToGrpc(room);
+  }
   std::vector<grpc::Slice> slices;
   if (!request->Dump(&slices).ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "cannot read the request");
   std::string bytes;
   bytes.reserve(request->Length());
   for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   auto batch = wire::DecodeOtlpProtobuf(bytes);
-  if (!batch.ok()) return ToGrpc(batch.status());
+  if (!batch.ok()) {
+    metrics_.Failed(batch.status());
+    return ToGrpc(batch.status());
+  }
   auto result = ingester_->Ingest(std::move(*batch), bytes);
-  if (!result.ok()) return ToGrpc(result.status());
+  if (!result.ok()) {
+    metrics_.Failed(result.status());
+    return ToGrpc(result.status());
+  }
+  metrics_.Accepted(result->accepted_spans, result->rejected_spans, bytes.size());
   opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse answer;
   if (result->rejected_spans > 0 || !result->message.empty()) {
     answer.mutable_partial_success()->set_rejected_spans(static_cast<int64_t>(result->rejected_spans));

@@ -12,6 +12,7 @@
 #include "jaeger/storage/v2/capabilities.grpc.pb.h"
 #include "jaeger/storage/v2/dependency_storage.grpc.pb.h"
 #include "jaeger/storage/v2/trace_storage.grpc.pb.h"
+#include "metrics/handles.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "query/query_engine.h"
 
@@ -70,11 +71,12 @@ grpc::Status AnswerDependencies(const query::QueryEngine& engine, std::optional<
 // a protobuf Arena, and they become the WAL record as they are when no limit changes the batch.
 class OtlpTraceService final : public grpc::Service {
  public:
-  explicit OtlpTraceService(ingest::Ingester* ingester);
+  explicit OtlpTraceService(ingest::Ingester* ingester, metrics::IngestMetrics metrics = {});
   grpc::Status Export(grpc::ServerContext* context, const grpc::ByteBuffer* request, grpc::ByteBuffer* response);
 
  private:
   ingest::Ingester* ingester_;
+  const metrics::IngestMetrics metrics_;
 };
 
 class StorageV2TraceReader final : public jaeger::storage::v2::TraceReader::Service {

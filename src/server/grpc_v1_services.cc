@@ -36,6 +36,18 @@ Status IngestRequest(ingest::Ingester* ingester, const v1::WriteSpanRequest& req
   return IngestSpans(ingester, std::move(spans));
 }
 
+// IngestRequest, recorded as one request of the v1 door: one span, or refused whole.
+Status IngestCounted(ingest::Ingester* ingester, const metrics::IngestMetrics& metrics,
+                     const v1::WriteSpanRequest& request) {
+  Status status = IngestRequest(ingester, request);
+  if (status.ok()) {
+    metrics.Accepted(1, 0, request.ByteSizeLong());
+  } else {
+    metrics.Failed(status);
+  }
+  return status;
+}
+
 std::optional<uint64_t> QueryTime(bool present, const google::protobuf::Timestamp& ts) {
   return present ? wire::OptionalUnixNanos(ts) : std::nullopt;
 }
@@ -91,7 +103,7 @@ std::vector<v1::SpansResponseChunk> ChunkSpans(const std::vector<model::jaeger::
 
 grpc::Status StorageV1SpanWriter::WriteSpan(grpc::ServerContext*, const v1::WriteSpanRequest* request,
                                             v1::WriteSpanResponse*) {
-  return ToGrpc(IngestRequest(ingester_, *request));
+  return ToGrpc(IngestCounted(ingester_, metrics_, *request));
 }
 
 grpc::Status StorageV1SpanWriter::Close(grpc::ServerContext*, const v1::CloseWriterRequest*, v1::CloseWriterResponse*) {
@@ -103,7 +115,7 @@ grpc::Status StorageV1StreamingSpanWriter::WriteSpanStream(grpc::ServerContext*,
                                                            v1::WriteSpanResponse*) {
   v1::WriteSpanRequest request;
   while (reader->Read(&request)) {
-    if (Status s = IngestRequest(ingester_, request); !s.ok()) return ToGrpc(s);
+    if (Status s = IngestCounted(ingester_, metrics_, request); !s.ok()) return ToGrpc(s);
   }
   return grpc::Status::OK;
 }

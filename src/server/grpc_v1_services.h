@@ -8,6 +8,7 @@
 
 #include "ingest/ingester.h"
 #include "jaeger/storage/v1/storage.grpc.pb.h"
+#include "metrics/handles.h"
 #include "model/jaeger.h"
 #include "query/query_engine.h"
 
@@ -15,7 +16,8 @@ namespace tb::server {
 
 class StorageV1SpanWriter final : public jaeger::storage::v1::SpanWriterPlugin::Service {
  public:
-  explicit StorageV1SpanWriter(ingest::Ingester* ingester) : ingester_(ingester) {}
+  explicit StorageV1SpanWriter(ingest::Ingester* ingester, metrics::IngestMetrics metrics = {})
+      : ingester_(ingester), metrics_(metrics) {}
   // Returns once the span is durable.
   grpc::Status WriteSpan(grpc::ServerContext*, const jaeger::storage::v1::WriteSpanRequest*,
                          jaeger::storage::v1::WriteSpanResponse*) override;
@@ -25,11 +27,13 @@ class StorageV1SpanWriter final : public jaeger::storage::v1::SpanWriterPlugin::
 
  private:
   ingest::Ingester* ingester_;
+  const metrics::IngestMetrics metrics_;
 };
 
 class StorageV1StreamingSpanWriter final : public jaeger::storage::v1::StreamingSpanWriterPlugin::Service {
  public:
-  explicit StorageV1StreamingSpanWriter(ingest::Ingester* ingester) : ingester_(ingester) {}
+  explicit StorageV1StreamingSpanWriter(ingest::Ingester* ingester, metrics::IngestMetrics metrics = {})
+      : ingester_(ingester), metrics_(metrics) {}
   // Each span is durable before the next message is read; the first failure ends the stream with
   // its status (the protocol has no per-span acknowledgement).
   grpc::Status WriteSpanStream(grpc::ServerContext*, grpc::ServerReader<jaeger::storage::v1::WriteSpanRequest>*,
@@ -37,6 +41,7 @@ class StorageV1StreamingSpanWriter final : public jaeger::storage::v1::Streaming
 
  private:
   ingest::Ingester* ingester_;
+  const metrics::IngestMetrics metrics_;
 };
 
 class StorageV1SpanReader final : public jaeger::storage::v1::SpanReaderPlugin::Service {

@@ -133,8 +133,24 @@ Status SplitHostPort(const std::string& listen, std::string* host, int* port) {
   return Status::Ok();
 }
 
-HttpServer::HttpServer(const Config& config, db::Db* db, const HealthMonitor* health)
-    : config_(config), db_(db), health_(health), http_(std::make_unique<httplib::Server>()) {
+namespace {
+metrics::IngestMetrics IngestMetricsOf(metrics::Metrics* m) {
+  return m != nullptr ? m->ingest(metrics::IngestDoor::kOtlpHttp) : metrics::IngestMetrics();
+}
+query::QueryEngine EngineOf(const db::Db& db, metrics::Metrics* m, metrics::QueryDoor door) {
+  return db.engine().WithMetrics(m != nullptr ? m->query(door) : metrics::QueryMetrics());
+}
+}  // namespace
+
+HttpServer::HttpServer(const Config& config, db::Db* db, const HealthMonitor* health, metrics::Metrics* metrics)
+    : config_(config),
+      db_(db),
+      health_(health),
+      metrics_(metrics),
+      ingest_metrics_(IngestMetricsOf(metrics)),
+      api_v3_engine_(EngineOf(*db, metrics, metrics::QueryDoor::kApiV3)),
+      jaeger_api_engine_(EngineOf(*db, metrics, metrics::QueryDoor::kJaegerHttp)),
+      http_(std::make_unique<httplib::Server>()) {
   Routes();
 }
 
@@ -156,8 +172,8 @@ void HttpServer::Routes() {
     OfferGzipNotBrotli(req);
     return ApplyCors(config_.cors_allowed_origins, req, res);
   });
-  api_v3::RegisterRoutes(*http_, db_->engine());
-  jaeger_api::RegisterRoutes(*http_, db_->engine(), config_.limits.max_request_bytes);
+  api_v3::RegisterRoutes(*http_, api_v3_engine_);
+  jaeger_api::RegisterRoutes(*http_, jaeger_api_engine_, config_.limits.max_request_bytes);
 
   // The body is read through ReadBodyWithin, so the request-size limit holds for chunked and
   // compressed bodies too. It is read whole before anything is answered, as httplib would, so the
@@ -170,23 +186,37 @@ void HttpServer::Routes() {
         switch (ReadBodyWithin(req, res, read, config_.limits.max_request_bytes, &body)) {
           case BodyRead::kComplete: break;
           case BodyRead::kTooLarge:
+            ingest_metrics_.Refused(metrics::RefusalReason::kLimit);
             SendError(res, protobuf, Status::InvalidArgument(BodyTooLargeMessage(config_.limits.max_request_bytes)));
             res.status = 413;
             return;
-          case BodyRead::kMalformed: return SendError(res, protobuf, Status::InvalidArgument(kMalformedBodyMessage));
+          case BodyRead::kMalformed:
+            ingest_metrics_.Refused(metrics::RefusalReason::kBadInput);
+            return SendError(res, protobuf, Status::InvalidArgument(kMalformedBodyMessage));
         }
         if (!protobuf && type != kJson) {
+          ingest_metrics_.Refused(metrics::RefusalReason::kBadInput);
           SendError(res, false,
                     Status::InvalidArgument("unsupported Content-Type '" + type +
                                             "': use application/x-protobuf or application/json"));
           res.status = 415;
           return;
         }
-        if (Status room = db_->ingester().CheckCapacity(); !room.ok()) return SendError(res, protobuf, room);
+        if (Status room = db_->ingester().CheckCapacity(); !room.ok()) {
+          ingest_metrics_.Failed(room);
+          return SendError(res, protobuf, room);
+        }
         auto batch = protobuf ? wire::DecodeOtlpProtobuf(body) : wire::ParseOtlpJson(body);
-        if (!batch.ok()) return SendError(res, protobuf, batch.status());
+        if (!batch.ok()) {
+          ingest_metrics_.Failed(batch.status());
+          return SendError(res, protobuf, batch.status());
+        }
         auto result = db_->ingester().Ingest(std::move(*batch), protobuf ? std::string_view(body) : std::string_view());
-        if (!result.ok()) return SendError(res, protobuf, result.status());
+        if (!result.ok()) {
+          ingest_metrics_.Failed(result.status());
+          return SendError(res, protobuf, result.status());
+        }
+        ingest_metrics_.Accepted(result->accepted_spans, result->rejected_spans, body.size());
         opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse response;
         if (result->rejected_spans > 0 || !result->message.empty()) {
           response.mutable_partial_success()->set_rejected_spans(static_cast<int64_t>(result->rejected_spans));
@@ -210,6 +240,16 @@ void HttpServer::Routes() {
     const Readiness readiness = health_->Check();
     res.status = readiness.ready ? 200 : 503;
     res.set_content(ReadinessJson(readiness), kJson);
+  });
+
+  // Prometheus's text exposition of every metric (docs/metrics.md).
+  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    if (metrics_ == nullptr) {
+      res.status = 404;
+      res.set_content("metrics are disabled (metrics.enabled: false)\n", "text/plain");
+      return;
+    }
+    res.set_content(metrics_->Scrape(), "text/plain; version=0.0.4; charset=utf-8");
   });
 
   http_->Post("/purge", [this](const httplib::Request&, httplib::Response& res) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "db/db.h"
+#include "metrics/metrics.h"
 #include "server/config.h"
 #include "server/health.h"
 
@@ -19,8 +20,9 @@ namespace tb::server {
 
 class HttpServer {
  public:
-  // `health` answers /ready; it outlives the server.
-  HttpServer(const Config& config, db::Db* db, const HealthMonitor* health);
+  // `health` answers /ready; it outlives the server. `metrics` may be null (metrics.enabled: false):
+  // then GET /metrics is a 404 and nothing is recorded.
+  HttpServer(const Config& config, db::Db* db, const HealthMonitor* health, metrics::Metrics* metrics);
   ~HttpServer();
 
   // Binds `host:port` and serves on a background thread.
@@ -34,6 +36,11 @@ class HttpServer {
   const Config& config_;
   db::Db* db_;
   const HealthMonitor* health_;
+  metrics::Metrics* metrics_;
+  const metrics::IngestMetrics ingest_metrics_;
+  // The query engine as seen from each HTTP query door, recording into that door's metrics.
+  const query::QueryEngine api_v3_engine_;
+  const query::QueryEngine jaeger_api_engine_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
 };

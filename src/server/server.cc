@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "db/block_list.h"
-#include "objstore/disk_cache_store.h"
+#include "objstore/metrics_store.h"
 
 namespace tb::server {
 
@@ -20,7 +20,13 @@ Server::~Server() {
 
 Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   std::unique_ptr<Server> s(new Server(config));
-  TB_ASSIGN_OR_RETURN(auto store, OpenStorage(config));
+  // The tenant label: the one tenant until tenants arrive.
+  if (config.metrics_enabled)
+    s->metrics_ = std::make_unique<metrics::Metrics>(metrics::CurrentBuild(), db::DbOptions().tenant);
+  const metrics::ObjectStoreMetrics* store_metrics = s->metrics_ ? &s->metrics_->object_store() : nullptr;
+  TB_ASSIGN_OR_RETURN(auto store, OpenStorage(config, store_metrics));
+  // Under the disk cache, so that the object store metrics count what reaches the backend.
+  if (store_metrics != nullptr) store = std::make_shared<objstore::MetricsStore>(std::move(store), store_metrics);
   if (config.storage.starts_with("s3://") && config.cache_disk_bytes > 0) {
     objstore::DiskCacheOptions cache;
     cache.dir =
@@ -31,6 +37,7 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
     TB_ASSIGN_OR_RETURN(auto cached, objstore::DiskCacheStore::Open(std::move(store), std::move(cache)));
     const objstore::DiskCacheStats stats = cached->stats();
     spdlog::info("disk cache {}: {} entries, {} of {} bytes", dir, stats.entries, stats.bytes, config.cache_disk_bytes);
+    s->disk_cache_ = cached;
     store = std::move(cached);
   }
   db::DbOptions options;
@@ -47,24 +54,61 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   options.blocklist_refresh_interval =
       std::chrono::duration_cast<std::chrono::milliseconds>(config.blocklist_refresh_interval);
   options.retention = std::chrono::duration_cast<std::chrono::milliseconds>(config.RetentionOf(options.tenant));
+  if (s->metrics_) {
+    options.wal_metrics = s->metrics_->wal();
+    options.flush_metrics = s->metrics_->flush();
+    options.block_read_metrics = s->metrics_->block_reads();
+  }
   if (config.flush_every_write) spdlog::warn("flush.every_write is on: one block per write (a test setting)");
   const auto started = std::chrono::steady_clock::now();
   TB_ASSIGN_OR_RETURN(s->db_, db::Db::Open(options, std::move(store)));
   spdlog::info(
       "recovered in {} ms",
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+  if (s->metrics_) s->metrics_->SetStateSource([server = s.get()] { return server->State(); });
   return s;
 }
 
+metrics::StateSnapshot Server::State() const {
+  const db::DbStats db = db_->Stats();
+  metrics::StateSnapshot s;
+  s.wal_bytes = db.wal_usage.bytes;
+  s.wal_segments = db.wal_usage.segments;
+  s.head_spans = db.active_head.spans + db.frozen_spans;
+  s.head_traces = db.active_head.traces + db.frozen_traces;
+  s.head_bytes = db.active_head.memory_bytes + db.frozen_memory_bytes;
+  s.flush_pending = db.frozen_heads;
+  s.blocks = db.blocks;
+  s.memory_cache = {db.cache.hits, db.cache.misses, db.cache.evictions, db.cache.bytes};
+  if (disk_cache_) {
+    const objstore::DiskCacheStats disk = disk_cache_->stats();
+    s.disk_cache = metrics::CacheTierSnapshot{disk.hits, disk.misses, disk.evictions, disk.bytes};
+  }
+  return s;
+}
+
+metrics::QueryMetrics Server::QueryMetricsOf(metrics::QueryDoor door) const {
+  return metrics_ ? metrics_->query(door) : metrics::QueryMetrics();
+}
+
+metrics::IngestMetrics Server::IngestMetricsOf(metrics::IngestDoor door) const {
+  return metrics_ ? metrics_->ingest(door) : metrics::IngestMetrics();
+}
+
 Status Server::Start() {
-  otlp_service_ = std::make_unique<OtlpTraceService>(&db_->ingester());
-  trace_reader_ = std::make_unique<StorageV2TraceReader>(&db_->engine());
-  dependency_reader_ = std::make_unique<StorageV2DependencyReader>(&db_->engine());
+  grpc_v2_engine_ =
+      std::make_unique<query::QueryEngine>(db_->engine().WithMetrics(QueryMetricsOf(metrics::QueryDoor::kGrpcV2)));
+  grpc_v1_engine_ =
+      std::make_unique<query::QueryEngine>(db_->engine().WithMetrics(QueryMetricsOf(metrics::QueryDoor::kGrpcV1)));
+  otlp_service_ = std::make_unique<OtlpTraceService>(&db_->ingester(), IngestMetricsOf(metrics::IngestDoor::kOtlpGrpc));
+  trace_reader_ = std::make_unique<StorageV2TraceReader>(grpc_v2_engine_.get());
+  dependency_reader_ = std::make_unique<StorageV2DependencyReader>(grpc_v2_engine_.get());
   capabilities_ = std::make_unique<StorageV2Capabilities>();
-  v1_writer_ = std::make_unique<StorageV1SpanWriter>(&db_->ingester());
-  v1_streaming_writer_ = std::make_unique<StorageV1StreamingSpanWriter>(&db_->ingester());
-  v1_reader_ = std::make_unique<StorageV1SpanReader>(&db_->engine());
-  v1_dependencies_ = std::make_unique<StorageV1DependenciesReader>(&db_->engine());
+  const metrics::IngestMetrics v1_ingest = IngestMetricsOf(metrics::IngestDoor::kJaegerV1);
+  v1_writer_ = std::make_unique<StorageV1SpanWriter>(&db_->ingester(), v1_ingest);
+  v1_streaming_writer_ = std::make_unique<StorageV1StreamingSpanWriter>(&db_->ingester(), v1_ingest);
+  v1_reader_ = std::make_unique<StorageV1SpanReader>(grpc_v1_engine_.get());
+  v1_dependencies_ = std::make_unique<StorageV1DependenciesReader>(grpc_v1_engine_.get());
   v1_capabilities_ = std::make_unique<StorageV1Capabilities>();
 
   HealthOptions probes;
@@ -107,7 +151,7 @@ Status Server::Start() {
     spdlog::info("serving gRPC on port {}; no HTTP", grpc_port_);
     return Status::Ok();
   }
-  http_ = std::make_unique<HttpServer>(config_, db_.get(), health_.get());
+  http_ = std::make_unique<HttpServer>(config_, db_.get(), health_.get(), metrics_.get());
   TB_RETURN_IF_ERROR(http_->Start(config_.http_listen));
   spdlog::info("serving gRPC on {} and HTTP on {}", config_.grpc_listen, config_.http_listen);
   return Status::Ok();

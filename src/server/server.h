@@ -6,6 +6,8 @@
 #include <memory>
 
 #include "db/db.h"
+#include "metrics/metrics.h"
+#include "objstore/disk_cache_store.h"
 #include "server/config.h"
 #include "server/grpc_services.h"
 #include "server/grpc_v1_services.h"
@@ -36,8 +38,17 @@ class Server {
  private:
   explicit Server(const Config& config);
 
+  // The metrics query door `door` records into (none when metrics are off).
+  metrics::QueryMetrics QueryMetricsOf(metrics::QueryDoor door) const;
+  metrics::IngestMetrics IngestMetricsOf(metrics::IngestDoor door) const;
+  // What the metrics read at scrape time.
+  metrics::StateSnapshot State() const;
+
   Config config_;
+  std::unique_ptr<metrics::Metrics> metrics_;  // null when metrics.enabled is false
   std::unique_ptr<db::Db> db_;
+  std::shared_ptr<objstore::DiskCacheStore> disk_cache_;  // only with s3:// storage and a disk cache
+  std::unique_ptr<query::QueryEngine> grpc_v2_engine_, grpc_v1_engine_;
   std::unique_ptr<OtlpTraceService> otlp_service_;
   std::unique_ptr<StorageV2TraceReader> trace_reader_;
   std::unique_ptr<StorageV2DependencyReader> dependency_reader_;

@@ -89,6 +89,13 @@ class [[nodiscard]] Result {
   std::variant<T, Status> v_;
 };
 
+// The Status of a Status or of a Result, for code generic over both (retries, metrics).
+inline const Status& StatusOf(const Status& s) { return s; }
+template <typename T>
+const Status& StatusOf(const Result<T>& r) {
+  return r.status();
+}
+
 }  // namespace tb
 
 #define TB_CONCAT_INNER(a, b) a##b

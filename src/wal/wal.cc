@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -470,6 +471,7 @@ void Wal::CommitBatch(std::unique_lock<std::mutex>& lock) {
     status = RollSegment(first);
   }
   if (status.ok()) status = WriteBatch(first);
+  if (status.ok()) options_.metrics.group_commit_records.Observe(static_cast<double>(batch_.size()));
 
   lock.lock();
   if (status.ok()) {
@@ -533,7 +535,11 @@ Status Wal::WriteBatch(uint64_t first_sequence) {
   const std::string path = JoinPath(options_.dir, SegmentFileName(active_first_));
   TB_RETURN_IF_ERROR(WriteFully(fd_, iov.data(), iov.size(), path));
   active_bytes_ += bytes;
-  if (options_.sync) TB_RETURN_IF_ERROR(DataSync(fd_, path));
+  if (options_.sync) {
+    const auto since = std::chrono::steady_clock::now();
+    TB_RETURN_IF_ERROR(DataSync(fd_, path));
+    options_.metrics.fsync_seconds.ObserveSince(since);
+  }
   return Status::Ok();
 }
 
@@ -609,6 +615,19 @@ Status Wal::Writable() const {
   if (!error_.ok()) return error_;
   if (closing_ || closed_) return Status::FailedPrecondition("wal is closed");
   return Status::Ok();
+}
+
+DiskUsage Wal::Usage() const {
+  DiskUsage usage;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.dir, ec)) {
+    if (entry.path().extension() != ".wal") continue;
+    const uint64_t size = entry.file_size(ec);
+    if (ec) continue;  // removed meanwhile
+    ++usage.segments;
+    usage.bytes += size;
+  }
+  return usage;
 }
 
 Counters Wal::counters() const {

@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "metrics/handles.h"
 #include "util/status.h"
 
 namespace tb::wal {
@@ -54,6 +55,8 @@ struct Options {
   // the OS page cache (survives a process crash, not a power loss); segments are still synced when
   // they are closed.
   bool sync = true;
+  // fsync latencies (of the syncs that acknowledge batches) and group-commit sizes.
+  metrics::WalMetrics metrics;
 };
 
 struct ReplayStats {
@@ -78,6 +81,12 @@ struct Counters {
   uint64_t syncs = 0;          // fdatasync calls on segments
   uint64_t segments_created = 0;
   uint64_t segments_removed = 0;
+};
+
+// The segment files on disk now.
+struct DiskUsage {
+  uint64_t segments = 0;
+  uint64_t bytes = 0;
 };
 
 class Wal {
@@ -125,6 +134,8 @@ class Wal {
   uint64_t last_sequence() const { return last_sequence_.load(std::memory_order_acquire); }
 
   Counters counters() const;
+  // Lists the WAL folder (for metrics; a segment removed meanwhile is left out).
+  DiskUsage Usage() const;
 
   // OK while Appends can succeed; otherwise the sticky I/O error, or FAILED_PRECONDITION once the
   // log is closing. Readiness reports it.
