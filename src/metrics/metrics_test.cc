@@ -1,13 +1,13 @@
 #include "metrics/metrics.h"
 
-#include "metrics/testing.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <regex>
 #include <sstream>
+
+#include "metrics/testing.h"
 
 namespace tb::metrics {
 namespace {
