@@ -166,8 +166,10 @@ EOF
 
 start_tb() {  # data dir $1; sets tb_grpc, tb_http and appends the pid
   tb_grpc=$(free_port) tb_http=$(free_port)
+  # The data set's timestamps are fixed (tb_workload starts at 2025-11-24), older than the default
+  # 14-day retention, which would hide every span: retention is set to cover them.
   taskset -c "$system_cpus" "$tracebucket" serve --data-dir "$1" --grpc-listen "127.0.0.1:$tb_grpc" \
-    --http-listen "127.0.0.1:$tb_http" --log-level warn 2>>"$out/$system.tracebucket.log" &
+    --http-listen "127.0.0.1:$tb_http" --log-level warn --retention 36500d 2>>"$out/$system.tracebucket.log" &
   pids+=($!)
   names+=(tracebucket)
   wait_http "http://127.0.0.1:$tb_http/ready"
