@@ -26,11 +26,11 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$scratch"' EXIT
 trace_id=5b8efff798038103d269b633813fc60c
 
 python3 - "$spans" "$trace_id" >"$scratch/trace.json" <<'PY'
-import json, sys
+import json, sys, time
 n, trace = int(sys.argv[1]), sys.argv[2]
 services = [f"service-{k}" for k in range(20)]
 by_service = {s: [] for s in services}
-t0 = 1_700_000_000_000_000_000
+t0 = (int(time.time()) - 3600) * 1_000_000_000  # an hour ago: inside any retention
 for i in range(n):
     svc = services[i % len(services)]
     span = {
