@@ -17,19 +17,20 @@ constexpr auto Sample = ExposedValue;
 TEST(MetricsTest, EveryFamilyIsDocumented) {
   std::ifstream doc(std::string(TB_SOURCE_DIR) + "/docs/metrics.md");
   ASSERT_TRUE(doc.good()) << "docs/metrics.md is missing";
-  std::stringstream text;
-  text << doc.rdbuf();
+  std::stringstream buffer;
+  buffer << doc.rdbuf();
+  const std::string text = buffer.str();
   Metrics metrics(CurrentBuild(), "default");
   const std::vector<std::string> names = metrics.FamilyNames();
   ASSERT_GT(names.size(), 30u);
   for (const std::string& name : names) {
     // Each family has a table row that starts with its name in backquotes.
-    EXPECT_NE(text.str().find("| `" + name + "` |"), std::string::npos)
+    EXPECT_NE(text.find("| `" + name + "` |"), std::string::npos)
         << name << " is registered but not listed in docs/metrics.md";
   }
   // And the doc lists nothing that is not registered.
   std::regex row(R"(\n\| `([a-z_]+)` \|)");
-  for (auto it = std::sregex_iterator(text.str().begin(), text.str().end(), row); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), row); it != std::sregex_iterator(); ++it) {
     const std::string listed = (*it)[1];
     EXPECT_TRUE(std::binary_search(names.begin(), names.end(), listed))
         << listed << " is in docs/metrics.md but not registered";
