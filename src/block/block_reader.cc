@@ -932,6 +932,26 @@ struct BlockReader::Impl {
     return Status::Ok();
   }
 
+  // Page p with every column fetched, checked and decompressed, and what a decoder of whole spans
+  // needs parsed: a reader per column, the per-key value runs, the start and duration columns. The
+  // readers point into `raw`, so a PageSpans is filled in place and never copied or moved.
+  struct PageSpans {
+    std::string raw[kColumnCount];
+    ByteReader col[kColumnCount];
+    ValueCursors cursors;
+    std::vector<uint64_t> starts, durations;
+  };
+  Status OpenPageSpans(const PageInfo& info, uint32_t p, PageSpans* page) const {
+    TB_RETURN_IF_ERROR(PageColumns(info, p, kColumnCount - 1, page->raw));
+    for (int c = 0; c < kColumnCount; ++c) page->col[c] = ByteReader(page->raw[c]);
+    if (!page->cursors.Parse(page->raw[kColValues])) return PageCorrupt(p, "values", "malformed");
+    if (!DecodeIntegers(page->raw[kColStart], info.span_count, &page->starts))
+      return PageCorrupt(p, "start", "malformed");
+    if (!DecodeIntegers(page->raw[kColDuration], info.span_count, &page->durations))
+      return PageCorrupt(p, "duration", "malformed");
+    return Status::Ok();
+  }
+
   // For Verify: decodes every span of page p, reading every column to its last byte and every run
   // of `values` to its end, and checks the page's start range against the directory. Adds each
   // trace segment's span count to spans_per_trace[trace ordinal].
@@ -939,16 +959,13 @@ struct BlockReader::Impl {
                    std::vector<uint64_t>* spans_per_trace) const {
     const PageInfo& info = pages[p];
     const auto bad = [&](std::string_view column, std::string_view what) { return PageCorrupt(p, column, what); };
-    std::string raw[kColumnCount];
-    TB_RETURN_IF_ERROR(PageColumns(info, p, kColumnCount - 1, raw));
-    ByteReader col[kColumnCount];
-    for (int c = 0; c < kColumnCount; ++c) col[c] = ByteReader(raw[c]);
+    PageSpans page;
+    TB_RETURN_IF_ERROR(OpenPageSpans(info, p, &page));
+    auto& col = page.col;
+    auto& cursors = page.cursors;
+    const auto& starts = page.starts;
+    const auto& durations = page.durations;
     const Decoder dec(tables.dict);
-    ValueCursors cursors;
-    if (!cursors.Parse(raw[kColValues])) return bad("values", "malformed");
-    std::vector<uint64_t> starts, durations;
-    if (!DecodeIntegers(raw[kColStart], info.span_count, &starts)) return bad("start", "malformed");
-    if (!DecodeIntegers(raw[kColDuration], info.span_count, &durations)) return bad("duration", "malformed");
     std::vector<std::pair<uint32_t, uint64_t>> segments;  // (trace ordinal, spans)
     uint64_t seen = 0, min_start = UINT64_MAX, max_start = 0;
     for (uint32_t trace = info.first_trace; seen < info.span_count; ++trace) {
@@ -988,16 +1005,13 @@ struct BlockReader::Impl {
                             std::vector<DecodedSpan>* out) const {
     const PageInfo& info = pages[p];
     const auto bad = [&](std::string_view column, std::string_view what) { return PageCorrupt(p, column, what); };
-    std::string raw[kColumnCount];
-    TB_RETURN_IF_ERROR(PageColumns(info, p, kColumnCount - 1, raw));
-    ByteReader col[kColumnCount];
-    for (int c = 0; c < kColumnCount; ++c) col[c] = ByteReader(raw[c]);
+    PageSpans page;
+    TB_RETURN_IF_ERROR(OpenPageSpans(info, p, &page));
+    auto& col = page.col;
+    auto& cursors = page.cursors;
+    const auto& starts = page.starts;
+    const auto& durations = page.durations;
     const Decoder dec(tables.dict);
-    ValueCursors cursors;
-    if (!cursors.Parse(raw[kColValues])) return bad("values", "malformed");
-    std::vector<uint64_t> starts, durations;
-    if (!DecodeIntegers(raw[kColStart], info.span_count, &starts)) return bad("start", "malformed");
-    if (!DecodeIntegers(raw[kColDuration], info.span_count, &durations)) return bad("duration", "malformed");
     if (t < info.first_trace || t > info.last_trace) return bad("traces", "trace not in the page's range");
     std::vector<uint64_t> parent_ref;
     uint64_t seen = 0;
