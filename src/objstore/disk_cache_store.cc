@@ -104,7 +104,7 @@ Result<std::shared_ptr<DiskCacheStore>> DiskCacheStore::Open(std::shared_ptr<Obj
 
 DiskCacheStore::DiskCacheStore(std::shared_ptr<ObjectStore> inner, DiskCacheOptions options,
                                std::shared_ptr<LocalStore> files)
-    : inner_(std::move(inner)), options_(std::move(options)), files_(std::move(files)) {}
+    : ForwardingStore(std::move(inner)), options_(std::move(options)), files_(std::move(files)) {}
 
 Status DiskCacheStore::Rebuild() {
   TB_RETURN_IF_ERROR(files_->RemoveStaleTempFiles(std::chrono::seconds(0)).status());
@@ -146,14 +146,14 @@ DiskCacheStats DiskCacheStore::stats() const {
 }
 
 Status DiskCacheStore::Put(std::string_view key, std::string_view data, PutMode mode) {
-  Status status = inner_->Put(key, data, mode);
+  Status status = base().Put(key, data, mode);
   // Also after a failure: the object may have changed anyway.
   if (options_.cacheable(key)) Invalidate(key);
   return status;
 }
 
 Status DiskCacheStore::Delete(const std::vector<std::string>& keys) {
-  Status status = inner_->Delete(keys);
+  Status status = base().Delete(keys);
   for (const std::string& key : keys) {
     if (options_.cacheable(key)) Invalidate(key);
   }
@@ -161,7 +161,7 @@ Status DiskCacheStore::Delete(const std::vector<std::string>& keys) {
 }
 
 Result<std::string> DiskCacheStore::Get(std::string_view key, uint64_t offset, uint64_t length) {
-  if (!options_.cacheable(key)) return inner_->Get(key, offset, length);
+  if (!options_.cacheable(key)) return base().Get(key, offset, length);
   const std::string name = EntryName(key, offset, length);
   bool indexed = false;
   uint64_t generation = 0;
@@ -189,7 +189,7 @@ Result<std::string> DiskCacheStore::Get(std::string_view key, uint64_t offset, u
     std::lock_guard lock(mu_);
     ++counters_.misses;
   }
-  Result<std::string> result = inner_->Get(key, offset, length);
+  Result<std::string> result = base().Get(key, offset, length);
   if (result.ok()) Insert(key, offset, length, name, *result, generation);
   return result;
 }

@@ -57,21 +57,15 @@ struct DiskCacheStats {
   uint64_t bytes = 0;         // now: total size of the entry files
 };
 
-class DiskCacheStore : public ObjectStore {
+class DiskCacheStore : public ForwardingStore {
  public:
   static Result<std::shared_ptr<DiskCacheStore>> Open(std::shared_ptr<ObjectStore> inner, DiskCacheOptions options);
 
   DiskCacheStats stats() const;
 
-  std::string Describe() const override { return inner_->Describe(); }
   Status Put(std::string_view key, std::string_view data, PutMode mode = PutMode::kOverwrite) override;
   Result<std::string> Get(std::string_view key, uint64_t offset = 0, uint64_t length = kToEnd) override;
-  Result<ObjectInfo> Head(std::string_view key) override { return inner_->Head(key); }
-  Result<ListPage> List(std::string_view prefix, std::string_view token, int max_keys = 1000) override {
-    return inner_->List(prefix, token, max_keys);
-  }
   Status Delete(const std::vector<std::string>& keys) override;
-  bool SupportsCreateOnly() const override { return inner_->SupportsCreateOnly(); }
 
  private:
   DiskCacheStore(std::shared_ptr<ObjectStore> inner, DiskCacheOptions options, std::shared_ptr<LocalStore> files);
@@ -95,7 +89,6 @@ class DiskCacheStore : public ObjectStore {
   std::vector<std::string> EvictLocked();
   void DeleteFiles(const std::vector<std::string>& names);
 
-  const std::shared_ptr<ObjectStore> inner_;
   const DiskCacheOptions options_;
   const std::shared_ptr<LocalStore> files_;
 

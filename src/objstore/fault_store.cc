@@ -132,24 +132,24 @@ auto FaultStore::Apply(const Decision& d, Fn call) -> decltype(call()) {
 }
 
 Status FaultStore::Put(std::string_view key, std::string_view data, PutMode mode) {
-  return Apply(Decide(StoreOp::kPut, {key}), [&] { return base_->Put(key, data, mode); });
+  return Apply(Decide(StoreOp::kPut, {key}), [&] { return base().Put(key, data, mode); });
 }
 
 Result<std::string> FaultStore::Get(std::string_view key, uint64_t offset, uint64_t length) {
-  return Apply(Decide(StoreOp::kGet, {key}), [&] { return base_->Get(key, offset, length); });
+  return Apply(Decide(StoreOp::kGet, {key}), [&] { return base().Get(key, offset, length); });
 }
 
 Result<ObjectInfo> FaultStore::Head(std::string_view key) {
-  return Apply(Decide(StoreOp::kHead, {key}), [&] { return base_->Head(key); });
+  return Apply(Decide(StoreOp::kHead, {key}), [&] { return base().Head(key); });
 }
 
 Result<ListPage> FaultStore::List(std::string_view prefix, std::string_view token, int max_keys) {
-  return Apply(Decide(StoreOp::kList, {prefix}), [&] { return base_->List(prefix, token, max_keys); });
+  return Apply(Decide(StoreOp::kList, {prefix}), [&] { return base().List(prefix, token, max_keys); });
 }
 
 Status FaultStore::Delete(const std::vector<std::string>& keys) {
   std::vector<std::string_view> views(keys.begin(), keys.end());
-  return Apply(Decide(StoreOp::kDelete, views), [&] { return base_->Delete(keys); });
+  return Apply(Decide(StoreOp::kDelete, views), [&] { return base().Delete(keys); });
 }
 
 }  // namespace tb::objstore

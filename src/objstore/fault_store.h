@@ -37,13 +37,13 @@ enum class FaultTiming {
   kAfter,   // the call is applied to the base store, then its result is replaced (a lost response)
 };
 
-class FaultStore : public ObjectStore {
+class FaultStore : public ForwardingStore {
  public:
   // Selects calls: `key` is the key (Put, Get, Head), the prefix (List), or each key of a Delete in
   // turn (the Delete fails if any matches).
   using Predicate = std::function<bool(StoreOp op, std::string_view key)>;
 
-  explicit FaultStore(std::shared_ptr<ObjectStore> base) : base_(std::move(base)) {}
+  explicit FaultStore(std::shared_ptr<ObjectStore> base) : ForwardingStore(std::move(base)) {}
 
   // Adds a rule: every call selected by `when` fails with `error` (not OK) until Clear(). A
   // predicate may keep state, e.g. to fail only the first two matching calls.
@@ -68,13 +68,11 @@ class FaultStore : public ObjectStore {
   // Calls failed by injection since construction (crashed calls included).
   int injected() const;
 
-  std::string Describe() const override { return base_->Describe(); }
   Status Put(std::string_view key, std::string_view data, PutMode mode = PutMode::kOverwrite) override;
   Result<std::string> Get(std::string_view key, uint64_t offset = 0, uint64_t length = kToEnd) override;
   Result<ObjectInfo> Head(std::string_view key) override;
   Result<ListPage> List(std::string_view prefix, std::string_view token, int max_keys = 1000) override;
   Status Delete(const std::vector<std::string>& keys) override;
-  bool SupportsCreateOnly() const override { return base_->SupportsCreateOnly(); }
 
  private:
   struct Rule {
@@ -92,8 +90,6 @@ class FaultStore : public ObjectStore {
   Decision Decide(StoreOp op, const std::vector<std::string_view>& keys);
   template <typename Fn>
   auto Apply(const Decision& decision, Fn call) -> decltype(call());
-
-  std::shared_ptr<ObjectStore> base_;
 
   mutable std::mutex mu_;
   std::vector<Rule> rules_;                        // guarded by mu_

@@ -12,27 +12,27 @@ void LatencyStore::Wait() const {
 
 Status LatencyStore::Put(std::string_view key, std::string_view data, PutMode mode) {
   Wait();
-  return base_->Put(key, data, mode);
+  return base().Put(key, data, mode);
 }
 
 Result<std::string> LatencyStore::Get(std::string_view key, uint64_t offset, uint64_t length) {
   Wait();
-  return base_->Get(key, offset, length);
+  return base().Get(key, offset, length);
 }
 
 Result<ObjectInfo> LatencyStore::Head(std::string_view key) {
   Wait();
-  return base_->Head(key);
+  return base().Head(key);
 }
 
 Result<ListPage> LatencyStore::List(std::string_view prefix, std::string_view token, int max_keys) {
   Wait();
-  return base_->List(prefix, token, max_keys);
+  return base().List(prefix, token, max_keys);
 }
 
 Status LatencyStore::Delete(const std::vector<std::string>& keys) {
   Wait();
-  return base_->Delete(keys);
+  return base().Delete(keys);
 }
 
 }  // namespace tb::objstore

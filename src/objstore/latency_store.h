@@ -15,25 +15,22 @@
 
 namespace tb::objstore {
 
-class LatencyStore : public ObjectStore {
+class LatencyStore : public ForwardingStore {
  public:
   LatencyStore(std::shared_ptr<ObjectStore> base, std::chrono::nanoseconds delay)
-      : base_(std::move(base)), delay_(delay) {}
+      : ForwardingStore(std::move(base)), delay_(delay) {}
 
   std::chrono::nanoseconds delay() const { return delay_; }
 
-  std::string Describe() const override { return base_->Describe(); }
   Status Put(std::string_view key, std::string_view data, PutMode mode = PutMode::kOverwrite) override;
   Result<std::string> Get(std::string_view key, uint64_t offset = 0, uint64_t length = kToEnd) override;
   Result<ObjectInfo> Head(std::string_view key) override;
   Result<ListPage> List(std::string_view prefix, std::string_view token, int max_keys = 1000) override;
   Status Delete(const std::vector<std::string>& keys) override;
-  bool SupportsCreateOnly() const override { return base_->SupportsCreateOnly(); }
 
  private:
   void Wait() const;
 
-  std::shared_ptr<ObjectStore> base_;
   std::chrono::nanoseconds delay_;
 };
 

@@ -26,7 +26,7 @@ void MeteringStore::Reset() {
 
 Status MeteringStore::Put(std::string_view key, std::string_view data, PutMode mode) {
   Add(puts_, 1);
-  Status status = base_->Put(key, data, mode);
+  Status status = base().Put(key, data, mode);
   if (status.ok()) Add(put_bytes_, data.size());
   CountError(status);
   return status;
@@ -34,7 +34,7 @@ Status MeteringStore::Put(std::string_view key, std::string_view data, PutMode m
 
 Result<std::string> MeteringStore::Get(std::string_view key, uint64_t offset, uint64_t length) {
   Add(gets_, 1);
-  Result<std::string> result = base_->Get(key, offset, length);
+  Result<std::string> result = base().Get(key, offset, length);
   if (result.ok()) Add(get_bytes_, result->size());
   CountError(result.status());
   return result;
@@ -42,14 +42,14 @@ Result<std::string> MeteringStore::Get(std::string_view key, uint64_t offset, ui
 
 Result<ObjectInfo> MeteringStore::Head(std::string_view key) {
   Add(heads_, 1);
-  Result<ObjectInfo> result = base_->Head(key);
+  Result<ObjectInfo> result = base().Head(key);
   CountError(result.status());
   return result;
 }
 
 Result<ListPage> MeteringStore::List(std::string_view prefix, std::string_view token, int max_keys) {
   Add(lists_, 1);
-  Result<ListPage> result = base_->List(prefix, token, max_keys);
+  Result<ListPage> result = base().List(prefix, token, max_keys);
   CountError(result.status());
   return result;
 }
@@ -57,7 +57,7 @@ Result<ListPage> MeteringStore::List(std::string_view prefix, std::string_view t
 Status MeteringStore::Delete(const std::vector<std::string>& keys) {
   Add(deletes_, 1);
   Add(deleted_keys_, keys.size());
-  Status status = base_->Delete(keys);
+  Status status = base().Delete(keys);
   CountError(status);
   return status;
 }

@@ -20,7 +20,7 @@
 
 namespace tb::objstore {
 
-class MeteringStore : public ObjectStore {
+class MeteringStore : public ForwardingStore {
  public:
   struct Counters {
     uint64_t puts = 0;
@@ -37,19 +37,17 @@ class MeteringStore : public ObjectStore {
     friend bool operator==(const Counters&, const Counters&) = default;
   };
 
-  explicit MeteringStore(std::shared_ptr<ObjectStore> base) : base_(std::move(base)) {}
+  explicit MeteringStore(std::shared_ptr<ObjectStore> base) : ForwardingStore(std::move(base)) {}
 
   // The counters now. Each field is read atomically; fields are not read as one transaction.
   Counters snapshot() const;
   void Reset();
 
-  std::string Describe() const override { return base_->Describe(); }
   Status Put(std::string_view key, std::string_view data, PutMode mode = PutMode::kOverwrite) override;
   Result<std::string> Get(std::string_view key, uint64_t offset = 0, uint64_t length = kToEnd) override;
   Result<ObjectInfo> Head(std::string_view key) override;
   Result<ListPage> List(std::string_view prefix, std::string_view token, int max_keys = 1000) override;
   Status Delete(const std::vector<std::string>& keys) override;
-  bool SupportsCreateOnly() const override { return base_->SupportsCreateOnly(); }
 
  private:
   static void Add(std::atomic<uint64_t>& counter, uint64_t n) { counter.fetch_add(n, std::memory_order_relaxed); }
@@ -57,7 +55,6 @@ class MeteringStore : public ObjectStore {
     if (!status.ok()) Add(errors_, 1);
   }
 
-  std::shared_ptr<ObjectStore> base_;
   std::atomic<uint64_t> puts_{0}, put_bytes_{0}, gets_{0}, get_bytes_{0}, heads_{0}, lists_{0}, deletes_{0},
       deleted_keys_{0}, errors_{0};
 };

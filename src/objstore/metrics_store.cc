@@ -14,7 +14,7 @@ void MetricsStore::Record(StoreOp op, Clock::time_point since, const Status& sta
 
 Status MetricsStore::Put(std::string_view key, std::string_view data, PutMode mode) {
   const auto since = Clock::now();
-  Status status = base_->Put(key, data, mode);
+  Status status = base().Put(key, data, mode);
   Record(StoreOp::kPut, since, status);
   if (status.ok()) metrics_.written_bytes.Add(static_cast<double>(data.size()));
   return status;
@@ -22,7 +22,7 @@ Status MetricsStore::Put(std::string_view key, std::string_view data, PutMode mo
 
 Result<std::string> MetricsStore::Get(std::string_view key, uint64_t offset, uint64_t length) {
   const auto since = Clock::now();
-  Result<std::string> result = base_->Get(key, offset, length);
+  Result<std::string> result = base().Get(key, offset, length);
   Record(StoreOp::kGet, since, result.status());
   if (result.ok()) metrics_.read_bytes.Add(static_cast<double>(result->size()));
   return result;
@@ -30,21 +30,21 @@ Result<std::string> MetricsStore::Get(std::string_view key, uint64_t offset, uin
 
 Result<ObjectInfo> MetricsStore::Head(std::string_view key) {
   const auto since = Clock::now();
-  Result<ObjectInfo> result = base_->Head(key);
+  Result<ObjectInfo> result = base().Head(key);
   Record(StoreOp::kHead, since, result.status());
   return result;
 }
 
 Result<ListPage> MetricsStore::List(std::string_view prefix, std::string_view token, int max_keys) {
   const auto since = Clock::now();
-  Result<ListPage> result = base_->List(prefix, token, max_keys);
+  Result<ListPage> result = base().List(prefix, token, max_keys);
   Record(StoreOp::kList, since, result.status());
   return result;
 }
 
 Status MetricsStore::Delete(const std::vector<std::string>& keys) {
   const auto since = Clock::now();
-  Status status = base_->Delete(keys);
+  Status status = base().Delete(keys);
   Record(StoreOp::kDelete, since, status);
   return status;
 }

@@ -17,25 +17,22 @@
 
 namespace tb::objstore {
 
-class MetricsStore : public ObjectStore {
+class MetricsStore : public ForwardingStore {
  public:
   // `metrics` must outlive the store.
   MetricsStore(std::shared_ptr<ObjectStore> base, const metrics::ObjectStoreMetrics* metrics)
-      : base_(std::move(base)), metrics_(*metrics) {}
+      : ForwardingStore(std::move(base)), metrics_(*metrics) {}
 
-  std::string Describe() const override { return base_->Describe(); }
   Status Put(std::string_view key, std::string_view data, PutMode mode = PutMode::kOverwrite) override;
   Result<std::string> Get(std::string_view key, uint64_t offset = 0, uint64_t length = kToEnd) override;
   Result<ObjectInfo> Head(std::string_view key) override;
   Result<ListPage> List(std::string_view prefix, std::string_view token, int max_keys = 1000) override;
   Status Delete(const std::vector<std::string>& keys) override;
-  bool SupportsCreateOnly() const override { return base_->SupportsCreateOnly(); }
 
  private:
   // Records one call of `op` that started at `since` and ended with `status`.
   void Record(metrics::StoreOp op, std::chrono::steady_clock::time_point since, const Status& status) const;
 
-  std::shared_ptr<ObjectStore> base_;
   const metrics::ObjectStoreMetrics& metrics_;
 };
 

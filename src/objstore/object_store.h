@@ -67,6 +67,33 @@ class ObjectStore {
 };
 
 // Every object under `prefix`, following pages.
+// The base of a decorator (retries, faults, metrics, a cache), as leveldb's EnvWrapper: every call
+// goes to the store it wraps, so a decorator overrides only the calls it changes.
+class ForwardingStore : public ObjectStore {
+ public:
+  explicit ForwardingStore(std::shared_ptr<ObjectStore> base) : base_(std::move(base)) {}
+
+  std::string Describe() const override { return base_->Describe(); }
+  Status Put(std::string_view key, std::string_view data, PutMode mode = PutMode::kOverwrite) override {
+    return base_->Put(key, data, mode);
+  }
+  Result<std::string> Get(std::string_view key, uint64_t offset = 0, uint64_t length = kToEnd) override {
+    return base_->Get(key, offset, length);
+  }
+  Result<ObjectInfo> Head(std::string_view key) override { return base_->Head(key); }
+  Result<ListPage> List(std::string_view prefix, std::string_view token, int max_keys = 1000) override {
+    return base_->List(prefix, token, max_keys);
+  }
+  Status Delete(const std::vector<std::string>& keys) override { return base_->Delete(keys); }
+  bool SupportsCreateOnly() const override { return base_->SupportsCreateOnly(); }
+
+ protected:
+  ObjectStore& base() const { return *base_; }
+
+ private:
+  const std::shared_ptr<ObjectStore> base_;
+};
+
 Result<std::vector<ObjectInfo>> ListAll(ObjectStore& store, std::string_view prefix);
 
 // The portable key rules, which LocalStore and MemoryStore enforce (INVALID_ARGUMENT otherwise):

@@ -6,7 +6,7 @@
 
 namespace tb::objstore {
 RetryingStore::RetryingStore(std::shared_ptr<ObjectStore> base, RetryOptions options)
-    : base_(std::move(base)), options_(std::move(options)) {
+    : ForwardingStore(std::move(base)), options_(std::move(options)) {
   if (options_.max_attempts < 1) options_.max_attempts = 1;
   if (!options_.sleep) options_.sleep = [](std::chrono::nanoseconds d) { std::this_thread::sleep_for(d); };
   rng_.seed(options_.seed != 0 ? options_.seed : (uint64_t{std::random_device()()} << 32) ^ std::random_device()());
@@ -45,7 +45,7 @@ auto RetryingStore::Run(Fn attempt, bool* transient) -> decltype(attempt()) {
 
 Status RetryingStore::Put(std::string_view key, std::string_view data, PutMode mode) {
   bool transient = false;
-  Status status = Run([&] { return base_->Put(key, data, mode); }, &transient);
+  Status status = Run([&] { return base().Put(key, data, mode); }, &transient);
   if (mode == PutMode::kCreateOnly && transient && status.code() == StatusCode::kAlreadyExists) {
     return CompareCreated(key, data, status);
   }
@@ -54,27 +54,27 @@ Status RetryingStore::Put(std::string_view key, std::string_view data, PutMode m
 
 Status RetryingStore::CompareCreated(std::string_view key, std::string_view data, const Status& already_exists) {
   // A size check first: a different size settles it without reading the object.
-  Result<ObjectInfo> info = Run([&] { return base_->Head(key); });
+  Result<ObjectInfo> info = Run([&] { return base().Head(key); });
   if (!info.ok() || info->size != data.size()) return already_exists;
-  Result<std::string> stored = Run([&] { return base_->Get(key); });
+  Result<std::string> stored = Run([&] { return base().Get(key); });
   if (stored.ok() && *stored == data) return Status::Ok();
   return already_exists;
 }
 
 Result<std::string> RetryingStore::Get(std::string_view key, uint64_t offset, uint64_t length) {
-  return Run([&] { return base_->Get(key, offset, length); });
+  return Run([&] { return base().Get(key, offset, length); });
 }
 
 Result<ObjectInfo> RetryingStore::Head(std::string_view key) {
-  return Run([&] { return base_->Head(key); });
+  return Run([&] { return base().Head(key); });
 }
 
 Result<ListPage> RetryingStore::List(std::string_view prefix, std::string_view token, int max_keys) {
-  return Run([&] { return base_->List(prefix, token, max_keys); });
+  return Run([&] { return base().List(prefix, token, max_keys); });
 }
 
 Status RetryingStore::Delete(const std::vector<std::string>& keys) {
-  return Run([&] { return base_->Delete(keys); });
+  return Run([&] { return base().Delete(keys); });
 }
 
 }  // namespace tb::objstore

@@ -41,20 +41,18 @@ struct RetryOptions {
   uint64_t seed = 0;
 };
 
-class RetryingStore : public ObjectStore {
+class RetryingStore : public ForwardingStore {
  public:
   RetryingStore(std::shared_ptr<ObjectStore> base, RetryOptions options = {});
 
   // UNAVAILABLE, DEADLINE_EXCEEDED or RESOURCE_EXHAUSTED.
   static bool IsRetryable(const Status& status);
 
-  std::string Describe() const override { return base_->Describe(); }
   Status Put(std::string_view key, std::string_view data, PutMode mode = PutMode::kOverwrite) override;
   Result<std::string> Get(std::string_view key, uint64_t offset = 0, uint64_t length = kToEnd) override;
   Result<ObjectInfo> Head(std::string_view key) override;
   Result<ListPage> List(std::string_view prefix, std::string_view token, int max_keys = 1000) override;
   Status Delete(const std::vector<std::string>& keys) override;
-  bool SupportsCreateOnly() const override { return base_->SupportsCreateOnly(); }
 
  private:
   // Runs `attempt` until it succeeds, fails permanently, or max_attempts is reached. `transient`
@@ -66,7 +64,6 @@ class RetryingStore : public ObjectStore {
   // After ALREADY_EXISTS that followed a transient failure: OK if the object holds `data`.
   Status CompareCreated(std::string_view key, std::string_view data, const Status& already_exists);
 
-  std::shared_ptr<ObjectStore> base_;
   RetryOptions options_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_;  // guarded by rng_mu_
