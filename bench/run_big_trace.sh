@@ -21,8 +21,9 @@ reads=${READS:-5}
 binaries=("${TRACEBUCKET:-$build/tracebucket}")
 [[ -n ${BASELINE:-} ]] && binaries+=("$BASELINE")
 
+source "$repo/bench/lib.sh"
 scratch=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$scratch"' EXIT
+scratch_dirs+=("$scratch")
 trace_id=5b8efff798038103d269b633813fc60c
 
 python3 - "$spans" "$trace_id" >"$scratch/trace.json" <<'PY'
@@ -58,8 +59,6 @@ json.dump(doc, sys.stdout, separators=(",", ":"))
 PY
 echo "trace: $spans spans, $(stat -c %s "$scratch/trace.json") bytes of OTLP/JSON"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 for binary in "${binaries[@]}"; do
   http=$(free_port) grpc=$(free_port)
@@ -67,15 +66,16 @@ for binary in "${binaries[@]}"; do
   "$binary" serve --data-dir "$scratch/data" --http-listen "127.0.0.1:$http" --grpc-listen "127.0.0.1:$grpc" \
     --no-background-flush >"$scratch/server.log" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http/ready" >/dev/null && break; sleep 0.1; done
+  pids+=("$pid")
+  wait_http "http://127.0.0.1:$http/ready"
   curl -sf -X POST -H 'Content-Type: application/json' --data-binary @"$scratch/trace.json" \
     "http://127.0.0.1:$http/v1/traces" >/dev/null
-  before=$(hwm_kib $pid)
+  before=$(peak_rss_mib $pid)
   times=()
   for _ in $(seq "$reads"); do
     times+=("$(curl -sf -o "$scratch/answer.json" -w '%{time_total}' "http://127.0.0.1:$http/api/traces/$trace_id")")
   done
-  after=$(hwm_kib $pid)
+  after=$(peak_rss_mib $pid)
   v3=$(curl -sf -o /dev/null -w '%{time_total}' "http://127.0.0.1:$http/api/v3/traces/$trace_id")
   got=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d["data"][0]["spans"]))' "$scratch/answer.json")
   [[ $got = "$spans" ]] || { echo "FAIL: $binary answered $got spans, not $spans" >&2; exit 1; }
@@ -83,8 +83,7 @@ for binary in "${binaries[@]}"; do
   p50=$(echo "$sorted" | sed -n "$(((reads + 1) / 2))p")
   max=$(echo "$sorted" | tail -1)
   echo "RESULT big_trace binary=$binary spans=$spans answer_bytes=$(stat -c %s "$scratch/answer.json")" \
-    "api_p50_s=$p50 api_max_s=$max api_v3_s=$v3 rss_after_post_mib=$((before / 1024))" \
-    "rss_after_reads_mib=$((after / 1024)) answer_rss_mib=$(((after - before) / 1024))"
-  kill $pid
-  wait $pid 2>/dev/null || true
+    "api_p50_s=$p50 api_max_s=$max api_v3_s=$v3 rss_after_post_mib=$before" \
+    "rss_after_reads_mib=$after answer_rss_mib=$((after - before))"
+  stop_pid "$pid"
 done

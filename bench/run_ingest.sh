@@ -21,22 +21,10 @@ build=${1:-build}
 seconds=${2:-60}
 concurrency=${3:-16}
 batch=${4:-512}
+source "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
+scratch_dirs+=("$dir")
 port=$((20000 + RANDOM % 20000))
-pid=
-cleanup() {
-  if [[ -n $pid ]]; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-peak_rss_mib() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
-field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 
 # Runs the load generator against 127.0.0.1:$port for `seconds` while the server $pid is measured;
 # sets load (its output line), cpu (server CPU seconds during the run) and rss (MiB).
@@ -54,18 +42,19 @@ measure() {
 echo "floor: decode-only sink" >&2
 taskset -c 0 "$build/bench/tb_decode_sink" --listen "127.0.0.1:$port" >"$dir/sink.out" &
 pid=$!
+pids+=("$pid")
 for _ in $(seq 1 100); do grep -q ready "$dir/sink.out" 2>/dev/null && break; sleep 0.1; done
 measure
 floor_load=$load floor_cpu=$cpu floor_rss=$rss
-kill -TERM "$pid" && wait "$pid" || true
-pid=
+stop_pid "$pid"
 
 echo "ours: tracebucket serve (WAL on, blocks flushing)" >&2
 port=$((port + 2))
 taskset -c 0 "$build/tracebucket" serve --data-dir "$dir/data" --grpc-listen "127.0.0.1:$port" \
   --http-listen "127.0.0.1:$((port + 1))" --log-level warn &
 pid=$!
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$((port + 1))/ready" >/dev/null && break; sleep 0.1; done
+pids+=("$pid")
+wait_http "http://127.0.0.1:$((port + 1))/ready"
 measure
 blocks=$(find "$dir/data" -name meta 2>/dev/null | wc -l)
 

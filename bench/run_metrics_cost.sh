@@ -23,31 +23,20 @@ seconds=${2:-10}
 pairs=${3:-4}
 concurrency=${4:-16}
 batch=${5:-512}
+source "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
-pid=
-cleanup() {
-  if [[ -n $pid ]]; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
-median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
+scratch_dirs+=("$dir")
 
 # run on|off: one server, one load; appends "spans_per_sec cpu_s_per_mspan refused" to $dir/<on|off>.
 run() {
-  local mode=$1 port=$((20000 + RANDOM % 20000)) before after load spans
+  local mode=$1 port=$((20000 + RANDOM % 20000)) pid before after load spans
   rm -rf "$dir/data"
   TRACEBUCKET_METRICS_ENABLED=$([[ $mode == on ]] && echo true || echo false) \
     taskset -c 0 "$build/tracebucket" serve --data-dir "$dir/data" --grpc-listen "127.0.0.1:$port" \
     --http-listen "127.0.0.1:$((port + 1))" --log-level warn --no-background-flush --head-memory-budget 6GiB &
   pid=$!
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$((port + 1))/ready" >/dev/null && break; sleep 0.1; done
+  pids+=("$pid")
+  wait_http "http://127.0.0.1:$((port + 1))/ready"
   before=$(cpu_ticks "$pid")
   load=$(taskset -c 1 "$build/bench/tb_ingest_loadgen" --target "127.0.0.1:$port" --concurrency "$concurrency" \
     --batch "$batch" --seconds "$seconds" | tail -1)
@@ -60,8 +49,7 @@ run() {
     [[ $(awk -v c="$counted" -v s="$spans" 'BEGIN {print (c + 0 == s + 0)}') == 1 ]] ||
       { echo "metrics counted ${counted:-nothing}, the load generator $spans acknowledged spans" >&2; exit 1; }
   fi
-  kill -TERM "$pid" && wait "$pid" || true
-  pid=
+  stop_pid "$pid"
   local sps cpu
   sps=$(field spans_per_sec "$load")
   cpu=$(awk -v t="$((after - before))" -v hz="$ticks" -v n="$spans" 'BEGIN {printf "%.3f", (n > 0 ? t / hz * 1e6 / n : 0)}')

@@ -70,38 +70,16 @@ tracebucket=${TRACEBUCKET:-$build/tracebucket}
 jaeger=${JAEGER:-$(tests/jaeger/fetch.sh jaeger)/cmd/jaeger/jaeger}
 [[ -x $jaeger ]] || { echo "run_peer: no Jaeger binary at $jaeger" >&2; exit 2; }
 
-ticks=$(getconf CLK_TCK)
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-cpu_ticks() {  # utime + stime of every process in pids
-  local pid sum=0
-  for pid in "${pids[@]}"; do sum=$((sum + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
-  echo "$sum"
-}
-field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2" | head -1; }
-wait_http() {  # URL: waits up to 60 s for a 200
-  for _ in $(seq 1 600); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done
-  echo "run_peer: $1 never answered" >&2
-  return 1
-}
+source bench/lib.sh
 # Sets idle_ticks: the CPU ticks of pids when they became idle (< 5% of a core for 3 s in a row),
 # waiting at most 300 s.
 wait_idle() {
   local prev now quiet=0
-  prev=$(cpu_ticks)
+  prev=$(cpu_ticks "${pids[@]}")
   idle_ticks=$prev
   for _ in $(seq 1 300); do
     sleep 1
-    now=$(cpu_ticks)
+    now=$(cpu_ticks "${pids[@]}")
     if ((now - prev <= ticks / 20)); then
       ((quiet == 0)) && idle_ticks=$prev
       quiet=$((quiet + 1))
@@ -221,7 +199,7 @@ for system in $systems; do
   load=$(cut -d' ' -f1 /proc/loadavg)
   echo "== $system (load $load)" >&2
 
-  cpu_before=$(cpu_ticks)
+  cpu_before=$(cpu_ticks "${pids[@]}")
   ingest_status=0
   ingest=$(taskset -c "$client_cpus" "$build/bench/tb_ingest_loadgen" --target "$ingest_target" --replay "$dataset" \
     --once --concurrency "$concurrency" 2>"$out/$system.ingest.err" | tail -1) || ingest_status=$?
@@ -245,7 +223,7 @@ for system in $systems; do
 
   rss=
   for i in "${!pids[@]}"; do
-    rss+="${rss:+,}${names[$i]}:$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/${pids[$i]}/status")"
+    rss+="${rss:+,}${names[$i]}:$(peak_rss_mib "${pids[$i]}")"
   done
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do  # the front (Jaeger) first, then the store behind it
     kill -TERM "${pids[$i]}"
