@@ -25,15 +25,11 @@ std::string TableTime(const db::BlockSummary& b, uint64_t t) {
 }
 
 int RunBlocks(const BlocksOptions& o) {
-  auto config = ResolveConfig(*o.flags);
-  if (!config.ok()) return ReportError("blocks", config.status());
-  auto store = OpenBucket(*config);
-  if (!store.ok()) return ReportError("blocks", store.status());
-  auto tenants = TenantsToRead(**store, o.tenant);
-  if (!tenants.ok()) return ReportError("blocks", tenants.status());
+  auto bucket = OpenBucket(*o.flags, o.tenant);
+  if (!bucket.ok()) return ReportError("blocks", bucket.status());
   std::vector<db::BlockSummary> blocks;
-  for (const auto& tenant : *tenants) {
-    db::BlockListStore lists(store->get(), tenant);
+  for (const auto& tenant : bucket->tenants) {
+    db::BlockListStore lists(bucket->store.get(), tenant);
     auto list = lists.LoadLatest();
     if (!list.ok()) return ReportError("blocks", list.status());
     for (const auto& meta : list->blocks) blocks.push_back(db::SummarizeBlock(tenant, meta));
@@ -54,7 +50,7 @@ int RunBlocks(const BlocksOptions& o) {
   }
   std::fputs(RenderTable(rows, {false, false, true, true, true, true, false, false}).c_str(), stdout);
   std::printf("%zu blocks, %llu spans, %llu traces, %s in %s\n", blocks.size(), static_cast<unsigned long long>(spans),
-              static_cast<unsigned long long>(traces), HumanBytes(bytes).c_str(), (*store)->Describe().c_str());
+              static_cast<unsigned long long>(traces), HumanBytes(bytes).c_str(), bucket->store->Describe().c_str());
   return 0;
 }
 

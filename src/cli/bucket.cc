@@ -11,9 +11,9 @@
 
 namespace tb::cli {
 
-Result<server::Config> ResolveConfig(const server::ConfigFlags& flags) { return flags.Resolve(environ); }
+namespace {
 
-Result<std::shared_ptr<objstore::ObjectStore>> OpenBucket(const server::Config& config) {
+Result<std::shared_ptr<objstore::ObjectStore>> OpenStore(const server::Config& config) {
   std::string folder;
   if (config.storage.empty()) {
     folder = (std::filesystem::path(config.data_dir) / "blocks").string();
@@ -33,6 +33,16 @@ Result<std::vector<std::string>> TenantsToRead(objstore::ObjectStore& store, con
   for (const auto& t : tenants) known += (known.empty() ? "" : ", ") + t;
   return Status::NotFound("no tenant '" + tenant + "' in " + store.Describe() +
                           (known.empty() ? " (it holds no tenant)" : " (tenants: " + known + ")"));
+}
+
+}  // namespace
+
+Result<Bucket> OpenBucket(const server::ConfigFlags& flags, const std::string& tenant) {
+  Bucket bucket;
+  TB_ASSIGN_OR_RETURN(bucket.config, flags.Resolve(environ));
+  TB_ASSIGN_OR_RETURN(bucket.store, OpenStore(bucket.config));
+  TB_ASSIGN_OR_RETURN(bucket.tenants, TenantsToRead(*bucket.store, tenant));
+  return bucket;
 }
 
 Result<LocatedBlock> FindBlock(objstore::ObjectStore& store, const std::vector<std::string>& tenants,

@@ -18,18 +18,20 @@ namespace tb::cli {
 // The title under which the operator commands list serve's flags in --help.
 inline constexpr const char* kConfigGroup = "Configuration (the same flags as serve's)";
 
-// Defaults, then the --config file, then TRACEBUCKET_* variables, then the flags given: the
-// configuration `serve` would run with on the same command line.
-Result<server::Config> ResolveConfig(const server::ConfigFlags& flags);
+// What a bucket command reads from.
+struct Bucket {
+  server::Config config;  // defaults, --config file, TRACEBUCKET_* variables, flags: as `serve` would run
+  std::shared_ptr<objstore::ObjectStore> store;
+  // {tenant} when one was asked for, else every tenant of the store.
+  std::vector<std::string> tenants;
+};
 
-// The store named by the configuration, for reading. Unlike `serve`, no disk cache sits in front of
-// S3 (every read reaches the bucket, which is what `verify` must check), and a file:// folder must
-// already exist: looking at a mistyped path reports it instead of creating an empty bucket there.
-Result<std::shared_ptr<objstore::ObjectStore>> OpenBucket(const server::Config& config);
-
-// {tenant} when given (NOT_FOUND, listing the tenants there are, when the store holds nothing of
-// it: a mistyped tenant is reported, not shown as empty), else every tenant of the store.
-Result<std::vector<std::string>> TenantsToRead(objstore::ObjectStore& store, const std::string& tenant);
+// Resolves the configuration and opens the store it names, for reading. Unlike `serve`, no disk
+// cache sits in front of S3 (every read reaches the bucket, which is what `verify` must check), and
+// a file:// folder must already exist: looking at a mistyped path reports it instead of creating an
+// empty bucket there. A `tenant` (empty: all) the store holds nothing of is NOT_FOUND, listing the
+// tenants there are: a mistyped tenant is reported, not shown as empty.
+Result<Bucket> OpenBucket(const server::ConfigFlags& flags, const std::string& tenant);
 
 // A block found by FindBlock.
 struct LocatedBlock {

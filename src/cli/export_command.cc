@@ -78,17 +78,14 @@ int RunExport(const ExportOptions& o) {
   }
   auto query = BuildQuery(o);
   if (!query.ok()) return ReportError("export", query.status());
-  auto config = ResolveConfig(*o.flags);
-  if (!config.ok()) return ReportError("export", config.status());
-  auto store = OpenBucket(*config);
-  if (!store.ok()) return ReportError("export", store.status());
-  if (auto known = TenantsToRead(**store, o.tenant); !known.ok()) return ReportError("export", known.status());
-  db::BlockListStore lists(store->get(), o.tenant);
+  auto bucket = OpenBucket(*o.flags, o.tenant);
+  if (!bucket.ok()) return ReportError("export", bucket.status());
+  db::BlockListStore lists(bucket->store.get(), o.tenant);
   auto list = lists.LoadLatest();
   if (!list.ok()) return ReportError("export", list.status());
 
   // The block readers behind one query engine: the same merge as the server's, over blocks only.
-  block::LruBlockCache cache(config->cache_bytes);
+  block::LruBlockCache cache(bucket->config.cache_bytes);
   query::SourceList sources;
   for (const auto& meta : list->blocks) {
     if (meta.format_version != block::kFormatVersion) {
@@ -96,8 +93,8 @@ int RunExport(const ExportOptions& o) {
                    meta.block_id.c_str(), meta.format_version);
       continue;
     }
-    sources.push_back(
-        std::make_shared<block::BlockReader>(store->get(), db::BlockPrefix(o.tenant, meta.block_id), meta, &cache));
+    sources.push_back(std::make_shared<block::BlockReader>(bucket->store.get(),
+                                                           db::BlockPrefix(o.tenant, meta.block_id), meta, &cache));
   }
   const query::QueryEngine engine(sources);
 

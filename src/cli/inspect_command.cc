@@ -36,18 +36,14 @@ void PrintParts(const char* title, const std::vector<block::BlockLayout::Part>& 
 }
 
 int RunInspect(const InspectOptions& o) {
-  auto config = ResolveConfig(*o.flags);
-  if (!config.ok()) return ReportError("inspect", config.status());
-  auto store = OpenBucket(*config);
-  if (!store.ok()) return ReportError("inspect", store.status());
-  auto tenants = TenantsToRead(**store, o.tenant);
-  if (!tenants.ok()) return ReportError("inspect", tenants.status());
-  auto found = FindBlock(**store, *tenants, o.block_id);
+  auto bucket = OpenBucket(*o.flags, o.tenant);
+  if (!bucket.ok()) return ReportError("inspect", bucket.status());
+  auto found = FindBlock(*bucket->store, bucket->tenants, o.block_id);
   if (!found.ok())
     return ReportError("inspect", found.status(), found.status().code() == StatusCode::kNotFound ? 1 : 2);
   const block::BlockMeta& m = found->meta;
   const std::string prefix = db::BlockPrefix(found->tenant, m.block_id);
-  block::BlockReader reader(store->get(), prefix, m, /*cache=*/nullptr);
+  block::BlockReader reader(bucket->store.get(), prefix, m, /*cache=*/nullptr);
   block::BlockLayout layout;
   const Status described = reader.Describe(&layout);
 
@@ -55,7 +51,7 @@ int RunInspect(const InspectOptions& o) {
   const uint64_t meta_bytes = block::EncodeMeta(m).size();
   std::printf("block       %s\n", m.block_id.c_str());
   std::printf("tenant      %s\n", found->tenant.c_str());
-  std::printf("location    %s/%s\n", (*store)->Describe().c_str(), prefix.c_str());
+  std::printf("location    %s/%s\n", bucket->store->Describe().c_str(), prefix.c_str());
   std::printf("published   %s (block list version %llu)\n", found->published ? "yes" : "NO",
               static_cast<unsigned long long>(found->list_version));
   std::printf("format      version %u%s\n", m.format_version,

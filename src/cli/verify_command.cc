@@ -32,13 +32,9 @@ struct Tally {
 };
 
 int RunVerify(const VerifyOptions& o) {
-  auto config = ResolveConfig(*o.flags);
-  if (!config.ok()) return ReportError("verify", config.status());
-  auto opened = OpenBucket(*config);
-  if (!opened.ok()) return ReportError("verify", opened.status());
-  objstore::ObjectStore& store = **opened;
-  auto tenants = TenantsToRead(store, o.tenant);
-  if (!tenants.ok()) return ReportError("verify", tenants.status());
+  auto bucket = OpenBucket(*o.flags, o.tenant);
+  if (!bucket.ok()) return ReportError("verify", bucket.status());
+  objstore::ObjectStore& store = *bucket->store;
   const auto started = std::chrono::steady_clock::now();
   const bool terminal = IsTerminal(stderr);
   Tally tally;
@@ -49,7 +45,7 @@ int RunVerify(const VerifyOptions& o) {
   // 1. Per tenant: the newest block list, then every block with a meta (published or not).
   std::vector<BlockToCheck> todo;
   std::vector<std::pair<std::string, Status>> early_problems;  // before the bar exists
-  for (const auto& tenant : *tenants) {
+  for (const auto& tenant : bucket->tenants) {
     db::BlockListStore lists(&store, tenant);
     ++tally.lists;
     auto list = lists.LoadLatest();
@@ -118,8 +114,9 @@ int RunVerify(const VerifyOptions& o) {
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf("verified %zu blocks of %zu tenants in %s (%llu spans, %s) in %.1f s: %zu intact, %zu corrupt",
-              tally.blocks, tenants->size(), store.Describe().c_str(), static_cast<unsigned long long>(tally.spans),
-              HumanBytes(tally.bytes).c_str(), seconds, tally.intact, tally.corrupt);
+              tally.blocks, bucket->tenants.size(), store.Describe().c_str(),
+              static_cast<unsigned long long>(tally.spans), HumanBytes(tally.bytes).c_str(), seconds, tally.intact,
+              tally.corrupt);
   if (tally.corrupt_lists > 0) std::printf(", %zu corrupt block lists", tally.corrupt_lists);
   if (tally.unpublished > 0) std::printf("; %zu blocks not in their block list", tally.unpublished);
   if (tally.debris > 0)
