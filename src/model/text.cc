@@ -30,22 +30,10 @@ int Base64Value(char c) {
 void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
   for (unsigned char c : s) {
-    switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
-      case '\b': *out += "\\b"; break;
-      case '\f': *out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          *out += "\\u00";
-          out->push_back(kHexDigits[c >> 4]);
-          out->push_back(kHexDigits[c & 15]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
+    if (c == '"' || c == '\\' || c < 0x20) {
+      AppendJsonEscape(c, out);
+    } else {
+      out->push_back(static_cast<char>(c));
     }
   }
   out->push_back('"');
@@ -164,6 +152,22 @@ std::optional<std::string> Base64Decode(std::string_view text) {
     if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
   }
   return out;
+}
+
+void AppendJsonEscape(unsigned char c, std::string* out) {
+  switch (c) {
+    case '"': *out += "\\\""; return;
+    case '\\': *out += "\\\\"; return;
+    case '\n': *out += "\\n"; return;
+    case '\r': *out += "\\r"; return;
+    case '\t': *out += "\\t"; return;
+    case '\b': *out += "\\b"; return;
+    case '\f': *out += "\\f"; return;
+    default:
+      *out += "\\u00";
+      out->push_back(kHexDigits[c >> 4]);
+      out->push_back(kHexDigits[c & 15]);
+  }
 }
 
 std::string FormatDoubleShortest(double v) {

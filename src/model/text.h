@@ -38,6 +38,10 @@ void AppendCanonicalString(const AnyValue& value, std::string* out);
 std::string FormatRfc3339Nanos(uint64_t unix_nano);
 
 // ECMAScript number-to-string of a double, as used by CanonicalString.
+// Appends the JSON escape of `c`, a character a JSON string may not hold as is: '"', '\\' or a
+// control character below 0x20 (\" \\ \n \r \t \b \f, else \u00XX with lowercase hex digits).
+void AppendJsonEscape(unsigned char c, std::string* out);
+
 std::string FormatDoubleShortest(double v);
 
 }  // namespace tb::model

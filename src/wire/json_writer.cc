@@ -65,31 +65,17 @@ void JsonWriter::Key(std::string_view name) {
   after_key_ = true;
 }
 
-void JsonWriter::BeginObject() {
+void JsonWriter::Open(char bracket) {
   BeforeValue();
-  *out_ += '{';
+  *out_ += bracket;
   ++depth_;
   first_ = true;
 }
 
-void JsonWriter::EndObject() {
+void JsonWriter::Close(char bracket) {
   --depth_;
   if (pretty_ && !first_) NewLine();
-  *out_ += '}';
-  first_ = false;
-}
-
-void JsonWriter::BeginArray() {
-  BeforeValue();
-  *out_ += '[';
-  ++depth_;
-  first_ = true;
-}
-
-void JsonWriter::EndArray() {
-  --depth_;
-  if (pretty_ && !first_) NewLine();
-  *out_ += ']';
+  *out_ += bracket;
   first_ = false;
 }
 
@@ -116,21 +102,7 @@ void JsonWriter::String(std::string_view s) {
       }
       continue;
     }
-    switch (c) {
-      case '"': *out_ += "\\\""; break;
-      case '\\': *out_ += "\\\\"; break;
-      case '\n': *out_ += "\\n"; break;
-      case '\r': *out_ += "\\r"; break;
-      case '\t': *out_ += "\\t"; break;
-      case '\b': *out_ += "\\b"; break;
-      case '\f': *out_ += "\\f"; break;
-      default: {
-        static constexpr char kHex[] = "0123456789abcdef";
-        *out_ += "\\u00";
-        *out_ += kHex[c >> 4];
-        *out_ += kHex[c & 15];
-      }
-    }
+    model::AppendJsonEscape(c, out_);
     ++i;
   }
   *out_ += '"';

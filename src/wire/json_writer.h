@@ -19,10 +19,10 @@ class JsonWriter {
  public:
   explicit JsonWriter(std::string* out, bool pretty = false) : out_(out), pretty_(pretty) {}
 
-  void BeginObject();
-  void EndObject();
-  void BeginArray();
-  void EndArray();
+  void BeginObject() { Open('{'); }
+  void EndObject() { Close('}'); }
+  void BeginArray() { Open('['); }
+  void EndArray() { Close(']'); }
   // A member name. It is written as given, unescaped: names are the encoder's own constants or
   // identifiers such as "p12", never client data (client data goes through String()).
   void Key(std::string_view name);
@@ -51,6 +51,8 @@ class JsonWriter {
  private:
   void BeforeValue();
   void NewLine();
+  void Open(char bracket);
+  void Close(char bracket);
 
   std::string* out_;
   const bool pretty_;
