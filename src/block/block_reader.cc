@@ -961,23 +961,20 @@ struct BlockReader::Impl {
     const auto bad = [&](std::string_view column, std::string_view what) { return PageCorrupt(p, column, what); };
     PageSpans page;
     TB_RETURN_IF_ERROR(OpenPageSpans(info, p, &page));
-    auto& col = page.col;
-    auto& cursors = page.cursors;
-    const auto& starts = page.starts;
-    const auto& durations = page.durations;
     const Decoder dec(tables.dict);
     std::vector<std::pair<uint32_t, uint64_t>> segments;  // (trace ordinal, spans)
     uint64_t seen = 0, min_start = UINT64_MAX, max_start = 0;
     for (uint32_t trace = info.first_trace; seen < info.span_count; ++trace) {
       if (trace > info.last_trace) return bad("traces", "more segments than traces");
-      const uint64_t count = col[kColTraces].Varint();
-      const uint64_t base = meta.min_span_start + col[kColTraces].Varint();
-      if (col[kColTraces].failed() || count == 0 || count > info.span_count - seen) return bad("traces", "malformed");
+      const uint64_t count = page.col[kColTraces].Varint();
+      const uint64_t base = meta.min_span_start + page.col[kColTraces].Varint();
+      if (page.col[kColTraces].failed() || count == 0 || count > info.span_count - seen)
+        return bad("traces", "malformed");
       for (uint64_t i = 0; i < count; ++i) {
         DecodedSpan span{};
         uint64_t parent_ref = 0;
-        if (const char* column = DecodeSpan(col, dec, cursors, starts, durations, seen + i, base, count,
-                                            tables.pairs.size(), &span, &parent_ref))
+        if (const char* column = DecodeSpan(page.col, dec, page.cursors, page.starts, page.durations, seen + i, base,
+                                            count, tables.pairs.size(), &span, &parent_ref))
           return bad(column, "malformed");
         min_start = std::min(min_start, span.span.start_time_unix_nano);
         max_start = std::max(max_start, span.span.start_time_unix_nano);
@@ -987,9 +984,9 @@ struct BlockReader::Impl {
     }
     if (segments.back().first != info.last_trace) return bad("traces", "fewer segments than traces");
     for (int c = 0; c < kColumnCount; ++c)
-      if (c != kColStart && c != kColDuration && c != kColValues && !col[c].done())
+      if (c != kColStart && c != kColDuration && c != kColValues && !page.col[c].done())
         return bad(ColumnName(c), "trailing bytes");
-    if (!cursors.Exhausted()) return bad("values", "values left over");
+    if (!page.cursors.Exhausted()) return bad("values", "values left over");
     if (min_start != info.min_start || max_start != info.max_start)
       return bad("start", "span starts disagree with the page directory");
     for (const auto& [trace, count] : segments) (*spans_per_trace)[trace] += count;
@@ -1007,26 +1004,24 @@ struct BlockReader::Impl {
     const auto bad = [&](std::string_view column, std::string_view what) { return PageCorrupt(p, column, what); };
     PageSpans page;
     TB_RETURN_IF_ERROR(OpenPageSpans(info, p, &page));
-    auto& col = page.col;
-    auto& cursors = page.cursors;
-    const auto& starts = page.starts;
-    const auto& durations = page.durations;
     const Decoder dec(tables.dict);
     if (t < info.first_trace || t > info.last_trace) return bad("traces", "trace not in the page's range");
     std::vector<uint64_t> parent_ref;
     uint64_t seen = 0;
     for (uint32_t trace = info.first_trace; trace <= t; ++trace) {
       if (seen == info.span_count) return bad("traces", "fewer segments than traces");
-      const uint64_t count = col[kColTraces].Varint();
-      const uint64_t base = meta.min_span_start + col[kColTraces].Varint();
-      if (col[kColTraces].failed() || count == 0 || count > info.span_count - seen) return bad("traces", "malformed");
+      const uint64_t count = page.col[kColTraces].Varint();
+      const uint64_t base = meta.min_span_start + page.col[kColTraces].Varint();
+      if (page.col[kColTraces].failed() || count == 0 || count > info.span_count - seen)
+        return bad("traces", "malformed");
       const bool keep = trace == t;
       const size_t seg_begin = out->size();
       for (uint64_t i = 0; i < count; ++i) {
         uint64_t pref = 0;
-        const char* column = keep ? DecodeSpan(col, dec, cursors, starts, durations, seen + i, base, count,
-                                               tables.pairs.size(), &out->emplace_back(DecodedSpan{0, {}}), &pref)
-                                  : SkipSpan(col, dec, cursors, count, tables.pairs.size());
+        const char* column = keep
+                                 ? DecodeSpan(page.col, dec, page.cursors, page.starts, page.durations, seen + i, base,
+                                              count, tables.pairs.size(), &out->emplace_back(DecodedSpan{0, {}}), &pref)
+                                 : SkipSpan(page.col, dec, page.cursors, count, tables.pairs.size());
         if (column != nullptr) return bad(column, "malformed");
         if (keep) parent_ref.push_back(pref);
       }
