@@ -4,6 +4,9 @@ namespace tb::server {
 
 BodyRead ReadBodyWithin(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read,
                         uint64_t max_bytes, std::string* body) {
+  // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 §6.3);
+  // httplib would instead read until the client closes, and answer 400 at its read timeout.
+  if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) return BodyRead::kComplete;
   // httplib hands a multipart body only to a multipart receiver; no route here takes a form.
   BodyRead outcome = BodyRead::kMalformed;
   if (!req.is_multipart_form_data()) {

@@ -19,7 +19,8 @@ enum class BodyRead {
   kMalformed,  // a multipart form, a truncated body or an undecodable Content-Encoding: answer 400
 };
 
-// Reads the body of a route registered with a ContentReader. On anything but kComplete the rest of
+// Reads the body of a route registered with a ContentReader; a request with neither Content-Length
+// nor Transfer-Encoding has an empty one (HTTP/1.1). On anything but kComplete the rest of
 // the body is left unread, so the caller's answer should close the connection (it sets
 // "Connection: close" on `res` itself).
 BodyRead ReadBodyWithin(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read,

@@ -252,7 +252,7 @@ void HttpServer::Routes() {
     res.set_content(metrics_->Scrape(), "text/plain; version=0.0.4; charset=utf-8");
   });
 
-  http_->Post("/purge", [this](const httplib::Request&, httplib::Response& res) {
+  PostCommand("/purge", [this](httplib::Response& res) {
     // A test harness purges between tests and may check for leaked connections once it is done
     // (Jaeger's e2e suite does, with goleak): a kept-alive socket to this server, which outlives
     // the harness, would count as a leak, so every purge answer ends its connection.
@@ -272,7 +272,7 @@ void HttpServer::Routes() {
     res.set_content("purged\n", "text/plain");
   });
 
-  http_->Post("/admin/flush", [this](const httplib::Request&, httplib::Response& res) {
+  PostCommand("/admin/flush", [this](httplib::Response& res) {
     Status s = db_->Flush();
     if (!s.ok()) {
       res.status = 500;
@@ -300,6 +300,24 @@ void HttpServer::Routes() {
       default: message = "request failed with HTTP status " + std::to_string(res.status);
     }
     res.set_content("{\"code\":3,\"message\":" + JsonEscape(message) + "}", kJson);
+  });
+}
+
+void HttpServer::PostCommand(const std::string& path, std::function<void(httplib::Response&)> run) {
+  http_->Post(path, [this, run = std::move(run)](const httplib::Request& req, httplib::Response& res,
+                                                 const httplib::ContentReader& read) {
+    std::string ignored;
+    switch (ReadBodyWithin(req, res, read, config_.limits.max_request_bytes, &ignored)) {
+      case BodyRead::kComplete: return run(res);
+      case BodyRead::kTooLarge:
+        res.status = 413;
+        res.set_content(BodyTooLargeMessage(config_.limits.max_request_bytes) + "\n", "text/plain");
+        return;
+      case BodyRead::kMalformed:
+        res.status = 400;
+        res.set_content(std::string(kMalformedBodyMessage) + "\n", "text/plain");
+        return;
+    }
   });
 }
 

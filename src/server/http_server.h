@@ -3,6 +3,7 @@
 // (server/jaeger_http_api.h) and CORS for browsers.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -14,7 +15,8 @@
 
 namespace httplib {
 class Server;
-}
+struct Response;
+}  // namespace httplib
 
 namespace tb::server {
 
@@ -32,6 +34,10 @@ class HttpServer {
 
  private:
   void Routes();
+  // Registers an operator's command, a POST that takes no body: one sent anyway is read within the
+  // request-size limit and ignored, and a POST with neither Content-Length nor Transfer-Encoding
+  // (`curl -X POST URL`) has an empty body, as HTTP/1.1 says.
+  void PostCommand(const std::string& path, std::function<void(httplib::Response&)> run);
 
   const Config& config_;
   db::Db* db_;
