@@ -47,7 +47,8 @@ uint64_t NowUnixNano() {
 Db::Db(const DbOptions& options, std::shared_ptr<objstore::ObjectStore> store)
     : options_(options),
       store_(std::move(store)),
-      budget_(std::make_shared<head::MemoryBudget>(options.head_memory_budget_bytes)),
+      budget_(options.shared_budget ? options.shared_budget
+                                    : std::make_shared<head::MemoryBudget>(options.head_memory_budget_bytes)),
       block_lists_(store_.get(), options.tenant),
       cache_(options.cache_bytes) {}
 

@@ -42,6 +42,9 @@ struct DbOptions {
   // Shared by the active and the flushing heads; with flush_bytes sized so that a process keeps
   // under 512 MiB RSS while ingesting (the head's estimate is ~1.2 KiB per span; BENCHMARKS.md).
   uint64_t head_memory_budget_bytes = 320ull << 20;
+  // When set, the heads draw from this budget instead (the Dbs of every tenant share one), and
+  // head_memory_budget_bytes only sizes flushes.
+  std::shared_ptr<head::MemoryBudget> shared_budget;
   bool wal_sync = true;
   uint64_t wal_segment_bytes = 64ull << 20;
   ingest::Limits limits;

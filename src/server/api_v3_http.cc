@@ -352,55 +352,60 @@ std::string TraceSummariesJson(const std::vector<query::TraceSummary>& summaries
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine) {
-  const query::QueryEngine* e = &engine;
+void RegisterRoutes(httplib::Server& http, const TenantDoor& door) {
+  GetWithTenant(http, "/api/v3/services", door, SendStatus,
+                [](const query::QueryEngine& e, const httplib::Request&, httplib::Response& res) {
+                  auto services = e.Services();
+                  if (!services.ok()) return SendStatus(res, services.status());
+                  Send(res, 200, ServicesJson(*services));
+                });
 
-  http.Get("/api/v3/services", [e](const httplib::Request&, httplib::Response& res) {
-    auto services = e->Services();
-    if (!services.ok()) return SendStatus(res, services.status());
-    Send(res, 200, ServicesJson(*services));
-  });
+  GetWithTenant(http, "/api/v3/operations", door, SendStatus,
+                [](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+                  auto kind = Param(req.params, {"spanKind", "span_kind"});
+                  const std::string wanted_kind = kind ? kind->second : "";
+                  // Kind-less operations are shown as "internal", so asking for "internal" must find them too.
+                  const bool internal = wanted_kind == "internal";
+                  auto ops = e.Operations(req.get_param_value("service"), internal ? "" : wanted_kind);
+                  if (!ops.ok()) return SendStatus(res, ops.status());
+                  if (internal)
+                    std::erase_if(*ops, [](const query::Operation& op) {
+                      return !op.span_kind.empty() && op.span_kind != "internal";
+                    });
+                  Send(res, 200, OperationsJson(*ops));
+                });
 
-  http.Get("/api/v3/operations", [e](const httplib::Request& req, httplib::Response& res) {
-    auto kind = Param(req.params, {"spanKind", "span_kind"});
-    const std::string wanted_kind = kind ? kind->second : "";
-    // Kind-less operations are shown as "internal", so asking for "internal" must find them too.
-    const bool internal = wanted_kind == "internal";
-    auto ops = e->Operations(req.get_param_value("service"), internal ? "" : wanted_kind);
-    if (!ops.ok()) return SendStatus(res, ops.status());
-    if (internal)
-      std::erase_if(*ops,
-                    [](const query::Operation& op) { return !op.span_kind.empty() && op.span_kind != "internal"; });
-    Send(res, 200, OperationsJson(*ops));
-  });
+  GetWithTenant(http, "/api/v3/traces/([^/]*)", door, SendStatus,
+                [](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+                  auto request = ParseGetTrace(req.matches[1].str(), req.params);
+                  if (!request.ok()) return SendStatus(res, request.status());
+                  model::Traces merged;
+                  const Status status = GetTracesLogged(e, "api_v3", {request->trace_id}, MergeInto(&merged));
+                  SendTraces(res, status, merged);
+                });
 
-  http.Get("/api/v3/traces/([^/]*)", [e](const httplib::Request& req, httplib::Response& res) {
-    auto request = ParseGetTrace(req.matches[1].str(), req.params);
-    if (!request.ok()) return SendStatus(res, request.status());
-    model::Traces merged;
-    const Status status = GetTracesLogged(*e, "api_v3", {request->trace_id}, MergeInto(&merged));
-    SendTraces(res, status, merged);
-  });
+  GetWithTenant(http, "/api/v3/traces", door, SendStatus,
+                [](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+                  auto q = ParseTraceQuery(req.params);
+                  if (!q.ok()) return SendStatus(res, q.status());
+                  model::Traces merged;
+                  const Status status = FindTracesLogged(e, "api_v3", *q, MergeInto(&merged));
+                  SendTraces(res, status, merged);
+                });
 
-  http.Get("/api/v3/traces", [e](const httplib::Request& req, httplib::Response& res) {
-    auto q = ParseTraceQuery(req.params);
-    if (!q.ok()) return SendStatus(res, q.status());
-    model::Traces merged;
-    const Status status = FindTracesLogged(*e, "api_v3", *q, MergeInto(&merged));
-    SendTraces(res, status, merged);
-  });
-
-  http.Get("/api/v3/trace-summaries", [e](const httplib::Request& req, httplib::Response& res) {
-    auto q = ParseTraceQuery(req.params);
-    if (!q.ok()) return SendStatus(res, q.status());
-    std::vector<query::TraceSummary> summaries;
-    const Status status = FindTracesLogged(*e, "api_v3", *q, [&](const model::TraceId& id, model::Traces&& trace) {
-      summaries.push_back(query::Summarize(id, trace));
-      return Status::Ok();
-    });
-    if (!status.ok()) return SendStatus(res, status);
-    Send(res, 200, TraceSummariesJson(summaries));
-  });
+  GetWithTenant(http, "/api/v3/trace-summaries", door, SendStatus,
+                [](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+                  auto q = ParseTraceQuery(req.params);
+                  if (!q.ok()) return SendStatus(res, q.status());
+                  std::vector<query::TraceSummary> summaries;
+                  const Status status =
+                      FindTracesLogged(e, "api_v3", *q, [&](const model::TraceId& id, model::Traces&& trace) {
+                        summaries.push_back(query::Summarize(id, trace));
+                        return Status::Ok();
+                      });
+                  if (!status.ok()) return SendStatus(res, status);
+                  Send(res, 200, TraceSummariesJson(summaries));
+                });
 }
 
 }  // namespace tb::server::api_v3

@@ -16,6 +16,7 @@
 
 #include "model/span.h"
 #include "query/query_engine.h"
+#include "server/tenants.h"
 #include "util/status.h"
 
 namespace httplib {
@@ -72,6 +73,6 @@ std::string OperationsJson(const std::vector<query::Operation>& operations);
 std::string TraceSummariesJson(const std::vector<query::TraceSummary>& summaries);
 
 // Adds the GET routes to `http`. `engine` must outlive the server.
-void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine);
+void RegisterRoutes(httplib::Server& http, const TenantDoor& door);
 
 }  // namespace tb::server::api_v3

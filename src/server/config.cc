@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <filesystem>
@@ -10,6 +11,7 @@
 
 #include "objstore/local_store.h"
 #include "objstore/s3_store.h"
+#include "server/access.h"
 
 namespace tb::server {
 namespace {
@@ -162,6 +164,13 @@ std::vector<Setting> MakeSettings() {
       Switch(Make("enable_purge", "--enable-purge", "Serve POST /purge, which deletes ALL data (tests only)",
                   TB_FIELD(enable_purge)),
              "true"),
+      Switch(Make("tenancy.enabled", "--tenancy", "Every request names its tenant in the tenancy header",
+                  TB_FIELD(tenancy_enabled)),
+             "true"),
+      Make("tenancy.header", "--tenancy-header", "The header (gRPC metadata key) that names the tenant",
+           TB_FIELD(tenancy_header)),
+      Make("tenancy.tenants", "--tenants", "The tenants allowed, comma-separated; empty: any",
+           TB_FIELD(tenancy_tenants)),
       Make("log.level", "--log-level", "trace, debug, info, warn, error, critical or off", TB_FIELD(log_level)),
       Make("log.format", "--log-format", "text, or json for one JSON object per line", TB_FIELD(log_format)),
       Make("log.slow_query_threshold", "--slow-query-threshold",
@@ -401,6 +410,17 @@ Status ValidateConfig(const Config& c) {
     return Status::Ok();
   };
   TB_RETURN_IF_ERROR(listen("grpc_listen", c.grpc_listen));
+  // An HTTP header name (RFC 9110 token) that gRPC also takes as a metadata key: no upper case
+  // there, and header names compare without case, so lower-case letters, digits, - _ and . only.
+  const bool header_ok =
+      !c.tenancy_header.empty() && std::all_of(c.tenancy_header.begin(), c.tenancy_header.end(), [](unsigned char ch) {
+        return std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.';
+      });
+  if (!header_ok || c.tenancy_header.starts_with("grpc-"))
+    return bad("tenancy.header", c.tenancy_header, "is not a header name (letters, digits, - _ .; not grpc-*)");
+  for (const std::string& tenant : c.tenancy_tenants)
+    if (Status name = CheckTenantName(tenant); !name.ok())
+      return Status::InvalidArgument("tenancy.tenants: " + name.message());
   if (!c.http_listen.empty()) TB_RETURN_IF_ERROR(listen("http_listen", c.http_listen));
   if (!c.storage.empty() && !c.storage.starts_with("file://") && !c.storage.starts_with("s3://"))
     return bad("storage", c.storage, "must start with file:// or s3://");

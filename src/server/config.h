@@ -27,6 +27,11 @@ struct Config {
   // "*" allows any. Empty: no CORS headers at all, so browsers refuse cross-origin reads.
   std::vector<std::string> cors_allowed_origins;
   bool enable_purge = false;  // POST /purge deletes all data; for test harnesses only
+  // Tenancy: when enabled, every request names its tenant in this header (gRPC metadata or HTTP
+  // header) and sees only that tenant's data; when off, everything is tenant "default".
+  bool tenancy_enabled = false;
+  std::string tenancy_header = "x-tenant";
+  std::vector<std::string> tenancy_tenants;  // the tenants allowed; empty: any valid name
   uint64_t head_memory_budget_bytes = 320ull << 20;
   bool wal_sync = true;  // fdatasync before acknowledging; off only for benchmarks of the rest
   uint64_t wal_segment_bytes = 64ull << 20;
@@ -116,7 +121,8 @@ Status LoadEnvironment(Config* config, char** environ_entries);
 std::string FormatConfig(const Config& config);
 
 // Checks what each setting's parser cannot see alone: names from a fixed set (log.level,
-// log.format), host:port addresses and the storage URL's form. The error names the key. `serve` and `config check` both run it, so a file that passes the check starts.
+// log.format), host:port addresses and the storage URL's form. The error names the key. `serve` and `config check` both
+// run it, so a file that passes the check starts.
 Status ValidateConfig(const Config& config);
 
 }  // namespace tb::server

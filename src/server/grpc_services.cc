@@ -80,7 +80,47 @@ query::TraceSink ChunkWriter(grpc::ServerWriter<TracesData>* writer) {
   };
 }
 
+// Answers FindTraceSummaries: every matching trace's summary, in one message.
+grpc::Status WriteTraceSummaries(const query::QueryEngine& engine, const v2::TraceQueryParameters& parameters,
+                                 grpc::ServerWriter<v2::FindTraceSummariesResponse>* writer) {
+  auto q = ToTraceQuery(parameters);
+  if (!q.ok()) return ToGrpc(q.status());
+  v2::FindTraceSummariesResponse response;
+  auto status = FindTracesLogged(engine, "grpc_v2", *q, [&](const model::TraceId& id, model::Traces&& trace) -> Status {
+    const query::TraceSummary s = query::Summarize(id, trace);
+    auto* o = response.add_summaries();
+    o->set_trace_id(std::string(reinterpret_cast<const char*>(id.data()), id.size()));
+    o->set_root_service_name(s.root_service_name);
+    o->set_root_operation_name(s.root_operation_name);
+    o->set_min_start_time_unix_nano(s.min_start_unix_nano);
+    o->set_max_end_time_unix_nano(s.max_end_unix_nano);
+    o->set_span_count(s.span_count);
+    o->set_error_span_count(s.error_span_count);
+    o->set_orphan_span_count(s.orphan_span_count);
+    for (const auto& svc : s.services) {
+      auto* os = o->add_services();
+      os->set_name(svc.name);
+      os->set_span_count(svc.span_count);
+      os->set_error_span_count(svc.error_span_count);
+    }
+    return Status::Ok();
+  });
+  if (!status.ok()) return ToGrpc(status);
+  if (response.summaries_size() > 0 && !writer->Write(response)) return grpc::Status::CANCELLED;
+  return grpc::Status::OK;
+}
+
 }  // namespace
+
+HeaderLookup MetadataOf(const grpc::ServerContext& context) {
+  return [&context](std::string_view name) {
+    std::vector<std::string> values;
+    for (auto [it, end] = context.client_metadata().equal_range(grpc::string_ref(name.data(), name.size())); it != end;
+         ++it)
+      values.emplace_back(it->second.data(), it->second.size());
+    return values;
+  };
+}
 
 grpc::Status ToGrpc(const Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -126,8 +166,8 @@ std::vector<TracesData> ChunkTrace(const model::Traces& trace, size_t max_bytes)
   return chunks;
 }
 
-OtlpTraceService::OtlpTraceService(ingest::Ingester* ingester, metrics::IngestMetrics metrics)
-    : ingester_(ingester), metrics_(metrics) {
+OtlpTraceService::OtlpTraceService(const TenantDoor* door, metrics::IngestMetrics metrics)
+    : door_(door), metrics_(metrics) {
   // The registration the generated TraceService::Service makes, with raw byte messages.
   AddMethod(new grpc::internal::RpcServiceMethod(
       "/opentelemetry.proto.collector.trace.v1.TraceService/Export", grpc::internal::RpcMethod::NORMAL_RPC,
@@ -137,9 +177,11 @@ OtlpTraceService::OtlpTraceService(ingest::Ingester* ingester, metrics::IngestMe
           this)));
 }
 
-grpc::Status OtlpTraceService::Export(grpc::ServerContext*, const grpc::ByteBuffer* request,
+grpc::Status OtlpTraceService::Export(grpc::ServerContext* context, const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) {
-  if (Status room = ingester_->CheckCapacity(); !room.ok()) {
+  auto ingester = door_->Writer(MetadataOf(*context));
+  if (!ingester.ok()) return ToGrpc(ingester.status());
+  if (Status room = (*ingester)->CheckCapacity(); !room.ok()) {
     metrics_.Failed(room);
     return ToGrpc(room);
   }
@@ -153,7 +195,7 @@ grpc::Status OtlpTraceService::Export(grpc::ServerContext*, const grpc::ByteBuff
     metrics_.Failed(batch.status());
     return ToGrpc(batch.status());
   }
-  auto result = ingester_->Ingest(std::move(*batch), bytes);
+  auto result = (*ingester)->Ingest(std::move(*batch), bytes);
   if (!result.ok()) {
     metrics_.Failed(result.status());
     return ToGrpc(result.status());
@@ -170,84 +212,73 @@ grpc::Status OtlpTraceService::Export(grpc::ServerContext*, const grpc::ByteBuff
   return grpc::Status::OK;
 }
 
-grpc::Status StorageV2TraceReader::GetTraces(grpc::ServerContext*, const v2::GetTracesRequest* request,
+grpc::Status StorageV2TraceReader::GetTraces(grpc::ServerContext* context, const v2::GetTracesRequest* request,
                                              TracesWriter* writer) {
-  std::vector<model::TraceId> ids;
-  for (const auto& q : request->query()) {
-    auto id = TraceIdFromBytes(q.trace_id());
-    if (!id.ok()) return ToGrpc(id.status());
-    ids.push_back(*id);
-  }
-  return ToGrpc(GetTracesLogged(*engine_, "grpc_v2", ids, ChunkWriter(writer)));
+  return WithReader(*door_, context, [&](const query::QueryEngine& engine) {
+    std::vector<model::TraceId> ids;
+    for (const auto& q : request->query()) {
+      auto id = TraceIdFromBytes(q.trace_id());
+      if (!id.ok()) return ToGrpc(id.status());
+      ids.push_back(*id);
+    }
+    return ToGrpc(GetTracesLogged(engine, "grpc_v2", ids, ChunkWriter(writer)));
+  });
 }
 
-grpc::Status StorageV2TraceReader::GetServices(grpc::ServerContext*, const v2::GetServicesRequest*,
+grpc::Status StorageV2TraceReader::GetServices(grpc::ServerContext* context, const v2::GetServicesRequest*,
                                                v2::GetServicesResponse* response) {
-  return AnswerServices(*engine_, response);
+  return WithReader(*door_, context,
+                    [&](const query::QueryEngine& engine) { return AnswerServices(engine, response); });
 }
 
-grpc::Status StorageV2TraceReader::GetOperations(grpc::ServerContext*, const v2::GetOperationsRequest* request,
+grpc::Status StorageV2TraceReader::GetOperations(grpc::ServerContext* context, const v2::GetOperationsRequest* request,
                                                  v2::GetOperationsResponse* response) {
-  return AnswerOperations(*engine_, request->service(), request->span_kind(), response);
+  return WithReader(*door_, context, [&](const query::QueryEngine& engine) {
+    return AnswerOperations(engine, request->service(), request->span_kind(), response);
+  });
 }
 
-grpc::Status StorageV2TraceReader::FindTraces(grpc::ServerContext*, const v2::FindTracesRequest* request,
+grpc::Status StorageV2TraceReader::FindTraces(grpc::ServerContext* context, const v2::FindTracesRequest* request,
                                               TracesWriter* writer) {
-  auto q = ToTraceQuery(request->query());
-  if (!q.ok()) return ToGrpc(q.status());
-  return ToGrpc(FindTracesLogged(*engine_, "grpc_v2", *q, ChunkWriter(writer)));
+  return WithReader(*door_, context, [&](const query::QueryEngine& engine) {
+    auto q = ToTraceQuery(request->query());
+    if (!q.ok()) return ToGrpc(q.status());
+    return ToGrpc(FindTracesLogged(engine, "grpc_v2", *q, ChunkWriter(writer)));
+  });
 }
 
-grpc::Status StorageV2TraceReader::FindTraceIDs(grpc::ServerContext*, const v2::FindTraceIDsRequest* request,
+grpc::Status StorageV2TraceReader::FindTraceIDs(grpc::ServerContext* context, const v2::FindTraceIDsRequest* request,
                                                 v2::FindTraceIDsResponse* response) {
-  auto q = ToTraceQuery(request->query());
-  if (!q.ok()) return ToGrpc(q.status());
-  auto hits = FindTraceIdsLogged(*engine_, "grpc_v2", *q);
-  if (!hits.ok()) return ToGrpc(hits.status());
-  for (const auto& h : *hits) {
-    auto* f = response->add_trace_ids();
-    f->set_trace_id(std::string(reinterpret_cast<const char*>(h.trace_id.data()), h.trace_id.size()));
-    SetTimestamp(h.min_start_unix_nano, f->mutable_start());
-    SetTimestamp(h.max_end_unix_nano, f->mutable_end());
-  }
-  return grpc::Status::OK;
+  return WithReader(*door_, context, [&](const query::QueryEngine& engine) {
+    auto q = ToTraceQuery(request->query());
+    if (!q.ok()) return ToGrpc(q.status());
+    auto hits = FindTraceIdsLogged(engine, "grpc_v2", *q);
+    if (!hits.ok()) return ToGrpc(hits.status());
+    for (const auto& h : *hits) {
+      auto* f = response->add_trace_ids();
+      f->set_trace_id(std::string(reinterpret_cast<const char*>(h.trace_id.data()), h.trace_id.size()));
+      SetTimestamp(h.min_start_unix_nano, f->mutable_start());
+      SetTimestamp(h.max_end_unix_nano, f->mutable_end());
+    }
+    return grpc::Status::OK;
+  });
 }
 
-grpc::Status StorageV2TraceReader::FindTraceSummaries(grpc::ServerContext*,
+grpc::Status StorageV2TraceReader::FindTraceSummaries(grpc::ServerContext* context,
                                                       const v2::FindTraceSummariesRequest* request,
                                                       grpc::ServerWriter<v2::FindTraceSummariesResponse>* writer) {
-  auto q = ToTraceQuery(request->query());
-  if (!q.ok()) return ToGrpc(q.status());
-  v2::FindTraceSummariesResponse response;
-  auto status =
-      FindTracesLogged(*engine_, "grpc_v2", *q, [&](const model::TraceId& id, model::Traces&& trace) -> Status {
-        const query::TraceSummary s = query::Summarize(id, trace);
-        auto* o = response.add_summaries();
-        o->set_trace_id(std::string(reinterpret_cast<const char*>(id.data()), id.size()));
-        o->set_root_service_name(s.root_service_name);
-        o->set_root_operation_name(s.root_operation_name);
-        o->set_min_start_time_unix_nano(s.min_start_unix_nano);
-        o->set_max_end_time_unix_nano(s.max_end_unix_nano);
-        o->set_span_count(s.span_count);
-        o->set_error_span_count(s.error_span_count);
-        o->set_orphan_span_count(s.orphan_span_count);
-        for (const auto& svc : s.services) {
-          auto* os = o->add_services();
-          os->set_name(svc.name);
-          os->set_span_count(svc.span_count);
-          os->set_error_span_count(svc.error_span_count);
-        }
-        return Status::Ok();
-      });
-  if (!status.ok()) return ToGrpc(status);
-  if (response.summaries_size() > 0 && !writer->Write(response)) return grpc::Status::CANCELLED;
-  return grpc::Status::OK;
+  return WithReader(*door_, context, [&](const query::QueryEngine& engine) {
+    return WriteTraceSummaries(engine, request->query(), writer);
+  });
 }
 
-grpc::Status StorageV2DependencyReader::GetDependencies(grpc::ServerContext*, const v2::GetDependenciesRequest* request,
+grpc::Status StorageV2DependencyReader::GetDependencies(grpc::ServerContext* context,
+                                                        const v2::GetDependenciesRequest* request,
                                                         v2::GetDependenciesResponse* response) {
-  return AnswerDependencies(*engine_, FromTimestamp(request->start_time()), FromTimestamp(request->end_time()),
-                            response);
+  return WithReader(*door_, context, [&](const query::QueryEngine& engine) {
+    return AnswerDependencies(engine, FromTimestamp(request->start_time()), FromTimestamp(request->end_time()),
+                              response);
+  });
 }
 
 grpc::Status StorageV2Capabilities::GetCapabilities(grpc::ServerContext*, const v2::GetCapabilitiesRequest*,

@@ -1,5 +1,6 @@
 // gRPC doors: OTLP TraceService (write) and Jaeger Remote Storage API v2 (read). Thin: they
-// translate messages to the core's types and call the Ingester or the QueryEngine.
+// translate messages to the core's types and call the Ingester or the QueryEngine of the request's
+// tenant, which their TenantDoor hands out once the request's metadata passed the access check.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -15,6 +16,7 @@
 #include "metrics/handles.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "query/query_engine.h"
+#include "server/tenants.h"
 
 namespace tb::server {
 
@@ -22,6 +24,18 @@ namespace tb::server {
 // carries google.rpc.RetryInfo in its details (see ToRpcStatus), so that OTLP exporters and other
 // writers retry it instead of dropping the data.
 grpc::Status ToGrpc(const Status& status);
+
+// The request's metadata, for the access check.
+HeaderLookup MetadataOf(const grpc::ServerContext& context);
+
+// Answers with `serve(engine)`, `engine` being the query engine of the request's tenant, or with
+// the access check's refusal.
+template <typename Serve>
+grpc::Status WithReader(const TenantDoor& door, const grpc::ServerContext* context, Serve serve) {
+  auto engine = door.Reader(MetadataOf(*context));
+  if (!engine.ok()) return ToGrpc(engine.status());
+  return serve(*engine);
+}
 
 // Answers GetServices of either storage API version (same field names in v1 and v2).
 template <typename Response>
@@ -71,17 +85,17 @@ grpc::Status AnswerDependencies(const query::QueryEngine& engine, std::optional<
 // a protobuf Arena, and they become the WAL record as they are when no limit changes the batch.
 class OtlpTraceService final : public grpc::Service {
  public:
-  explicit OtlpTraceService(ingest::Ingester* ingester, metrics::IngestMetrics metrics = {});
+  explicit OtlpTraceService(const TenantDoor* door, metrics::IngestMetrics metrics = {});
   grpc::Status Export(grpc::ServerContext* context, const grpc::ByteBuffer* request, grpc::ByteBuffer* response);
 
  private:
-  ingest::Ingester* ingester_;
+  const TenantDoor* door_;
   const metrics::IngestMetrics metrics_;
 };
 
 class StorageV2TraceReader final : public jaeger::storage::v2::TraceReader::Service {
  public:
-  explicit StorageV2TraceReader(const query::QueryEngine* engine) : engine_(engine) {}
+  explicit StorageV2TraceReader(const TenantDoor* door) : door_(door) {}
   using TracesWriter = grpc::ServerWriter<opentelemetry::proto::trace::v1::TracesData>;
 
   grpc::Status GetTraces(grpc::ServerContext*, const jaeger::storage::v2::GetTracesRequest*, TracesWriter*) override;
@@ -96,17 +110,17 @@ class StorageV2TraceReader final : public jaeger::storage::v2::TraceReader::Serv
                                   grpc::ServerWriter<jaeger::storage::v2::FindTraceSummariesResponse>*) override;
 
  private:
-  const query::QueryEngine* engine_;
+  const TenantDoor* door_;
 };
 
 class StorageV2DependencyReader final : public jaeger::storage::v2::DependencyReader::Service {
  public:
-  explicit StorageV2DependencyReader(const query::QueryEngine* engine) : engine_(engine) {}
+  explicit StorageV2DependencyReader(const TenantDoor* door) : door_(door) {}
   grpc::Status GetDependencies(grpc::ServerContext*, const jaeger::storage::v2::GetDependenciesRequest*,
                                jaeger::storage::v2::GetDependenciesResponse*) override;
 
  private:
-  const query::QueryEngine* engine_;
+  const TenantDoor* door_;
 };
 
 class StorageV2Capabilities final : public jaeger::storage::v2::Capabilities::Service {

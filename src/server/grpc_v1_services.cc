@@ -36,9 +36,11 @@ Status IngestRequest(ingest::Ingester* ingester, const v1::WriteSpanRequest& req
   return IngestSpans(ingester, std::move(spans));
 }
 
-// IngestRequest, recorded as one request of the v1 door: one span, or refused whole.
-Status IngestCounted(ingest::Ingester* ingester, const metrics::IngestMetrics& metrics,
+// IngestRequest into the caller's tenant, recorded as one request of the v1 door: one span, or
+// refused whole.
+Status IngestCounted(const TenantDoor& door, const grpc::ServerContext& context, const metrics::IngestMetrics& metrics,
                      const v1::WriteSpanRequest& request) {
+  TB_ASSIGN_OR_RETURN(ingest::Ingester * ingester, door.Writer(MetadataOf(context)));
   Status status = IngestRequest(ingester, request);
   if (status.ok()) {
     metrics.Accepted(1, 0, request.ByteSizeLong());
@@ -101,78 +103,89 @@ std::vector<v1::SpansResponseChunk> ChunkSpans(const std::vector<model::jaeger::
   return chunks;
 }
 
-grpc::Status StorageV1SpanWriter::WriteSpan(grpc::ServerContext*, const v1::WriteSpanRequest* request,
+grpc::Status StorageV1SpanWriter::WriteSpan(grpc::ServerContext* context, const v1::WriteSpanRequest* request,
                                             v1::WriteSpanResponse*) {
-  return ToGrpc(IngestCounted(ingester_, metrics_, *request));
+  return ToGrpc(IngestCounted(*door_, *context, metrics_, *request));
 }
 
 grpc::Status StorageV1SpanWriter::Close(grpc::ServerContext*, const v1::CloseWriterRequest*, v1::CloseWriterResponse*) {
   return grpc::Status::OK;
 }
 
-grpc::Status StorageV1StreamingSpanWriter::WriteSpanStream(grpc::ServerContext*,
+grpc::Status StorageV1StreamingSpanWriter::WriteSpanStream(grpc::ServerContext* context,
                                                            grpc::ServerReader<v1::WriteSpanRequest>* reader,
                                                            v1::WriteSpanResponse*) {
   v1::WriteSpanRequest request;
   while (reader->Read(&request)) {
-    if (Status s = IngestCounted(ingester_, metrics_, request); !s.ok()) return ToGrpc(s);
+    if (Status s = IngestCounted(*door_, *context, metrics_, request); !s.ok()) return ToGrpc(s);
   }
   return grpc::Status::OK;
 }
 
-grpc::Status StorageV1SpanReader::GetTrace(grpc::ServerContext*, const v1::GetTraceRequest* request,
+grpc::Status StorageV1SpanReader::GetTrace(grpc::ServerContext* context, const v1::GetTraceRequest* request,
                                            ChunkWriter* writer) {
-  model::TraceId id{};
-  if (request->trace_id().size() != id.size())
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "trace_id must be 16 bytes, got " + std::to_string(request->trace_id().size()));
-  std::memcpy(id.data(), request->trace_id().data(), id.size());
-  bool wrote = false;
-  if (Status s = GetTracesLogged(*engine_, "grpc_v1", {id}, SpanChunkWriter(writer, &wrote)); !s.ok()) return ToGrpc(s);
-  if (!wrote) return grpc::Status(grpc::StatusCode::NOT_FOUND, "trace not found");
-  return grpc::Status::OK;
+  return WithReader(*door_, context, [&](const query::QueryEngine& engine) {
+    model::TraceId id{};
+    if (request->trace_id().size() != id.size())
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "trace_id must be 16 bytes, got " + std::to_string(request->trace_id().size()));
+    std::memcpy(id.data(), request->trace_id().data(), id.size());
+    bool wrote = false;
+    if (Status s = GetTracesLogged(engine, "grpc_v1", {id}, SpanChunkWriter(writer, &wrote)); !s.ok()) return ToGrpc(s);
+    if (!wrote) return grpc::Status(grpc::StatusCode::NOT_FOUND, "trace not found");
+    return grpc::Status::OK;
+  });
 }
 
-grpc::Status StorageV1SpanReader::GetServices(grpc::ServerContext*, const v1::GetServicesRequest*,
+grpc::Status StorageV1SpanReader::GetServices(grpc::ServerContext* context, const v1::GetServicesRequest*,
                                               v1::GetServicesResponse* response) {
-  return AnswerServices(*engine_, response);
+  return WithReader(*door_, context,
+                    [&](const query::QueryEngine& engine) { return AnswerServices(engine, response); });
 }
 
-grpc::Status StorageV1SpanReader::GetOperations(grpc::ServerContext*, const v1::GetOperationsRequest* request,
+grpc::Status StorageV1SpanReader::GetOperations(grpc::ServerContext* context, const v1::GetOperationsRequest* request,
                                                 v1::GetOperationsResponse* response) {
-  grpc::Status status = AnswerOperations(*engine_, request->service(), request->span_kind(), response);
-  if (!status.ok()) return status;
-  // The deprecated field, for clients that read only names: each name once, sorted.
-  std::set<std::string> names;
-  for (const auto& op : response->operations()) names.insert(op.name());
-  for (const auto& name : names) response->add_operationnames(name);
-  return grpc::Status::OK;
+  return WithReader(*door_, context, [&](const query::QueryEngine& engine) {
+    grpc::Status status = AnswerOperations(engine, request->service(), request->span_kind(), response);
+    if (!status.ok()) return status;
+    // The deprecated field, for clients that read only names: each name once, sorted.
+    std::set<std::string> names;
+    for (const auto& op : response->operations()) names.insert(op.name());
+    for (const auto& name : names) response->add_operationnames(name);
+    return grpc::Status::OK;
+  });
 }
 
-grpc::Status StorageV1SpanReader::FindTraces(grpc::ServerContext*, const v1::FindTracesRequest* request,
+grpc::Status StorageV1SpanReader::FindTraces(grpc::ServerContext* context, const v1::FindTracesRequest* request,
                                              ChunkWriter* writer) {
-  auto q = ToTraceQuery(request->query());
-  if (!q.ok()) return ToGrpc(q.status());
-  bool wrote = false;
-  return ToGrpc(FindTracesLogged(*engine_, "grpc_v1", *q, SpanChunkWriter(writer, &wrote)));
+  return WithReader(*door_, context, [&](const query::QueryEngine& engine) {
+    auto q = ToTraceQuery(request->query());
+    if (!q.ok()) return ToGrpc(q.status());
+    bool wrote = false;
+    return ToGrpc(FindTracesLogged(engine, "grpc_v1", *q, SpanChunkWriter(writer, &wrote)));
+  });
 }
 
-grpc::Status StorageV1SpanReader::FindTraceIDs(grpc::ServerContext*, const v1::FindTraceIDsRequest* request,
+grpc::Status StorageV1SpanReader::FindTraceIDs(grpc::ServerContext* context, const v1::FindTraceIDsRequest* request,
                                                v1::FindTraceIDsResponse* response) {
-  auto q = ToTraceQuery(request->query());
-  if (!q.ok()) return ToGrpc(q.status());
-  auto hits = FindTraceIdsLogged(*engine_, "grpc_v1", *q);
-  if (!hits.ok()) return ToGrpc(hits.status());
-  for (const auto& h : *hits)
-    response->add_trace_ids(std::string(reinterpret_cast<const char*>(h.trace_id.data()), h.trace_id.size()));
-  return grpc::Status::OK;
+  return WithReader(*door_, context, [&](const query::QueryEngine& engine) {
+    auto q = ToTraceQuery(request->query());
+    if (!q.ok()) return ToGrpc(q.status());
+    auto hits = FindTraceIdsLogged(engine, "grpc_v1", *q);
+    if (!hits.ok()) return ToGrpc(hits.status());
+    for (const auto& h : *hits)
+      response->add_trace_ids(std::string(reinterpret_cast<const char*>(h.trace_id.data()), h.trace_id.size()));
+    return grpc::Status::OK;
+  });
 }
 
-grpc::Status StorageV1DependenciesReader::GetDependencies(grpc::ServerContext*,
+grpc::Status StorageV1DependenciesReader::GetDependencies(grpc::ServerContext* context,
                                                           const v1::GetDependenciesRequest* request,
                                                           v1::GetDependenciesResponse* response) {
-  return AnswerDependencies(*engine_, QueryTime(request->has_start_time(), request->start_time()),
-                            QueryTime(request->has_end_time(), request->end_time()), response);
+  return WithReader(*door_, context, [&](const query::QueryEngine& engine) {
+    return AnswerDependencies(engine, QueryTime(request->has_start_time(), request->start_time()),
+                              QueryTime(request->has_end_time(), request->end_time()), response);
+  });
 }
 
 grpc::Status StorageV1Capabilities::Capabilities(grpc::ServerContext*, const v1::CapabilitiesRequest*,

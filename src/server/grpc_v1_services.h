@@ -1,7 +1,8 @@
 // gRPC door for Jaeger Remote Storage API v1 (jaeger.storage.v1): what Jaeger 1.x and 2.0-2.5 call
 // with `grpc` storage, and what a ≤1.57 storage plugin serves. Thin: spans are converted with
 // wire/jaeger_proto and model/jaeger, writes go through the Ingester (acknowledged once durable in
-// the WAL, the same limits and back-pressure as OTLP) and reads through the QueryEngine.
+// the WAL, the same limits and back-pressure as OTLP) and reads through the QueryEngine, both of
+// the request's tenant (TenantDoor).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -11,13 +12,14 @@
 #include "metrics/handles.h"
 #include "model/jaeger.h"
 #include "query/query_engine.h"
+#include "server/tenants.h"
 
 namespace tb::server {
 
 class StorageV1SpanWriter final : public jaeger::storage::v1::SpanWriterPlugin::Service {
  public:
-  explicit StorageV1SpanWriter(ingest::Ingester* ingester, metrics::IngestMetrics metrics = {})
-      : ingester_(ingester), metrics_(metrics) {}
+  explicit StorageV1SpanWriter(const TenantDoor* door, metrics::IngestMetrics metrics = {})
+      : door_(door), metrics_(metrics) {}
   // Returns once the span is durable.
   grpc::Status WriteSpan(grpc::ServerContext*, const jaeger::storage::v1::WriteSpanRequest*,
                          jaeger::storage::v1::WriteSpanResponse*) override;
@@ -26,27 +28,27 @@ class StorageV1SpanWriter final : public jaeger::storage::v1::SpanWriterPlugin::
                      jaeger::storage::v1::CloseWriterResponse*) override;
 
  private:
-  ingest::Ingester* ingester_;
+  const TenantDoor* door_;
   const metrics::IngestMetrics metrics_;
 };
 
 class StorageV1StreamingSpanWriter final : public jaeger::storage::v1::StreamingSpanWriterPlugin::Service {
  public:
-  explicit StorageV1StreamingSpanWriter(ingest::Ingester* ingester, metrics::IngestMetrics metrics = {})
-      : ingester_(ingester), metrics_(metrics) {}
+  explicit StorageV1StreamingSpanWriter(const TenantDoor* door, metrics::IngestMetrics metrics = {})
+      : door_(door), metrics_(metrics) {}
   // Each span is durable before the next message is read; the first failure ends the stream with
   // its status (the protocol has no per-span acknowledgement).
   grpc::Status WriteSpanStream(grpc::ServerContext*, grpc::ServerReader<jaeger::storage::v1::WriteSpanRequest>*,
                                jaeger::storage::v1::WriteSpanResponse*) override;
 
  private:
-  ingest::Ingester* ingester_;
+  const TenantDoor* door_;
   const metrics::IngestMetrics metrics_;
 };
 
 class StorageV1SpanReader final : public jaeger::storage::v1::SpanReaderPlugin::Service {
  public:
-  explicit StorageV1SpanReader(const query::QueryEngine* engine) : engine_(engine) {}
+  explicit StorageV1SpanReader(const TenantDoor* door) : door_(door) {}
   using ChunkWriter = grpc::ServerWriter<jaeger::storage::v1::SpansResponseChunk>;
 
   // NOT_FOUND "trace not found" for an unknown trace, as Jaeger's v1 client expects.
@@ -61,17 +63,17 @@ class StorageV1SpanReader final : public jaeger::storage::v1::SpanReaderPlugin::
                             jaeger::storage::v1::FindTraceIDsResponse*) override;
 
  private:
-  const query::QueryEngine* engine_;
+  const TenantDoor* door_;
 };
 
 class StorageV1DependenciesReader final : public jaeger::storage::v1::DependenciesReaderPlugin::Service {
  public:
-  explicit StorageV1DependenciesReader(const query::QueryEngine* engine) : engine_(engine) {}
+  explicit StorageV1DependenciesReader(const TenantDoor* door) : door_(door) {}
   grpc::Status GetDependencies(grpc::ServerContext*, const jaeger::storage::v1::GetDependenciesRequest*,
                                jaeger::storage::v1::GetDependenciesResponse*) override;
 
  private:
-  const query::QueryEngine* engine_;
+  const TenantDoor* door_;
 };
 
 class StorageV1Capabilities final : public jaeger::storage::v1::PluginCapabilities::Service {

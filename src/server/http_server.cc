@@ -104,11 +104,48 @@ httplib::Server::HandlerResponse ApplyCors(const std::vector<std::string>& allow
   return httplib::Server::HandlerResponse::Handled;
 }
 
+// The role a request needs, or none for the doors open to anyone: /live, /ready and /metrics, which
+// hold no tenant's data.
+std::optional<Role> RoleOf(const httplib::Request& req) {
+  const std::string& path = req.path;
+  if (path == "/live" || path == "/ready" || path == "/metrics") return std::nullopt;
+  if (path == "/v1/traces") return Role::kWrite;
+  if (path.starts_with("/admin/") || path == "/purge") return Role::kAdmin;
+  return Role::kRead;
+}
+
+// A failed request as JSON, with google.rpc.Status's fields (code, message).
+void SendStatusJson(httplib::Response& res, const Status& status) {
+  res.status = HttpStatusFor(status.code());
+  res.set_content("{\"code\":" + std::to_string(static_cast<int>(status.code())) +
+                      ",\"message\":" + JsonEscape(status.message()) + "}",
+                  kJson);
+}
+
 }  // namespace
+
+HeaderLookup HeadersOf(const httplib::Request& req) {
+  return [&req](std::string_view name) {
+    std::vector<std::string> values;
+    for (auto [it, end] = req.headers.equal_range(std::string(name)); it != end; ++it) values.push_back(it->second);
+    return values;
+  };
+}
+
+void GetWithTenant(httplib::Server& http, const std::string& pattern, const TenantDoor& door,
+                   void (*refuse)(httplib::Response&, const Status&), QueryRoute serve) {
+  http.Get(pattern, [&door, refuse, serve = std::move(serve)](const httplib::Request& req, httplib::Response& res) {
+    auto engine = door.Reader(HeadersOf(req));
+    if (!engine.ok()) return refuse(res, engine.status());
+    serve(*engine, req, res);
+  });
+}
 
 int HttpStatusFor(StatusCode code) {
   switch (code) {
     case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kUnauthenticated: return 401;
+    case StatusCode::kPermissionDenied: return 403;
     case StatusCode::kNotFound: return 404;
     case StatusCode::kResourceExhausted: return 429;
     case StatusCode::kUnimplemented: return 501;
@@ -137,19 +174,21 @@ namespace {
 metrics::IngestMetrics IngestMetricsOf(metrics::Metrics* m) {
   return m != nullptr ? m->ingest(metrics::IngestDoor::kOtlpHttp) : metrics::IngestMetrics();
 }
-query::QueryEngine EngineOf(const db::Db& db, metrics::Metrics* m, metrics::QueryDoor door) {
-  return db.engine().WithMetrics(m != nullptr ? m->query(door) : metrics::QueryMetrics());
+metrics::QueryMetrics QueryMetricsOf(metrics::Metrics* m, metrics::QueryDoor door) {
+  return m != nullptr ? m->query(door) : metrics::QueryMetrics();
 }
 }  // namespace
 
-HttpServer::HttpServer(const Config& config, db::Db* db, const HealthMonitor* health, metrics::Metrics* metrics)
+HttpServer::HttpServer(const Config& config, Tenants* tenants, const AccessPolicy* access, const HealthMonitor* health,
+                       metrics::Metrics* metrics)
     : config_(config),
-      db_(db),
+      access_(access),
       health_(health),
       metrics_(metrics),
       ingest_metrics_(IngestMetricsOf(metrics)),
-      api_v3_engine_(EngineOf(*db, metrics, metrics::QueryDoor::kApiV3)),
-      jaeger_api_engine_(EngineOf(*db, metrics, metrics::QueryDoor::kJaegerHttp)),
+      door_(access, tenants),
+      api_v3_door_(access, tenants, QueryMetricsOf(metrics, metrics::QueryDoor::kApiV3)),
+      jaeger_api_door_(access, tenants, QueryMetricsOf(metrics, metrics::QueryDoor::kJaegerHttp)),
       http_(std::make_unique<httplib::Server>()) {
   Routes();
 }
@@ -168,12 +207,21 @@ void HttpServer::Routes() {
   // Answers are written in a few send() calls; with Nagle's algorithm on, the last small one waits
   // for the client's delayed ACK (40 ms on Linux), which dominated every small answer's latency.
   http_->set_tcp_nodelay(true);
+  // Every request but a CORS preflight passes the access check here, before its body is read; the
+  // routes then ask their TenantDoor for the request's tenant.
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     OfferGzipNotBrotli(req);
-    return ApplyCors(config_.cors_allowed_origins, req, res);
+    if (ApplyCors(config_.cors_allowed_origins, req, res) == httplib::Server::HandlerResponse::Handled)
+      return httplib::Server::HandlerResponse::Handled;
+    const std::optional<Role> role = RoleOf(req);
+    if (!role) return httplib::Server::HandlerResponse::Unhandled;
+    auto tenant = access_->Authorize(HeadersOf(req), *role);
+    if (tenant.ok()) return httplib::Server::HandlerResponse::Unhandled;
+    SendStatusJson(res, tenant.status());
+    return httplib::Server::HandlerResponse::Handled;
   });
-  api_v3::RegisterRoutes(*http_, api_v3_engine_);
-  jaeger_api::RegisterRoutes(*http_, jaeger_api_engine_, config_.limits.max_request_bytes);
+  api_v3::RegisterRoutes(*http_, api_v3_door_);
+  jaeger_api::RegisterRoutes(*http_, jaeger_api_door_, config_.limits.max_request_bytes);
 
   // The body is read through ReadBodyWithin, so the request-size limit holds for chunked and
   // compressed bodies too. It is read whole before anything is answered, as httplib would, so the
@@ -202,7 +250,9 @@ void HttpServer::Routes() {
           res.status = 415;
           return;
         }
-        if (Status room = db_->ingester().CheckCapacity(); !room.ok()) {
+        auto ingester = door_.Writer(HeadersOf(req));
+        if (!ingester.ok()) return SendError(res, protobuf, ingester.status());
+        if (Status room = (*ingester)->CheckCapacity(); !room.ok()) {
           ingest_metrics_.Failed(room);
           return SendError(res, protobuf, room);
         }
@@ -211,7 +261,7 @@ void HttpServer::Routes() {
           ingest_metrics_.Failed(batch.status());
           return SendError(res, protobuf, batch.status());
         }
-        auto result = db_->ingester().Ingest(std::move(*batch), protobuf ? std::string_view(body) : std::string_view());
+        auto result = (*ingester)->Ingest(std::move(*batch), protobuf ? std::string_view(body) : std::string_view());
         if (!result.ok()) {
           ingest_metrics_.Failed(result.status());
           return SendError(res, protobuf, result.status());
@@ -252,7 +302,7 @@ void HttpServer::Routes() {
     res.set_content(metrics_->Scrape(), "text/plain; version=0.0.4; charset=utf-8");
   });
 
-  PostCommand("/purge", [this](httplib::Response& res) {
+  PostCommand("/purge", [this](db::Db& db, httplib::Response& res) {
     // A test harness purges between tests and may check for leaked connections once it is done
     // (Jaeger's e2e suite does, with goleak): a kept-alive socket to this server, which outlives
     // the harness, would count as a leak, so every purge answer ends its connection.
@@ -262,30 +312,32 @@ void HttpServer::Routes() {
       res.set_content("purge is disabled; start the server with --enable-purge\n", "text/plain");
       return;
     }
-    Status s = db_->Purge();
+    Status s = db.Purge();
     if (!s.ok()) {
       res.status = 500;
       res.set_content(s.ToString() + "\n", "text/plain");
       return;
     }
-    spdlog::warn("purged all data on request");
+    spdlog::warn("purged all data of tenant {} on request", db.tenant());
     res.set_content("purged\n", "text/plain");
   });
 
-  PostCommand("/admin/flush", [this](httplib::Response& res) {
-    Status s = db_->Flush();
+  PostCommand("/admin/flush", [](db::Db& db, httplib::Response& res) {
+    Status s = db.Flush();
     if (!s.ok()) {
       res.status = 500;
       res.set_content(s.ToString() + "\n", "text/plain");
       return;
     }
-    res.set_content("flushed; " + std::to_string(db_->Stats().blocks) + " blocks\n", "text/plain");
+    res.set_content("flushed; " + std::to_string(db.Stats().blocks) + " blocks\n", "text/plain");
   });
 
   // The live block list, for operators and tests (the document of `tracebucket blocks --json`).
-  http_->Get("/admin/blocks", [this](const httplib::Request&, httplib::Response& res) {
+  http_->Get("/admin/blocks", [this](const httplib::Request& req, httplib::Response& res) {
+    auto db = door_.Admin(HeadersOf(req));
+    if (!db.ok()) return SendStatusJson(res, db.status());
     std::vector<db::BlockSummary> blocks;
-    for (const auto& meta : db_->PublishedBlocks()) blocks.push_back(db::SummarizeBlock(db_->tenant(), meta));
+    for (const auto& meta : (*db)->PublishedBlocks()) blocks.push_back(db::SummarizeBlock((*db)->tenant(), meta));
     res.set_content(db::BlocksJson(blocks), kJson);
   });
 
@@ -303,12 +355,16 @@ void HttpServer::Routes() {
   });
 }
 
-void HttpServer::PostCommand(const std::string& path, std::function<void(httplib::Response&)> run) {
+void HttpServer::PostCommand(const std::string& path, std::function<void(db::Db&, httplib::Response&)> run) {
   http_->Post(path, [this, run = std::move(run)](const httplib::Request& req, httplib::Response& res,
                                                  const httplib::ContentReader& read) {
     std::string ignored;
     switch (ReadBodyWithin(req, res, read, config_.limits.max_request_bytes, &ignored)) {
-      case BodyRead::kComplete: return run(res);
+      case BodyRead::kComplete: {
+        auto db = door_.Admin(HeadersOf(req));
+        if (!db.ok()) return SendStatusJson(res, db.status());
+        return run(**db, res);
+      }
       case BodyRead::kTooLarge:
         res.status = 413;
         res.set_content(BodyTooLargeMessage(config_.limits.max_request_bytes) + "\n", "text/plain");

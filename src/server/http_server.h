@@ -12,9 +12,11 @@
 #include "metrics/metrics.h"
 #include "server/config.h"
 #include "server/health.h"
+#include "server/tenants.h"
 
 namespace httplib {
 class Server;
+struct Request;
 struct Response;
 }  // namespace httplib
 
@@ -22,9 +24,10 @@ namespace tb::server {
 
 class HttpServer {
  public:
-  // `health` answers /ready; it outlives the server. `metrics` may be null (metrics.enabled: false):
-  // then GET /metrics is a 404 and nothing is recorded.
-  HttpServer(const Config& config, db::Db* db, const HealthMonitor* health, metrics::Metrics* metrics);
+  // `health` answers /ready; it, `tenants` and `access` outlive the server. `metrics` may be null
+  // (metrics.enabled: false): then GET /metrics is a 404 and nothing is recorded.
+  HttpServer(const Config& config, Tenants* tenants, const AccessPolicy* access, const HealthMonitor* health,
+             metrics::Metrics* metrics);
   ~HttpServer();
 
   // Binds `host:port` and serves on a background thread.
@@ -34,22 +37,34 @@ class HttpServer {
 
  private:
   void Routes();
-  // Registers an operator's command, a POST that takes no body: one sent anyway is read within the
-  // request-size limit and ignored, and a POST with neither Content-Length nor Transfer-Encoding
-  // (`curl -X POST URL`) has an empty body, as HTTP/1.1 says.
-  void PostCommand(const std::string& path, std::function<void(httplib::Response&)> run);
+  // Registers an operator's command on the Db of the request's tenant, a POST that takes no body:
+  // one sent anyway is read within the request-size limit and ignored, and a POST with neither
+  // Content-Length nor Transfer-Encoding (`curl -X POST URL`) has an empty body, as HTTP/1.1 says.
+  void PostCommand(const std::string& path, std::function<void(db::Db&, httplib::Response&)> run);
 
   const Config& config_;
-  db::Db* db_;
+  const AccessPolicy* access_;
   const HealthMonitor* health_;
   metrics::Metrics* metrics_;
   const metrics::IngestMetrics ingest_metrics_;
-  // The query engine as seen from each HTTP query door, recording into that door's metrics.
-  const query::QueryEngine api_v3_engine_;
-  const query::QueryEngine jaeger_api_engine_;
+  // OTLP/HTTP writes and the operator's commands.
+  const TenantDoor door_;
+  // Each HTTP query door, recording into its own query metrics.
+  const TenantDoor api_v3_door_;
+  const TenantDoor jaeger_api_door_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
 };
+
+// Every value of one header of `req`, for the access check.
+HeaderLookup HeadersOf(const httplib::Request& req);
+
+// A query route: answers `req` with the query engine of the request's tenant.
+using QueryRoute = std::function<void(const query::QueryEngine&, const httplib::Request&, httplib::Response&)>;
+// Registers GET `pattern` as a query route of `door`; when the request's tenant cannot be served
+// (the access check, or its Db failing to open) `refuse` answers instead, in the door's own form.
+void GetWithTenant(httplib::Server& http, const std::string& pattern, const TenantDoor& door,
+                   void (*refuse)(httplib::Response&, const Status&), QueryRoute serve);
 
 // The HTTP status of a failed request with this status code.
 int HttpStatusFor(StatusCode code);

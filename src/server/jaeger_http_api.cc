@@ -13,6 +13,7 @@
 #include "model/jaeger.h"
 #include "model/text.h"
 #include "server/http_body.h"
+#include "server/http_server.h"
 #include "server/query_log.h"
 #include "wire/jaeger_ui_json.h"
 #include "wire/otlp_json.h"
@@ -362,39 +363,39 @@ std::string ErrorJson(int http_code, std::string_view message) {
   return Dump(envelope, false);
 }
 
-void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine, uint64_t max_request_bytes) {
-  const query::QueryEngine* e = &engine;
-
-  http.Get("/api/services", [e](const httplib::Request& req, httplib::Response& res) {
-    auto services = e->Services();
-    if (!services.ok()) return SendStatus(res, services.status());
-    const size_t total = services->size();
-    SendData(req, res, Envelope(Json(*services), total));
-  });
+void RegisterRoutes(httplib::Server& http, const TenantDoor& door, uint64_t max_request_bytes) {
+  GetWithTenant(http, "/api/services", door, SendStatus,
+                [](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+                  auto services = e.Services();
+                  if (!services.ok()) return SendStatus(res, services.status());
+                  const size_t total = services->size();
+                  SendData(req, res, Envelope(Json(*services), total));
+                });
 
   // Unique operation names over every span kind; null when there are none, as Jaeger answers.
-  http.Get("/api/services/(.+)/operations", [e](const httplib::Request& req, httplib::Response& res) {
-    auto ops = e->Operations(req.matches[1].str(), "");
-    if (!ops.ok()) return SendStatus(res, ops.status());
-    std::set<std::string> names;
-    for (const auto& op : *ops) names.insert(op.name);
-    SendData(req, res, Envelope(names.empty() ? Json(nullptr) : Json(names), names.size()));
-  });
+  GetWithTenant(http, "/api/services/(.+)/operations", door, SendStatus,
+                [](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+                  auto ops = e.Operations(req.matches[1].str(), "");
+                  if (!ops.ok()) return SendStatus(res, ops.status());
+                  std::set<std::string> names;
+                  for (const auto& op : *ops) names.insert(op.name);
+                  SendData(req, res, Envelope(names.empty() ? Json(nullptr) : Json(names), names.size()));
+                });
 
-  http.Get("/api/operations", [e](const httplib::Request& req, httplib::Response& res) {
-    const std::string service = req.get_param_value("service");
-    if (service.empty()) return SendError(res, 400, "parameter 'service' is required");
-    auto ops = e->Operations(service, req.get_param_value("spanKind"));
-    if (!ops.ok()) return SendStatus(res, ops.status());
-    Json list = Json::array();
-    for (const auto& op : *ops) list.push_back(Json{{"name", op.name}, {"spanKind", op.span_kind}});
-    SendData(req, res, Envelope(std::move(list), ops->size()));
-  });
+  GetWithTenant(http, "/api/operations", door, SendStatus,
+                [](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+                  const std::string service = req.get_param_value("service");
+                  if (service.empty()) return SendError(res, 400, "parameter 'service' is required");
+                  auto ops = e.Operations(service, req.get_param_value("spanKind"));
+                  if (!ops.ok()) return SendStatus(res, ops.status());
+                  Json list = Json::array();
+                  for (const auto& op : *ops) list.push_back(Json{{"name", op.name}, {"spanKind", op.span_kind}});
+                  SendData(req, res, Envelope(std::move(list), ops->size()));
+                });
 
-  http.Get("/api/traces", [e](const httplib::Request& req, httplib::Response& res) { Search(*e, req, res); });
-  http.Get("/api/traces/([^/]+)", [e](const httplib::Request& req, httplib::Response& res) { GetTrace(*e, req, res); });
-  http.Get("/api/dependencies",
-           [e](const httplib::Request& req, httplib::Response& res) { Dependencies(*e, req, res); });
+  GetWithTenant(http, "/api/traces", door, SendStatus, Search);
+  GetWithTenant(http, "/api/traces/([^/]+)", door, SendStatus, GetTrace);
+  GetWithTenant(http, "/api/dependencies", door, SendStatus, Dependencies);
 
   // No metrics store: a well-formed request gets Jaeger's 501, which Jaeger UI's Monitor tab turns
   // into its own explanation instead of an error in every panel.

@@ -87,6 +87,6 @@ std::string ErrorJson(int http_code, std::string_view message);
 // Adds the routes to `http`. `engine` must outlive the server. POST /api/transform bodies larger
 // than `max_request_bytes` (after any gzip decoding) are refused with 413 as they arrive, without
 // holding more than that many bytes.
-void RegisterRoutes(httplib::Server& http, const query::QueryEngine& engine, uint64_t max_request_bytes);
+void RegisterRoutes(httplib::Server& http, const TenantDoor& door, uint64_t max_request_bytes);
 
 }  // namespace tb::server::jaeger_api

@@ -9,6 +9,7 @@
 
 #include "google/rpc/retry_info.pb.h"
 #include "model/random_traces.h"
+#include "objstore/memory_store.h"
 #include "server/grpc_services.h"
 #include "server/grpc_v1_services.h"
 #include "wire/jaeger_proto.h"
@@ -58,14 +59,22 @@ TEST(RpcStatusTest, OnlyResourceExhaustedCarriesRetryInfo) {
 class FullHeadDoorsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    head::Options options;
-    options.memory_budget_bytes = 0;
-    head_ = std::make_shared<head::Head>(options);
-    // The WAL is never reached: the capacity check refuses first.
-    ingester_ = std::make_unique<ingest::Ingester>(ingest::Limits{}, head_, nullptr);
-    otlp_ = std::make_unique<OtlpTraceService>(ingester_.get());
-    v1_writer_ = std::make_unique<StorageV1SpanWriter>(ingester_.get());
-    v1_stream_writer_ = std::make_unique<StorageV1StreamingSpanWriter>(ingester_.get());
+    std::string dir = ::testing::TempDir() + "tb_full_head_XXXXXX";
+    ASSERT_NE(mkdtemp(dir.data()), nullptr);
+    auto tenants = Tenants::Open(
+        dir, /*head_memory_budget_bytes=*/0,
+        [](const std::string&) {
+          db::DbOptions options;
+          options.background_flush = false;
+          return options;
+        },
+        std::make_shared<objstore::MemoryStore>());
+    ASSERT_TRUE(tenants.ok()) << tenants.status().ToString();
+    tenants_ = std::move(*tenants);
+    door_ = std::make_unique<TenantDoor>(&access_, tenants_.get());
+    otlp_ = std::make_unique<OtlpTraceService>(door_.get());
+    v1_writer_ = std::make_unique<StorageV1SpanWriter>(door_.get());
+    v1_stream_writer_ = std::make_unique<StorageV1StreamingSpanWriter>(door_.get());
     grpc::ServerBuilder builder;
     builder.RegisterService(otlp_.get());
     builder.RegisterService(v1_writer_.get());
@@ -82,8 +91,9 @@ class FullHeadDoorsTest : public ::testing::Test {
     return request;
   }
 
-  std::shared_ptr<head::Head> head_;
-  std::unique_ptr<ingest::Ingester> ingester_;
+  const AccessPolicy access_{Config{}};
+  std::unique_ptr<Tenants> tenants_;
+  std::unique_ptr<TenantDoor> door_;
   std::unique_ptr<OtlpTraceService> otlp_;
   std::unique_ptr<StorageV1SpanWriter> v1_writer_;
   std::unique_ptr<StorageV1StreamingSpanWriter> v1_stream_writer_;

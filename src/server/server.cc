@@ -12,7 +12,7 @@
 
 namespace tb::server {
 
-Server::Server(const Config& config) : config_(config) {}
+Server::Server(const Config& config) : config_(config), access_(config) {}
 
 Server::~Server() {
   if (grpc_ || http_) (void)Shutdown(std::chrono::milliseconds(0));
@@ -41,7 +41,6 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
     store = std::move(cached);
   }
   db::DbOptions options;
-  options.data_dir = config.data_dir;
   options.head_memory_budget_bytes = config.head_memory_budget_bytes;
   options.wal_sync = config.wal_sync;
   options.wal_segment_bytes = config.wal_segment_bytes;
@@ -53,7 +52,6 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   options.flush_every_write = config.flush_every_write;
   options.blocklist_refresh_interval =
       std::chrono::duration_cast<std::chrono::milliseconds>(config.blocklist_refresh_interval);
-  options.retention = std::chrono::duration_cast<std::chrono::milliseconds>(config.RetentionOf(options.tenant));
   if (s->metrics_) {
     options.wal_metrics = s->metrics_->wal();
     options.flush_metrics = s->metrics_->flush();
@@ -61,7 +59,13 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   }
   if (config.flush_every_write) spdlog::warn("flush.every_write is on: one block per write (a test setting)");
   const auto started = std::chrono::steady_clock::now();
-  TB_ASSIGN_OR_RETURN(s->db_, db::Db::Open(options, std::move(store)));
+  const auto options_of = [options, &config = s->config_](const std::string& tenant) {
+    db::DbOptions o = options;
+    o.retention = std::chrono::duration_cast<std::chrono::milliseconds>(config.RetentionOf(tenant));
+    return o;
+  };
+  TB_ASSIGN_OR_RETURN(s->tenants_,
+                      Tenants::Open(config.data_dir, config.head_memory_budget_bytes, options_of, std::move(store)));
   spdlog::info(
       "recovered in {} ms",
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
@@ -70,16 +74,22 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
 }
 
 metrics::StateSnapshot Server::State() const {
-  const db::DbStats db = db_->Stats();
+  // Summed over the tenants.
   metrics::StateSnapshot s;
-  s.wal_bytes = db.wal_usage.bytes;
-  s.wal_segments = db.wal_usage.segments;
-  s.head_spans = db.active_head.spans + db.frozen_spans;
-  s.head_traces = db.active_head.traces + db.frozen_traces;
-  s.head_bytes = db.active_head.memory_bytes + db.frozen_memory_bytes;
-  s.flush_pending = db.frozen_heads;
-  s.blocks = db.blocks;
-  s.memory_cache = {db.cache.hits, db.cache.misses, db.cache.evictions, db.cache.bytes};
+  for (const db::Db* tenant : tenants_->All()) {
+    const db::DbStats db = tenant->Stats();
+    s.wal_bytes += db.wal_usage.bytes;
+    s.wal_segments += db.wal_usage.segments;
+    s.head_spans += db.active_head.spans + db.frozen_spans;
+    s.head_traces += db.active_head.traces + db.frozen_traces;
+    s.head_bytes += db.active_head.memory_bytes + db.frozen_memory_bytes;
+    s.flush_pending += db.frozen_heads;
+    s.blocks += db.blocks;
+    s.memory_cache.hits += db.cache.hits;
+    s.memory_cache.misses += db.cache.misses;
+    s.memory_cache.evictions += db.cache.evictions;
+    s.memory_cache.bytes += db.cache.bytes;
+  }
   if (disk_cache_) {
     const objstore::DiskCacheStats disk = disk_cache_->stats();
     s.disk_cache = metrics::CacheTierSnapshot{disk.hits, disk.misses, disk.evictions, disk.bytes};
@@ -96,26 +106,33 @@ metrics::IngestMetrics Server::IngestMetricsOf(metrics::IngestDoor door) const {
 }
 
 Status Server::Start() {
-  grpc_v2_engine_ =
-      std::make_unique<query::QueryEngine>(db_->engine().WithMetrics(QueryMetricsOf(metrics::QueryDoor::kGrpcV2)));
-  grpc_v1_engine_ =
-      std::make_unique<query::QueryEngine>(db_->engine().WithMetrics(QueryMetricsOf(metrics::QueryDoor::kGrpcV1)));
-  otlp_service_ = std::make_unique<OtlpTraceService>(&db_->ingester(), IngestMetricsOf(metrics::IngestDoor::kOtlpGrpc));
-  trace_reader_ = std::make_unique<StorageV2TraceReader>(grpc_v2_engine_.get());
-  dependency_reader_ = std::make_unique<StorageV2DependencyReader>(grpc_v2_engine_.get());
+  grpc_write_door_ = std::make_unique<TenantDoor>(&access_, tenants_.get());
+  grpc_v2_door_ = std::make_unique<TenantDoor>(&access_, tenants_.get(), QueryMetricsOf(metrics::QueryDoor::kGrpcV2));
+  grpc_v1_door_ = std::make_unique<TenantDoor>(&access_, tenants_.get(), QueryMetricsOf(metrics::QueryDoor::kGrpcV1));
+  otlp_service_ =
+      std::make_unique<OtlpTraceService>(grpc_write_door_.get(), IngestMetricsOf(metrics::IngestDoor::kOtlpGrpc));
+  trace_reader_ = std::make_unique<StorageV2TraceReader>(grpc_v2_door_.get());
+  dependency_reader_ = std::make_unique<StorageV2DependencyReader>(grpc_v2_door_.get());
   capabilities_ = std::make_unique<StorageV2Capabilities>();
   const metrics::IngestMetrics v1_ingest = IngestMetricsOf(metrics::IngestDoor::kJaegerV1);
-  v1_writer_ = std::make_unique<StorageV1SpanWriter>(&db_->ingester(), v1_ingest);
-  v1_streaming_writer_ = std::make_unique<StorageV1StreamingSpanWriter>(&db_->ingester(), v1_ingest);
-  v1_reader_ = std::make_unique<StorageV1SpanReader>(grpc_v1_engine_.get());
-  v1_dependencies_ = std::make_unique<StorageV1DependenciesReader>(grpc_v1_engine_.get());
+  v1_writer_ = std::make_unique<StorageV1SpanWriter>(grpc_write_door_.get(), v1_ingest);
+  v1_streaming_writer_ = std::make_unique<StorageV1StreamingSpanWriter>(grpc_write_door_.get(), v1_ingest);
+  v1_reader_ = std::make_unique<StorageV1SpanReader>(grpc_v1_door_.get());
+  v1_dependencies_ = std::make_unique<StorageV1DependenciesReader>(grpc_v1_door_.get());
   v1_capabilities_ = std::make_unique<StorageV1Capabilities>();
 
   HealthOptions probes;
   probes.probe_interval = std::chrono::seconds(config_.health_probe_interval_seconds);
   probes.probe_timeout = std::chrono::seconds(config_.health_probe_timeout_seconds);
+  // Every tenant's WAL must take writes; the store is one for all, probed through "default".
   health_ = std::make_unique<HealthMonitor>(
-      probes, [db = db_.get()] { return db->WalWritable(); }, [db = db_.get()] { return db->ProbeStore(); });
+      probes,
+      [tenants = tenants_.get()] {
+        for (const db::Db* db : tenants->All())
+          TB_RETURN_IF_ERROR(db->WalWritable().WithContext("tenant " + db->tenant()));
+        return Status::Ok();
+      },
+      [tenants = tenants_.get()] { return tenants->Default().ProbeStore(); });
   health_->Start();
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -151,7 +168,7 @@ Status Server::Start() {
     spdlog::info("serving gRPC on port {}; no HTTP", grpc_port_);
     return Status::Ok();
   }
-  http_ = std::make_unique<HttpServer>(config_, db_.get(), health_.get(), metrics_.get());
+  http_ = std::make_unique<HttpServer>(config_, tenants_.get(), &access_, health_.get(), metrics_.get());
   TB_RETURN_IF_ERROR(http_->Start(config_.http_listen));
   spdlog::info("serving gRPC on {} and HTTP on {}", config_.grpc_listen, config_.http_listen);
   return Status::Ok();
@@ -174,7 +191,7 @@ Status Server::Shutdown(std::chrono::milliseconds grace) {
   http_.reset();
   grpc_.reset();
   health_.reset();
-  return db_ ? db_->Close() : Status::Ok();
+  return tenants_ ? tenants_->Close() : Status::Ok();
 }
 
 }  // namespace tb::server

@@ -1,4 +1,5 @@
-// Server: owns the data directory, the WAL, the head, the query engine and both network doors.
+// Server: owns the data directory, the tenants' Dbs (WAL, heads, query engine), the access policy
+// and both network doors.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -8,12 +9,14 @@
 #include "db/db.h"
 #include "metrics/metrics.h"
 #include "objstore/disk_cache_store.h"
+#include "server/access.h"
 #include "server/config.h"
 #include "server/grpc_services.h"
 #include "server/grpc_v1_services.h"
 #include "server/health.h"
 #include "server/http_server.h"
 #include "server/plugin.h"
+#include "server/tenants.h"
 
 namespace tb::server {
 
@@ -46,9 +49,11 @@ class Server {
 
   Config config_;
   std::unique_ptr<metrics::Metrics> metrics_;  // null when metrics.enabled is false
-  std::unique_ptr<db::Db> db_;
+  const AccessPolicy access_;
+  std::unique_ptr<Tenants> tenants_;
   std::shared_ptr<objstore::DiskCacheStore> disk_cache_;  // only with s3:// storage and a disk cache
-  std::unique_ptr<query::QueryEngine> grpc_v2_engine_, grpc_v1_engine_;
+  // What the gRPC writers and each gRPC query door ask for a request's tenant.
+  std::unique_ptr<TenantDoor> grpc_write_door_, grpc_v2_door_, grpc_v1_door_;
   std::unique_ptr<OtlpTraceService> otlp_service_;
   std::unique_ptr<StorageV2TraceReader> trace_reader_;
   std::unique_ptr<StorageV2DependencyReader> dependency_reader_;
@@ -59,7 +64,7 @@ class Server {
   std::unique_ptr<StorageV1DependenciesReader> v1_dependencies_;
   std::unique_ptr<StorageV1Capabilities> v1_capabilities_;
   std::unique_ptr<PluginController> plugin_controller_;  // only in plugin mode
-  std::unique_ptr<HealthMonitor> health_;                // destroyed before db_, whose store it probes
+  std::unique_ptr<HealthMonitor> health_;                // destroyed before tenants_, whose store it probes
   int grpc_port_ = 0;
   std::unique_ptr<grpc::Server> grpc_;
   std::unique_ptr<HttpServer> http_;

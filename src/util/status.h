@@ -21,12 +21,14 @@ enum class StatusCode {
   kDeadlineExceeded = 4,
   kNotFound = 5,
   kAlreadyExists = 6,
+  kPermissionDenied = 7,  // the caller is known but may not do this
   kResourceExhausted = 8,
   kFailedPrecondition = 9,
   kUnimplemented = 12,
   kInternal = 13,
   kUnavailable = 14,
-  kDataLoss = 15,  // corrupt or torn persisted data
+  kDataLoss = 15,         // corrupt or torn persisted data
+  kUnauthenticated = 16,  // the caller did not say who it is (or not credibly)
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -46,6 +48,8 @@ class [[nodiscard]] Status {
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
+  static Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
+  static Status Unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
   // An operating-system call failed; `errnum` is errno.
   static Status IoError(std::string_view context, int errnum);
 

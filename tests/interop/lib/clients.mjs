@@ -27,13 +27,28 @@ function clientCtor(serviceName) {
 
 const deadline = (ms) => new Date(Date.now() + (ms ?? DEFAULT_DEADLINE_MS));
 
+/**
+ * A grpc-js client interceptor that adds `headers` ({name: value}) to every call's metadata: how a test sends the
+ * tenant header or a bearer token on every call of a client (pass it as `{interceptors: [withMetadata(...)]}`).
+ */
+export function withMetadata(headers) {
+  return (options, nextCall) => new grpc.InterceptingCall(nextCall(options), {
+    start(metadata, listener, next) {
+      for (const [name, value] of Object.entries(headers)) metadata.set(name, value);
+      next(metadata, listener);
+    },
+  });
+}
+
 export class TbClients {
   /**
    * @param {string} address host:port
-   * @param {object} [channelOptions] grpc-js channel options; defaults keep grpc's 4 MiB receive limit, like Jaeger
+   * @param {object} [channelOptions] grpc-js channel and client options (e.g. interceptors: withMetadata); defaults
+   *   keep grpc's 4 MiB receive limit, like Jaeger
+   * @param {object} [credentials] grpc-js channel credentials (default: insecure)
    */
-  constructor(address, channelOptions = {}) {
-    const creds = grpc.credentials.createInsecure();
+  constructor(address, channelOptions = {}, credentials = grpc.credentials.createInsecure()) {
+    const creds = credentials;
     const opts = { 'grpc.max_send_message_length': 64 * 1024 * 1024, ...channelOptions };
     this.address = address;
     this.traceService = new (clientCtor('opentelemetry.proto.collector.trace.v1.TraceService'))(address, creds, opts);

@@ -39,7 +39,7 @@ function stream(client, method, request, opts = {}) {
 }
 
 /** Records each response message's wire size, so chunk tests can check the 4 MiB rule. */
-function sizedClient(Ctor, address) {
+function sizedClient(Ctor, address, options) {
   const wrapped = {};
   for (const [name, m] of Object.entries(Ctor.service)) {
     wrapped[name] = {
@@ -52,20 +52,22 @@ function sizedClient(Ctor, address) {
       },
     };
   }
-  return new (grpc.makeGenericClientConstructor(wrapped, Ctor.serviceName))(address, grpc.credentials.createInsecure());
+  const { credentials = grpc.credentials.createInsecure(), ...clientOptions } = options;
+  return new (grpc.makeGenericClientConstructor(wrapped, Ctor.serviceName))(address, credentials, clientOptions);
 }
 
 export class V1Clients {
-  constructor(address) {
+  /** @param {object} [options] grpc-js client options (e.g. interceptors), and `credentials` (default: insecure) */
+  constructor(address, options = {}) {
     const s = services();
     const v1 = s.jaeger.storage.v1;
-    this.writer = sizedClient(v1.SpanWriterPlugin, address);
-    this.streamingWriter = sizedClient(v1.StreamingSpanWriterPlugin, address);
-    this.reader = sizedClient(v1.SpanReaderPlugin, address);
-    this.dependencies = sizedClient(v1.DependenciesReaderPlugin, address);
-    this.capabilitiesClient = sizedClient(v1.PluginCapabilities, address);
-    this.controller = sizedClient(s.plugin.GRPCController, address);
-    this.health = sizedClient(s.grpc.health.v1.Health, address);
+    this.writer = sizedClient(v1.SpanWriterPlugin, address, options);
+    this.streamingWriter = sizedClient(v1.StreamingSpanWriterPlugin, address, options);
+    this.reader = sizedClient(v1.SpanReaderPlugin, address, options);
+    this.dependencies = sizedClient(v1.DependenciesReaderPlugin, address, options);
+    this.capabilitiesClient = sizedClient(v1.PluginCapabilities, address, options);
+    this.controller = sizedClient(s.plugin.GRPCController, address, options);
+    this.health = sizedClient(s.grpc.health.v1.Health, address, options);
   }
 
   close() {
