@@ -1,6 +1,6 @@
-// S3Store implementation: one libcurl easy handle per in-flight request (pooled), libcurl's SigV4,
-// pugixml for S3's XML documents, OpenSSL for SHA-256 and MD5. docs/format/s3-store.md is the
-// reference for the wire behaviour.
+// S3Store implementation: requests go through the shared HttpClient (pooled libcurl handles, the
+// one retry policy) signed by libcurl's SigV4; pugixml for S3's XML documents, OpenSSL for SHA-256
+// and MD5. docs/format/s3-store.md is the reference for the wire behaviour.
 //
 // libcurl 7.88's CURLOPT_AWS_SIGV4 signs exactly what it sends, with these rules (each one would
 // otherwise give 403 SignatureDoesNotMatch):
@@ -14,20 +14,16 @@
 //    UNSIGNED-PAYLOAD while curl signed the hash of the POST fields).
 #include "objstore/s3_store.h"
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cctype>
 #include <charconv>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <pugixml.hpp>
-#include <random>
 #include <thread>
 
 namespace tb::objstore {
@@ -197,7 +193,7 @@ Result<ListResult> ParseListObjectsV2(std::string_view xml) {
 }  // namespace s3
 
 // ---------------------------------------------------------------------------------------------
-// HTTP layer
+// Requests and error mapping
 // ---------------------------------------------------------------------------------------------
 namespace {
 
@@ -207,11 +203,6 @@ constexpr uint64_t kMaxPartSize = 5ull << 30;
 constexpr uint64_t kMaxParts = 10000;
 constexpr size_t kDeleteBatch = 1000;
 constexpr size_t kMaxKeyBytes = 1024;
-
-void GlobalInitCurl() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 struct Request {
   const char* method = "GET";
@@ -225,64 +216,9 @@ struct Request {
   std::string op;  // "PUT blocks/x" for messages
 };
 
-struct Response {
-  long status = 0;
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
-  int attempts = 0;
-
-  const std::string* Header(std::string_view name) const {
-    for (const auto& [k, v] : headers) {
-      if (k == name) return &v;
-    }
-    return nullptr;
-  }
-};
-
-size_t WriteBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<Response*>(user)->body.append(data, size * n);
-  return size * n;
-}
-
-size_t WriteHeader(char* data, size_t size, size_t n, void* user) {
-  auto* r = static_cast<Response*>(user);
-  std::string_view line(data, size * n);
-  if (line.starts_with("HTTP/")) {  // a new response (after "100 Continue" or a redirect)
-    r->headers.clear();
-    return size * n;
-  }
-  size_t colon = line.find(':');
-  if (colon == std::string_view::npos) return size * n;
-  std::string name(line.substr(0, colon));
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::string_view value = line.substr(colon + 1);
-  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.front()))) value.remove_prefix(1);
-  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.remove_suffix(1);
-  if (name == "content-length") {
-    uint64_t len = 0;
-    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), len);
-    if (ec == std::errc() && len <= (1ull << 32)) r->body.reserve(len);
-  }
-  r->headers.emplace_back(std::move(name), std::string(value));
-  return size * n;
-}
-
-bool RetryableCurlCode(CURLcode rc) {
-  switch (rc) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-    case CURLE_WEIRD_SERVER_REPLY: return true;
-    default: return false;
-  }
-}
+using http::AttemptsSuffix;
+using http::Response;
+using http::Snippet;
 
 bool RetryableErrorCode(std::string_view code) {
   return code == "SlowDown" || code == "RequestTimeout" || code == "InternalError" || code == "ServiceUnavailable" ||
@@ -293,16 +229,6 @@ bool RetryableErrorCode(std::string_view code) {
 bool RetryableHttp(long status, std::string_view code) {
   if (status == 501) return false;
   return status >= 500 || status == 429 || RetryableErrorCode(code);
-}
-
-std::string Snippet(std::string_view body) {
-  std::string out;
-  for (char c : body.substr(0, 200)) out.push_back(std::isprint(static_cast<unsigned char>(c)) ? c : ' ');
-  return out;
-}
-
-std::string AttemptsSuffix(int attempts) {
-  return attempts > 1 ? " (after " + std::to_string(attempts) + " attempts)" : std::string();
 }
 
 // The Status for a response that is an error (not 2xx). See docs/format/s3-store.md.
@@ -339,15 +265,6 @@ Status HttpError(std::string_view op, const Response& r) {
   return Status::Internal(msg);
 }
 
-Status CurlError(std::string_view op, CURLcode rc, const char* errbuf, int attempts) {
-  std::string msg = "s3 " + std::string(op) + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc)) + " (curl " +
-                    std::to_string(static_cast<int>(rc)) + ")" + AttemptsSuffix(attempts);
-  if (RetryableCurlCode(rc)) return Status::Unavailable(msg);
-  if (rc == CURLE_OUT_OF_MEMORY) return Status::ResourceExhausted(msg);
-  // Bad URL, TLS certificate problems, unsupported protocol: configuration, retrying won't help.
-  return Status::FailedPrecondition(msg);
-}
-
 std::string StripQuotes(std::string_view s) {
   if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
   return std::string(s);
@@ -367,11 +284,6 @@ std::string EnvOr(const std::string& value, const char* name) {
 class S3Store::Impl {
  public:
   explicit Impl(S3Options o) : opts_(std::move(o)) {}
-
-  ~Impl() {
-    for (CURL* h : idle_) curl_easy_cleanup(h);
-    if (share_) curl_share_cleanup(share_);
-  }
 
   Status Init();
   Result<Response> Call(const Request& req);
@@ -408,43 +320,17 @@ class S3Store::Impl {
   std::string prefix_;       // "" or ends with '/'
   std::string origin_;       // "http://host:port" (virtual-hosted: "http://bucket.host:port")
   std::string bucket_path_;  // "/base/bucket" (path-style) or "/base" (virtual-hosted) or ""
-  std::string sigv4_;        // "aws:amz:<region>:s3"
 
-  std::atomic<uint64_t> requests_{0}, retries_{0}, connections_{0}, bytes_sent_{0}, bytes_received_{0},
-      multipart_uploads_{0};
-
- private:
-  CURL* Acquire();
-  void Release(CURL* h);
-  CURLcode Perform(CURL* h, const Request& req, Response* resp, char* errbuf);
-  std::chrono::milliseconds Backoff(int attempt);
-
-  static void LockShare(CURL*, curl_lock_data data, curl_lock_access, void* user) {
-    static_cast<Impl*>(user)->share_mu_[static_cast<size_t>(data) % kShareLocks].lock();
-  }
-  static void UnlockShare(CURL*, curl_lock_data data, void* user) {
-    static_cast<Impl*>(user)->share_mu_[static_cast<size_t>(data) % kShareLocks].unlock();
-  }
-
-  static constexpr size_t kShareLocks = CURL_LOCK_DATA_LAST;
-  std::array<std::mutex, kShareLocks> share_mu_;
-  CURLSH* share_ = nullptr;
-
-  std::mutex pool_mu_;
-  std::condition_variable pool_cv_;
-  std::vector<CURL*> idle_;  // guarded by pool_mu_
-  int in_use_ = 0;           // guarded by pool_mu_
+  std::unique_ptr<http::HttpClient> client_;
+  std::atomic<uint64_t> multipart_uploads_{0};
 };
 
 Status S3Store::Impl::Init() {
-  GlobalInitCurl();
   S3Options& o = opts_;
   if (o.bucket.empty()) return Status::InvalidArgument("s3: bucket is empty");
   if (o.region.empty() || o.region.find(':') != std::string::npos) {
     return Status::InvalidArgument("s3: bad region \"" + o.region + "\"");
   }
-  if (o.max_attempts < 1) return Status::InvalidArgument("s3: max_attempts must be >= 1");
-  if (o.max_connections < 1) return Status::InvalidArgument("s3: max_connections must be >= 1");
   if (o.upload_parallelism < 1) return Status::InvalidArgument("s3: upload_parallelism must be >= 1");
   if (o.part_size < kMinPartSize || o.part_size > kMaxPartSize) {
     return Status::InvalidArgument("s3: part_size must be within [5 MiB, 5 GiB]");
@@ -486,163 +372,48 @@ Status S3Store::Impl::Init() {
   prefix_ = o.prefix;
   if (!prefix_.empty() && prefix_.back() != '/') prefix_.push_back('/');
   describe_ = "s3://" + o.bucket + (prefix_.empty() ? "" : "/" + prefix_.substr(0, prefix_.size() - 1));
-  sigv4_ = "aws:amz:" + o.region + ":s3";
-
-  share_ = curl_share_init();
-  if (!share_) return Status::ResourceExhausted("s3: curl_share_init failed");
-  curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, &Impl::LockShare);
-  curl_share_setopt(share_, CURLSHOPT_UNLOCKFUNC, &Impl::UnlockShare);
-  curl_share_setopt(share_, CURLSHOPT_USERDATA, this);
-  // Connections are not shared: libcurl's shared connection cache is not safe across threads.
-  // Each pooled easy handle keeps its own connection alive instead.
-  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  http::ClientOptions client;
+  client.service = "s3";
+  client.verify_tls = o.verify_tls;
+  client.ca_file = o.ca_file;
+  client.connect_timeout = o.connect_timeout;
+  client.request_timeout = o.request_timeout;
+  client.max_connections = o.max_connections;
+  client.retry.max_attempts = o.max_attempts;
+  client.retry.base_delay = o.retry_base_delay;
+  client.retry.max_delay = o.retry_max_delay;
+  client.retry.on_retry = o.on_retry;
+  client.aws_sigv4 = "aws:amz:" + o.region + ":s3";
+  client.aws_access_key = o.access_key;
+  client.aws_secret_key = o.secret_key;
+  TB_ASSIGN_OR_RETURN(client_, http::HttpClient::Create(std::move(client)));
   return Status::Ok();
 }
 
-CURL* S3Store::Impl::Acquire() {
-  std::unique_lock lock(pool_mu_);
-  pool_cv_.wait(lock, [&] { return in_use_ < opts_.max_connections; });
-  ++in_use_;
-  if (!idle_.empty()) {
-    CURL* h = idle_.back();
-    idle_.pop_back();
-    return h;
-  }
-  lock.unlock();
-  CURL* h = curl_easy_init();
-  if (h) curl_easy_setopt(h, CURLOPT_SHARE, share_);  // curl_easy_reset keeps the share
-  return h;
-}
-
-void S3Store::Impl::Release(CURL* h) {
-  {
-    std::lock_guard lock(pool_mu_);
-    --in_use_;
-    if (h) idle_.push_back(h);
-  }
-  pool_cv_.notify_one();
-}
-
-CURLcode S3Store::Impl::Perform(CURL* h, const Request& req, Response* resp, char* errbuf) {
-  curl_easy_reset(h);  // keeps live connections, the DNS cache and the share
-  std::string url = origin_ + req.path;
-  if (!req.query.empty()) url += "?" + s3::CanonicalQuery(req.query);
-
-  bool has_body = std::strcmp(req.method, "PUT") == 0 || std::strcmp(req.method, "POST") == 0;
-  curl_slist* headers = nullptr;
-  bool has_content_type = false;
-  for (const std::string& hdr : req.headers) {
-    headers = curl_slist_append(headers, hdr.c_str());
-    if (hdr.starts_with("Content-Type:")) has_content_type = true;
-  }
-  std::string sha = "x-amz-content-sha256: ";
-  sha += req.payload_sha256.empty() ? (req.body.empty() ? std::string(kEmptySha256) : s3::Sha256Hex(req.body))
-                                    : req.payload_sha256;
-  headers = curl_slist_append(headers, sha.c_str());
-  // curl would add "Content-Type: application/x-www-form-urlencoded" to a body sent as POST fields.
-  if (has_body && !has_content_type) headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
-  std::string token;
-  if (!opts_.session_token.empty()) {
-    token = "x-amz-security-token: " + opts_.session_token;
-    headers = curl_slist_append(headers, token.c_str());
-  }
-
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
-  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opts_.connect_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(opts_.request_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4_.c_str());
-  curl_easy_setopt(h, CURLOPT_USERNAME, opts_.access_key.c_str());
-  curl_easy_setopt(h, CURLOPT_PASSWORD, opts_.secret_key.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &WriteBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &WriteHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, opts_.verify_tls ? 1L : 0L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, opts_.verify_tls ? 2L : 0L);
-  if (!opts_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, opts_.ca_file.c_str());
-  if (std::strcmp(req.method, "HEAD") == 0) {
-    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  } else if (has_body) {
-    // POST fields are sent from our buffer (and re-sent by curl itself if a reused connection
-    // turns out dead); the method string overrides POST for PUT. curl adds
-    // "Expect: 100-continue" above 1 MiB, which RGW and S3 answer.
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
-    // Never NULL: curl would then send no Content-Length, which S3 answers with 411.
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.empty() ? "" : req.body.data());
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method);
-  } else if (std::strcmp(req.method, "GET") != 0) {
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method);
-  }
-
-  errbuf[0] = '\0';
-  CURLcode rc = curl_easy_perform(h);
-  curl_slist_free_all(headers);
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-  curl_off_t up = 0, down = 0;
-  long connects = 0;
-  curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
-  connections_ += static_cast<uint64_t>(connects);
-  curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up);
-  curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &down);
-  bytes_sent_ += static_cast<uint64_t>(up);
-  bytes_received_ += static_cast<uint64_t>(down);
-  return rc;
-}
-
-std::chrono::milliseconds S3Store::Impl::Backoff(int attempt) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  int64_t cap = opts_.retry_max_delay.count();
-  int64_t exp = opts_.retry_base_delay.count();
-  for (int i = 1; i < attempt && exp < cap; ++i) exp *= 2;
-  exp = std::min(exp, cap);
-  if (exp <= 0) return std::chrono::milliseconds(0);
-  return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, exp)(rng));
-}
-
 Result<Response> S3Store::Impl::Call(const Request& req) {
-  for (int attempt = 1;; ++attempt) {
-    Response resp;
-    char errbuf[CURL_ERROR_SIZE];
-    CURL* h = Acquire();
-    if (!h) {
-      Release(nullptr);
-      return Status::ResourceExhausted("s3 " + req.op + ": curl_easy_init failed");
-    }
-    ++requests_;
-    CURLcode rc = Perform(h, req, &resp, errbuf);
-    Release(h);
-    resp.attempts = attempt;
-
-    Status error;
-    bool retryable = false;
-    if (rc != CURLE_OK) {
-      error = CurlError(req.op, rc, errbuf, attempt);
-      retryable = RetryableCurlCode(rc);
-    } else {
-      if (req.error_may_come_with_200 && resp.status == 200) {
-        s3::ErrorBody e = s3::ParseErrorBody(resp.body);
-        // Treated (and reported) as the status S3 would have used for that error.
-        if (!e.code.empty()) resp.status = RetryableErrorCode(e.code) ? 503 : 400;
-      }
-      if (resp.status >= 200 && resp.status < 300) return resp;
+  http::Request out;
+  out.method = req.method;
+  out.url = origin_ + req.path;
+  if (!req.query.empty()) out.url += "?" + s3::CanonicalQuery(req.query);
+  out.headers = req.headers;
+  // x-amz-content-sha256 must be present: curl signs its value.
+  out.headers.push_back("x-amz-content-sha256: " +
+                        (req.payload_sha256.empty()
+                             ? (req.body.empty() ? std::string(kEmptySha256) : s3::Sha256Hex(req.body))
+                             : req.payload_sha256));
+  if (!opts_.session_token.empty()) out.headers.push_back("x-amz-security-token: " + opts_.session_token);
+  out.body = req.body;
+  out.op = req.op;
+  return client_->Call(out, [&](Response& resp) {
+    if (req.error_may_come_with_200 && resp.status == 200) {
       s3::ErrorBody e = s3::ParseErrorBody(resp.body);
-      if (!RetryableHttp(resp.status, e.code)) return resp;  // the caller maps it
-      error = HttpError(req.op, resp);
-      retryable = true;
+      // Treated (and reported) as the status S3 would have used for that error.
+      if (!e.code.empty()) resp.status = RetryableErrorCode(e.code) ? 503 : 400;
     }
-    if (!retryable || attempt >= opts_.max_attempts) return error;
-    std::chrono::milliseconds delay = Backoff(attempt);
-    ++retries_;
-    if (opts_.on_retry) opts_.on_retry(S3RetryEvent{req.op, attempt, &error, delay});
-    std::this_thread::sleep_for(delay);
-  }
+    if (resp.status >= 200 && resp.status < 300) return Status::Ok();
+    if (!RetryableHttp(resp.status, s3::ParseErrorBody(resp.body).code)) return Status::Ok();  // the caller maps it
+    return HttpError(req.op, resp);
+  });
 }
 
 std::string S3Store::Impl::ExplainHeadFailure(const Request& head) {
@@ -999,14 +770,9 @@ Status S3Store::Impl::DeleteBatch(const std::string* keys, size_t n) {
       return Status::Internal(msg);
     }
     if (retry.empty()) return Status::Ok();
-    std::chrono::milliseconds delay = Backoff(round);
-    ++retries_;
-    if (opts_.on_retry) {
-      Status why =
-          Status::Unavailable("s3 " + req.op + ": " + std::to_string(retry.size()) + " keys failed transiently");
-      opts_.on_retry(S3RetryEvent{req.op, round, &why, delay});
-    }
-    std::this_thread::sleep_for(delay);
+    client_->WaitBeforeRetry(
+        req.op, round,
+        Status::Unavailable("s3 " + req.op + ": " + std::to_string(retry.size()) + " keys failed transiently"));
     pending = std::move(retry);
   }
 }
@@ -1057,12 +823,13 @@ Result<ListPage> S3Store::List(std::string_view prefix, std::string_view token, 
 Status S3Store::Delete(const std::vector<std::string>& keys) { return impl_->DeleteObjects(keys); }
 
 S3Store::Stats S3Store::GetStats() const {
+  http::HttpClient::Stats c = impl_->client_->GetStats();
   Stats s;
-  s.requests = impl_->requests_;
-  s.retries = impl_->retries_;
-  s.connections = impl_->connections_;
-  s.bytes_sent = impl_->bytes_sent_;
-  s.bytes_received = impl_->bytes_received_;
+  s.requests = c.requests;
+  s.retries = c.retries;
+  s.connections = c.connections;
+  s.bytes_sent = c.bytes_sent;
+  s.bytes_received = c.bytes_received;
   s.multipart_uploads = impl_->multipart_uploads_;
   return s;
 }

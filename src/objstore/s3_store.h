@@ -8,8 +8,9 @@
 // create-only check is a HEAD before the upload (not atomic): callers must give such objects names
 // for which a lost race is harmless (e.g. content-addressed names).
 //
-// Thread-safety: every method may be called concurrently. Connections are reused through a pool of
-// libcurl easy handles (at most `max_connections` at a time); DNS and TLS sessions are shared.
+// Thread-safety: every method may be called concurrently. Requests go through the shared
+// http::HttpClient (http_client.h): pooled connections, at most `max_connections` at a time, and
+// the retry policy every cloud store uses.
 #pragma once
 
 #include <chrono>
@@ -21,18 +22,14 @@
 #include <utility>
 #include <vector>
 
+#include "objstore/http_client.h"
 #include "objstore/object_store.h"
 #include "util/status.h"
 
 namespace tb::objstore {
 
 // One failed attempt that is about to be retried; passed to S3Options::on_retry.
-struct S3RetryEvent {
-  std::string_view operation;  // "PUT blocks/x", "GET bucket", ...
-  int attempt = 0;             // the attempt that failed, 1-based
-  const Status* error = nullptr;
-  std::chrono::milliseconds delay{0};  // the backoff before the next attempt
-};
+using S3RetryEvent = http::RetryEvent;
 
 struct S3Options {
   // Scheme, host and optional port (and optional base path): "http://127.0.0.1:7480",
@@ -58,10 +55,10 @@ struct S3Options {
   std::chrono::milliseconds connect_timeout{5000};
   // Per attempt, the whole request including the body transfer; 0 means no limit.
   std::chrono::milliseconds request_timeout{120000};
-  // Attempts per request (1 = no retries). Retried: connection errors, timeouts, 5xx (except 501),
-  // 429, SlowDown, RequestTimeout, ConditionalRequestConflict. Between attempts the store sleeps a
-  // uniformly random time in [0, min(retry_max_delay, retry_base_delay * 2^(attempt-1))] ("full
-  // jitter").
+  // Attempts per request (1 = no retries), under the shared policy of http_client.h. Retried:
+  // connection errors, timeouts, 5xx (except 501), 429, SlowDown, RequestTimeout,
+  // ConditionalRequestConflict. Between attempts the store sleeps a uniformly random time in
+  // [0, min(retry_max_delay, retry_base_delay * 2^(attempt-1))] ("full jitter").
   int max_attempts = 5;
   std::chrono::milliseconds retry_base_delay{100};
   std::chrono::milliseconds retry_max_delay{5000};

@@ -1,0 +1,145 @@
+// HttpClient: the HTTP layer shared by the cloud object stores (S3, Azure Blob, GCS). One call is
+// one HTTP exchange on a pooled libcurl easy handle, repeated under one retry policy
+// (RetryPolicy) while it fails transiently. The stores build requests, sign them and map the
+// answers to Status; this part knows nothing of any service's API.
+//
+// Retry policy, the same for every store (docs/format/s3-store.md, azure-store.md):
+//  - transport failures that a new attempt can cure are retried (connection refused or reset, DNS,
+//    timeouts, TLS handshake errors, an empty or malformed reply); others (bad URL, certificate
+//    problems) are configuration errors and returned at once as FAILED_PRECONDITION;
+//  - an answer is retried when the store's classifier calls it transient (RetryableHttpStatus is
+//    the default: 408, 429 and 5xx other than 501);
+//  - before attempt n+1 the caller's thread sleeps a uniformly random time in
+//    [0, min(max_delay, base_delay * 2^(n-1))] ("full jitter"), after telling on_retry.
+//
+// Thread-safety: every method may be called concurrently. At most `max_connections` requests are
+// in flight; further callers wait for a pooled handle. DNS and TLS sessions are shared.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "util/status.h"
+
+namespace tb::objstore::http {
+
+// One failed attempt that is about to be retried; passed to RetryPolicy::on_retry.
+struct RetryEvent {
+  std::string_view operation;  // "PUT blocks/x", "GET bucket", ...
+  int attempt = 0;             // the attempt that failed, 1-based
+  const Status* error = nullptr;
+  std::chrono::milliseconds delay{0};  // the backoff before the next attempt
+};
+
+struct RetryPolicy {
+  // Attempts per request (1 = no retries).
+  int max_attempts = 5;
+  std::chrono::milliseconds base_delay{100};
+  std::chrono::milliseconds max_delay{5000};
+  // Called before each retry's backoff sleep, on the thread that made the request (possibly
+  // several threads at once: must be thread-safe). For logging, metrics, tests.
+  std::function<void(const RetryEvent&)> on_retry;
+
+  // The full-jitter backoff after failed attempt `attempt` (1-based).
+  std::chrono::milliseconds Backoff(int attempt) const;
+};
+
+struct Request {
+  const char* method = "GET";        // GET, HEAD, PUT, POST, DELETE
+  std::string url;                   // complete and already encoded; sent as is (no path normalisation)
+  std::vector<std::string> headers;  // "Name: value"
+  // Sent for PUT and POST, with Content-Length (also when empty). Without a Content-Type header
+  // "application/octet-stream" is sent (curl would otherwise claim a form).
+  std::string_view body;
+  std::string op;  // "PUT blocks/x", for messages
+};
+
+struct Response {
+  long status = 0;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-case, values trimmed
+  int attempts = 0;                                          // attempts made for this answer
+
+  // The first header of that (lower-case) name, or nullptr.
+  const std::string* Header(std::string_view name) const;
+};
+
+// 408, 429 and 5xx except 501 (Not Implemented: the server will never do it).
+bool RetryableHttpStatus(long status);
+
+// " (after N attempts)" when N > 1, else "": appended to error messages.
+std::string AttemptsSuffix(int attempts);
+
+// The first 200 bytes of a body with unprintable bytes blanked, for error messages.
+std::string Snippet(std::string_view body);
+
+struct ClientOptions {
+  // Prefix of error messages: "s3", "azure".
+  std::string service;
+  // TLS: verify the server's certificate (against ca_file if set, else the system store).
+  bool verify_tls = true;
+  std::string ca_file;
+  std::chrono::milliseconds connect_timeout{5000};
+  // Per attempt, the whole exchange including the body transfer; 0 means no limit.
+  std::chrono::milliseconds request_timeout{120000};
+  // Concurrent requests (and pooled connections); further requests wait.
+  int max_connections = 32;
+  RetryPolicy retry;
+  // libcurl's own AWS SigV4 signing (CURLOPT_AWS_SIGV4, "aws:amz:<region>:s3") with these
+  // credentials, applied to every request; empty: requests go as the caller signed them.
+  std::string aws_sigv4;
+  std::string aws_access_key;
+  std::string aws_secret_key;
+};
+
+class HttpClient {
+ public:
+  // Decides what an answer that arrived means: OK hands it to the caller as it is (success, or an
+  // error the caller maps itself); an error status marks it as a transient failure, retried while
+  // attempts remain and returned as that status after the last. It may rewrite the answer (S3
+  // turns an <Error> document that came with 200 into the status S3 would have used).
+  using Classifier = std::function<Status(Response&)>;
+
+  // INVALID_ARGUMENT for bad options; RESOURCE_EXHAUSTED if libcurl cannot allocate.
+  static Result<std::unique_ptr<HttpClient>> Create(ClientOptions options);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Sends `request` until an answer is not transient or attempts run out. The result is an error
+  // only for transport failures and for transient answers after the last attempt; any other
+  // answer, 4xx included, comes back for the caller to map. `classify` defaults to
+  // RetryableHttpStatus (transient answers become UNAVAILABLE naming the status and body).
+  Result<Response> Call(const Request& request, const Classifier& classify = nullptr);
+
+  // Tells on_retry and sleeps the backoff, for stores that retry part of a request themselves (S3's
+  // multi-object delete retries the keys that failed transiently) under the same policy.
+  void WaitBeforeRetry(std::string_view op, int attempt, const Status& why);
+
+  const ClientOptions& options() const;
+
+  // Monotonic counters since Create.
+  struct Stats {
+    uint64_t requests = 0;     // HTTP attempts made, retries included
+    uint64_t retries = 0;      // attempts that failed and were retried (WaitBeforeRetry included)
+    uint64_t connections = 0;  // new connections opened (the others reused a pooled one)
+    uint64_t bytes_sent = 0;
+    uint64_t bytes_received = 0;
+  };
+  Stats GetStats() const;
+
+  class Pool;
+
+ private:
+  explicit HttpClient(std::unique_ptr<Pool> pool);
+  std::unique_ptr<Pool> pool_;
+};
+
+}  // namespace tb::objstore::http

@@ -1,0 +1,134 @@
+// Tests of the shared HTTP layer (http_client.h): the retry policy's backoff bounds and its
+// default classification, against a local httplib server.
+#include "objstore/http_client.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <thread>
+
+namespace tb::objstore::http {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(RetryPolicyTest, BackoffIsFullJitterUnderTheCappedExponential) {
+  RetryPolicy policy;
+  policy.base_delay = milliseconds(10);
+  policy.max_delay = milliseconds(50);
+  for (int attempt = 1; attempt <= 6; ++attempt) {
+    milliseconds cap = std::min(milliseconds(10 << (attempt - 1)), milliseconds(50));
+    milliseconds longest{0};
+    for (int i = 0; i < 200; ++i) {
+      milliseconds d = policy.Backoff(attempt);
+      EXPECT_GE(d.count(), 0);
+      EXPECT_LE(d, cap) << "attempt " << attempt;
+      longest = std::max(longest, d);
+    }
+    EXPECT_GT(longest, cap / 2) << "200 draws never reached the upper half of [0, " << cap.count() << "] ms";
+  }
+}
+
+TEST(RetryPolicyTest, RetryableStatuses) {
+  for (long s : {408L, 429L, 500L, 502L, 503L, 504L}) EXPECT_TRUE(RetryableHttpStatus(s)) << s;
+  for (long s : {200L, 304L, 400L, 403L, 404L, 409L, 412L, 416L, 501L}) EXPECT_FALSE(RetryableHttpStatus(s)) << s;
+}
+
+class LocalServer {
+ public:
+  explicit LocalServer(httplib::Server::Handler handler) {
+    server_.Get(".*", handler);
+    server_.Put(".*", handler);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~LocalServer() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string Url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+ClientOptions FastRetries(int max_attempts, std::atomic<int>* retries) {
+  ClientOptions o;
+  o.service = "test";
+  o.retry.max_attempts = max_attempts;
+  o.retry.base_delay = milliseconds(1);
+  o.retry.max_delay = milliseconds(5);
+  o.retry.on_retry = [retries](const RetryEvent&) { ++*retries; };
+  return o;
+}
+
+TEST(HttpClientTest, RetriesTransientAnswersThenReturnsTheAnswer) {
+  std::atomic<int> calls{0};
+  LocalServer server([&](const httplib::Request& req, httplib::Response& res) {
+    if (calls++ < 2) {
+      res.status = 503;
+      return;
+    }
+    res.set_header("X-Echo", req.get_header_value("X-Test"));
+    res.set_content(req.body.empty() ? "empty" : req.body, "text/plain");
+  });
+  std::atomic<int> retries{0};
+  auto client = HttpClient::Create(FastRetries(5, &retries));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  Request req;
+  req.method = "PUT";
+  req.url = server.Url("/x");
+  req.headers = {"X-Test: yes"};
+  req.body = "payload";
+  req.op = "PUT x";
+  Result<Response> r = (*client)->Call(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "payload");
+  EXPECT_EQ(r->attempts, 3);
+  ASSERT_NE(r->Header("x-echo"), nullptr);
+  EXPECT_EQ(*r->Header("x-echo"), "yes");
+  EXPECT_EQ(retries.load(), 2);
+  EXPECT_EQ((*client)->GetStats().requests, 3u);
+}
+
+TEST(HttpClientTest, ClientErrorsComeBackAtOnceAndTransientOnesGiveUp) {
+  LocalServer server([&](const httplib::Request& req, httplib::Response& res) {
+    res.status = req.path == "/missing" ? 404 : 500;
+    res.set_content("nope", "text/plain");
+  });
+  std::atomic<int> retries{0};
+  auto client = HttpClient::Create(FastRetries(3, &retries));
+  ASSERT_TRUE(client.ok());
+  Request missing;
+  missing.url = server.Url("/missing");
+  missing.op = "GET missing";
+  Result<Response> r = (*client)->Call(missing);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(retries.load(), 0);
+
+  Request broken;
+  broken.url = server.Url("/broken");
+  broken.op = "GET broken";
+  r = (*client)->Call(broken);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(r.status().message(), "test GET broken: 500: nope (after 3 attempts)");
+  EXPECT_EQ(retries.load(), 2);
+}
+
+TEST(HttpClientTest, BadOptionsAreRefused) {
+  ClientOptions o;
+  o.service = "test";
+  o.retry.max_attempts = 0;
+  EXPECT_EQ(HttpClient::Create(o).status().code(), StatusCode::kInvalidArgument);
+  o.retry.max_attempts = 1;
+  o.max_connections = 0;
+  EXPECT_EQ(HttpClient::Create(o).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tb::objstore::http
