@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what tracebucket needs to build, from Debian bookworm's packages; with --tests also what
 # its tests need (a throw-away S3 server, Node.js for the interop clients, whose npm packages
-# scripts/test.sh installs). Safe to run repeatedly.
+# scripts/test.sh installs, Clang and libFuzzer for the fuzz stage). Safe to run repeatedly.
 #   scripts/install-deps.sh [--tests]
 set -euo pipefail
 
@@ -22,6 +22,8 @@ if [ "${1:-}" = "--tests" ]; then
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
   # deploy/ checks: systemd-analyze verifies the unit, promtool (in Debian's prometheus) the alerting rules.
   packages+=(systemd prometheus)
+  # The fuzz stage (scripts/fuzz.sh): Clang 14 with libFuzzer and the sanitizer runtimes.
+  packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
 fi
 
 missing=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds, and runs every test: unit tests (the S3 store's against a
 # throw-away Ceph RGW), the interop and Jaeger conformance suites against the real binary, then the
-# unit tests again under ASan + UBSan.
+# unit tests again under ASan + UBSan, then every libFuzzer target for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --tests
@@ -34,3 +34,6 @@ bash scripts/build.sh build-asan -DTB_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 # under the sanitizers (about 10x slower) the round-trip and edge-case tests cover the same code.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure --timeout 900 -j2 -L unit -E 'BlockSearch\.|BlockCorruption\.|BlockMetering\.')
+
+# libFuzzer (fuzz/, docs/fuzzing.md): each target 25 s from its committed seed corpus (about 3 minutes).
+bash scripts/fuzz.sh -t 25

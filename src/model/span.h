@@ -34,11 +34,13 @@ class AnyValue {
   enum class Type : uint8_t { kEmpty, kString, kBool, kInt, kDouble, kBytes, kArray, kKvList };
 
   AnyValue() = default;
-  static AnyValue String(std::string v) { return AnyValue(std::move(v)); }
-  static AnyValue Bool(bool v) { return AnyValue(v); }
-  static AnyValue Int(int64_t v) { return AnyValue(v); }
-  static AnyValue Double(double v) { return AnyValue(v); }
-  static AnyValue FromBytes(std::string v) { return AnyValue(Bytes{std::move(v)}); }
+  // Defined below KeyValue: Clang instantiates AnyValue's destructor where these return one, and
+  // that needs KeyValue complete (GCC defers it; the fuzz build uses Clang).
+  static AnyValue String(std::string v);
+  static AnyValue Bool(bool v);
+  static AnyValue Int(int64_t v);
+  static AnyValue Double(double v);
+  static AnyValue FromBytes(std::string v);
   static AnyValue Array(ArrayValue v);
   static AnyValue KvList(KeyValueList v);
 
@@ -66,6 +68,12 @@ struct KeyValue {
   AnyValue value;
   bool operator==(const KeyValue&) const = default;
 };
+
+inline AnyValue AnyValue::String(std::string v) { return AnyValue(std::move(v)); }
+inline AnyValue AnyValue::Bool(bool v) { return AnyValue(v); }
+inline AnyValue AnyValue::Int(int64_t v) { return AnyValue(v); }
+inline AnyValue AnyValue::Double(double v) { return AnyValue(v); }
+inline AnyValue AnyValue::FromBytes(std::string v) { return AnyValue(Bytes{std::move(v)}); }
 
 using Attributes = std::vector<KeyValue>;
 

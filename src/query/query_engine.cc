@@ -335,8 +335,9 @@ Result<DependencyCounts> QueryEngine::CountCalls(const SourceList& sources, uint
   std::map<model::TraceId, int> holders;
   for (const auto& hits : windows)
     for (const auto& h : hits) ++holders[h.trace_id];
-  for (const auto& [id, n] : holders) {
+  for (const auto& [held, n] : holders) {
     if (n < 2) continue;
+    const model::TraceId& id = held;  // a lambda below captures it (Clang 14 cannot capture a binding)
     std::vector<model::Traces> parts(sources.size());
     TB_RETURN_IF_ERROR(
         ForEachSource(sources, [&](const TraceSource& s, size_t i) { return s.ReadTrace(id, &parts[i]); }));
