@@ -9,28 +9,12 @@
 
 #include "model/jaeger.h"
 #include "model/text.h"
+#include "util/seeded_hash.h"
 
 namespace tb::head {
 namespace {
 
 using model::AnyValue;
-
-struct TraceIdHash {
-  size_t operator()(const model::TraceId& id) const {
-    uint64_t lo, hi;
-    std::memcpy(&hi, id.data(), 8);
-    std::memcpy(&lo, id.data() + 8, 8);
-    return static_cast<size_t>(lo * 0x9E3779B97F4A7C15ull ^ hi);
-  }
-};
-
-struct SpanIdHash {
-  size_t operator()(const model::SpanId& id) const {
-    uint64_t v;
-    std::memcpy(&v, id.data(), 8);
-    return static_cast<size_t>(v * 0x9E3779B97F4A7C15ull);
-  }
-};
 
 // Posting-list keys. The first byte names the index; NUL separates parts (keys hold no NUL in
 // practice, and a collision would only add candidates, which the matcher then rejects). Keys are
@@ -115,18 +99,22 @@ struct Interned {
   std::vector<std::string> attribute_keys;
 };
 
+// Seeded (util/seeded_hash.h): resources and scopes come from clients, who could otherwise send
+// many distinct ones that share a hash and make every intern a walk over all of them.
 template <typename T>
-size_t HashOf(const T& v) {
-  size_t h = std::hash<std::string>{}(v.schema_url);
-  for (const auto& kv : v.attributes) {
-    h = h * 31 + std::hash<std::string>{}(kv.key);
-    h = h * 31 + std::hash<std::string>{}(model::CanonicalString(kv.value)) + static_cast<size_t>(kv.value.type());
-  }
+SeededHasher& AddAttributes(const T& v, SeededHasher& h) {
+  h.Add(v.schema_url);
+  for (const auto& kv : v.attributes)
+    h.Add(kv.key).Add(model::CanonicalString(kv.value)).Add(uint64_t{static_cast<uint8_t>(kv.value.type())});
   return h;
 }
-size_t HashOf(const model::Scope& s) {
-  size_t h = HashOf<model::Scope>(s);
-  return h * 31 + std::hash<std::string>{}(s.name) * 7 + std::hash<std::string>{}(s.version);
+uint64_t HashOf(const model::Resource& r) {
+  SeededHasher h;
+  return AddAttributes(r, h).Digest();
+}
+uint64_t HashOf(const model::Scope& s) {
+  SeededHasher h;
+  return AddAttributes(s, h).Add(s.name).Add(s.version).Digest();
 }
 
 template <typename T>
@@ -144,7 +132,7 @@ class InternPool {
   }
 
  private:
-  std::unordered_map<size_t, std::vector<std::unique_ptr<Interned<T>>>> by_hash_;
+  std::unordered_map<uint64_t, std::vector<std::unique_ptr<Interned<T>>>> by_hash_;
 };
 
 // Orders operations by (name, kind) and finds them by string views without allocating.
@@ -193,12 +181,12 @@ struct Head::Index {
   InternPool<model::Resource> resources;
   InternPool<model::Scope> scopes;
   std::vector<TraceEntry> traces;
-  std::unordered_map<model::TraceId, uint32_t, TraceIdHash> trace_ordinals;  // into traces
+  std::unordered_map<model::TraceId, uint32_t, SeededKeyHash> trace_ordinals;  // into traces
   // Per span ordinal, compact so that search can reject candidates without touching the span.
   std::vector<uint32_t> span_trace;  // trace ordinal
   std::vector<uint64_t> span_start;  // start, unix nanos
   std::vector<uint64_t> span_duration;
-  std::unordered_map<std::string, std::vector<uint32_t>> postings;
+  std::unordered_map<std::string, std::vector<uint32_t>, SeededKeyHash> postings;
   std::map<std::string, std::set<query::Operation, OperationLess>> operations;  // by service
 
   void Post(const std::string& key, uint32_t ordinal) {
@@ -500,7 +488,7 @@ Status Head::Operations(const std::string& service, const std::string& span_kind
 Status Head::Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano, query::DependencyCounts* out) const {
   std::shared_lock lock(mu_);
   const Index& ix = *index_;
-  std::unordered_map<model::SpanId, const model::Resource*, SpanIdHash> by_span;
+  std::unordered_map<model::SpanId, const model::Resource*, SeededKeyHash> by_span;
   for (const auto& trace : ix.traces) {
     if (trace.min_start < start_unix_nano || trace.max_end > end_unix_nano) continue;
     by_span.clear();

@@ -9,6 +9,7 @@
 
 #include "model/jaeger.h"
 #include "util/parallel.h"
+#include "util/seeded_hash.h"
 
 namespace tb::query {
 
@@ -365,7 +366,7 @@ Result<DependencyCounts> QueryEngine::CountCalls(const SourceList& sources, uint
 TraceSummary Summarize(const model::TraceId& id, const model::Traces& trace) {
   TraceSummary s;
   s.trace_id = id;
-  std::unordered_set<std::string> span_ids;
+  std::unordered_set<std::string, SeededKeyHash, std::equal_to<>> span_ids;  // seeded: IDs come from clients
   for (const auto& rs : trace.resource_spans)
     for (const auto& ss : rs.scope_spans)
       for (const auto& span : ss.spans)
