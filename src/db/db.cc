@@ -138,6 +138,7 @@ Status Db::Recover() {
   if (options_.flush_every_write) after_write = [this] { return Flush(); };
   ingester_ = std::make_unique<ingest::Ingester>(options_.limits, head, wal_.get(), std::move(after_write));
   query::QueryEngineOptions engine_options;
+  engine_options.limits = options_.query_limits;
   if (options_.retention.count() > 0) engine_options.expired_before = [this] { return ExpiredBefore(); };
   engine_ = std::make_unique<query::QueryEngine>([this] { return Sources(); }, std::move(engine_options));
   active_since_ = std::chrono::steady_clock::now();

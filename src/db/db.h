@@ -48,6 +48,7 @@ struct DbOptions {
   bool wal_sync = true;
   uint64_t wal_segment_bytes = 64ull << 20;
   ingest::Limits limits;
+  query::QueryLimits query_limits;
   // A flush starts when the active head holds this much (estimated) memory, or when it has held
   // spans for flush_age. Capped at half the memory budget so ingest can go on during a flush.
   uint64_t flush_bytes = 128ull << 20;

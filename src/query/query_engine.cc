@@ -54,6 +54,29 @@ Status ToleratingDataLoss(Status s) {
 
 }  // namespace
 
+// When a request must stop (QueryLimits::timeout), checked between its steps.
+class Deadline {
+ public:
+  explicit Deadline(std::chrono::milliseconds timeout)
+      : timeout_(timeout), at_(std::chrono::steady_clock::now() + timeout) {}
+  Status Check() const {
+    if (timeout_.count() <= 0 || std::chrono::steady_clock::now() < at_) return Status::Ok();
+    return Status::DeadlineExceeded("the query ran longer than limits.query_timeout (" +
+                                    std::to_string(timeout_.count()) + " ms)");
+  }
+
+ private:
+  std::chrono::milliseconds timeout_;
+  std::chrono::steady_clock::time_point at_;
+};
+
+Status QueryEngine::CheckSearchDepth(const TraceQuery& query) const {
+  const int max = options_.limits.max_search_depth;
+  if (max <= 0 || query.search_depth <= max) return Status::Ok();
+  return Status::InvalidArgument("search depth " + std::to_string(query.search_depth) +
+                                 " is more than limits.max_search_depth (" + std::to_string(max) + ")");
+}
+
 Status QueryEngine::ForEachSource(const SourceList& sources,
                                   const std::function<Status(const TraceSource&, size_t)>& fn) const {
   return ParallelFor(sources.size(), options_.max_parallel,
@@ -116,9 +139,11 @@ Result<model::Traces> QueryEngine::ReadTrace(const SourceList& sources, const mo
 
 Status QueryEngine::GetTraces(const std::vector<model::TraceId>& ids, const TraceSink& sink) const {
   return Metered(metrics::QueryKind::kGetTrace, [&]() -> Status {
+    const Deadline deadline(options_.limits.timeout);
     const uint64_t expired_before = ExpiredBefore();
     const SourceList sources = Overlapping(sources_(), expired_before, UINT64_MAX);
     for (const auto& id : ids) {
+      TB_RETURN_IF_ERROR(deadline.Check());
       TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(sources, id, expired_before));
       if (trace.resource_spans.empty()) continue;
       TB_RETURN_IF_ERROR(sink(id, std::move(trace)));
@@ -128,7 +153,8 @@ Status QueryEngine::GetTraces(const std::vector<model::TraceId>& ids, const Trac
 }
 
 Status QueryEngine::SearchNewestFirst(const SourceList& candidates, const SpanMatcher& matcher, size_t limit,
-                                      SourceList* searched, std::vector<std::vector<TraceHit>>* hits) const {
+                                      const Deadline& deadline, SourceList* searched,
+                                      std::vector<std::vector<TraceHit>>* hits) const {
   // Sources of unknown range (heads) first, then by their newest span start, newest first.
   const auto newest_start = [](const std::shared_ptr<const TraceSource>& s) {
     const std::optional<StartTimeRange> range = s->StartTimes();
@@ -140,6 +166,7 @@ Status QueryEngine::SearchNewestFirst(const SourceList& candidates, const SpanMa
   std::map<model::TraceId, uint64_t> found;  // trace → a lower bound of its newest span start
   size_t next = 0;
   while (next < order.size()) {
+    TB_RETURN_IF_ERROR(deadline.Check());
     size_t end = std::min(order.size(), next + std::max<size_t>(1, options_.max_parallel));
     while (end < order.size() && newest_start(order[end]) == UINT64_MAX) ++end;  // every head in the first wave
     const size_t first = next;
@@ -171,10 +198,12 @@ Status QueryEngine::SearchNewestFirst(const SourceList& candidates, const SpanMa
 }
 
 Result<std::vector<TraceHit>> QueryEngine::FindTraceIds(const TraceQuery& query) const {
-  return Metered(metrics::QueryKind::kFindTraceIds, [&] { return SearchTraceIds(query); });
+  return Metered(metrics::QueryKind::kFindTraceIds,
+                 [&] { return SearchTraceIds(query, Deadline(options_.limits.timeout)); });
 }
 
-Result<std::vector<TraceHit>> QueryEngine::SearchTraceIds(const TraceQuery& query) const {
+Result<std::vector<TraceHit>> QueryEngine::SearchTraceIds(const TraceQuery& query, const Deadline& deadline) const {
+  TB_RETURN_IF_ERROR(CheckSearchDepth(query));
   // Expired spans never match: the window starts no earlier than retention.
   TraceQuery unexpired = query;
   const uint64_t expired_before = ExpiredBefore();
@@ -189,10 +218,11 @@ Result<std::vector<TraceHit>> QueryEngine::SearchTraceIds(const TraceQuery& quer
   std::vector<std::vector<TraceHit>> per_source;
   TB_RETURN_IF_ERROR(SearchNewestFirst(Overlapping(sources_(), unexpired.start_time_min_unix_nano.value_or(0),
                                                    unexpired.start_time_max_unix_nano.value_or(UINT64_MAX)),
-                                       matcher, limit, &sources, &per_source));
+                                       matcher, limit, deadline, &sources, &per_source));
   // A matching trace may have spans in sources where it did not match: complete its time range
   // from them, so that results are ordered by every span of each trace.
   if (sources.size() > 1) {
+    TB_RETURN_IF_ERROR(deadline.Check());
     std::set<model::TraceId> all_ids;
     for (const auto& hits : per_source)
       for (const auto& h : hits) all_ids.insert(h.trace_id);
@@ -233,10 +263,12 @@ Result<std::vector<TraceHit>> QueryEngine::SearchTraceIds(const TraceQuery& quer
 
 Status QueryEngine::FindTraces(const TraceQuery& query, const TraceSink& sink) const {
   return Metered(metrics::QueryKind::kFindTraces, [&]() -> Status {
-    TB_ASSIGN_OR_RETURN(std::vector<TraceHit> hits, SearchTraceIds(query));
+    const Deadline deadline(options_.limits.timeout);
+    TB_ASSIGN_OR_RETURN(std::vector<TraceHit> hits, SearchTraceIds(query, deadline));
     const uint64_t expired_before = ExpiredBefore();
     const SourceList sources = Overlapping(sources_(), expired_before, UINT64_MAX);
     for (const auto& h : hits) {
+      TB_RETURN_IF_ERROR(deadline.Check());
       TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(sources, h.trace_id, expired_before));
       if (trace.resource_spans.empty()) continue;  // purged or expired meanwhile
       TB_RETURN_IF_ERROR(sink(h.trace_id, std::move(trace)));
@@ -317,6 +349,7 @@ Result<DependencyCounts> QueryEngine::Dependencies(uint64_t start_unix_nano, uin
 
 Result<DependencyCounts> QueryEngine::CountCalls(const SourceList& sources, uint64_t start_unix_nano,
                                                  uint64_t end_unix_nano) const {
+  const Deadline deadline(options_.limits.timeout);
   std::vector<DependencyCounts> per_source(sources.size());
   TB_RETURN_IF_ERROR(ForEachSource(sources, [&](const TraceSource& s, size_t i) {
     return s.Dependencies(start_unix_nano, end_unix_nano, &per_source[i]);
@@ -339,6 +372,7 @@ Result<DependencyCounts> QueryEngine::CountCalls(const SourceList& sources, uint
   for (const auto& [held, n] : holders) {
     if (n < 2) continue;
     const model::TraceId& id = held;  // a lambda below captures it (Clang 14 cannot capture a binding)
+    TB_RETURN_IF_ERROR(deadline.Check());
     std::vector<model::Traces> parts(sources.size());
     TB_RETURN_IF_ERROR(
         ForEachSource(sources, [&](const TraceSource& s, size_t i) { return s.ReadTrace(id, &parts[i]); }));

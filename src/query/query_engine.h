@@ -38,8 +38,21 @@ TraceSummary Summarize(const model::TraceId& id, const model::Traces& trace);
 
 using SourceList = std::vector<std::shared_ptr<const TraceSource>>;
 
+class Deadline;
+
+// The limits every door shares (limits.max_search_depth, limits.query_timeout in the configuration).
+struct QueryLimits {
+  // A search for more traces than this is refused with INVALID_ARGUMENT naming the limit, rather
+  // than clamped, so that a client never takes a cut answer for a whole one. 0: no limit.
+  int max_search_depth = 0;
+  // A request still running after this long stops at its next step (a wave of sources searched,
+  // a trace read) with DEADLINE_EXCEEDED naming the limit. 0: no limit.
+  std::chrono::milliseconds timeout{0};
+};
+
 struct QueryEngineOptions {
   size_t max_parallel = 16;  // sources asked at a time
+  QueryLimits limits;
   // Retention: spans that started before expired_before() (unix ns; asked once per request) are
   // expired, and no request returns them: trace reads leave them out (a trace of expired spans
   // only is unknown), searches and dependencies look only at later spans, and a service or
@@ -97,7 +110,9 @@ class QueryEngine {
   template <typename T>
   Result<std::vector<T>> CollectUnexpired(const std::function<Status(const TraceSource&, std::set<T>*)>& collect,
                                           const std::function<TraceQuery(const T&)>& query_for) const;
-  Result<std::vector<TraceHit>> SearchTraceIds(const TraceQuery& query) const;
+  Result<std::vector<TraceHit>> SearchTraceIds(const TraceQuery& query, const Deadline& deadline) const;
+  // INVALID_ARGUMENT when the query asks for more traces than QueryLimits::max_search_depth.
+  Status CheckSearchDepth(const TraceQuery& query) const;
   // Runs `request` and records it as one request of `kind`.
   template <typename Fn>
   auto Metered(metrics::QueryKind kind, Fn request) const -> decltype(request()) {
@@ -115,7 +130,8 @@ class QueryEngine {
   static SourceList Overlapping(const SourceList& sources, uint64_t min_unix_nano, uint64_t max_unix_nano);
   // Searches `candidates` newest first (SearchNewestFirst's stop rule: FindTraceIds); returns the
   // sources searched and their hits, index for index.
-  Status SearchNewestFirst(const SourceList& candidates, const SpanMatcher& matcher, size_t limit, SourceList* searched,
+  Status SearchNewestFirst(const SourceList& candidates, const SpanMatcher& matcher, size_t limit,
+                           const Deadline& deadline, SourceList* searched,
                            std::vector<std::vector<TraceHit>>* hits) const;
   // Whether any of `sources` holds a span that `query` matches.
   Result<bool> AnyMatch(const SourceList& sources, const TraceQuery& query) const;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -145,6 +146,83 @@ TEST(QueryEngineTraceRead, TraceRuledOutEverywhereIsSkipped) {
                   .ok());
   EXPECT_EQ(streamed, 0);
   EXPECT_EQ(absent->reads(), 0);
+}
+
+// A source holding one span in each of traces 1..n, that takes `step` for every search and read.
+class SlowSource final : public TraceSource {
+ public:
+  SlowSource(int n, std::chrono::milliseconds step) : n_(n), step_(step) {}
+  Status ReadTrace(const model::TraceId& id, model::Traces* out) const override {
+    std::this_thread::sleep_for(step_);
+    model::Span span;
+    span.trace_id = id;
+    out->resource_spans.push_back({{}, {{{}, {span}}}});
+    return Status::Ok();
+  }
+  Status FindTraces(const SpanMatcher&, size_t limit, std::vector<TraceHit>* hits) const override {
+    std::this_thread::sleep_for(step_);
+    for (int i = 1; i <= n_ && hits->size() < limit; ++i) hits->push_back({Id(static_cast<uint8_t>(i)), 0, 0, 0});
+    return Status::Ok();
+  }
+  Status Services(std::set<std::string>*) const override { return Status::Ok(); }
+  Status Operations(const std::string&, const std::string&, std::set<Operation>*) const override {
+    return Status::Ok();
+  }
+  Status Dependencies(uint64_t, uint64_t, DependencyCounts*) const override { return Status::Ok(); }
+
+ private:
+  const int n_;
+  const std::chrono::milliseconds step_;
+};
+
+QueryEngineOptions WithLimits(int max_search_depth, std::chrono::milliseconds timeout) {
+  QueryEngineOptions options;
+  options.limits.max_search_depth = max_search_depth;
+  options.limits.timeout = timeout;
+  return options;
+}
+
+TEST(QueryLimits, SearchDeeperThanTheLimitIsRefusedOnEverySearch) {
+  QueryEngine engine(SourceList{std::make_shared<SlowSource>(3, std::chrono::milliseconds(0))},
+                     WithLimits(10, std::chrono::milliseconds(0)));
+  TraceQuery q;
+  q.search_depth = 11;
+  auto ids = engine.FindTraceIds(q);
+  ASSERT_EQ(ids.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(ids.status().message().find("limits.max_search_depth (10)"), std::string::npos) << ids.status().message();
+  int traces = 0;
+  const auto count = [&](const model::TraceId&, model::Traces&&) { return ++traces, Status::Ok(); };
+  EXPECT_EQ(engine.FindTraces(q, count).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(traces, 0);
+  q.search_depth = 10;
+  ASSERT_TRUE(engine.FindTraces(q, count).ok());
+  EXPECT_EQ(traces, 3);
+  // No limit (the default, e.g. the operator's export): any depth.
+  QueryEngine unlimited(SourceList{std::make_shared<SlowSource>(3, std::chrono::milliseconds(0))});
+  q.search_depth = std::numeric_limits<int>::max();
+  EXPECT_EQ(unlimited.FindTraceIds(q)->size(), 3u);
+}
+
+// Every search and read of SlowSource takes 30 ms against a 10 ms timeout: a lookup delivers the
+// trace it started before the deadline and stops before the next; a search stops before reading
+// any trace; without a timeout all three come back.
+TEST(QueryLimits, TimeoutStopsTheQueryAtItsNextStep) {
+  const auto step = std::chrono::milliseconds(30);
+  QueryEngine engine(SourceList{std::make_shared<SlowSource>(3, step)}, WithLimits(0, std::chrono::milliseconds(10)));
+  int traces = 0;
+  const auto count = [&](const model::TraceId&, model::Traces&&) { return ++traces, Status::Ok(); };
+  const Status get = engine.GetTraces({Id(1), Id(2), Id(3)}, count);
+  EXPECT_EQ(get.code(), StatusCode::kDeadlineExceeded);
+  EXPECT_NE(get.message().find("limits.query_timeout"), std::string::npos) << get.message();
+  EXPECT_EQ(traces, 1);
+
+  traces = 0;
+  EXPECT_EQ(engine.FindTraces(TraceQuery{}, count).code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(traces, 0);
+
+  QueryEngine patient(SourceList{std::make_shared<SlowSource>(3, step)});
+  ASSERT_TRUE(patient.GetTraces({Id(1), Id(2), Id(3)}, count).ok());
+  EXPECT_EQ(traces, 3);
 }
 
 }  // namespace

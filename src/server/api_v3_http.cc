@@ -291,11 +291,12 @@ Result<query::TraceQuery> ParseTraceQuery(const QueryParams& params) {
   if (auto p = Param(params, {"query.searchDepth", "query.search_depth", "query.num_traces"});
       p && !p->second.empty()) {
     const std::string& text = p->second;
+    // Its upper bound is limits.max_search_depth, which the query engine enforces on every door.
     const bool digits = text.size() <= 9 && std::all_of(text.begin(), text.end(), IsDigit);
     const int depth = digits ? std::stoi(text) : 0;
-    if (depth < 1 || depth > kMaxSearchDepth)
-      return Status::InvalidArgument("malformed parameter " + p->first + ": '" + text + "' is not a number from 1 to " +
-                                     std::to_string(kMaxSearchDepth));
+    if (depth < 1)
+      return Status::InvalidArgument("malformed parameter " + p->first + ": '" + text +
+                                     "' is not a whole number from 1 to 999999999");
     q.search_depth = depth;
   }
   // Checked only: stored spans are never adjusted, so raw and adjusted traces are the same.

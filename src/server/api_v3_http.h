@@ -25,9 +25,6 @@ class Server;
 
 namespace tb::server::api_v3 {
 
-// The most traces one search may return; a larger query.searchDepth is a 400, not silently cut.
-inline constexpr int kMaxSearchDepth = 10'000;
-
 // URL query parameters, as httplib::Params holds them.
 using QueryParams = std::multimap<std::string, std::string>;
 

@@ -227,6 +227,10 @@ std::vector<Setting> MakeSettings() {
       Make("limits.max_links_per_span", "", "Links kept per span", TB_FIELD(limits.max_links_per_span)),
       Make("limits.max_spans_per_trace", "", "Spans accepted per trace; more are refused",
            TB_FIELD(limits.max_spans_per_trace)),
+      Make("limits.max_search_depth", "", "Most traces one search may ask for; deeper ones are refused; 0: no limit",
+           TB_FIELD(max_search_depth)),
+      Make("limits.query_timeout", "", "Queries running longer are stopped (DEADLINE_EXCEEDED / 504); 0: no limit",
+           TB_FIELD(query_timeout)),
   };
 }
 

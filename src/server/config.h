@@ -36,6 +36,10 @@ struct Config {
   bool wal_sync = true;  // fdatasync before acknowledging; off only for benchmarks of the rest
   uint64_t wal_segment_bytes = 64ull << 20;
   ingest::Limits limits;
+  // Query limits on every door (query::QueryLimits): deeper searches are refused, longer queries
+  // stopped with DEADLINE_EXCEEDED; 0 turns either off.
+  uint32_t max_search_depth = 10'000;
+  std::chrono::microseconds query_timeout{std::chrono::seconds(30)};
   std::string log_level = "info";
   std::string log_format = "text";  // or "json": one JSON object per line
   // Trace queries slower than this are logged with their parameters; 0 turns the log off.

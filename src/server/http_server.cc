@@ -150,6 +150,7 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kResourceExhausted: return 429;
     case StatusCode::kUnimplemented: return 501;
     case StatusCode::kUnavailable: return 503;
+    case StatusCode::kDeadlineExceeded: return 504;
     default: return 500;
   }
 }

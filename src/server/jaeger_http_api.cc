@@ -102,8 +102,8 @@ Result<int> LimitParam(const QueryParams& params) {
   const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
   if (ec != std::errc() || end != text->data() + text->size())
     return ParseError("limit", "'" + *text + "' is not an integer");
-  if (limit < 0 || limit > api_v3::kMaxSearchDepth)
-    return ParseError("limit", "must be between 0 and " + std::to_string(api_v3::kMaxSearchDepth));
+  // Its upper bound is limits.max_search_depth, which the query engine enforces on every door.
+  if (limit < 0) return ParseError("limit", "must not be negative");
   return limit;
 }
 

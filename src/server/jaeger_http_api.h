@@ -48,9 +48,9 @@ struct SearchRequest {
 // The parameters of GET /api/traces (Jaeger's parseTraceQueryParams). `service` is required unless
 // a traceID is given; `start`/`end` are µs since the epoch (defaults: now − 48 h, now);
 // minDuration/maxDuration Go duration strings; tags from `tags` (a JSON object of strings) and
-// repeated `tag=key:value`, merged, the later one winning; `limit` 1..api_v3::kMaxSearchDepth
-// (default 100; 0 means the default). `lookback` and `raw` are accepted and ignored: clients
-// compute start/end themselves, and stored spans are never adjusted.
+// repeated `tag=key:value`, merged, the later one winning; `limit` ≥ 0 (default 100; 0 means
+// the default; the most is limits.max_search_depth, which the query engine enforces). `lookback` and `raw` are accepted
+// and ignored: clients compute start/end themselves, and stored spans are never adjusted.
 Result<SearchRequest> ParseSearch(const QueryParams& params, uint64_t now_unix_nano);
 
 struct DependenciesRequest {

@@ -45,6 +45,8 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   options.wal_sync = config.wal_sync;
   options.wal_segment_bytes = config.wal_segment_bytes;
   options.limits = config.limits;
+  options.query_limits.max_search_depth = static_cast<int>(std::min<uint32_t>(config.max_search_depth, INT32_MAX));
+  options.query_limits.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.query_timeout);
   options.flush_bytes = config.flush_bytes;
   options.flush_age = std::chrono::seconds(config.flush_age_seconds);
   options.cache_bytes = config.cache_bytes;
