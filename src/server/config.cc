@@ -79,6 +79,83 @@ std::string ShowDuration(std::chrono::microseconds d) {
 }
 
 using DurationMap = std::map<std::string, std::chrono::microseconds>;
+using Tokens = std::vector<TokenConfig>;
+
+// auth.tokens as YAML flow text: [{token_sha256: HEX, tenants: [a], roles: [write, read]}, ...].
+Result<Tokens> ParseTokens(const std::string& text) {
+  if (text.empty()) return Tokens{};
+  YAML::Node node;
+  try {
+    node = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(std::string("not YAML: ") + e.what());
+  }
+  if (node.IsNull()) return Tokens{};
+  if (!node.IsSequence()) return Status::InvalidArgument("expected a list of tokens");
+  Tokens tokens;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string where = "[" + std::to_string(i) + "]";
+    if (!node[i].IsMap()) return Status::InvalidArgument(where + ": expected a mapping");
+    TokenConfig token;
+    try {
+      for (const auto& kv : node[i]) {
+        const std::string key = kv.first.as<std::string>();
+        const auto list = [&]() {
+          std::vector<std::string> items;
+          if (kv.second.IsSequence())
+            for (const auto& item : kv.second) items.push_back(item.as<std::string>());
+          else if (!kv.second.IsNull())
+            items.push_back(kv.second.as<std::string>());
+          return items;
+        };
+        if (key == "token_sha256") {
+          token.sha256_hex = kv.second.as<std::string>();
+        } else if (key == "token_file") {
+          token.file = kv.second.as<std::string>();
+        } else if (key == "tenants") {
+          token.tenants = list();
+        } else if (key == "roles") {
+          token.roles = list();
+        } else {
+          return Status::InvalidArgument(where + ": unknown key '" + key +
+                                         "' (token_sha256, token_file, tenants, roles)");
+        }
+      }
+    } catch (const YAML::Exception& e) {
+      return Status::InvalidArgument(where + ": " + e.what());
+    }
+    const bool hex = token.sha256_hex.size() == 64 && std::all_of(token.sha256_hex.begin(), token.sha256_hex.end(),
+                                                                  [](unsigned char c) { return std::isxdigit(c); });
+    if (token.sha256_hex.empty() == token.file.empty())
+      return Status::InvalidArgument(where + ": give exactly one of token_sha256 and token_file");
+    if (!token.sha256_hex.empty() && !hex)
+      return Status::InvalidArgument(where + ".token_sha256: not 64 hex digits (the SHA-256 of the token)");
+    if (token.roles.empty()) return Status::InvalidArgument(where + ".roles: name at least one of write, read, admin");
+    for (const std::string& role : token.roles)
+      if (role != "write" && role != "read" && role != "admin")
+        return Status::InvalidArgument(where + ".roles: '" + role + "' is not write, read or admin");
+    for (const std::string& tenant : token.tenants)
+      if (Status name = CheckTenantName(tenant); tenant != "*" && !name.ok())
+        return Status::InvalidArgument(where + ".tenants: " + name.message());
+    tokens.push_back(std::move(token));
+  }
+  return tokens;
+}
+
+std::string ShowTokens(const Tokens& tokens) {
+  if (tokens.empty()) return "";
+  YAML::Emitter out;
+  out << YAML::Flow << YAML::BeginSeq;
+  for (const TokenConfig& token : tokens) {
+    out << YAML::BeginMap;
+    if (!token.sha256_hex.empty()) out << YAML::Key << "token_sha256" << YAML::Value << token.sha256_hex;
+    if (!token.file.empty()) out << YAML::Key << "token_file" << YAML::Value << token.file;
+    if (!token.tenants.empty()) out << YAML::Key << "tenants" << YAML::Value << token.tenants;
+    out << YAML::Key << "roles" << YAML::Value << token.roles << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  return out.c_str();
+}
 
 // "name=30d,other=12h"; a YAML mapping arrives in this form too (ApplyYaml).
 Result<DurationMap> ParseDurationMap(const std::string& text) {
@@ -98,7 +175,7 @@ Result<DurationMap> ParseDurationMap(const std::string& text) {
 template <typename Field>
 Setting Make(std::string_view key, std::string_view flag, std::string_view help, Field field, bool bytes = false) {
   using T = std::remove_reference_t<decltype(field(std::declval<Config&>()))>;
-  Setting s{key, flag, help, "", std::is_same_v<T, DurationMap>, nullptr, nullptr};
+  Setting s{key, flag, help, "", std::is_same_v<T, DurationMap>, std::is_same_v<T, Tokens>, nullptr, nullptr};
   s.set = [field, bytes](Config& c, const std::string& text) -> Status {
     T& target = field(c);
     if constexpr (std::is_same_v<T, std::string>) {
@@ -111,6 +188,8 @@ Setting Make(std::string_view key, std::string_view flag, std::string_view help,
       TB_ASSIGN_OR_RETURN(target, ParseDuration(text));
     } else if constexpr (std::is_same_v<T, DurationMap>) {
       TB_ASSIGN_OR_RETURN(target, ParseDurationMap(text));
+    } else if constexpr (std::is_same_v<T, Tokens>) {
+      TB_ASSIGN_OR_RETURN(target, ParseTokens(text));
     } else if (bytes) {
       TB_ASSIGN_OR_RETURN(uint64_t value, ParseByteSize(text));
       if constexpr (sizeof(T) < sizeof(uint64_t)) {
@@ -137,6 +216,8 @@ Setting Make(std::string_view key, std::string_view flag, std::string_view help,
       std::vector<std::string> items;
       for (const auto& [name, duration] : value) items.push_back(name + "=" + ShowDuration(duration));
       return JoinList(items);
+    } else if constexpr (std::is_same_v<T, Tokens>) {
+      return ShowTokens(value);
     } else {
       return bytes ? ShowSize(value) : std::to_string(value);
     }
@@ -171,6 +252,9 @@ std::vector<Setting> MakeSettings() {
            TB_FIELD(tenancy_header)),
       Make("tenancy.tenants", "--tenants", "The tenants allowed, comma-separated; empty: any",
            TB_FIELD(tenancy_tenants)),
+      Make("auth.tokens", "",
+           "Bearer tokens: [{token_sha256: HEX | token_file: PATH, tenants: [...], roles: [write, read, admin]}]",
+           TB_FIELD(auth_tokens)),
       Make("log.level", "--log-level", "trace, debug, info, warn, error, critical or off", TB_FIELD(log_level)),
       Make("log.format", "--log-format", "text, or json for one JSON object per line", TB_FIELD(log_format)),
       Make("log.slow_query_threshold", "--slow-query-threshold",
@@ -250,7 +334,11 @@ Status ApplyYaml(const YAML::Node& node, const std::string& prefix, Config* c) {
     const std::string key = (prefix.empty() ? "" : prefix + ".") + kv.first.as<std::string>();
     if (const Setting* s = FindSetting(key)) {
       std::string text;
-      if (kv.second.IsSequence()) {
+      if (s->takes_yaml) {
+        YAML::Emitter flow;
+        flow << YAML::Flow << kv.second;
+        text = flow.c_str();
+      } else if (kv.second.IsSequence()) {
         std::vector<std::string> items;
         for (const auto& item : kv.second) items.push_back(item.as<std::string>());
         text = JoinList(items);
@@ -422,6 +510,11 @@ Status ValidateConfig(const Config& c) {
       });
   if (!header_ok || c.tenancy_header.starts_with("grpc-"))
     return bad("tenancy.header", c.tenancy_header, "is not a header name (letters, digits, - _ .; not grpc-*)");
+  for (size_t i = 0; i < c.auth_tokens.size(); ++i)
+    if (!c.tenancy_enabled && !c.auth_tokens[i].tenants.empty())
+      return Status::InvalidArgument("auth.tokens[" + std::to_string(i) +
+                                     "].tenants: needs tenancy.enabled (without tenancy every request is tenant "
+                                     "default)");
   for (const std::string& tenant : c.tenancy_tenants)
     if (Status name = CheckTenantName(tenant); !name.ok())
       return Status::InvalidArgument("tenancy.tenants: " + name.message());

@@ -19,6 +19,14 @@
 
 namespace tb::server {
 
+// One entry of auth.tokens: a bearer token and what it may do.
+struct TokenConfig {
+  std::string sha256_hex;            // the token's SHA-256 as 64 hex digits; or
+  std::string file;                  // a file holding the token (read at start, surrounding whitespace ignored)
+  std::vector<std::string> tenants;  // the tenants it may name; empty or {"*"}: any
+  std::vector<std::string> roles;    // of write, read, admin
+};
+
 struct Config {
   std::string data_dir = "./data";
   std::string grpc_listen = "0.0.0.0:4317";
@@ -32,6 +40,8 @@ struct Config {
   bool tenancy_enabled = false;
   std::string tenancy_header = "x-tenant";
   std::vector<std::string> tenancy_tenants;  // the tenants allowed; empty: any valid name
+  // Bearer tokens; when any is set, every door but /live and /ready needs one (server/access.h).
+  std::vector<TokenConfig> auth_tokens;
   uint64_t head_memory_budget_bytes = 320ull << 20;
   bool wal_sync = true;  // fdatasync before acknowledging; off only for benchmarks of the rest
   uint64_t wal_segment_bytes = 64ull << 20;
@@ -102,6 +112,9 @@ struct Setting {
   // YAML takes a mapping {NAME: VALUE}, which `set` receives as "NAME=VALUE,..." (the form of the
   // environment variable).
   bool takes_mapping = false;
+  // YAML takes any structure (auth.tokens: a list of mappings), which `set` receives as YAML flow
+  // text, the form of the environment variable too.
+  bool takes_yaml = false;
   std::function<Status(Config&, const std::string& text)> set;
   std::function<std::string(const Config&)> show;  // the value as text, as `set` would take it
 };

@@ -247,6 +247,64 @@ TEST(ConfigTest, TheConfigurationReferenceListsEverySetting) {
   for (const auto& [key, row] : rows) EXPECT_TRUE(known.contains(key)) << key << " is documented but not a setting";
 }
 
+TEST(ConfigTest, TenancyAndTokensFromYamlAndTheEnvironment) {
+  const std::string hex(64, 'a');
+  Config c;
+  auto path = WriteFile("tb_auth.yaml",
+                        "tenancy: {enabled: true, header: x-org, tenants: [team-a, team-b]}\n"
+                        "auth:\n"
+                        "  tokens:\n"
+                        "    - token_sha256: \"" +
+                            hex +
+                            "\"\n"
+                            "      tenants: [team-a]\n"
+                            "      roles: [write, read]\n"
+                            "    - token_file: /etc/tb/admin.token\n"
+                            "      roles: [admin]\n");
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_TRUE(c.tenancy_enabled);
+  EXPECT_EQ(c.tenancy_header, "x-org");
+  EXPECT_EQ(c.tenancy_tenants, (std::vector<std::string>{"team-a", "team-b"}));
+  ASSERT_EQ(c.auth_tokens.size(), 2u);
+  EXPECT_EQ(c.auth_tokens[0].sha256_hex, hex);
+  EXPECT_EQ(c.auth_tokens[0].tenants, std::vector<std::string>{"team-a"});
+  EXPECT_EQ(c.auth_tokens[0].roles, (std::vector<std::string>{"write", "read"}));
+  EXPECT_EQ(c.auth_tokens[1].file, "/etc/tb/admin.token");
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  // The effective configuration reads back the same.
+  Config again;
+  ASSERT_TRUE(LoadConfigFile(WriteFile("tb_auth_again.yaml", FormatConfig(c)), &again).ok());
+  EXPECT_EQ(FormatConfig(again), FormatConfig(c));
+
+  std::string env = "TRACEBUCKET_AUTH_TOKENS=[{token_file: /t, roles: [read]}]";
+  char* entries[] = {env.data(), nullptr};
+  Config from_env;
+  ASSERT_TRUE(LoadEnvironment(&from_env, entries).ok());
+  ASSERT_EQ(from_env.auth_tokens.size(), 1u);
+  EXPECT_EQ(from_env.auth_tokens[0].roles, std::vector<std::string>{"read"});
+
+  for (const auto& [yaml, mentions] : std::vector<std::pair<std::string, std::string>>{
+           {"auth: {tokens: [{roles: [read]}]}", "exactly one of token_sha256 and token_file"},
+           {"auth: {tokens: [{token_sha256: abc, roles: [read]}]}", "64 hex digits"},
+           {"auth: {tokens: [{token_file: /t, roles: [root]}]}", "'root' is not write, read or admin"},
+           {"auth: {tokens: [{token_file: /t}]}", "at least one of"},
+           {"auth: {tokens: [{token_file: /t, roles: [read], tennants: [a]}]}", "unknown key 'tennants'"},
+           {"auth: {tokens: [{token_file: /t, roles: [read], tenants: [../x]}]}", "not a tenant name"},
+       }) {
+    Config bad;
+    const Status s = LoadConfigFile(WriteFile("tb_auth_bad.yaml", yaml), &bad);
+    EXPECT_NE(s.message().find("auth.tokens"), std::string::npos) << yaml << ": " << s.ToString();
+    EXPECT_NE(s.message().find(mentions), std::string::npos) << yaml << ": " << s.ToString();
+  }
+  // Token tenants without tenancy, and a header gRPC cannot carry, are refused by the check.
+  Config no_tenancy;
+  no_tenancy.auth_tokens = {{hex, "", {"team-a"}, {"read"}}};
+  EXPECT_NE(ValidateConfig(no_tenancy).message().find("needs tenancy.enabled"), std::string::npos);
+  Config bad_header;
+  bad_header.tenancy_header = "X Tenant";
+  EXPECT_NE(ValidateConfig(bad_header).message().find("tenancy.header"), std::string::npos);
+}
+
 TEST(ConfigTest, SplitsListenAddresses) {
   std::string host;
   int port = 0;

@@ -104,11 +104,9 @@ httplib::Server::HandlerResponse ApplyCors(const std::vector<std::string>& allow
   return httplib::Server::HandlerResponse::Handled;
 }
 
-// The role a request needs, or none for the doors open to anyone: /live, /ready and /metrics, which
-// hold no tenant's data.
-std::optional<Role> RoleOf(const httplib::Request& req) {
+// The role a request for a tenant's data needs.
+Role RoleOf(const httplib::Request& req) {
   const std::string& path = req.path;
-  if (path == "/live" || path == "/ready" || path == "/metrics") return std::nullopt;
   if (path == "/v1/traces") return Role::kWrite;
   if (path.starts_with("/admin/") || path == "/purge") return Role::kAdmin;
   return Role::kRead;
@@ -117,6 +115,7 @@ std::optional<Role> RoleOf(const httplib::Request& req) {
 // A failed request as JSON, with google.rpc.Status's fields (code, message).
 void SendStatusJson(httplib::Response& res, const Status& status) {
   res.status = HttpStatusFor(status.code());
+  if (status.code() == StatusCode::kUnauthenticated) res.set_header("WWW-Authenticate", "Bearer");
   res.set_content("{\"code\":" + std::to_string(static_cast<int>(status.code())) +
                       ",\"message\":" + JsonEscape(status.message()) + "}",
                   kJson);
@@ -209,16 +208,17 @@ void HttpServer::Routes() {
   // for the client's delayed ACK (40 ms on Linux), which dominated every small answer's latency.
   http_->set_tcp_nodelay(true);
   // Every request but a CORS preflight passes the access check here, before its body is read; the
-  // routes then ask their TenantDoor for the request's tenant.
+  // routes then ask their TenantDoor for the request's tenant. /live and /ready are open to
+  // anyone (probes), /metrics holds no tenant's data and needs only a token when tokens are set.
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     OfferGzipNotBrotli(req);
     if (ApplyCors(config_.cors_allowed_origins, req, res) == httplib::Server::HandlerResponse::Handled)
       return httplib::Server::HandlerResponse::Handled;
-    const std::optional<Role> role = RoleOf(req);
-    if (!role) return httplib::Server::HandlerResponse::Unhandled;
-    auto tenant = access_->Authorize(HeadersOf(req), *role);
-    if (tenant.ok()) return httplib::Server::HandlerResponse::Unhandled;
-    SendStatusJson(res, tenant.status());
+    if (req.path == "/live" || req.path == "/ready") return httplib::Server::HandlerResponse::Unhandled;
+    const Status access = req.path == "/metrics" ? access_->Authenticate(HeadersOf(req))
+                                                 : access_->Authorize(HeadersOf(req), RoleOf(req)).status();
+    if (access.ok()) return httplib::Server::HandlerResponse::Unhandled;
+    SendStatusJson(res, access);
     return httplib::Server::HandlerResponse::Handled;
   });
   api_v3::RegisterRoutes(*http_, api_v3_door_);

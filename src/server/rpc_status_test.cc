@@ -71,7 +71,10 @@ class FullHeadDoorsTest : public ::testing::Test {
         std::make_shared<objstore::MemoryStore>());
     ASSERT_TRUE(tenants.ok()) << tenants.status().ToString();
     tenants_ = std::move(*tenants);
-    door_ = std::make_unique<TenantDoor>(&access_, tenants_.get());
+    auto access = AccessPolicy::Open(Config{});
+    ASSERT_TRUE(access.ok());
+    access_ = std::make_unique<AccessPolicy>(std::move(*access));
+    door_ = std::make_unique<TenantDoor>(access_.get(), tenants_.get());
     otlp_ = std::make_unique<OtlpTraceService>(door_.get());
     v1_writer_ = std::make_unique<StorageV1SpanWriter>(door_.get());
     v1_stream_writer_ = std::make_unique<StorageV1StreamingSpanWriter>(door_.get());
@@ -91,7 +94,7 @@ class FullHeadDoorsTest : public ::testing::Test {
     return request;
   }
 
-  const AccessPolicy access_{Config{}};
+  std::unique_ptr<AccessPolicy> access_;
   std::unique_ptr<Tenants> tenants_;
   std::unique_ptr<TenantDoor> door_;
   std::unique_ptr<OtlpTraceService> otlp_;

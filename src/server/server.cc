@@ -12,7 +12,7 @@
 
 namespace tb::server {
 
-Server::Server(const Config& config) : config_(config), access_(config) {}
+Server::Server(const Config& config) : config_(config) {}
 
 Server::~Server() {
   if (grpc_ || http_) (void)Shutdown(std::chrono::milliseconds(0));
@@ -20,6 +20,8 @@ Server::~Server() {
 
 Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   std::unique_ptr<Server> s(new Server(config));
+  TB_ASSIGN_OR_RETURN(AccessPolicy access, AccessPolicy::Open(config));
+  s->access_ = std::make_unique<AccessPolicy>(std::move(access));
   // The tenant label: the one tenant until tenants arrive.
   if (config.metrics_enabled)
     s->metrics_ = std::make_unique<metrics::Metrics>(metrics::CurrentBuild(), db::DbOptions().tenant);
@@ -108,9 +110,11 @@ metrics::IngestMetrics Server::IngestMetricsOf(metrics::IngestDoor door) const {
 }
 
 Status Server::Start() {
-  grpc_write_door_ = std::make_unique<TenantDoor>(&access_, tenants_.get());
-  grpc_v2_door_ = std::make_unique<TenantDoor>(&access_, tenants_.get(), QueryMetricsOf(metrics::QueryDoor::kGrpcV2));
-  grpc_v1_door_ = std::make_unique<TenantDoor>(&access_, tenants_.get(), QueryMetricsOf(metrics::QueryDoor::kGrpcV1));
+  grpc_write_door_ = std::make_unique<TenantDoor>(access_.get(), tenants_.get());
+  grpc_v2_door_ =
+      std::make_unique<TenantDoor>(access_.get(), tenants_.get(), QueryMetricsOf(metrics::QueryDoor::kGrpcV2));
+  grpc_v1_door_ =
+      std::make_unique<TenantDoor>(access_.get(), tenants_.get(), QueryMetricsOf(metrics::QueryDoor::kGrpcV1));
   otlp_service_ =
       std::make_unique<OtlpTraceService>(grpc_write_door_.get(), IngestMetricsOf(metrics::IngestDoor::kOtlpGrpc));
   trace_reader_ = std::make_unique<StorageV2TraceReader>(grpc_v2_door_.get());
@@ -170,7 +174,7 @@ Status Server::Start() {
     spdlog::info("serving gRPC on port {}; no HTTP", grpc_port_);
     return Status::Ok();
   }
-  http_ = std::make_unique<HttpServer>(config_, tenants_.get(), &access_, health_.get(), metrics_.get());
+  http_ = std::make_unique<HttpServer>(config_, tenants_.get(), access_.get(), health_.get(), metrics_.get());
   TB_RETURN_IF_ERROR(http_->Start(config_.http_listen));
   spdlog::info("serving gRPC on {} and HTTP on {}", config_.grpc_listen, config_.http_listen);
   return Status::Ok();

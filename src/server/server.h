@@ -49,7 +49,7 @@ class Server {
 
   Config config_;
   std::unique_ptr<metrics::Metrics> metrics_;  // null when metrics.enabled is false
-  const AccessPolicy access_;
+  std::unique_ptr<AccessPolicy> access_;
   std::unique_ptr<Tenants> tenants_;
   std::shared_ptr<objstore::DiskCacheStore> disk_cache_;  // only with s3:// storage and a disk cache
   // What the gRPC writers and each gRPC query door ask for a request's tenant.
