@@ -8,6 +8,7 @@
 
 #include "cli/operator_commands.h"
 #include "cli/output.h"
+#include "objstore/gcs_auth.h"
 #include "server/config.h"
 
 namespace tb::cli {
@@ -21,6 +22,16 @@ std::string MaskedEnvironment(const char* name, size_t shown) {
   return std::string(name) + "=" + text.substr(0, std::min(shown, text.size() / 4)) + "****";
 }
 
+// Where a gs:// store would take its credentials from, as the store itself chooses
+// (objstore::gcs::TokenSourceFromEnvironment): names and paths only, never a secret. A key file
+// that cannot be used is reported here already.
+std::string GcsCredentialsSource() {
+  Result<std::unique_ptr<objstore::gcs::TokenSource>> source = objstore::gcs::TokenSourceFromEnvironment();
+  if (!source.ok()) return "unusable: " + source.status().message();
+  if (*source == nullptr) return "none (STORAGE_EMULATOR_HOST is set: an emulator)";
+  return (*source)->Describe();
+}
+
 int RunConfigCheck(const std::string& file) {
   server::Config config;
   Status s = server::LoadConfigFile(file, &config);
@@ -31,6 +42,7 @@ int RunConfigCheck(const std::string& file) {
   if (config.storage.starts_with("s3://"))
     std::printf("# s3 credentials from the environment: %s, %s\n", MaskedEnvironment("AWS_ACCESS_KEY_ID", 4).c_str(),
                 MaskedEnvironment("AWS_SECRET_ACCESS_KEY", 0).c_str());
+  if (config.storage.starts_with("gs://")) std::printf("# gcs credentials: %s\n", GcsCredentialsSource().c_str());
   std::fprintf(stderr, "config check: %s is valid\n", file.c_str());
   return 0;
 }
@@ -49,7 +61,7 @@ Command AddConfigCommand(CLI::App& parent) {
   check->footer(
       "The effective configuration is the defaults, then FILE, then TRACEBUCKET_* environment variables, one\n"
       "'key: value' line per setting (docs/configuration.md). S3 credentials come from AWS_* variables and are\n"
-      "shown masked.\n"
+      "shown masked; for gs:// storage the line names where GCS credentials would come from.\n"
       "Exit status: 0 valid (the effective configuration on stdout), 1 invalid (the reason, naming the key, on\n"
       "stderr).");
   return {config, [file] { return RunConfigCheck(*file); }};

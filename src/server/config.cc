@@ -9,6 +9,7 @@
 #include <limits>
 #include <set>
 
+#include "objstore/gcs_store.h"
 #include "objstore/local_store.h"
 #include "objstore/s3_store.h"
 #include "server/access.h"
@@ -265,13 +266,17 @@ std::vector<Setting> MakeSettings() {
            TB_FIELD(head_memory_budget_bytes), true),
       Make("wal.sync", "", "fdatasync before acknowledging a write (off only for benchmarks)", TB_FIELD(wal_sync)),
       Make("wal.segment_size", "", "Size at which the WAL starts a new segment", TB_FIELD(wal_segment_bytes), true),
-      Make("storage", "--storage", "Blocks: file:///path or s3://bucket/prefix (empty: <data_dir>/blocks)",
+      Make("storage", "--storage",
+           "Blocks: file:///path, s3://bucket/prefix or gs://bucket/prefix (empty: <data_dir>/blocks)",
            TB_FIELD(storage)),
       Make("s3.endpoint", "--s3-endpoint", "S3 endpoint URL (empty: AWS for the region)", TB_FIELD(s3_endpoint)),
       Make("s3.region", "--s3-region", "S3 region", TB_FIELD(s3_region)),
       Switch(Make("s3.path_style", "--s3-path-style", "Path-style S3 URLs (http://host/bucket/key)",
                   TB_FIELD(s3_path_style)),
              "true"),
+      Make("gcs.endpoint", "--gcs-endpoint",
+           "GCS JSON API endpoint (empty: STORAGE_EMULATOR_HOST if set, else https://storage.googleapis.com)",
+           TB_FIELD(gcs_endpoint)),
       Make("flush.size", "", "Head memory at which a block is written", TB_FIELD(flush_bytes), true),
       Make("flush.age_seconds", "", "Write a block once the head has held spans this long",
            TB_FIELD(flush_age_seconds)),
@@ -284,8 +289,9 @@ std::vector<Setting> MakeSettings() {
              "true"),
       Make("cache.memory", "--cache-memory-size", "Block indexes and pages kept in memory", TB_FIELD(cache_bytes),
            true),
-      Make("cache.disk_size", "--cache-disk-size", "Disk tier of the block cache in front of s3:// storage; 0: off",
-           TB_FIELD(cache_disk_bytes), true),
+      Make("cache.disk_size", "--cache-disk-size",
+           "Disk tier of the block cache in front of bucket storage (s3://, gs://); 0: off", TB_FIELD(cache_disk_bytes),
+           true),
       Make("cache.dir", "--cache-dir", "Folder of the disk cache (empty: <data_dir>/cache)", TB_FIELD(cache_dir)),
       Make("health.probe_interval_seconds", "", "How often /ready's object-store probe runs",
            TB_FIELD(health_probe_interval_seconds)),
@@ -411,7 +417,19 @@ Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config,
     TB_ASSIGN_OR_RETURN(auto store, objstore::S3Store::Open(o));
     return std::shared_ptr<objstore::ObjectStore>(std::move(store));
   }
-  return Status::InvalidArgument("storage '" + url + "' must start with file:// or s3://");
+  if (url.starts_with("gs://")) {
+    const std::string rest = url.substr(5);
+    const auto slash = rest.find('/');
+    const std::string bucket = rest.substr(0, slash);
+    if (bucket.empty()) return Status::InvalidArgument("storage '" + url + "' names no bucket");
+    TB_ASSIGN_OR_RETURN(objstore::GcsOptions o,
+                        objstore::GcsOptionsFromEnvironment(
+                            bucket, slash == std::string::npos ? "" : rest.substr(slash + 1), config.gcs_endpoint));
+    if (metrics != nullptr) o.http.retry.on_retry = [retries = metrics->retries](const auto&) { retries.Add(); };
+    TB_ASSIGN_OR_RETURN(auto store, objstore::GcsStore::Open(std::move(o)));
+    return std::shared_ptr<objstore::ObjectStore>(std::move(store));
+  }
+  return Status::InvalidArgument("storage '" + url + "' must start with file://, s3:// or gs://");
 }
 
 Result<std::chrono::microseconds> ParseDuration(const std::string& text) {
@@ -519,9 +537,11 @@ Status ValidateConfig(const Config& c) {
     if (Status name = CheckTenantName(tenant); !name.ok())
       return Status::InvalidArgument("tenancy.tenants: " + name.message());
   if (!c.http_listen.empty()) TB_RETURN_IF_ERROR(listen("http_listen", c.http_listen));
-  if (!c.storage.empty() && !c.storage.starts_with("file://") && !c.storage.starts_with("s3://"))
-    return bad("storage", c.storage, "must start with file:// or s3://");
-  if (c.storage.starts_with("s3://") && (c.storage.size() == 5 || c.storage[5] == '/'))
+  if (!c.storage.empty() && !c.storage.starts_with("file://") && !c.storage.starts_with("s3://") &&
+      !c.storage.starts_with("gs://"))
+    return bad("storage", c.storage, "must start with file://, s3:// or gs://");
+  if ((c.storage.starts_with("s3://") || c.storage.starts_with("gs://")) &&
+      (c.storage.size() == 5 || c.storage[5] == '/'))
     return bad("storage", c.storage, "names no bucket");
   return Status::Ok();
 }

@@ -57,17 +57,20 @@ struct Config {
   // Prometheus metrics on GET /metrics; off only to measure what they cost (BENCHMARKS.md).
   bool metrics_enabled = true;
 
-  // Where blocks live: "file:///path" or "s3://bucket/prefix". Empty: file://<data_dir>/blocks.
+  // Where blocks live: "file:///path", "s3://bucket/prefix" or "gs://bucket/prefix". Empty:
+  // file://<data_dir>/blocks.
   std::string storage;
   std::string s3_endpoint;  // e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:7480
   std::string s3_region = "us-east-1";
   bool s3_path_style = false;
+  // GCS's JSON API. Empty: STORAGE_EMULATOR_HOST when set, else https://storage.googleapis.com.
+  std::string gcs_endpoint;
   uint64_t flush_bytes = 128ull << 20;  // head memory at which a block is written (≤ half the budget)
   uint64_t flush_age_seconds = 300;     // or after this long
   bool background_flush = true;         // false: blocks are written only by POST /admin/flush
   bool flush_every_write = false;       // tests: each write is in a block before it is acknowledged
   uint64_t cache_bytes = 256ull << 20;  // block indexes and pages kept in memory
-  // The disk tier in front of s3:// storage: block index and page ranges on local disk, kept
+  // The disk tier in front of bucket storage (s3://, gs://): block index and page ranges on local disk, kept
   // across restarts (objstore::DiskCacheStore). 0 turns it off. Not used for file:// storage,
   // whose blocks are on local disk already.
   uint64_t cache_disk_bytes = 1ull << 30;

@@ -51,7 +51,7 @@ class Server {
   std::unique_ptr<metrics::Metrics> metrics_;  // null when metrics.enabled is false
   std::unique_ptr<AccessPolicy> access_;
   std::unique_ptr<Tenants> tenants_;
-  std::shared_ptr<objstore::DiskCacheStore> disk_cache_;  // only with s3:// storage and a disk cache
+  std::shared_ptr<objstore::DiskCacheStore> disk_cache_;  // only with bucket storage and a disk cache
   // What the gRPC writers and each gRPC query door ask for a request's tenant.
   std::unique_ptr<TenantDoor> grpc_write_door_, grpc_v2_door_, grpc_v1_door_;
   std::unique_ptr<OtlpTraceService> otlp_service_;
