@@ -262,7 +262,8 @@ int main(int argc, char** argv) {
   db::BlockListStore lists(base->get(), "default");
   auto list = lists.LoadLatest();
   if (!list.ok()) return Die(list.status(), "block list");
-  const std::vector<block::BlockMeta>& metas = list->blocks;
+  std::vector<block::BlockMeta> metas;
+  for (const db::ListedBlock& b : list->blocks) metas.push_back(b.meta);
   if (reuse) ids = KeptIds(base->get(), metas);
   if (!ids.ok()) return Die(ids.status(), "kept blocks");
   if (ids->empty()) return Die(Status::NotFound("no traces in " + dir.string()), "kept blocks");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <future>
 #include <map>
@@ -157,6 +158,37 @@ struct PageBlooms {
 struct DecodedSpan {
   uint32_t pair;
   model::Span span;
+};
+
+// The spans of one trace in one page.
+struct Segment {
+  uint32_t trace;  // ordinal
+  std::vector<DecodedSpan> spans;
+};
+
+// Regroups decoded spans of one trace under their resources and scopes, in order of first
+// appearance.
+class TraceAssembler {
+ public:
+  TraceAssembler(const model::TraceId& id, const Tables& tables, model::Traces* out)
+      : id_(id), tables_(tables), out_(out) {}
+  void Add(DecodedSpan&& s) {
+    s.span.trace_id = id_;
+    const uint32_t resource = tables_.pairs[s.pair].first;
+    auto [rit, rnew] = resource_slot_.emplace(resource, out_->resource_spans.size());
+    if (rnew) out_->resource_spans.push_back({tables_.resources[resource], {}});
+    auto& scopes = out_->resource_spans[rit->second].scope_spans;
+    auto [sit, snew] = pair_slot_.emplace(s.pair, scopes.size());
+    if (snew) scopes.push_back({tables_.scopes[tables_.pairs[s.pair].second], {}});
+    scopes[sit->second].spans.push_back(std::move(s.span));
+  }
+
+ private:
+  const model::TraceId& id_;
+  const Tables& tables_;
+  model::Traces* out_;
+  std::map<uint32_t, size_t> resource_slot_;  // resource ordinal → index in out_->resource_spans
+  std::map<uint32_t, size_t> pair_slot_;      // pair ordinal → index in its resource's scope_spans
 };
 
 // The tests of a search that the encoded columns answer without rebuilding a span. They only
@@ -993,45 +1025,60 @@ struct BlockReader::Impl {
     return Status::Ok();
   }
 
-  // The spans of trace `t` in page p (whole pages are fetched, through the cache). Only the
-  // segment of `t` is materialised: the spans of the page's earlier traces are passed without
-  // building anything (their values in the per-key runs are passed, since the cursors must
-  // advance past them), and the spans after the segment are not read at all. So, unlike a search, a lookup verifies the
-  // checksum of every column and the structure of the spans up to its segment, not the page's tail.
-  Status DecodeTraceSegment(const std::vector<PageInfo>& pages, uint32_t p, uint32_t t, const Tables& tables,
-                            std::vector<DecodedSpan>* out) const {
+  // Decodes page p's segments of the traces with ordinals in [first, last] into `out`, one entry
+  // per segment in page order (whole pages are fetched, through the cache). The spans of the page's
+  // earlier traces are passed without being built (their values in the per-key runs are passed,
+  // since the cursors must advance past them), and the spans after `last` are not read at all. So,
+  // unlike a search, a lookup verifies the checksum of every column and the structure of the spans
+  // up to its last segment, not the page's tail.
+  Status DecodeSegments(const std::vector<PageInfo>& pages, uint32_t p, uint32_t first, uint32_t last,
+                        const Tables& tables, std::vector<Segment>* out) const {
     const PageInfo& info = pages[p];
     const auto bad = [&](std::string_view column, std::string_view what) { return PageCorrupt(p, column, what); };
     PageSpans page;
     TB_RETURN_IF_ERROR(OpenPageSpans(info, p, &page));
     const Decoder dec(tables.dict);
-    if (t < info.first_trace || t > info.last_trace) return bad("traces", "trace not in the page's range");
+    if (first > info.last_trace || last < info.first_trace) return bad("traces", "trace not in the page's range");
     std::vector<uint64_t> parent_ref;
     uint64_t seen = 0;
-    for (uint32_t trace = info.first_trace; trace <= t; ++trace) {
+    for (uint32_t trace = info.first_trace; trace <= std::min(last, info.last_trace); ++trace) {
       if (seen == info.span_count) return bad("traces", "fewer segments than traces");
       const uint64_t count = page.col[kColTraces].Varint();
       const uint64_t base = meta.min_span_start + page.col[kColTraces].Varint();
       if (page.col[kColTraces].failed() || count == 0 || count > info.span_count - seen)
         return bad("traces", "malformed");
-      const bool keep = trace == t;
-      const size_t seg_begin = out->size();
+      const bool keep = trace >= first;
+      std::vector<DecodedSpan>* spans = nullptr;
+      if (keep) {
+        out->push_back(Segment{trace, {}});
+        spans = &out->back().spans;
+        spans->reserve(count);
+        parent_ref.clear();
+      }
       for (uint64_t i = 0; i < count; ++i) {
         uint64_t pref = 0;
-        const char* column = keep
-                                 ? DecodeSpan(page.col, dec, page.cursors, page.starts, page.durations, seen + i, base,
-                                              count, tables.pairs.size(), &out->emplace_back(DecodedSpan{0, {}}), &pref)
-                                 : SkipSpan(page.col, dec, page.cursors, count, tables.pairs.size());
+        const char* column = keep ? DecodeSpan(page.col, dec, page.cursors, page.starts, page.durations, seen + i,
+                                               base, count, tables.pairs.size(), &spans->emplace_back(DecodedSpan{0, {}}),
+                                               &pref)
+                                  : SkipSpan(page.col, dec, page.cursors, count, tables.pairs.size());
         if (column != nullptr) return bad(column, "malformed");
         if (keep) parent_ref.push_back(pref);
       }
       seen += count;
       if (keep) {
         for (size_t i = 0; i < parent_ref.size(); ++i)
-          if (parent_ref[i] >= 2)
-            (*out)[seg_begin + i].span.parent_span_id = (*out)[seg_begin + parent_ref[i] - 2].span.span_id;
+          if (parent_ref[i] >= 2) (*spans)[i].span.parent_span_id = (*spans)[parent_ref[i] - 2].span.span_id;
       }
     }
+    return Status::Ok();
+  }
+
+  // Decodes the segment of trace t in page p.
+  Status DecodeTraceSegment(const std::vector<PageInfo>& pages, uint32_t p, uint32_t t, const Tables& tables,
+                            std::vector<DecodedSpan>* out) const {
+    std::vector<Segment> segments;
+    TB_RETURN_IF_ERROR(DecodeSegments(pages, p, t, t, tables, &segments));
+    if (!segments.empty()) *out = std::move(segments.front().spans);
     return Status::Ok();
   }
 };
@@ -1284,22 +1331,70 @@ Status BlockReader::ReadTrace(const model::TraceId& id, model::Traces* out) cons
   size_t total = 0;
   for (const auto& d : decoded) total += d.size();
   if (total != row.count) return m.SectionCorrupt(SectionId::kTraces, "span count disagrees with the pages");
-  // Regroup under resources and scopes in order of first appearance.
-  std::map<uint32_t, size_t> resource_slot;
-  std::map<uint32_t, std::pair<size_t, size_t>> pair_slot;
-  for (auto& d : decoded) {
-    for (auto& s : d) {
-      s.span.trace_id = id;
-      auto [rit, rnew] = resource_slot.emplace(tables->pairs[s.pair].first, out->resource_spans.size());
-      if (rnew) out->resource_spans.push_back({tables->resources[rit->first], {}});
-      auto [sit, snew] =
-          pair_slot.emplace(s.pair, std::pair{rit->second, out->resource_spans[rit->second].scope_spans.size()});
-      if (snew)
-        out->resource_spans[rit->second].scope_spans.push_back({tables->scopes[tables->pairs[s.pair].second], {}});
-      out->resource_spans[sit->second.first].scope_spans[sit->second.second].spans.push_back(std::move(s.span));
-    }
-  }
+  TraceAssembler assemble(id, *tables, out);
+  for (auto& d : decoded)
+    for (auto& s : d) assemble.Add(std::move(s));
   return Status::Ok();
+}
+
+struct TraceScan::State {
+  explicit State(const BlockReader::Impl& b) : block(b) {}
+  const BlockReader::Impl& block;
+  bool started = false;
+  std::shared_ptr<const std::vector<PageInfo>> pages;
+  std::shared_ptr<const Tables> tables;
+  Bytes traces;
+  TraceHeader header;
+  uint32_t next_page = 0;
+  std::deque<Segment> decoded;  // segments of the pages read, not yet returned
+
+  Status DecodeNextPage() {
+    std::vector<Segment> segments;
+    const PageInfo& info = (*pages)[next_page];
+    TB_RETURN_IF_ERROR(block.DecodeSegments(*pages, next_page, info.first_trace, info.last_trace, *tables, &segments));
+    ++next_page;
+    for (auto& s : segments) decoded.push_back(std::move(s));
+    return Status::Ok();
+  }
+};
+
+TraceScan::TraceScan(const BlockReader::Impl& block) : state_(std::make_unique<State>(block)) {}
+TraceScan::~TraceScan() = default;
+
+std::unique_ptr<TraceScan> BlockReader::ScanTraces() const { return std::unique_ptr<TraceScan>(new TraceScan(*impl_)); }
+
+Result<bool> TraceScan::Next(ScannedTrace* out) {
+  State& st = *state_;
+  if (st.block.meta.trace_count == 0) return false;
+  if (!st.started) {
+    TB_RETURN_IF_ERROR(st.block.Basics(&st.pages, &st.tables, true));
+    TB_RETURN_IF_ERROR(st.block.TraceTable(&st.traces, &st.header));
+    st.started = true;
+  }
+  if (st.decoded.empty()) {
+    if (st.next_page == st.pages->size()) return false;
+    TB_RETURN_IF_ERROR(st.DecodeNextPage());
+  }
+  const uint32_t t = st.decoded.front().trace;
+  if (t >= st.header.n) return st.block.SectionCorrupt(SectionId::kPages, "trace ordinal beyond the trace table");
+  const TraceRow row = st.block.ParseRow(
+      st.header,
+      std::string_view(*st.traces).substr(st.header.prefix_len + uint64_t{t} * st.header.row_size, st.header.row_size));
+  *out = ScannedTrace{row.id, row.min_start, {}};
+  TraceAssembler assemble(out->id, *st.tables, &out->spans);
+  uint64_t spans = 0;
+  while (true) {
+    while (!st.decoded.empty() && st.decoded.front().trace == t) {
+      for (auto& s : st.decoded.front().spans) assemble.Add(std::move(s));
+      spans += st.decoded.front().spans.size();
+      st.decoded.pop_front();
+    }
+    // The trace goes on in the next page only when that page starts with it.
+    if (!st.decoded.empty() || st.next_page == st.pages->size() || (*st.pages)[st.next_page].first_trace != t) break;
+    TB_RETURN_IF_ERROR(st.DecodeNextPage());
+  }
+  if (spans != row.count) return st.block.SectionCorrupt(SectionId::kTraces, "span count disagrees with the pages");
+  return true;
 }
 
 Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,

@@ -77,6 +77,15 @@ struct BlockLayout {
 // GETs and verifies `<prefix>meta`.
 Result<BlockMeta> ReadBlockMeta(objstore::ObjectStore& store, const std::string& prefix);
 
+// One trace as a TraceScan returns it: every span the block holds of it.
+struct ScannedTrace {
+  model::TraceId id{};
+  uint64_t min_start_unix_nano = 0;  // of its spans in this block: the scan's order
+  model::Traces spans;
+};
+
+class TraceScan;
+
 class BlockReader final : public query::TraceSource {
  public:
   // `store` and `cache` must outlive the reader; `cache` may be null (no caching). `prefix` is the
@@ -86,6 +95,10 @@ class BlockReader final : public query::TraceSource {
   ~BlockReader() override;
 
   const BlockMeta& meta() const { return meta_; }
+
+  // Reads every trace of the block whole, in the block's trace order (earliest span start first,
+  // ties by trace ID), decoding one page at a time: for compaction. The reader outlives the scan.
+  std::unique_ptr<TraceScan> ScanTraces() const;
 
   // query::TraceSource
   std::optional<query::StartTimeRange> StartTimes() const override {
@@ -120,9 +133,25 @@ class BlockReader final : public query::TraceSource {
   std::vector<Status> Verify(const std::function<void(uint64_t bytes)>& on_read, size_t max_problems = 20) const;
 
  private:
+  friend class TraceScan;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   const BlockMeta& meta_;
+};
+
+// Holds the page being read (its decoded spans) and the trace being joined across pages; memory
+// beyond that is the reader's: the trace table, page directory and dictionary.
+class TraceScan {
+ public:
+  ~TraceScan();
+  // The next trace; false once every trace was returned.
+  Result<bool> Next(ScannedTrace* out);
+
+ private:
+  friend class BlockReader;
+  explicit TraceScan(const BlockReader::Impl& block);
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace tb::block

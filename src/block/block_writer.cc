@@ -147,8 +147,10 @@ BlockWriter::~BlockWriter() = default;
 
 size_t BlockWriter::span_count() const { return state_->spans.size(); }
 
-void BlockWriter::Add(const model::Traces& batch) {
-  const model::Traces& copy = state_->copies.emplace_back(batch);
+void BlockWriter::Add(const model::Traces& batch) { Add(model::Traces(batch)); }
+
+void BlockWriter::Add(model::Traces&& batch) {
+  const model::Traces& copy = state_->copies.emplace_back(std::move(batch));
   for (const auto& rs : copy.resource_spans)
     for (const auto& ss : rs.scope_spans)
       for (const auto& span : ss.spans) AddUncopied(rs.resource, ss.scope, span);

@@ -79,6 +79,8 @@ class BlockWriter {
 
   // Adds every span of `batch` (copied), with its resource and scope.
   void Add(const model::Traces& batch);
+  // Adds every span of `batch`, taking it over.
+  void Add(model::Traces&& batch);
   // Adds one span without copying it or its resource and scope: the caller keeps all three alive
   // and unchanged until the writer is destroyed (a frozen head's spans, so that a flush copies
   // nothing). Spans of one trace keep the order in which they are added.

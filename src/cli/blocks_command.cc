@@ -32,7 +32,7 @@ int RunBlocks(const BlocksOptions& o) {
     db::BlockListStore lists(bucket->store.get(), tenant);
     auto list = lists.LoadLatest();
     if (!list.ok()) return ReportError("blocks", list.status());
-    for (const auto& meta : list->blocks) blocks.push_back(db::SummarizeBlock(tenant, meta));
+    for (const auto& b : list->blocks) blocks.push_back(db::SummarizeBlock(tenant, b.meta, b.level));
   }
   if (o.json) {
     std::printf("%s\n", db::BlocksJson(blocks).c_str());

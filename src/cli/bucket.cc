@@ -68,7 +68,7 @@ Result<LocatedBlock> FindBlock(objstore::ObjectStore& store, const std::vector<s
   db::BlockListStore lists(&store, found.tenant);
   TB_ASSIGN_OR_RETURN(db::BlockList list, lists.LoadLatest());
   found.list_version = list.version;
-  for (const auto& meta : list.blocks) found.published |= meta.block_id == found.meta.block_id;
+  for (const auto& b : list.blocks) found.published |= b.meta.block_id == found.meta.block_id;
   return found;
 }
 

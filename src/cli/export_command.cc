@@ -87,7 +87,8 @@ int RunExport(const ExportOptions& o) {
   // The block readers behind one query engine: the same merge as the server's, over blocks only.
   block::LruBlockCache cache(bucket->config.cache_bytes);
   query::SourceList sources;
-  for (const auto& meta : list->blocks) {
+  for (const auto& listed : list->blocks) {
+    const block::BlockMeta& meta = listed.meta;
     if (meta.format_version != block::kFormatVersion) {
       std::fprintf(stderr, "export: skipping block %s (format version %u, unreadable by this build)\n",
                    meta.block_id.c_str(), meta.format_version);

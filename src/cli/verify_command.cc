@@ -59,9 +59,9 @@ int RunVerify(const VerifyOptions& o) {
     tally.debris += without_meta.size();
     std::set<std::string> listed;
     if (list.ok())
-      for (const auto& meta : list->blocks) {
-        todo.push_back({tenant, meta.block_id, meta});
-        listed.insert(meta.block_id);
+      for (const auto& b : list->blocks) {
+        todo.push_back({tenant, b.meta.block_id, b.meta});
+        listed.insert(b.meta.block_id);
       }
     for (const auto& id : with_meta)
       if (!listed.contains(id)) todo.push_back({tenant, id, std::nullopt});

@@ -6,8 +6,9 @@
 
 namespace tb::db {
 
-BlockSummary SummarizeBlock(const std::string& tenant, const block::BlockMeta& meta) {
+BlockSummary SummarizeBlock(const std::string& tenant, const block::BlockMeta& meta, uint32_t level) {
   BlockSummary s;
+  s.level = static_cast<int>(level);
   s.id = meta.block_id;
   s.tenant = tenant;
   s.spans = meta.span_count;

@@ -14,8 +14,7 @@ namespace tb::db {
 struct BlockSummary {
   std::string id;
   std::string tenant;
-  // Compaction level: 0 for a block cut by a flush. Block metas carry no level yet, so every block
-  // is reported as level 0 until compaction records one.
+  // Compaction level (the block list's): 0 for a block cut by a flush, L ≥ 1 for a compaction's output.
   int level = 0;
   uint64_t spans = 0;
   uint64_t traces = 0;
@@ -24,7 +23,7 @@ struct BlockSummary {
   uint64_t max_time_unix_nano = 0;  // latest span end
 };
 
-BlockSummary SummarizeBlock(const std::string& tenant, const block::BlockMeta& meta);
+BlockSummary SummarizeBlock(const std::string& tenant, const block::BlockMeta& meta, uint32_t level = 0);
 
 // The JSON document above; times as RFC 3339 with nanoseconds (UTC), null for an empty block.
 std::string BlocksJson(const std::vector<BlockSummary>& blocks);

@@ -19,11 +19,7 @@ Result<std::string> LoadOrCreateInstanceId(const std::string& data_dir) {
   std::ifstream in(path);
   std::string id;
   if (in >> id && id.size() == 16) return id;
-  std::random_device rd;
-  const uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(v));
-  id = hex;
+  id = RandomInstanceId();
   const auto tmp = path.string() + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -34,12 +30,6 @@ Result<std::string> LoadOrCreateInstanceId(const std::string& data_dir) {
   std::filesystem::rename(tmp, path, ec);
   if (ec) return Status::Internal("cannot create " + path.string() + ": " + ec.message());
   return id;
-}
-
-uint64_t NowUnixNano() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
 }
 
 }  // namespace
@@ -66,12 +56,7 @@ std::shared_ptr<block::BlockReader> Db::NewReader(const std::string& prefix, con
 }
 
 // Time-ordered and unique across processes: <unix micros, 16 hex>-<instance>-<counter>.
-std::string Db::NewBlockId() {
-  char id[64];
-  std::snprintf(id, sizeof id, "%016llx-%s-%04llx", static_cast<unsigned long long>(NowUnixNano() / 1000),
-                instance_id_.c_str(), static_cast<unsigned long long>(++block_counter_ & 0xffff));
-  return id;
-}
+std::string Db::NewBlockId() { return MakeBlockId(instance_id_, ++block_counter_); }
 
 Result<std::unique_ptr<Db>> Db::Open(const DbOptions& options, std::shared_ptr<objstore::ObjectStore> store) {
   std::unique_ptr<Db> db(new Db(options, std::move(store)));
@@ -80,6 +65,7 @@ Result<std::unique_ptr<Db>> Db::Open(const DbOptions& options, std::shared_ptr<o
   if (options.flush_every_write) TB_RETURN_IF_ERROR(db->Flush());
   if (options.background_flush || options.blocklist_refresh_interval.count() > 0)
     db->background_ = std::thread([d = db.get()] { d->BackgroundLoop(); });
+  if (options.background_compaction) db->compactor_ = std::thread([d = db.get()] { d->CompactLoop(); });
   return db;
 }
 
@@ -89,14 +75,25 @@ Status Db::Recover() {
   if (ec) return Status::Internal("cannot create data dir " + options_.data_dir + ": " + ec.message());
   TB_ASSIGN_OR_RETURN(instance_id_, LoadOrCreateInstanceId(options_.data_dir));
 
-  // The published blocks, plus any whose meta landed but whose publication did not.
+  // The published blocks, plus any flushed block whose meta landed but whose publication did not.
   TB_ASSIGN_OR_RETURN(BlockList list, block_lists_.LoadLatest());
   std::set<std::string> with_meta, without_meta;
   TB_RETURN_IF_ERROR(block_lists_.ScanBlocks(&with_meta, &without_meta));
   std::vector<block::BlockMeta> unlisted;
   for (const auto& id : with_meta) {
-    if (std::any_of(list.blocks.begin(), list.blocks.end(), [&](const auto& m) { return m.block_id == id; })) continue;
+    // A retired block (compacted or expired) waits for the sweeper: publishing it again would show
+    // its spans twice, or bring expired ones back.
+    if (list.Find(id) != nullptr || list.IsRetired(id)) continue;
     TB_ASSIGN_OR_RETURN(block::BlockMeta meta, block::ReadBlockMeta(*store_, BlockPrefix(options_.tenant, id)));
+    if (meta.wal_last == 0) {
+      // A compaction's output that was never published: its inputs are still live (or were taken
+      // by another compactor), so it holds nothing that is not elsewhere. Its writer deletes it on
+      // its next start; a sweep deletes anyone's once the grace period has passed.
+      if (meta.writer_id != instance_id_) continue;
+      spdlog::info("removing the output of an interrupted compaction: {}", id);
+      TB_RETURN_IF_ERROR(DeleteBlockObjects(*store_, options_.tenant, id));
+      continue;
+    }
     spdlog::info("block {} was written but not published; publishing it", id);
     unlisted.push_back(std::move(meta));
   }
@@ -111,8 +108,9 @@ Status Db::Recover() {
     TB_RETURN_IF_ERROR(store_->Delete({prefix + block::kDataObject, prefix + block::kIndexObject}));
   }
 
-  for (const auto& meta : list.blocks)
-    if (meta.writer_id == instance_id_) covered_through_ = std::max(covered_through_, meta.wal_last);
+  // The list keeps this instance's watermark even once its blocks were compacted into others.
+  if (auto mark = list.wal_watermarks.find(instance_id_); mark != list.wal_watermarks.end())
+    covered_through_ = mark->second;
   {
     std::lock_guard flush_lock(flush_mu_);
     Adopt(list, nullptr);
@@ -250,7 +248,8 @@ void Db::Adopt(const BlockList& list, const PendingFlush* completing) {
   }
   std::vector<std::shared_ptr<block::BlockReader>> next;
   size_t joined = 0;
-  for (const auto& meta : list.blocks) {
+  for (const auto& listed : list.blocks) {
+    const block::BlockMeta& meta = listed.meta;
     if (held_by_heads.contains(meta.block_id)) continue;
     if (auto it = current.find(meta.block_id); it != current.end()) {
       next.push_back(it->second);
@@ -271,6 +270,8 @@ void Db::Adopt(const BlockList& list, const PendingFlush* completing) {
     // One step for queries: a completed flush's block joins as its frozen head leaves.
     std::unique_lock lock(sources_mu_);
     blocks_ = std::move(next);
+    levels_.clear();
+    for (const auto& b : list.blocks) levels_[b.meta.block_id] = b.level;
     if (completing != nullptr) std::erase(frozen_, completing->head);
   }
   adopted_ = list;
@@ -299,12 +300,12 @@ Status Db::ApplyRetention(std::chrono::system_clock::time_point now) {
   if (cutoff == 0) return Status::Ok();
   std::lock_guard flush_lock(flush_mu_);
   std::set<std::string> expired;
-  for (const auto& meta : adopted_.blocks)
-    if (meta.max_span_start < cutoff) expired.insert(meta.block_id);
+  for (const auto& b : adopted_.blocks)
+    if (b.meta.max_span_start < cutoff) expired.insert(b.meta.block_id);
   if (expired.empty()) return Status::Ok();
   TB_ASSIGN_OR_RETURN(BlockList list, block_lists_.Update({}, expired));
   Adopt(list, nullptr);
-  spdlog::info("retention: {} blocks whose spans all started before {} ns left the block list", expired.size(), cutoff);
+  spdlog::info("retention: {} blocks whose spans all started before {} ns were retired", expired.size(), cutoff);
   return Status::Ok();
 }
 
@@ -345,7 +346,34 @@ void Db::BackgroundLoop() {
   }
 }
 
+Result<CompactionSummary> Db::Compact() {
+  std::lock_guard compact_lock(compact_mu_);
+  Compactor compactor(
+      store_.get(), options_.tenant, instance_id_, [this] { return NewBlockId(); }, options_.compaction);
+  // Each publication is adopted at once: the inputs' readers leave the query sources as the
+  // outputs' join (queries that already took their sources keep the inputs, whose objects stay for
+  // the grace period).
+  return compactor.RunUntilDone(
+      [this](const std::vector<ListedBlock>&, const std::vector<std::string>&) {
+        if (Status s = Refresh(); !s.ok()) spdlog::warn("adopting a compaction's block list: {}", s.ToString());
+      },
+      &stopping_);
+}
+
+void Db::CompactLoop() {
+  std::unique_lock lock(loop_mu_);
+  while (!stopping_) {
+    loop_cv_.wait_for(lock, options_.compaction_interval);
+    if (stopping_) break;
+    lock.unlock();
+    auto done = Compact();
+    if (!done.ok() && !stopping_) spdlog::error("compaction failed (will retry): {}", done.status().ToString());
+    lock.lock();
+  }
+}
+
 Status Db::Purge() {
+  std::lock_guard compact_lock(compact_mu_);
   std::lock_guard flush_lock(flush_mu_);
   return ingester_->Purge([&]() -> Status {
     {
@@ -357,11 +385,40 @@ Status Db::Purge() {
     adopted_ = BlockList{};
     unreadable_.clear();
     cache_.Clear();
-    TB_ASSIGN_OR_RETURN(auto objects, objstore::ListAll(*store_, TenantPrefix(options_.tenant)));
-    std::vector<std::string> keys;
-    for (auto& o : objects) keys.push_back(std::move(o.key));
-    return store_->Delete(keys);
+    return PurgeBucket();
   });
+}
+
+// Retires every live block first: once that version is written, a crash anywhere after it cannot
+// bring a span back (recovery never republishes a retired block, and the sweep finishes the job).
+// Then what is left goes in an order that keeps that true: metas before the rest of their blocks
+// (a meta-less block never comes back), block list versions last, the newest of them very last.
+Status Db::PurgeBucket() {
+  TB_ASSIGN_OR_RETURN(BlockList list, block_lists_.LoadLatest());
+  BlockListChange retire_all;
+  for (const auto& b : list.blocks) retire_all.retire.insert(b.meta.block_id);
+  if (!retire_all.retire.empty()) TB_RETURN_IF_ERROR(block_lists_.Update(retire_all).status());
+  TB_RETURN_IF_ERROR(block_lists_.SweepRetired(NowUnixNano(), 0).status());
+
+  const std::string tenant = TenantPrefix(options_.tenant);
+  TB_ASSIGN_OR_RETURN(auto objects, objstore::ListAll(*store_, tenant));
+  std::vector<std::string> metas, block_parts, others, lists;
+  for (auto& o : objects) {
+    const std::string_view rest = std::string_view(o.key).substr(tenant.size());
+    if (rest.starts_with("blocks/")) {
+      (rest.ends_with(std::string("/") + block::kMetaObject) ? metas : block_parts).push_back(std::move(o.key));
+    } else {
+      (rest.starts_with("blocklist/") ? lists : others).push_back(std::move(o.key));
+    }
+  }
+  std::string newest_list;
+  if (!lists.empty()) {
+    newest_list = std::move(lists.back());
+    lists.pop_back();
+  }
+  for (auto* keys : {&metas, &block_parts, &others, &lists})
+    if (!keys->empty()) TB_RETURN_IF_ERROR(store_->Delete(*keys));
+  return newest_list.empty() ? Status::Ok() : store_->Delete({newest_list});
 }
 
 Status Db::Close() {
@@ -397,11 +454,14 @@ DbStats Db::Stats() const {
   return s;
 }
 
-std::vector<block::BlockMeta> Db::PublishedBlocks() const {
+std::vector<ListedBlock> Db::PublishedBlocks() const {
   std::shared_lock lock(sources_mu_);
-  std::vector<block::BlockMeta> metas;
-  for (const auto& reader : blocks_) metas.push_back(reader->meta());
-  return metas;
+  std::vector<ListedBlock> blocks;
+  for (const auto& reader : blocks_) {
+    const auto level = levels_.find(reader->meta().block_id);
+    blocks.push_back(ListedBlock{reader->meta(), level == levels_.end() ? 0 : level->second});
+  }
+  return blocks;
 }
 
 }  // namespace tb::db

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,7 @@
 #include "block/block_reader.h"
 #include "block/block_writer.h"
 #include "db/block_list.h"
+#include "db/compactor.h"
 #include "head/head.h"
 #include "ingest/ingester.h"
 #include "objstore/object_store.h"
@@ -76,6 +78,11 @@ struct DbOptions {
   metrics::WalMetrics wal_metrics;
   metrics::FlushMetrics flush_metrics;
   metrics::BlockReadMetrics block_read_metrics;
+
+  CompactionOptions compaction;
+  // Compact (and sweep) every compaction_interval in the background; false: only Compact().
+  bool background_compaction = true;
+  std::chrono::milliseconds compaction_interval{std::chrono::minutes(1)};
 };
 
 struct DbStats {
@@ -107,16 +114,21 @@ class Db {
   // listed leave them. A query keeps the sources it started with, so a block leaving never fails
   // a running query (deleting its objects is left for after a grace period).
   Status Refresh();
-  // Unpublishes the blocks whose every span started before `now` - retention (their newest span
+  // Retires the blocks whose every span started before `now` - retention (their newest span
   // start is older): one new block-list version without them. Judged on the adopted block list, so
   // it costs no request when no block has expired; the background loop calls it on every refresh.
-  // Their objects stay in the bucket for now: nothing deletes unlisted blocks yet
+  // Their objects are deleted by a compaction's sweep once the grace period has passed
   // (docs/format/bucket.md). A no-op without retention.
   Status ApplyRetention(std::chrono::system_clock::time_point now);
   // Unix nanoseconds before which spans are expired (retention), per options().clock; 0 when
   // nothing expires.
   uint64_t ExpiredBefore() const;
-  // Deletes every span: head, WAL, blocks and block list.
+  // Merges blocks and publishes the result until no merge is left, then deletes retired blocks
+  // past the grace period (db/compactor.h); returns once the result is durable. Does nothing when
+  // another process holds the tenant's compactor lease (summary.lease_held_elsewhere).
+  Result<CompactionSummary> Compact();
+  // Deletes every span: head, WAL, blocks and block list. A purge that dies halfway brings nothing
+  // back: it retires every block before it deletes anything.
   Status Purge();
   // Stops the background loop and closes the WAL (the head is not flushed: the WAL holds it). A block being
   // built is abandoned, so a stop never waits for a large head to be encoded; a flush called
@@ -127,7 +139,7 @@ class Db {
   // The tenant this Db serves, and the metas of its published blocks (those queries read), oldest
   // first.
   const std::string& tenant() const { return options_.tenant; }
-  std::vector<block::BlockMeta> PublishedBlocks() const;
+  std::vector<ListedBlock> PublishedBlocks() const;
 
   // Readiness checks (server/health.h). WalWritable: OK while writes can be acknowledged.
   // ProbeStore: one cheap request to the object store (a LIST of at most one key); it may block
@@ -138,6 +150,7 @@ class Db {
  private:
   explicit Db(const DbOptions& options, std::shared_ptr<objstore::ObjectStore> store);
   Status Recover();
+  Status PurgeBucket();
   query::SourceList Sources() const;
   uint64_t ExpiredBefore(std::chrono::system_clock::time_point now) const;
   std::shared_ptr<head::Head> NewHead() const;
@@ -159,6 +172,7 @@ class Db {
   // Flushes when due; refreshes the block list and applies retention every refresh interval.
   void BackgroundLoop();
   bool FlushDue() const;
+  void CompactLoop();
 
   const DbOptions options_;
   const std::shared_ptr<objstore::ObjectStore> store_;
@@ -166,16 +180,18 @@ class Db {
   BlockListStore block_lists_;
   block::LruBlockCache cache_;
   std::string instance_id_;
-  uint64_t block_counter_ = 0;
+  std::atomic<uint64_t> block_counter_ = 0;  // flushes and compactions both name blocks
 
   std::unique_ptr<wal::Wal> wal_;
   std::unique_ptr<ingest::Ingester> ingester_;
   std::unique_ptr<query::QueryEngine> engine_;
 
-  std::mutex flush_mu_;  // one flush at a time
+  std::mutex compact_mu_;  // one compaction (or purge) at a time; taken before flush_mu_
+  std::mutex flush_mu_;    // one flush at a time
   mutable std::shared_mutex sources_mu_;
   std::vector<std::shared_ptr<head::Head>> frozen_;          // GUARDED_BY(sources_mu_)
   std::vector<std::shared_ptr<block::BlockReader>> blocks_;  // GUARDED_BY(sources_mu_)
+  std::map<std::string, uint32_t> levels_;  // GUARDED_BY(sources_mu_); of the adopted blocks, by ID
   std::deque<PendingFlush> pending_;                         // GUARDED_BY(flush_mu_); oldest first
   uint64_t covered_through_ = 0;                             // GUARDED_BY(flush_mu_)
   BlockList adopted_;                                        // GUARDED_BY(flush_mu_); the newest version seen
@@ -188,6 +204,7 @@ class Db {
   // at shutdown rather than hold the process: the WAL still holds its spans.
   std::atomic<bool> stopping_ = false;
   std::thread background_;
+  std::thread compactor_;
 };
 
 }  // namespace tb::db

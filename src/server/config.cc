@@ -287,6 +287,22 @@ std::vector<Setting> MakeSettings() {
       Switch(Make("flush.every_write", "--flush-every-write",
                   "Flush every write into a block before acknowledging it (tests)", TB_FIELD(flush_every_write)),
              "true"),
+      Switch(Make("compaction.background", "--no-background-compaction",
+                  "Merge blocks in the background; false: only on POST /admin/compact or tracebucket compact",
+                  TB_FIELD(background_compaction)),
+             "false"),
+      Make("compaction.interval", "", "How often background compaction looks for work", TB_FIELD(compaction_interval)),
+      Make("compaction.grace_period", "",
+           "Compacted and expired blocks are deleted this long after they leave the block list",
+           TB_FIELD(compaction_grace_period)),
+      Make("compaction.lease_duration", "",
+           "A compactor's lease on a tenant lasts this long unless renewed; then another process may take it",
+           TB_FIELD(compaction_lease_duration)),
+      Make("compaction.target_block_size", "", "Stored size at which a compaction cuts an output block",
+           TB_FIELD(compaction_target_block_bytes), true),
+      Make("compaction.memory_budget", "", "Spans a compaction holds while it builds one output block",
+           TB_FIELD(compaction_memory_budget_bytes), true),
+      Make("compaction.zstd_level", "", "zstd level of the pages of compacted blocks", TB_FIELD(compaction_zstd_level)),
       Make("cache.memory", "--cache-memory-size", "Block indexes and pages kept in memory", TB_FIELD(cache_bytes),
            true),
       Make("cache.disk_size", "--cache-disk-size",
@@ -393,6 +409,19 @@ Result<uint64_t> ParseByteSize(const std::string& text) {
     }
   }
   return Status::InvalidArgument("'" + text + "' has an unknown unit (use B, KiB, MiB, GiB)");
+}
+
+Result<db::CompactionOptions> CompactionOptionsOf(const Config& config) {
+  if (config.compaction_zstd_level < 1 || config.compaction_zstd_level > 22)
+    return Status::InvalidArgument("compaction.zstd_level must be 1 to 22, not " +
+                                   std::to_string(config.compaction_zstd_level));
+  db::CompactionOptions options;
+  options.grace_period = config.compaction_grace_period;
+  options.lease_duration = config.compaction_lease_duration;
+  options.target_block_bytes = config.compaction_target_block_bytes;
+  options.memory_budget_bytes = config.compaction_memory_budget_bytes;
+  options.writer.zstd_level = config.compaction_zstd_level;
+  return options;
 }
 
 Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config,

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "db/compactor.h"
 #include "ingest/ingester.h"
 #include "metrics/handles.h"
 #include "objstore/object_store.h"
@@ -70,6 +71,16 @@ struct Config {
   bool background_flush = true;         // false: blocks are written only by POST /admin/flush
   bool flush_every_write = false;       // tests: each write is in a block before it is acknowledged
   uint64_t cache_bytes = 256ull << 20;  // block indexes and pages kept in memory
+  // Compaction (db/compactor.h): in the background every compaction_interval, or on request.
+  bool background_compaction = true;
+  std::chrono::microseconds compaction_interval{std::chrono::minutes(1)};
+  // Retired blocks are deleted this long after they leave the block list (> the longest query).
+  std::chrono::microseconds compaction_grace_period{std::chrono::minutes(10)};
+  // A compactor's lease on a tenant lasts this long unless renewed (a dead holder's then expires).
+  std::chrono::microseconds compaction_lease_duration{std::chrono::minutes(2)};
+  uint64_t compaction_target_block_bytes = 512ull << 20;
+  uint64_t compaction_memory_budget_bytes = 256ull << 20;  // spans held while one output is built
+  int compaction_zstd_level = 9;
   // The disk tier in front of bucket storage (s3://, gs://): block index and page ranges on local disk, kept
   // across restarts (objstore::DiskCacheStore). 0 turns it off. Not used for file:// storage,
   // whose blocks are on local disk already.
@@ -98,6 +109,9 @@ Result<uint64_t> ParseByteSize(const std::string& text);
 // `metrics`, when given, counts the S3 store's retries.
 Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config,
                                                            const metrics::ObjectStoreMetrics* metrics = nullptr);
+
+// The compactor's settings; INVALID_ARGUMENT for a zstd level zstd does not have.
+Result<db::CompactionOptions> CompactionOptionsOf(const Config& config);
 
 // Parses "100us", "250ms", "2s", "1m", "6h", "14d", "0" into a duration.
 Result<std::chrono::microseconds> ParseDuration(const std::string& text);

@@ -11,6 +11,7 @@
 #include "google/rpc/retry_info.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "server/api_v3_http.h"
+#include "server/compact.h"
 #include "server/http_body.h"
 #include "server/jaeger_http_api.h"
 #include "server/rpc_status.h"
@@ -338,8 +339,23 @@ void HttpServer::Routes() {
     auto db = door_.Admin(HeadersOf(req));
     if (!db.ok()) return SendStatusJson(res, db.status());
     std::vector<db::BlockSummary> blocks;
-    for (const auto& meta : (*db)->PublishedBlocks()) blocks.push_back(db::SummarizeBlock((*db)->tenant(), meta));
+    for (const auto& b : (*db)->PublishedBlocks())
+      blocks.push_back(db::SummarizeBlock((*db)->tenant(), b.meta, b.level));
     res.set_content(db::BlocksJson(blocks), kJson);
+  });
+
+  // Merges blocks until nothing is left to merge; answers once the result is durable. Like
+  // /admin/flush, it takes no body.
+  http_->Post("/admin/compact", [this](const httplib::Request&, httplib::Response& res) {
+    auto summary = db_->Compact();
+    if (!summary.ok()) {
+      res.status = 500;
+      res.set_content(summary.status().ToString() + "\n", "text/plain");
+      return;
+    }
+    // Another process holds the tenant's compactor lease: it does the work; ask again later.
+    if (summary->lease_held_elsewhere) res.status = 409;
+    res.set_content(CompactionSummaryJson(*summary), kJson);
   });
 
   // httplib answers some errors itself (oversized or undecodable bodies) with an empty body.

@@ -13,6 +13,7 @@
 
 #include "cli/operator_commands.h"
 #include "cli/version.h"
+#include "server/compact.h"
 #include "server/config.h"
 #include "server/config_flags.h"
 #include "server/logging.h"
@@ -95,6 +96,14 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Run the server");
   const tb::server::ConfigFlags serve_flags(serve);
 
+  std::string compact_config_file;
+  bool compact_once = false;
+  auto* compact = app.add_subcommand("compact", "Merge the blocks of a bucket, then exit (for operators and cron)");
+  compact->add_option("--config", compact_config_file, "YAML configuration file naming the storage")
+      ->check(CLI::ExistingFile);
+  compact->add_flag("--once", compact_once, "Compact until nothing is left to merge, then exit (the only mode)")
+      ->required();
+
   // Jaeger ≤ 1.57 runs `<binary> --config <file>` (the file may be empty) as a go-plugin.
   std::string plugin_config_file;
   auto* plugin = app.add_subcommand("plugin", "Run as a Jaeger <= 1.57 storage plugin (Jaeger starts it)");
@@ -124,6 +133,19 @@ int main(int argc, char** argv) {
     config.grpc_listen = "127.0.0.1:0";
     if (auto s = StartLogging(config); !s.ok()) return 2;
     return Serve(std::move(config), /*plugin_mode=*/true);
+  }
+
+  if (compact->parsed()) {
+    tb::server::Config config;
+    if (!LoadFileAndEnvironment(compact_config_file, &config)) return 2;
+    if (auto s = StartLogging(config); !s.ok()) return 2;
+    auto summary = tb::server::CompactOnce(config);
+    if (!summary.ok()) {
+      spdlog::critical("compaction failed: {}", summary.status().ToString());
+      return 1;
+    }
+    std::fputs(tb::server::CompactionSummaryJson(*summary).c_str(), stdout);
+    return summary->lease_held_elsewhere ? 3 : 0;
   }
 
   auto config = serve_flags.Resolve(environ);

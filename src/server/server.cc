@@ -61,6 +61,9 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
     options.flush_metrics = s->metrics_->flush();
     options.block_read_metrics = s->metrics_->block_reads();
   }
+  TB_ASSIGN_OR_RETURN(options.compaction, CompactionOptionsOf(config));
+  options.background_compaction = config.background_compaction;
+  options.compaction_interval = std::chrono::duration_cast<std::chrono::milliseconds>(config.compaction_interval);
   if (config.flush_every_write) spdlog::warn("flush.every_write is on: one block per write (a test setting)");
   const auto started = std::chrono::steady_clock::now();
   const auto options_of = [options, &config = s->config_](const std::string& tenant) {

@@ -155,8 +155,9 @@ class ModeServer {
   async start() {
     this.storage = await STORAGES[this.mode.storage].open();
     const extraArgs = [...this.storage.extraArgs];
-    // In block modes only POST /admin/flush cuts blocks, so every placement is exactly what the test asked for.
-    if (this.mode.placement !== 'head') extraArgs.push('--no-background-flush');
+    // In block modes only POST /admin/flush cuts blocks, and no background compaction merges them, so every
+    // placement (and block count) is exactly what the test asked for.
+    if (this.mode.placement !== 'head') extraArgs.push('--no-background-flush', '--no-background-compaction');
     this.server = await TbServer.start({ extraArgs, env: this.storage.env });
     this.clients = new TbClients(this.server.grpcAddress);
   }
