@@ -427,6 +427,9 @@ Status Db::Close() {
     stopping_ = true;
   }
   loop_cv_.notify_all();
+  // A running compaction stops between traces (it watches stopping_); its unpublished output is
+  // left for the sweep.
+  if (compactor_.joinable()) compactor_.join();
   if (background_.joinable()) background_.join();
   return wal_ ? wal_->Close() : Status::Ok();
 }

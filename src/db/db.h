@@ -15,8 +15,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <map>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -191,7 +191,7 @@ class Db {
   mutable std::shared_mutex sources_mu_;
   std::vector<std::shared_ptr<head::Head>> frozen_;          // GUARDED_BY(sources_mu_)
   std::vector<std::shared_ptr<block::BlockReader>> blocks_;  // GUARDED_BY(sources_mu_)
-  std::map<std::string, uint32_t> levels_;  // GUARDED_BY(sources_mu_); of the adopted blocks, by ID
+  std::map<std::string, uint32_t> levels_;                   // GUARDED_BY(sources_mu_); of the adopted blocks, by ID
   std::deque<PendingFlush> pending_;                         // GUARDED_BY(flush_mu_); oldest first
   uint64_t covered_through_ = 0;                             // GUARDED_BY(flush_mu_)
   BlockList adopted_;                                        // GUARDED_BY(flush_mu_); the newest version seen

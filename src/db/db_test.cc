@@ -843,10 +843,10 @@ TEST_F(DbTest, ANewestFirstSearchStopsEarlyAcrossBlocksAllowingForSplitTraces) {
       },
       Status::Internal("never injected"));
   query::SourceList readers;
-  for (const auto& meta : list->blocks) {
-    const std::string prefix = BlockPrefix("default", meta.block_id);
-    hour_of_prefix[prefix] = meta.min_span_start / kHour;
-    readers.push_back(std::make_shared<block::BlockReader>(recorder.get(), prefix, meta, nullptr));
+  for (const auto& listed : list->blocks) {
+    const std::string prefix = BlockPrefix("default", listed.meta.block_id);
+    hour_of_prefix[prefix] = listed.meta.min_span_start / kHour;
+    readers.push_back(std::make_shared<block::BlockReader>(recorder.get(), prefix, listed.meta, nullptr));
   }
   const auto search = [&](uint64_t allowance) {
     hours_read.clear();

@@ -241,23 +241,31 @@ describe('retention', () => {
     await checkRules('after a restart');
   });
 
-  test('a block whose spans have all expired leaves the block list', async () => {
+  test('a block whose spans have all expired leaves the block list, then the bucket', async () => {
     const short = await STORES['local folder']();
     const s = await TbServer.start({
       extraArgs: [...short.args, '--retention', '3s', '--blocklist-refresh-interval', '200ms', '--no-background-flush'],
+      // The sweep runs with background compaction: often, and with a short grace period, so the objects go soon.
+      env: { TRACEBUCKET_COMPACTION_INTERVAL: '300ms', TRACEBUCKET_COMPACTION_GRACE_PERIOD: '1s' },
     });
     try {
       await s.postJson(otlp('soon-expired', [{ trace: 0x20, span: 1, startNs: nowNs() }]));
       await s.flush();
-      const blocks = fs.readdirSync(path.join(short.root, 'tenants', 'default', 'blocks'));
+      const blockDir = path.join(short.root, 'tenants', 'default', 'blocks');
+      const blocks = fs.readdirSync(blockDir);
       assert.equal(blocks.length, 1);
-      assert.ok((await short.newestList()).includes(blocks[0]), 'the new block is listed');
+      const listedIds = async () => (await (await fetch(`${s.httpBase}/admin/blocks`)).json()).blocks.map((b) => b.id);
+      assert.deepEqual(await listedIds(), blocks, 'the new block is listed');
       assert.equal(await spansViaApi(s, 0x20), 1);
-      const gone = await waitFor(async () => (await short.newestList()).includes(blocks[0]), (listed) => !listed,
-        'the expired block in the block list', 15_000);
+      const gone = await waitFor(listedIds, (ids) => !ids.includes(blocks[0]), 'the expired block in the block list',
+        15_000);
       console.log(`the block left the list ${gone.ms} ms after it was listed (retention 3 s)`);
+      assert.ok((await short.newestList()).includes(blocks[0]), 'the newest list version names it as retired');
       assert.equal(await spansViaApi(s, 0x20), 0);
       assert.deepEqual(await services(s), []);
+      const swept = await waitFor(async () => (fs.existsSync(blockDir) ? fs.readdirSync(blockDir) : []), (left) => left.length === 0,
+        'the expired block\'s objects in the bucket', 15_000);
+      console.log(`its objects were deleted ${swept.ms} ms later (grace period 1 s)`);
     } finally {
       await s.dispose();
       await short.cleanup();
