@@ -126,6 +126,8 @@ describe('compaction', () => {
       assert.equal(summary.output_spans, ledger.ackedSpans());
       assert.equal(summary.input_spans, ledger.ackedSpans());
       await verify(server, ledger, 'after POST /admin/compact');
+      const listed = (await (await fetch(`${server.httpBase}/admin/blocks`)).json()).blocks;
+      assert.deepEqual(listed.map((b) => [b.level, b.spans]), [[1, ledger.ackedSpans()]], 'one level-1 block');
       // Durable: a kill -9 right after the answer keeps the result.
       await server.kill9();
       await server.restart();
