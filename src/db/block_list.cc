@@ -40,6 +40,13 @@ bool Shows(const BlockList& list, const BlockListChange& change) {
 
 }  // namespace
 
+std::set<std::string> ExpiredBlocks(const BlockList& list, uint64_t cutoff_unix_nano) {
+  std::set<std::string> expired;
+  for (const auto& b : list.blocks)
+    if (b.meta.max_span_start < cutoff_unix_nano) expired.insert(b.meta.block_id);
+  return expired;
+}
+
 uint64_t NowUnixNano() {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())

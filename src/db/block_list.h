@@ -81,6 +81,9 @@ std::string MakeBlockId(const std::string& instance_id, uint64_t counter);
 // A fresh random instance ID: 16 hex digits.
 std::string RandomInstanceId();
 
+// The live blocks of `list` whose spans all started before `cutoff_unix_nano` (retention).
+std::set<std::string> ExpiredBlocks(const BlockList& list, uint64_t cutoff_unix_nano);
+
 // One change to the block list, applied on top of whatever version is newest when it is written.
 struct BlockListChange {
   std::vector<ListedBlock> add;  // replaces a live entry of the same ID; a retired ID is never re-added

@@ -90,6 +90,7 @@ void CompactionSummary::Add(const CompactionSummary& o) {
   duplicate_spans_dropped += o.duplicate_spans_dropped;
   input_bytes += o.input_bytes;
   output_bytes += o.output_bytes;
+  blocks_expired += o.blocks_expired;
   blocks_swept += o.blocks_swept;
   lease_held_elsewhere = lease_held_elsewhere || o.lease_held_elsewhere;
   seconds += o.seconds;
@@ -283,6 +284,17 @@ Result<CompactionSummary> Compactor::RunUntilDone(const OnPublished& on_publishe
     return total;
   }
   Status status = [&]() -> Status {
+    if (options_.retention.count() > 0) {
+      const uint64_t now = NowUnixNano();
+      const auto retention = static_cast<uint64_t>(options_.retention.count());
+      TB_ASSIGN_OR_RETURN(BlockList list, lists_.LoadLatest());
+      const std::set<std::string> expired = ExpiredBlocks(list, now > retention ? now - retention : 0);
+      if (!expired.empty()) {
+        TB_ASSIGN_OR_RETURN(list, lists_.Update({}, expired));
+        total.blocks_expired = expired.size();
+        if (on_published) on_published({}, std::vector<std::string>(expired.begin(), expired.end()));
+      }
+    }
     // Each round plans from the newest list; a bound keeps a pathological bucket from spinning.
     for (int round = 0; round < 1000; ++round) {
       TB_ASSIGN_OR_RETURN(BlockList list, lists_.LoadLatest());

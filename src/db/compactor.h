@@ -52,6 +52,9 @@ struct CompactionOptions {
   size_t max_inputs = 32;
   // Retired blocks are deleted this long after they leave the list; longer than the longest query.
   std::chrono::nanoseconds grace_period{std::chrono::minutes(10)};
+  // Blocks whose spans all started longer ago than this are retired before any merge (so no
+  // expired block is merged); 0 keeps everything.
+  std::chrono::nanoseconds retention{0};
   // The lease a compactor holds per tenant (lease.h).
   std::chrono::nanoseconds lease_duration{std::chrono::minutes(2)};
   // Outputs use stronger compression than a flush can afford.
@@ -78,6 +81,7 @@ struct CompactionSummary {
   uint64_t duplicate_spans_dropped = 0;
   uint64_t input_bytes = 0;           // data + index of the inputs
   uint64_t output_bytes = 0;          // data + index of the outputs
+  size_t blocks_expired = 0;          // retired by retention
   size_t blocks_swept = 0;            // retired blocks deleted past the grace period, and abandoned outputs
   bool lease_held_elsewhere = false;  // another compactor holds the tenant's lease: nothing was done
   double seconds = 0;
@@ -100,7 +104,8 @@ class Compactor {
   Compactor(objstore::ObjectStore* store, std::string tenant, std::string holder,
             std::function<std::string()> new_block_id, const CompactionOptions& options);
 
-  // Takes the tenant's lease, then merges and publishes until no plan is left, then sweeps
+  // Takes the tenant's lease, retires the blocks past retention, then merges and publishes until no
+  // plan is left, then sweeps
   // retired blocks past the grace period and abandoned outputs; releases the lease. Stops between
   // traces when `cancel` turns true (an unpublished output is left for the sweep).
   Result<CompactionSummary> RunUntilDone(const OnPublished& on_published, const std::atomic<bool>* cancel = nullptr);

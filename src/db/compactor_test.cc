@@ -148,6 +148,43 @@ TEST_F(CompactorTest, MergesAWindowIntoOneBlockWithTracesWholeAndIdenticalSpansO
   EXPECT_EQ(again->compactions, 0u);
 }
 
+// Retention runs before any merge: blocks whose spans all started before the cutoff are retired
+// (never merged), the others stay, and the sweep deletes the expired blocks' objects once the
+// grace period is over (here at once).
+TEST_F(CompactorTest, RetentionRetiresExpiredBlocksBeforeMergingAndTheSweepDeletesThem) {
+  compaction_.grace_period = std::chrono::nanoseconds(0);
+  Open(memory_);
+  FlushRandomBlocks(3, 1, {});  // spans of November 2023: expired under a 30-day retention
+  model::Traces recent = model::RandomTraces(99, {1, 1, 3, 1});
+  for (auto& span : recent.resource_spans[0].scope_spans[0].spans) {
+    span.start_time_unix_nano = NowUnixNano();
+    span.end_time_unix_nano = span.start_time_unix_nano + 1000;
+  }
+  ASSERT_TRUE(db_->ingester().Ingest(model::Traces(recent)).ok());
+  ASSERT_TRUE(db_->Flush().ok());
+  ASSERT_EQ(List(memory_.get()).blocks.size(), 4u);
+  const std::string live_id = List(memory_.get()).blocks.back().meta.block_id;
+
+  CompactionOptions options = compaction_;
+  options.retention = std::chrono::hours(24 * 30);
+  std::atomic<uint64_t> counter = 0;
+  Compactor compactor(
+      memory_.get(), "default", "retention-test", [&] { return MakeBlockId("retention-test", ++counter); }, options);
+  auto summary = compactor.RunUntilDone({});
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(summary->blocks_expired, 3u);
+  EXPECT_EQ(summary->compactions, 0u);  // one live block is left: nothing to merge
+  EXPECT_EQ(summary->blocks_swept, 3u);
+  const BlockList list = List(memory_.get());
+  ASSERT_EQ(list.blocks.size(), 1u);
+  EXPECT_EQ(list.blocks[0].meta.block_id, live_id);
+  EXPECT_TRUE(list.retired.empty());  // swept: their entries are dropped with their objects
+  std::set<std::string> with_meta, without_meta;
+  ASSERT_TRUE(BlockListStore(memory_.get(), "default").ScanBlocks(&with_meta, &without_meta).ok());
+  EXPECT_EQ(with_meta, std::set<std::string>{live_id});
+  EXPECT_TRUE(without_meta.empty());
+}
+
 // Spans that share a span ID but differ are different spans: all are kept.
 TEST_F(CompactorTest, SpansAreNeverMergedBySpanIdAlone) {
   Open(memory_);

@@ -299,9 +299,7 @@ Status Db::ApplyRetention(std::chrono::system_clock::time_point now) {
   const uint64_t cutoff = ExpiredBefore(now);
   if (cutoff == 0) return Status::Ok();
   std::lock_guard flush_lock(flush_mu_);
-  std::set<std::string> expired;
-  for (const auto& b : adopted_.blocks)
-    if (b.meta.max_span_start < cutoff) expired.insert(b.meta.block_id);
+  const std::set<std::string> expired = ExpiredBlocks(adopted_, cutoff);
   if (expired.empty()) return Status::Ok();
   TB_ASSIGN_OR_RETURN(BlockList list, block_lists_.Update({}, expired));
   Adopt(list, nullptr);
@@ -348,8 +346,10 @@ void Db::BackgroundLoop() {
 
 Result<CompactionSummary> Db::Compact() {
   std::lock_guard compact_lock(compact_mu_);
+  CompactionOptions options = options_.compaction;
+  options.retention = options_.retention;
   Compactor compactor(
-      store_.get(), options_.tenant, instance_id_, [this] { return NewBlockId(); }, options_.compaction);
+      store_.get(), options_.tenant, instance_id_, [this] { return NewBlockId(); }, options);
   // Each publication is adopted at once: the inputs' readers leave the query sources as the
   // outputs' join (queries that already took their sources keep the inputs, whose objects stay for
   // the grace period).

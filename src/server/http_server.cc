@@ -344,10 +344,10 @@ void HttpServer::Routes() {
     res.set_content(db::BlocksJson(blocks), kJson);
   });
 
-  // Merges blocks until nothing is left to merge; answers once the result is durable. Like
-  // /admin/flush, it takes no body.
-  http_->Post("/admin/compact", [this](const httplib::Request&, httplib::Response& res) {
-    auto summary = db_->Compact();
+  // Merges the tenant's blocks until nothing is left to merge; answers once the result is durable.
+  // Like /admin/flush, it takes no body.
+  PostCommand("/admin/compact", [](db::Db& db, httplib::Response& res) {
+    auto summary = db.Compact();
     if (!summary.ok()) {
       res.status = 500;
       res.set_content(summary.status().ToString() + "\n", "text/plain");
