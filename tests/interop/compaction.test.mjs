@@ -15,6 +15,16 @@ import { Ledger, RawReader, describeVerification, startWriters, verifyLedger } f
 const ROUNDS = 6; // blocks written before compacting
 const WRITE_MS = 700;
 
+/**
+ * A ledger whose phases (one minute apart, lib/load.mjs) all fall in the current hour. Compaction merges the blocks of
+ * one hour's window, and an open window only once it holds four of them: phases that crossed an hour's end (one run in
+ * ten when they started at "now") would leave two windows of three blocks, and nothing to merge.
+ */
+function ledgerInThisHour() {
+  const hourNs = 3_600_000_000_000n;
+  return new Ledger({ profile: 'durability', baseNs: ((BigInt(Date.now()) * 1_000_000n) / hourNs) * hourNs });
+}
+
 /** Writes for WRITE_MS with 4 writers, then flushes: one more block. */
 async function writeBlock(server, ledger, phase) {
   const stop = { requested: false };
@@ -59,7 +69,7 @@ function blocksAtStart(server) {
 describe('compaction', () => {
   test('two compactors on one bucket, one killed mid-merge: no span lost or shown twice', async (t) => {
     const server = await TbServer.start({ extraArgs: ['--no-background-compaction', '--no-background-flush'] });
-    const ledger = new Ledger({ profile: 'durability' });
+    const ledger = ledgerInThisHour();
     try {
       for (let phase = 1; phase <= ROUNDS; phase++) await writeBlock(server, ledger, phase);
       await server.stop();
@@ -110,7 +120,7 @@ describe('compaction', () => {
 
   test('POST /admin/compact merges the blocks and answers a JSON summary once durable', async (t) => {
     const server = await TbServer.start({ extraArgs: ['--no-background-compaction', '--no-background-flush'] });
-    const ledger = new Ledger({ profile: 'durability' });
+    const ledger = ledgerInThisHour();
     try {
       // Four blocks: enough to merge the current hour's window while it is still open.
       for (let phase = 1; phase <= 4; phase++) await writeBlock(server, ledger, phase);
