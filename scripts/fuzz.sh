@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/, docs/fuzzing.md) with Clang 14 in their own build folder
 # and runs each for a bounded time, starting from its committed seed corpus (fuzz/corpus/<target>).
+# Each target first replays its past findings (fuzz/regressions/<target>/*, each run once).
 # New inputs go to a scratch folder, not to the committed corpus. Exits non-zero on the first
 # crash, leak, hang or failed check, leaving the input that caused it in BUILD_DIR/artifacts/.
 #   scripts/fuzz.sh [-t SECONDS_PER_TARGET] [-b BUILD_DIR] [TARGET...]   (defaults: 25, build-fuzz, all)
@@ -27,8 +28,16 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/tb-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$build/artifacts"
 for t in "${targets[@]}"; do
-  echo "== fuzz_$t for ${seconds}s"
   mkdir -p "$scratch/$t"
+  if compgen -G "fuzz/regressions/$t/*" >/dev/null; then
+    echo "== fuzz_$t: replaying fuzz/regressions/$t"
+    "$build/fuzz/fuzz_$t" -timeout=10 -rss_limit_mb=2048 fuzz/regressions/"$t"/* >"$scratch/$t.replay.log" 2>&1 || {
+      tail -n 60 "$scratch/$t.replay.log"
+      echo "fuzz_$t failed on a past finding in fuzz/regressions/$t"
+      exit 1
+    }
+  fi
+  echo "== fuzz_$t for ${seconds}s"
   # -timeout: an input that runs 10 s is a hang; -rss_limit_mb: 2 GiB is a runaway allocation.
   rc=0
   "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

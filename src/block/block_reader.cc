@@ -630,6 +630,9 @@ struct BlockReader::Impl {
     pb.bytes = std::move(bytes);
     if (Checksum32(*pb.bytes) != dir.bloom_partitions[j].checksum)
       return Corrupt(kIndexObject, part, "checksum mismatch");
+    // One varint of at least a byte per page: a page count beyond the partition's size is a lie,
+    // and would otherwise size the vector below from untrusted bytes.
+    if (meta.page_count > pb.bytes->size()) return Corrupt(kIndexObject, part, "more pages than bytes");
     ByteReader r(*pb.bytes);
     std::vector<uint64_t> words(meta.page_count);
     for (auto& w : words) w = r.Varint();
