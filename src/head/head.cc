@@ -252,22 +252,42 @@ bool MemoryBudget::TryAcquire(uint64_t bytes) {
   do {
     if (used + bytes > limit_) return false;
   } while (!used_.compare_exchange_weak(used, used + bytes));
+  if (parent_ && !parent_->TryAcquire(bytes)) {
+    used_.fetch_sub(bytes);
+    return false;
+  }
   return true;
 }
 
-Status Head::BudgetFull(uint64_t used, uint64_t bytes) const {
-  return Status::ResourceExhausted("head memory budget full: " + std::to_string(used >> 20) + " MiB of " +
-                                   std::to_string(budget_->limit() >> 20) + " MiB in use, batch needs " +
+void MemoryBudget::ForceAcquire(uint64_t bytes) {
+  used_.fetch_add(bytes);
+  if (parent_) parent_->ForceAcquire(bytes);
+}
+
+void MemoryBudget::Release(uint64_t bytes) {
+  used_.fetch_sub(bytes);
+  if (parent_) parent_->Release(bytes);
+}
+
+const MemoryBudget* MemoryBudget::FullFor(uint64_t bytes) const {
+  for (const MemoryBudget* b = this; b != nullptr; b = b->parent_.get())
+    if (bytes == 0 ? b->used() >= b->limit() : b->used() + bytes > b->limit()) return b;
+  return nullptr;
+}
+
+Status Head::BudgetFull(uint64_t bytes) const {
+  // Another writer may have released memory since the refusal: then name this head's own budget.
+  const MemoryBudget* full = budget_->FullFor(bytes);
+  if (full == nullptr) full = budget_.get();
+  return Status::ResourceExhausted(full->name() + " full: " + std::to_string(full->used() >> 20) + " MiB of " +
+                                   std::to_string(full->limit() >> 20) + " MiB in use, batch needs " +
                                    std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB; retry later");
 }
 
-Status Head::CheckHasRoom() const {
-  const uint64_t used = budget_->used();
-  return used >= budget_->limit() ? BudgetFull(used, 0) : Status::Ok();
-}
+Status Head::CheckHasRoom() const { return budget_->FullFor(0) != nullptr ? BudgetFull(0) : Status::Ok(); }
 
 Result<Reservation> Head::Reserve(uint64_t bytes) {
-  if (!budget_->TryAcquire(bytes)) return BudgetFull(budget_->used(), bytes);
+  if (!budget_->TryAcquire(bytes)) return BudgetFull(bytes);
   reserved_bytes_.fetch_add(bytes);
   return Reservation(this, bytes);
 }

@@ -24,20 +24,30 @@
 
 namespace tb::head {
 
-// Memory shared by every head of a process: the active one and those being flushed. Thread-safe.
+// Memory shared by every head of a process: the active one and those being flushed. A budget may
+// have a parent (a tenant's share of the process's budget): every byte taken from it is taken from
+// the parent too, so both limits hold. Thread-safe.
 class MemoryBudget {
  public:
-  explicit MemoryBudget(uint64_t limit_bytes) : limit_(limit_bytes) {}
-  // Takes `bytes` if they fit under the limit.
+  // `name` says what the budget is in a refusal ("head memory budget", "tenant a's head share").
+  explicit MemoryBudget(uint64_t limit_bytes, std::shared_ptr<MemoryBudget> parent = nullptr,
+                        std::string name = "head memory budget")
+      : limit_(limit_bytes), parent_(std::move(parent)), name_(std::move(name)) {}
+  // Takes `bytes` if they fit under this limit and every parent's; nothing is taken otherwise.
   bool TryAcquire(uint64_t bytes);
-  // Takes `bytes` even beyond the limit (WAL replay: acknowledged data is always served).
-  void ForceAcquire(uint64_t bytes) { used_.fetch_add(bytes); }
-  void Release(uint64_t bytes) { used_.fetch_sub(bytes); }
+  // Takes `bytes` even beyond the limits (WAL replay: acknowledged data is always served).
+  void ForceAcquire(uint64_t bytes);
+  void Release(uint64_t bytes);
+  // The first budget, from this one up, that has no room for `bytes` more; nullptr if all have.
+  const MemoryBudget* FullFor(uint64_t bytes) const;
   uint64_t used() const { return used_.load(); }
   uint64_t limit() const { return limit_; }
+  const std::string& name() const { return name_; }
 
  private:
   const uint64_t limit_;
+  const std::shared_ptr<MemoryBudget> parent_;
+  const std::string name_;
   std::atomic<uint64_t> used_{0};
 };
 
@@ -123,7 +133,8 @@ class Head final : public query::TraceSource {
   struct Index;
 
   void Unreserve(uint64_t bytes);
-  Status BudgetFull(uint64_t used, uint64_t bytes) const;
+  // RESOURCE_EXHAUSTED naming the budget that has no room for `bytes` (0: is already full).
+  Status BudgetFull(uint64_t bytes) const;
 
   const std::shared_ptr<MemoryBudget> budget_;
   std::atomic<uint64_t> reserved_bytes_{0};   // held by this head's reservations

@@ -211,6 +211,41 @@ TEST_F(HeadTest, HeadsSharingABudgetReturnItWhenDropped) {
   EXPECT_TRUE(active.Reserve((1 << 20) - need).ok());
 }
 
+TEST_F(HeadTest, AShareOfABudgetHoldsBothLimitsAndNamesTheOneThatIsFull) {
+  auto process = std::make_shared<MemoryBudget>(3 << 20);
+  auto a = std::make_shared<MemoryBudget>(2 << 20, process, "tenant a's head share");
+  auto b = std::make_shared<MemoryBudget>(2 << 20, process, "tenant b's head share");
+  Head head_a(Options{0, a});
+  Head head_b(Options{0, b});
+  auto ra = head_a.Reserve(2 << 20);
+  ASSERT_TRUE(ra.ok());
+  EXPECT_EQ(process->used(), 2u << 20);
+  // a's share is used up; b still writes, but only up to what the process has left.
+  auto refused = head_a.Reserve(1);
+  ASSERT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("tenant a's head share full: 2 MiB of 2 MiB"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(head_a.CheckHasRoom().code(), StatusCode::kResourceExhausted);
+  EXPECT_TRUE(head_b.CheckHasRoom().ok());
+  auto too_much = head_b.Reserve((1 << 20) + 1);
+  ASSERT_FALSE(too_much.ok());
+  EXPECT_NE(too_much.status().message().find("head memory budget full: 2 MiB of 3 MiB"), std::string::npos)
+      << too_much.status().message();
+  EXPECT_EQ(b->used(), 0u);  // a refusal by the parent takes nothing from the share either
+  auto rb = head_b.Reserve(1 << 20);
+  ASSERT_TRUE(rb.ok());
+  EXPECT_EQ(head_b.CheckHasRoom().code(), StatusCode::kResourceExhausted);  // the process is full
+  // Replay is admitted beyond both limits, and released from both.
+  head_b.Insert(Batch("b", {MakeSpan(1, 1, 0, "x", 1, 1)}), {});
+  EXPECT_GT(process->used(), 3u << 20);
+  *ra = Reservation();
+  *rb = Reservation();
+  head_b.Clear();
+  EXPECT_EQ(process->used(), 0u);
+  EXPECT_EQ(a->used(), 0u);
+  EXPECT_EQ(b->used(), 0u);
+}
+
 TEST_F(HeadTest, ConcurrentInsertsAndQueries) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {

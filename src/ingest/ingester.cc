@@ -167,6 +167,8 @@ Result<IngestResult> Ingester::Store(model::Traces&& batch, std::string_view rec
   if (result.accepted_spans == 0) return result;
 
   TB_ASSIGN_OR_RETURN(head::Reservation reservation, head->Reserve(head::EstimateMemory(batch)));
+  // After the reservation, so that spans the head refuses do not use up the rate.
+  TB_RETURN_IF_ERROR(rate_.Take(result.accepted_spans));
   // The WAL record must decode to exactly the accepted spans: the received bytes do unless a limit
   // changed the batch.
   const bool unchanged = !received.empty() && !applied.changed && result.rejected_spans == 0;
@@ -176,6 +178,11 @@ Result<IngestResult> Ingester::Store(model::Traces&& batch, std::string_view rec
   if (!appended.ok()) return Status::Unavailable("write-ahead log: " + appended.status().message());
   head->Insert(std::move(batch), std::move(reservation));
   return result;
+}
+
+Status Ingester::CheckCapacity() {
+  TB_RETURN_IF_ERROR(rate_.CheckHasRoom());
+  return active_head()->CheckHasRoom();
 }
 
 std::shared_ptr<head::Head> Ingester::active_head() const {

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "head/head.h"
+#include "ingest/rate_limit.h"
 #include "model/span.h"
 #include "util/status.h"
 #include "wal/wal.h"
@@ -26,6 +27,10 @@ struct Limits {
   uint32_t max_events_per_span = 256;
   uint32_t max_links_per_span = 128;
   uint64_t max_spans_per_trace = 100'000;
+  // The tenant's ingest rate (SpanRateLimiter): over it, writes get RESOURCE_EXHAUSTED. 0: no limit;
+  // burst 0: one second's spans.
+  uint64_t ingest_spans_per_second = 0;
+  uint64_t ingest_burst_spans = 0;
 };
 
 // What happened to one accepted request.
@@ -48,20 +53,27 @@ class Ingester {
   // the spans stay stored. Db uses it for DbOptions::flush_every_write.
   using AfterWrite = std::function<Status()>;
 
-  Ingester(const Limits& limits, std::shared_ptr<head::Head> head, wal::Wal* wal, AfterWrite after_write = {})
-      : limits_(limits), head_(std::move(head)), wal_(wal), after_write_(std::move(after_write)) {}
+  // `clock` paces the ingest rate limit (tests substitute their own).
+  Ingester(const Limits& limits, std::shared_ptr<head::Head> head, wal::Wal* wal, AfterWrite after_write = {},
+           SpanRateLimiter::Clock clock = {})
+      : limits_(limits),
+        rate_(limits.ingest_spans_per_second, limits.ingest_burst_spans, std::move(clock)),
+        head_(std::move(head)),
+        wal_(wal),
+        after_write_(std::move(after_write)) {}
 
   // Returns once the accepted spans are durable and visible (and `after_write` has run).
-  // RESOURCE_EXHAUSTED when the head is full (back-pressure; retry later), UNAVAILABLE when the WAL
-  // cannot write.
+  // RESOURCE_EXHAUSTED when the head is full or the tenant over its ingest rate (back-pressure;
+  // retry later), UNAVAILABLE when the WAL cannot write.
   //
   // `received`, when not empty, must be the OTLP protobuf ExportTraceServiceRequest (or TracesData)
   // that `batch` was decoded from: if no limit changes the batch, those bytes become the WAL record
   // as they are, which saves encoding the batch again (replay decodes them to the same spans).
   Result<IngestResult> Ingest(model::Traces&& batch, std::string_view received = {});
 
-  // RESOURCE_EXHAUSTED when the head is already full: lets a door refuse a request before decoding it.
-  Status CheckCapacity() const { return active_head()->CheckHasRoom(); }
+  // RESOURCE_EXHAUSTED when the head is already full or the ingest rate used up: lets a door refuse
+  // a request before decoding it.
+  Status CheckCapacity();
 
   // Swaps in `fresh` as the active head, with no ingest in flight, and returns the old one with
   // the last WAL sequence it holds.
@@ -87,6 +99,7 @@ class Ingester {
   Result<IngestResult> Store(model::Traces&& batch, std::string_view received);
 
   const Limits limits_;
+  SpanRateLimiter rate_;
   mutable std::mutex head_mu_;        // guards the head_ pointer
   std::shared_ptr<head::Head> head_;  // the active head
   wal::Wal* const wal_;

@@ -35,7 +35,7 @@ class IngesterTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // Opens a fresh head over the WAL in dir_, replaying what is there.
-  void Open(uint64_t budget = 1ull << 30, Limits limits = {}) {
+  void Open(uint64_t budget = 1ull << 30, Limits limits = {}, SpanRateLimiter::Clock clock = {}) {
     ingester_.reset();
     if (wal_) {
       ASSERT_TRUE(wal_->Close().ok());
@@ -48,7 +48,7 @@ class IngesterTest : public ::testing::Test {
     auto wal = Ingester::RecoverWal(options, covered_through_, expired_before_, &expired_spans_, head_.get(), &stats);
     ASSERT_TRUE(wal.ok()) << wal.status().ToString();
     wal_ = std::move(*wal);
-    ingester_ = std::make_unique<Ingester>(limits, head_, wal_.get());
+    ingester_ = std::make_unique<Ingester>(limits, head_, wal_.get(), Ingester::AfterWrite{}, std::move(clock));
   }
 
   // Closes the WAL and returns every record payload in it.
@@ -175,6 +175,64 @@ TEST_F(IngesterTest, SpansBeyondTheTraceLimitAreRejectedAndCounted) {
   EXPECT_EQ(r->rejected_spans, 1u);
   EXPECT_NE(r->message.find("limit of 3 spans per trace"), std::string::npos);
   EXPECT_EQ(head_->SpanCount(model::TraceId{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}), 3u);
+}
+
+// N spans of one trace each, trace IDs from `first`.
+model::Traces SpansOfTraces(uint8_t first, int n) {
+  model::Traces t = OneSpan(first, 1);
+  for (int i = 1; i < n; ++i)
+    t.resource_spans[0].scope_spans[0].spans.push_back(
+        OneSpan(static_cast<uint8_t>(first + i), 1).resource_spans[0].scope_spans[0].spans[0]);
+  return t;
+}
+
+TEST_F(IngesterTest, IngestRateRefusesBeyondTheBurstAndRefillsWithTime) {
+  Limits limits;
+  limits.ingest_spans_per_second = 10;
+  limits.ingest_burst_spans = 20;
+  auto now = std::chrono::steady_clock::time_point(std::chrono::seconds(100));
+  Open(1ull << 30, limits, [&] { return now; });
+  ASSERT_TRUE(ingester_->Ingest(SpansOfTraces(1, 15)).ok());  // 20 → 5
+  auto refused = ingester_->Ingest(SpansOfTraces(30, 6));     // 5 < 6
+  ASSERT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("10 spans/s with a burst of 20"), std::string::npos)
+      << refused.status().message();
+  ASSERT_TRUE(ingester_->Ingest(SpansOfTraces(30, 5)).ok());  // 5 → 0
+  EXPECT_EQ(ingester_->CheckCapacity().code(), StatusCode::kResourceExhausted);
+  now += std::chrono::milliseconds(500);  // +5
+  EXPECT_TRUE(ingester_->CheckCapacity().ok());
+  EXPECT_EQ(ingester_->Ingest(SpansOfTraces(40, 6)).status().code(), StatusCode::kResourceExhausted);
+  ASSERT_TRUE(ingester_->Ingest(SpansOfTraces(40, 5)).ok());
+  // Only what was acknowledged is stored: 15 + 5 + 5 spans.
+  EXPECT_EQ(head_->Stats().spans, 25u);
+  EXPECT_EQ(WalPayloads().size(), 3u);
+}
+
+TEST_F(IngesterTest, ABatchLargerThanTheBurstPassesOnceTheBucketIsFullAndLeavesADebt) {
+  Limits limits;
+  limits.ingest_spans_per_second = 10;  // burst 0: one second's spans, 10
+  auto now = std::chrono::steady_clock::time_point(std::chrono::seconds(100));
+  Open(1ull << 30, limits, [&] { return now; });
+  ASSERT_TRUE(ingester_->Ingest(SpansOfTraces(1, 30)).ok());  // 10 → -20
+  EXPECT_EQ(ingester_->Ingest(SpansOfTraces(50, 1)).status().code(), StatusCode::kResourceExhausted);
+  now += std::chrono::seconds(2);  // -20 → 0: still nothing
+  EXPECT_EQ(ingester_->Ingest(SpansOfTraces(50, 1)).status().code(), StatusCode::kResourceExhausted);
+  now += std::chrono::milliseconds(100);  // → 1
+  EXPECT_TRUE(ingester_->Ingest(SpansOfTraces(50, 1)).ok());
+  // Over 2.1 s at 10 spans/s with a first burst of 10: 31 spans, the rate's own figure.
+  EXPECT_EQ(head_->Stats().spans, 31u);
+}
+
+TEST_F(IngesterTest, SpansTheHeadRefusesDoNotUseUpTheRate) {
+  Limits limits;
+  limits.ingest_spans_per_second = 10;
+  auto now = std::chrono::steady_clock::time_point(std::chrono::seconds(100));
+  Open(1, limits, [&] { return now; });  // a head with no room
+  for (int i = 0; i < 5; ++i)
+    EXPECT_NE(ingester_->Ingest(SpansOfTraces(1, 10)).status().message().find("head memory budget full"),
+              std::string::npos);
+  Open(1ull << 30, limits, [&] { return now; });
+  EXPECT_TRUE(ingester_->Ingest(SpansOfTraces(1, 10)).ok());
 }
 
 TEST_F(IngesterTest, PurgeDeletesDurableData) {

@@ -81,16 +81,21 @@ std::string ShowDuration(std::chrono::microseconds d) {
 
 using DurationMap = std::map<std::string, std::chrono::microseconds>;
 using Tokens = std::vector<TokenConfig>;
+using TenantLimitsMap = std::map<std::string, TenantLimitsConfig>;
+
+// The YAML text of a setting that takes any structure; INVALID_ARGUMENT if it is not YAML.
+Result<YAML::Node> LoadYamlText(const std::string& text) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(std::string("not YAML: ") + e.what());
+  }
+}
 
 // auth.tokens as YAML flow text: [{token_sha256: HEX, tenants: [a], roles: [write, read]}, ...].
 Result<Tokens> ParseTokens(const std::string& text) {
   if (text.empty()) return Tokens{};
-  YAML::Node node;
-  try {
-    node = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(std::string("not YAML: ") + e.what());
-  }
+  TB_ASSIGN_OR_RETURN(const YAML::Node node, LoadYamlText(text));
   if (node.IsNull()) return Tokens{};
   if (!node.IsSequence()) return Status::InvalidArgument("expected a list of tokens");
   Tokens tokens;
@@ -158,6 +163,69 @@ std::string ShowTokens(const Tokens& tokens) {
   return out.c_str();
 }
 
+// limits.tenants as YAML flow text: {NAME: {ingest_spans_per_second: N, ingest_burst_spans: N,
+// head_share_percent: P, max_spans_per_trace: N}, ...}.
+Result<TenantLimitsMap> ParseTenantLimits(const std::string& text) {
+  if (text.empty()) return TenantLimitsMap{};
+  TB_ASSIGN_OR_RETURN(const YAML::Node node, LoadYamlText(text));
+  if (node.IsNull()) return TenantLimitsMap{};
+  if (!node.IsMap()) return Status::InvalidArgument("expected a mapping of tenant names to their limits");
+  TenantLimitsMap map;
+  for (const auto& tenant : node) {
+    const std::string name = tenant.first.as<std::string>();
+    TB_RETURN_IF_ERROR(CheckTenantName(name));
+    if (!tenant.second.IsMap()) return Status::InvalidArgument(name + ": expected a mapping of limits");
+    TenantLimitsConfig& limits = map[name];
+    for (const auto& kv : tenant.second) {
+      const std::string key = kv.first.as<std::string>();
+      const std::string where = name + "." + key;
+      const std::string value = kv.second.IsScalar() ? kv.second.Scalar() : "";
+      const auto count = [&](auto* field) -> Status {
+        typename std::remove_reference_t<decltype(*field)>::value_type parsed{};
+        TB_RETURN_IF_ERROR(ParseCount(value, &parsed).WithContext(where));
+        *field = parsed;
+        return Status::Ok();
+      };
+      if (key == "ingest_spans_per_second") {
+        TB_RETURN_IF_ERROR(count(&limits.ingest_spans_per_second));
+      } else if (key == "ingest_burst_spans") {
+        TB_RETURN_IF_ERROR(count(&limits.ingest_burst_spans));
+      } else if (key == "head_share_percent") {
+        TB_RETURN_IF_ERROR(count(&limits.head_share_percent));
+        if (*limits.head_share_percent < 1 || *limits.head_share_percent > 100)
+          return Status::InvalidArgument(where + ": " + value + " is not a percentage from 1 to 100");
+      } else if (key == "max_spans_per_trace") {
+        TB_RETURN_IF_ERROR(count(&limits.max_spans_per_trace));
+      } else {
+        return Status::InvalidArgument(
+            where +
+            ": unknown limit (ingest_spans_per_second, ingest_burst_spans, head_share_percent, "
+            "max_spans_per_trace)");
+      }
+    }
+  }
+  return map;
+}
+
+std::string ShowTenantLimits(const TenantLimitsMap& map) {
+  if (map.empty()) return "";
+  YAML::Emitter out;
+  out << YAML::Flow << YAML::BeginMap;
+  for (const auto& [name, limits] : map) {
+    out << YAML::Key << name << YAML::Value << YAML::BeginMap;
+    const auto put = [&](const char* key, const auto& value) {
+      if (value) out << YAML::Key << key << YAML::Value << *value;
+    };
+    put("ingest_spans_per_second", limits.ingest_spans_per_second);
+    put("ingest_burst_spans", limits.ingest_burst_spans);
+    put("head_share_percent", limits.head_share_percent);
+    put("max_spans_per_trace", limits.max_spans_per_trace);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+  return out.c_str();
+}
+
 // "name=30d,other=12h"; a YAML mapping arrives in this form too (ApplyYaml).
 Result<DurationMap> ParseDurationMap(const std::string& text) {
   DurationMap map;
@@ -176,7 +244,14 @@ Result<DurationMap> ParseDurationMap(const std::string& text) {
 template <typename Field>
 Setting Make(std::string_view key, std::string_view flag, std::string_view help, Field field, bool bytes = false) {
   using T = std::remove_reference_t<decltype(field(std::declval<Config&>()))>;
-  Setting s{key, flag, help, "", std::is_same_v<T, DurationMap>, std::is_same_v<T, Tokens>, nullptr, nullptr};
+  Setting s{key,
+            flag,
+            help,
+            "",
+            std::is_same_v<T, DurationMap>,
+            std::is_same_v<T, Tokens> || std::is_same_v<T, TenantLimitsMap>,
+            nullptr,
+            nullptr};
   s.set = [field, bytes](Config& c, const std::string& text) -> Status {
     T& target = field(c);
     if constexpr (std::is_same_v<T, std::string>) {
@@ -191,6 +266,8 @@ Setting Make(std::string_view key, std::string_view flag, std::string_view help,
       TB_ASSIGN_OR_RETURN(target, ParseDurationMap(text));
     } else if constexpr (std::is_same_v<T, Tokens>) {
       TB_ASSIGN_OR_RETURN(target, ParseTokens(text));
+    } else if constexpr (std::is_same_v<T, TenantLimitsMap>) {
+      TB_ASSIGN_OR_RETURN(target, ParseTenantLimits(text));
     } else if (bytes) {
       TB_ASSIGN_OR_RETURN(uint64_t value, ParseByteSize(text));
       if constexpr (sizeof(T) < sizeof(uint64_t)) {
@@ -219,6 +296,8 @@ Setting Make(std::string_view key, std::string_view flag, std::string_view help,
       return JoinList(items);
     } else if constexpr (std::is_same_v<T, Tokens>) {
       return ShowTokens(value);
+    } else if constexpr (std::is_same_v<T, TenantLimitsMap>) {
+      return ShowTenantLimits(value);
     } else {
       return bytes ? ShowSize(value) : std::to_string(value);
     }
@@ -333,6 +412,17 @@ std::vector<Setting> MakeSettings() {
       Make("limits.max_links_per_span", "", "Links kept per span", TB_FIELD(limits.max_links_per_span)),
       Make("limits.max_spans_per_trace", "", "Spans accepted per trace; more are refused",
            TB_FIELD(limits.max_spans_per_trace)),
+      Make("limits.ingest_spans_per_second", "", "Spans one tenant may write per second; 0: no limit",
+           TB_FIELD(limits.ingest_spans_per_second)),
+      Make("limits.ingest_burst_spans", "", "Spans one tenant may write at once above its rate; 0: a second's worth",
+           TB_FIELD(limits.ingest_burst_spans)),
+      Make("limits.head_share_percent", "", "Of the head memory budget, the most one tenant may hold (1-100)",
+           TB_FIELD(head_share_percent)),
+      Make("limits.max_tenants", "", "Tenants served at most; a request naming one more is refused",
+           TB_FIELD(max_tenants)),
+      Make("limits.tenants", "",
+           "Per tenant: {NAME: {ingest_spans_per_second, ingest_burst_spans, head_share_percent, max_spans_per_trace}}",
+           TB_FIELD(limits_tenants)),
       Make("limits.max_search_depth", "", "Most traces one search may ask for; deeper ones are refused; 0: no limit",
            TB_FIELD(max_search_depth)),
       Make("limits.query_timeout", "", "Queries running longer are stopped (DEADLINE_EXCEEDED / 504); 0: no limit",
@@ -482,6 +572,18 @@ Result<std::chrono::microseconds> ParseDuration(const std::string& text) {
   return Status::InvalidArgument("'" + text + "' needs a unit: us, ms, s, m, h or d");
 }
 
+TenantLimits Config::LimitsOf(const std::string& tenant) const {
+  TenantLimits out{limits, head_share_percent};
+  const auto it = limits_tenants.find(tenant);
+  if (it == limits_tenants.end()) return out;
+  const TenantLimitsConfig& own = it->second;
+  out.ingest.ingest_spans_per_second = own.ingest_spans_per_second.value_or(out.ingest.ingest_spans_per_second);
+  out.ingest.ingest_burst_spans = own.ingest_burst_spans.value_or(out.ingest.ingest_burst_spans);
+  out.ingest.max_spans_per_trace = own.max_spans_per_trace.value_or(out.ingest.max_spans_per_trace);
+  out.head_share_percent = own.head_share_percent.value_or(out.head_share_percent);
+  return out;
+}
+
 std::chrono::microseconds Config::RetentionOf(const std::string& tenant) const {
   const auto it = retention_tenants.find(tenant);
   return it == retention_tenants.end() ? retention_default : it->second;
@@ -562,6 +664,9 @@ Status ValidateConfig(const Config& c) {
       return Status::InvalidArgument("auth.tokens[" + std::to_string(i) +
                                      "].tenants: needs tenancy.enabled (without tenancy every request is tenant "
                                      "default)");
+  if (c.head_share_percent < 1 || c.head_share_percent > 100)
+    return bad("limits.head_share_percent", std::to_string(c.head_share_percent), "is not a percentage from 1 to 100");
+  if (c.max_tenants < 1) return bad("limits.max_tenants", "0", "must allow at least the default tenant");
   for (const std::string& tenant : c.tenancy_tenants)
     if (Status name = CheckTenantName(tenant); !name.ok())
       return Status::InvalidArgument("tenancy.tenants: " + name.message());

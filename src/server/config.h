@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,20 @@ struct TokenConfig {
   std::vector<std::string> roles;    // of write, read, admin
 };
 
+// One entry of limits.tenants: the limits of one tenant that differ from the limits.* defaults.
+struct TenantLimitsConfig {
+  std::optional<uint64_t> ingest_spans_per_second;
+  std::optional<uint64_t> ingest_burst_spans;
+  std::optional<uint32_t> head_share_percent;
+  std::optional<uint64_t> max_spans_per_trace;
+};
+
+// The limits one tenant runs with (Config::LimitsOf).
+struct TenantLimits {
+  ingest::Limits ingest;
+  uint32_t head_share_percent = 100;  // of head.memory_budget, the most this tenant's heads hold
+};
+
 struct Config {
   std::string data_dir = "./data";
   std::string grpc_listen = "0.0.0.0:4317";
@@ -46,7 +61,16 @@ struct Config {
   uint64_t head_memory_budget_bytes = 320ull << 20;
   bool wal_sync = true;  // fdatasync before acknowledging; off only for benchmarks of the rest
   uint64_t wal_segment_bytes = 64ull << 20;
-  ingest::Limits limits;
+  ingest::Limits limits;  // per tenant: each tenant has its own ingest rate and per-trace count
+  // Of head_memory_budget_bytes, the most one tenant's heads may hold (percent, 1-100), so that one
+  // tenant's flood leaves room for the others.
+  uint32_t head_share_percent = 100;
+  // Tenants served at most: a request that would open one more is refused (RESOURCE_EXHAUSTED).
+  // Each tenant holds a WAL, heads and a block list; without an allow-list any client could make them.
+  uint32_t max_tenants = 1000;
+  // limits.tenants: per tenant by name, what differs from the defaults above.
+  std::map<std::string, TenantLimitsConfig> limits_tenants;
+  TenantLimits LimitsOf(const std::string& tenant) const;
   // Query limits on every door (query::QueryLimits): deeper searches are refused, longer queries
   // stopped with DEADLINE_EXCEEDED; 0 turns either off.
   uint32_t max_search_depth = 10'000;

@@ -128,6 +128,58 @@ TEST(ConfigTest, RetentionIsADefaultWithPerTenantOverrides) {
   EXPECT_FALSE(ParseDuration("99999999999d").ok());
 }
 
+TEST(ConfigTest, TenantLimitsAreDefaultsWithPerTenantOverrides) {
+  Config c;
+  EXPECT_EQ(c.LimitsOf("x").ingest.ingest_spans_per_second, 0u);
+  EXPECT_EQ(c.LimitsOf("x").head_share_percent, 100u);
+  ASSERT_TRUE(LoadConfigFile(WriteFile("tb_tenant_limits.yaml",
+                                       "limits:\n"
+                                       "  ingest_spans_per_second: 5000\n"
+                                       "  head_share_percent: 50\n"
+                                       "  max_tenants: 20\n"
+                                       "  tenants:\n"
+                                       "    team-a: {ingest_spans_per_second: 100, ingest_burst_spans: 400}\n"
+                                       "    team-b: {head_share_percent: 10, max_spans_per_trace: 7}\n"),
+                             &c)
+                  .ok());
+  EXPECT_EQ(c.max_tenants, 20u);
+  const TenantLimits a = c.LimitsOf("team-a");
+  EXPECT_EQ(a.ingest.ingest_spans_per_second, 100u);
+  EXPECT_EQ(a.ingest.ingest_burst_spans, 400u);
+  EXPECT_EQ(a.head_share_percent, 50u);  // the default share
+  const TenantLimits b = c.LimitsOf("team-b");
+  EXPECT_EQ(b.ingest.ingest_spans_per_second, 5000u);  // the default rate
+  EXPECT_EQ(b.head_share_percent, 10u);
+  EXPECT_EQ(b.ingest.max_spans_per_trace, 7u);
+  EXPECT_EQ(c.LimitsOf("other").ingest.max_spans_per_trace, c.limits.max_spans_per_trace);
+  // The environment variable takes the same YAML text, and `config show` prints it back.
+  std::string env_entry = "TRACEBUCKET_LIMITS_TENANTS={team-c: {head_share_percent: 25}}";
+  char* environ_entries[] = {env_entry.data(), nullptr};
+  ASSERT_TRUE(LoadEnvironment(&c, environ_entries).ok());
+  EXPECT_EQ(c.LimitsOf("team-c").head_share_percent, 25u);
+  EXPECT_EQ(c.LimitsOf("team-a").ingest.ingest_spans_per_second, 5000u);  // the variable replaces the whole map
+  EXPECT_NE(FormatConfig(c).find("limits.tenants: {team-c: {head_share_percent: 25}}"), std::string::npos)
+      << FormatConfig(c);
+  for (const auto& [yaml, why] : std::vector<std::pair<std::string, std::string>>{
+           {"limits: {tenants: {a: {head_share_percent: 0}}}", "a.head_share_percent: 0 is not a percentage"},
+           {"limits: {tenants: {a: {rate: 1}}}", "a.rate: unknown limit"},
+           {"limits: {tenants: {a: {ingest_burst_spans: many}}}", "a.ingest_burst_spans"},
+           {"limits: {tenants: {'bad/name': {ingest_burst_spans: 1}}}", "tenant"},
+           {"limits: {tenants: [a]}", "expected a mapping"}}) {
+    Config fresh;
+    const Status bad = LoadConfigFile(WriteFile("tb_tenant_limits_bad.yaml", yaml + "\n"), &fresh);
+    EXPECT_FALSE(bad.ok()) << yaml;
+    EXPECT_NE(bad.message().find("limits.tenants"), std::string::npos) << bad.message();
+    EXPECT_NE(bad.message().find(why), std::string::npos) << bad.message();
+  }
+  Config share;
+  share.head_share_percent = 101;
+  EXPECT_NE(ValidateConfig(share).message().find("limits.head_share_percent"), std::string::npos);
+  Config none;
+  none.max_tenants = 0;
+  EXPECT_NE(ValidateConfig(none).message().find("limits.max_tenants"), std::string::npos);
+}
+
 TEST(ConfigTest, EnvironmentVariablesOverlayTheFile) {
   Config c;
   ASSERT_TRUE(LoadConfigFile(WriteFile("tb_env.yaml", "head: {memory_budget: 64MiB}\nlog: {format: text}\n"), &c).ok());

@@ -62,7 +62,7 @@ class FullHeadDoorsTest : public ::testing::Test {
     std::string dir = ::testing::TempDir() + "tb_full_head_XXXXXX";
     ASSERT_NE(mkdtemp(dir.data()), nullptr);
     auto tenants = Tenants::Open(
-        dir, /*head_memory_budget_bytes=*/0,
+        dir, /*head_memory_budget_bytes=*/0, /*max_tenants=*/1,
         [](const std::string&) {
           db::DbOptions options;
           options.background_flush = false;

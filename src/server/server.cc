@@ -69,10 +69,15 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   const auto options_of = [options, &config = s->config_](const std::string& tenant) {
     db::DbOptions o = options;
     o.retention = std::chrono::duration_cast<std::chrono::milliseconds>(config.RetentionOf(tenant));
+    const TenantLimits limits = config.LimitsOf(tenant);
+    o.limits = limits.ingest;
+    // The tenant's share of the budget (Tenants draws it from the process's); its flushes are sized by it.
+    if (limits.head_share_percent < 100)
+      o.head_memory_budget_bytes = config.head_memory_budget_bytes / 100 * limits.head_share_percent;
     return o;
   };
-  TB_ASSIGN_OR_RETURN(s->tenants_,
-                      Tenants::Open(config.data_dir, config.head_memory_budget_bytes, options_of, std::move(store)));
+  TB_ASSIGN_OR_RETURN(s->tenants_, Tenants::Open(config.data_dir, config.head_memory_budget_bytes, config.max_tenants,
+                                                 options_of, std::move(store)));
   spdlog::info(
       "recovered in {} ms",
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());

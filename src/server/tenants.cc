@@ -7,16 +7,19 @@
 
 namespace tb::server {
 
-Tenants::Tenants(std::string data_dir, uint64_t head_memory_budget_bytes, OptionsOf options_of,
+Tenants::Tenants(std::string data_dir, uint64_t head_memory_budget_bytes, size_t max_tenants, OptionsOf options_of,
                  std::shared_ptr<objstore::ObjectStore> store)
     : data_dir_(std::move(data_dir)),
       budget_(std::make_shared<head::MemoryBudget>(head_memory_budget_bytes)),
+      max_tenants_(max_tenants),
       options_of_(std::move(options_of)),
       store_(std::move(store)) {}
 
 Result<std::unique_ptr<Tenants>> Tenants::Open(const std::string& data_dir, uint64_t head_memory_budget_bytes,
-                                               OptionsOf options_of, std::shared_ptr<objstore::ObjectStore> store) {
-  std::unique_ptr<Tenants> t(new Tenants(data_dir, head_memory_budget_bytes, std::move(options_of), std::move(store)));
+                                               size_t max_tenants, OptionsOf options_of,
+                                               std::shared_ptr<objstore::ObjectStore> store) {
+  std::unique_ptr<Tenants> t(
+      new Tenants(data_dir, head_memory_budget_bytes, max_tenants, std::move(options_of), std::move(store)));
   std::unique_lock lock(t->mu_);
   TB_ASSIGN_OR_RETURN(t->default_, t->OpenLocked(std::string(kDefaultTenant)));
   const std::filesystem::path root = std::filesystem::path(data_dir) / "tenants";
@@ -26,6 +29,9 @@ Result<std::unique_ptr<Tenants>> Tenants::Open(const std::string& data_dir, uint
     if (!entry.is_directory() || !CheckTenantName(name).ok()) continue;
     TB_RETURN_IF_ERROR(t->OpenLocked(name).status());
   }
+  if (t->dbs_.size() > max_tenants)
+    spdlog::warn("{} tenants have data here, more than limits.max_tenants ({}): all are served, no new one is opened",
+                 t->dbs_.size(), max_tenants);
   return t;
 }
 
@@ -34,7 +40,10 @@ Result<db::Db*> Tenants::OpenLocked(const std::string& tenant) {
   options.tenant = tenant;
   options.data_dir =
       tenant == kDefaultTenant ? data_dir_ : (std::filesystem::path(data_dir_) / "tenants" / tenant).string();
-  options.shared_budget = budget_;
+  options.shared_budget = options.head_memory_budget_bytes < budget_->limit()
+                              ? std::make_shared<head::MemoryBudget>(options.head_memory_budget_bytes, budget_,
+                                                                     "tenant " + tenant + "'s head share")
+                              : budget_;
   TB_ASSIGN_OR_RETURN(auto db, db::Db::Open(options, store_));
   if (tenant != kDefaultTenant) spdlog::info("tenant {} opened", tenant);
   db::Db* opened = db.get();
@@ -49,6 +58,9 @@ Result<db::Db*> Tenants::Get(const std::string& tenant) {
   }
   std::unique_lock lock(mu_);
   if (auto it = dbs_.find(tenant); it != dbs_.end()) return it->second.get();
+  if (dbs_.size() >= max_tenants_)
+    return Status::ResourceExhausted("this server already serves " + std::to_string(dbs_.size()) +
+                                     " tenants, its limit (limits.max_tenants); tenant " + tenant + " is refused");
   return OpenLocked(tenant);
 }
 

@@ -26,11 +26,15 @@ class Tenants {
   using OptionsOf = std::function<db::DbOptions(const std::string& tenant)>;
 
   // Opens "default" and every tenant that has a folder under <data_dir>/tenants/, so that what
-  // each acknowledged before a restart is replayed, served and flushed.
+  // each acknowledged before a restart is replayed, served and flushed (even beyond max_tenants).
+  // A tenant whose options give a head budget below the process's draws from a share of it: a
+  // budget of its own whose every byte also counts against the process's.
   static Result<std::unique_ptr<Tenants>> Open(const std::string& data_dir, uint64_t head_memory_budget_bytes,
-                                               OptionsOf options_of, std::shared_ptr<objstore::ObjectStore> store);
+                                               size_t max_tenants, OptionsOf options_of,
+                                               std::shared_ptr<objstore::ObjectStore> store);
 
-  // The Db of `tenant` (a name AccessPolicy accepted), opened on first use.
+  // The Db of `tenant` (a name AccessPolicy accepted), opened on first use; RESOURCE_EXHAUSTED when
+  // that would make more than max_tenants.
   Result<db::Db*> Get(const std::string& tenant);
   // The Db of "default": the one the store probe of /ready goes through.
   db::Db& Default() { return *default_; }
@@ -40,12 +44,13 @@ class Tenants {
   Status Close();
 
  private:
-  Tenants(std::string data_dir, uint64_t head_memory_budget_bytes, OptionsOf options_of,
+  Tenants(std::string data_dir, uint64_t head_memory_budget_bytes, size_t max_tenants, OptionsOf options_of,
           std::shared_ptr<objstore::ObjectStore> store);
   Result<db::Db*> OpenLocked(const std::string& tenant);
 
   const std::string data_dir_;
   const std::shared_ptr<head::MemoryBudget> budget_;
+  const size_t max_tenants_;
   const OptionsOf options_of_;
   const std::shared_ptr<objstore::ObjectStore> store_;
   mutable std::shared_mutex mu_;
