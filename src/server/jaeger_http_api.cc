@@ -134,8 +134,10 @@ void SendError(httplib::Response& res, int http_code, std::string_view message) 
   res.set_content(ErrorJson(http_code, message) + "\n", "text/plain; charset=utf-8");
 }
 
+// 400 for a bad parameter and 500 for a failure, as Jaeger's own query service; the codes a client
+// acts on (401/403, 429 and 503 to come back later, 504 for a query past its time) as on every door.
 void SendStatus(httplib::Response& res, const Status& status) {
-  SendError(res, status.code() == StatusCode::kInvalidArgument ? 400 : 500, status.message());
+  SendError(res, HttpStatusFor(status.code()), status.message());
 }
 
 // The answer of a trace search or lookup: Jaeger's envelope whose data are UI traces, written into

@@ -18,11 +18,12 @@ import { TbClients, assembleStream, foundTraceIds, withMetadata } from './lib/cl
 import { V1Clients } from './lib/storage_v1.mjs';
 import { spansFromOtlpJson } from './lib/canonical.mjs';
 import {
-  fixturesOfQueries, loadQueries, makeDateShift, otlpJsonToProto, queryToParams, shiftedFixtureText,
+  durationFromNanos, fixturesOfQueries, loadQueries, makeDateShift, otlpJsonToProto, queryToParams, shiftedFixtureText,
   timestampFromNanos,
 } from './lib/fixtures.mjs';
 import { assertStreamEquals, traceIdsOf } from './lib/checks.mjs';
 import { makeProvider, runWorkload } from './lib/sdk.mjs';
+import { grpcErrorDetails, retryDelayMsOf } from './lib/rpc_status.mjs';
 
 const SHIFT = makeDateShift();
 const QUERIES = loadQueries(SHIFT);
@@ -273,5 +274,134 @@ describe('tenancy: two tenants on one server', () => {
     assert.equal(r.status, 200, r.body);
     assert.deepEqual((await clients['team-b'].getServices()).services, []);
     assert.deepEqual([...(await clients['team-a'].getServices()).services].sort(), [...held['team-a'].services].sort());
+  });
+});
+
+// Per-tenant limits (limits.tenants, limits.max_tenants): one tenant over its ingest rate or its share of the head
+// budget gets back-pressure (RESOURCE_EXHAUSTED with a retry delay / HTTP 429), and the others write on; a tenant
+// beyond limits.max_tenants is refused on every door.
+describe('tenancy: per-tenant limits', () => {
+  const RATE = 400; // team-a's spans per second, with a burst of as many
+  let server;
+  const clients = {};
+  before(async () => {
+    server = await TbServer.start({
+      extraArgs: ['--tenancy', '--no-background-flush', '--head-memory-budget', '32MiB'],
+      env: {
+        TRACEBUCKET_LIMITS_TENANTS: `{team-a: {ingest_spans_per_second: ${RATE}}, team-b: {head_share_percent: 5}}`,
+        TRACEBUCKET_LIMITS_MAX_TENANTS: '3', // default, team-a and team-b
+      },
+    });
+    for (const t of ['team-a', 'team-b', 'default', 'team-c']) {
+      clients[t] = new TbClients(server.grpcAddress, { interceptors: [withMetadata({ 'x-tenant': t })] });
+    }
+  });
+  after(async () => {
+    for (const c of Object.values(clients)) c.close();
+    if (server) {
+      try { await server.stop(); } finally { await server.dispose(); }
+    }
+  }, { timeout: 60_000 });
+
+  // An OTLP/JSON document of `n` one-span traces of `service`, trace IDs from `prefix` and `first`.
+  const batchDoc = (service, prefix, first, n, payloadBytes = 0) => ({
+    resourceSpans: [{
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+      scopeSpans: [{
+        scope: { name: 'limits-test' },
+        spans: Array.from({ length: n }, (_, i) => {
+          const start = BigInt(Date.now() - 10_000) * 1_000_000n;
+          return {
+            traceId: prefix + (first + i).toString(16).padStart(32 - prefix.length, '0'),
+            spanId: '00000000000000e1', name: 'op', kind: 2,
+            startTimeUnixNano: String(start), endTimeUnixNano: String(start + 1_000_000n),
+            attributes: payloadBytes ? [{ key: 'payload', value: { stringValue: 'p'.repeat(payloadBytes) } }] : [],
+          };
+        }),
+      }],
+    }],
+  });
+  const countTraces = async (tenant, service) => {
+    const r = await clients[tenant].findTraceIds({
+      serviceName: service, operationName: '', attributes: [],
+      startTimeMin: timestampFromNanos(BigInt(Date.now() - 3_600_000) * 1_000_000n),
+      startTimeMax: timestampFromNanos(BigInt(Date.now() + 60_000) * 1_000_000n),
+      durationMin: durationFromNanos(0), durationMax: durationFromNanos(0), searchDepth: 10_000,
+    });
+    const { ids, problems } = foundTraceIds(r);
+    assert.deepEqual(problems, []);
+    return ids.length;
+  };
+
+  test('team-a over its ingest rate gets RESOURCE_EXHAUSTED with a retry delay; team-b writes on', async (t) => {
+    let acked = 0;
+    let refusal;
+    const started = Date.now();
+    for (let i = 0; i < 100 && !refusal; i++) {
+      try {
+        await clients['team-a'].export(otlpJsonToProto(batchDoc('rate-a', 'aa', i * 50, 50)));
+        acked += 50;
+      } catch (err) {
+        refusal = err;
+      }
+    }
+    const seconds = (Date.now() - started) / 1000;
+    assert.ok(refusal, `no refusal after ${acked} spans`);
+    assert.equal(refusal.code, grpc.status.RESOURCE_EXHAUSTED, refusal.details);
+    assert.match(refusal.details, /ingest rate limit: 400 spans\/s/);
+    assert.equal(retryDelayMsOf(grpcErrorDetails(refusal)), 1000, 'no RetryInfo on the refusal');
+    // The burst, plus what the rate earned while writing (one batch of slack).
+    assert.ok(acked >= RATE && acked <= RATE + RATE * seconds + 50, `${acked} spans acknowledged in ${seconds} s`);
+    // team-b has no rate limit: 2,000 spans at once pass.
+    for (let i = 0; i < 10; i++) await clients['team-b'].export(otlpJsonToProto(batchDoc('rate-b', 'bb', i * 200, 200)));
+    // OTLP/HTTP is refused the same way, with 429 and Retry-After.
+    const res = await fetch(`${server.httpBase}/v1/traces`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-tenant': 'team-a' },
+      body: JSON.stringify(batchDoc('rate-a', 'ab', 0, 400)),
+    });
+    assert.equal(res.status, 429, await res.text());
+    assert.ok(res.headers.get('retry-after'), 'no Retry-After on the 429');
+    // What was acknowledged is stored, and nothing refused is.
+    assert.equal(await countTraces('team-a', 'rate-a'), acked);
+    assert.equal(await countTraces('team-b', 'rate-b'), 2000);
+    // A second later the rate has refilled.
+    await new Promise((r) => setTimeout(r, 1100));
+    await clients['team-a'].export(otlpJsonToProto(batchDoc('rate-a', 'ac', 0, 50)));
+    t.diagnostic(`team-a: ${acked} spans acknowledged in ${seconds.toFixed(2)} s before the refusal`);
+  });
+
+  test('team-b at its 5% share of the head budget gets back-pressure; the default tenant writes on', async (t) => {
+    let acked = 0;
+    let refusal;
+    for (let i = 0; i < 400 && !refusal; i++) {
+      const res = await fetch(`${server.httpBase}/v1/traces`, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-tenant': 'team-b' },
+        body: JSON.stringify(batchDoc('share-b', 'bc', i * 20, 20, 2000)),
+      });
+      if (res.status === 200) acked += 20;
+      else refusal = { status: res.status, body: await res.text() };
+    }
+    assert.ok(refusal, `no refusal after ${acked} spans of 2 kB`);
+    assert.equal(refusal.status, 429, refusal.body);
+    assert.match(refusal.body, /tenant team-b's head share full/);
+    // 5% of 32 MiB is 1.6 MiB: far less than the whole budget holds.
+    assert.ok(acked > 50 && acked < 2000, `${acked} spans of 2 kB in team-b's share`);
+    for (let i = 0; i < 5; i++) {
+      await clients.default.export(otlpJsonToProto(batchDoc('share-default', 'dd', i * 100, 100, 2000)));
+    }
+    assert.equal(await countTraces('default', 'share-default'), 500);
+    assert.equal(await countTraces('team-b', 'share-b'), acked);
+    t.diagnostic(`team-b: ${acked} spans of 2 kB before its share was full`);
+  });
+
+  test('a fourth tenant is refused on every door once limits.max_tenants (3) are served', async () => {
+    await assert.rejects(clients['team-c'].export(otlpJsonToProto(batchDoc('cap-c', 'cc', 0, 1))),
+      (e) => e.code === grpc.status.RESOURCE_EXHAUSTED && /limits\.max_tenants/.test(e.details));
+    await assert.rejects(clients['team-c'].getServices(),
+      (e) => e.code === grpc.status.RESOURCE_EXHAUSTED && /limits\.max_tenants/.test(e.details));
+    const res = await fetch(`${server.httpBase}/api/services`, { headers: { 'x-tenant': 'team-c' } });
+    const body = await res.text();
+    assert.equal(res.status, 429, body);
+    assert.match(body, /limits\.max_tenants/);
   });
 });
