@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -335,6 +336,11 @@ std::vector<Setting> MakeSettings() {
       Make("auth.tokens", "",
            "Bearer tokens: [{token_sha256: HEX | token_file: PATH, tenants: [...], roles: [write, read, admin]}]",
            TB_FIELD(auth_tokens)),
+      Make("tls.cert_file", "--tls-cert", "PEM certificate chain of both listeners; empty: plain text",
+           TB_FIELD(tls_cert_file)),
+      Make("tls.key_file", "--tls-key", "PEM private key of tls.cert_file", TB_FIELD(tls_key_file)),
+      Make("tls.client_ca_file", "--tls-client-ca",
+           "PEM CA bundle; clients must present a certificate it signed (mTLS)", TB_FIELD(tls_client_ca_file)),
       Make("log.level", "--log-level", "trace, debug, info, warn, error, critical or off", TB_FIELD(log_level)),
       Make("log.format", "--log-format", "text, or json for one JSON object per line", TB_FIELD(log_format)),
       Make("log.slow_query_threshold", "--slow-query-threshold",
@@ -353,6 +359,10 @@ std::vector<Setting> MakeSettings() {
       Switch(Make("s3.path_style", "--s3-path-style", "Path-style S3 URLs (http://host/bucket/key)",
                   TB_FIELD(s3_path_style)),
              "true"),
+      Make("s3.ca_file", "--s3-ca-file", "PEM CA bundle that verifies the S3 endpoint (empty: the system's)",
+           TB_FIELD(s3_ca_file)),
+      Make("s3.allow_insecure", "", "Allow an http:// S3 endpoint that is not on loopback (credentials in clear)",
+           TB_FIELD(s3_allow_insecure)),
       Make("gcs.endpoint", "--gcs-endpoint",
            "GCS JSON API endpoint (empty: STORAGE_EMULATOR_HOST if set, else https://storage.googleapis.com)",
            TB_FIELD(gcs_endpoint)),
@@ -531,6 +541,8 @@ Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config,
     o.endpoint = config.s3_endpoint.empty() ? "https://s3." + config.s3_region + ".amazonaws.com" : config.s3_endpoint;
     o.region = config.s3_region;
     o.path_style = config.s3_path_style;
+    o.ca_file = config.s3_ca_file;
+    TB_RETURN_IF_ERROR(CheckS3Transport(config));
     if (metrics != nullptr) o.on_retry = [retries = metrics->retries](const objstore::S3RetryEvent&) { retries.Add(); };
     if (o.bucket.empty()) return Status::InvalidArgument("storage '" + url + "' names no bucket");
     TB_ASSIGN_OR_RETURN(auto store, objstore::S3Store::Open(o));
@@ -677,7 +689,34 @@ Status ValidateConfig(const Config& c) {
   if ((c.storage.starts_with("s3://") || c.storage.starts_with("gs://")) &&
       (c.storage.size() == 5 || c.storage[5] == '/'))
     return bad("storage", c.storage, "names no bucket");
-  return Status::Ok();
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty())
+    return Status::InvalidArgument("tls.cert_file and tls.key_file: give both or neither");
+  if (!c.tls_client_ca_file.empty() && c.tls_cert_file.empty())
+    return Status::InvalidArgument("tls.client_ca_file: needs tls.cert_file and tls.key_file (mTLS is TLS first)");
+  return CheckS3Transport(c);
+}
+
+Status CheckS3Transport(const Config& c) {
+  if (!c.storage.starts_with("s3://") || !c.s3_endpoint.starts_with("http://") || c.s3_allow_insecure)
+    return Status::Ok();
+  // The host of http://HOST[:PORT][/PATH]; an IPv6 address is in brackets.
+  std::string_view host = std::string_view(c.s3_endpoint).substr(7);
+  host = host.substr(0, host.find_first_of("/?#"));
+  if (host.starts_with('[')) {
+    host = host.substr(1, host.find(']') - 1);
+  } else {
+    host = host.substr(0, host.rfind(':'));
+  }
+  std::string lower(host);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  in_addr v4{};
+  const bool loopback = lower == "localhost" || lower == "::1" ||
+                        (inet_pton(AF_INET, lower.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127);
+  if (loopback) return Status::Ok();
+  return Status::InvalidArgument("s3.endpoint: '" + c.s3_endpoint +
+                                 "' is plain http on a host that is not loopback, so the signed requests and any "
+                                 "session token would cross the network in clear; use https:// (with s3.ca_file "
+                                 "for a private CA), or set s3.allow_insecure: true");
 }
 
 }  // namespace tb::server

@@ -58,6 +58,11 @@ struct Config {
   std::vector<std::string> tenancy_tenants;  // the tenants allowed; empty: any valid name
   // Bearer tokens; when any is set, every door but /live and /ready needs one (server/access.h).
   std::vector<TokenConfig> auth_tokens;
+  // TLS on both listeners (server/tls.h): PEM files of the certificate chain and its key; with a
+  // client CA, clients must present a certificate it signed (mTLS). Empty cert_file: plain text.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
   uint64_t head_memory_budget_bytes = 320ull << 20;
   bool wal_sync = true;  // fdatasync before acknowledging; off only for benchmarks of the rest
   uint64_t wal_segment_bytes = 64ull << 20;
@@ -88,6 +93,10 @@ struct Config {
   std::string s3_endpoint;  // e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:7480
   std::string s3_region = "us-east-1";
   bool s3_path_style = false;
+  std::string s3_ca_file;  // CA bundle that verifies the endpoint's certificate; empty: the system's
+  // An http:// endpoint is refused unless it is on loopback or this is set: the S3 credentials'
+  // signatures and session tokens would cross the network in clear.
+  bool s3_allow_insecure = false;
   // GCS's JSON API. Empty: STORAGE_EMULATOR_HOST when set, else https://storage.googleapis.com.
   std::string gcs_endpoint;
   uint64_t flush_bytes = 128ull << 20;  // head memory at which a block is written (≤ half the budget)
@@ -179,8 +188,14 @@ Status LoadEnvironment(Config* config, char** environ_entries);
 std::string FormatConfig(const Config& config);
 
 // Checks what each setting's parser cannot see alone: names from a fixed set (log.level,
-// log.format), host:port addresses and the storage URL's form. The error names the key. `serve` and `config check` both
-// run it, so a file that passes the check starts.
+// log.format), host:port addresses, the storage URL's form, the tls.* files given in pairs and
+// CheckS3Transport. The error names the key. `serve` and `config check` both run it. The files
+// themselves (tokens, certificates) are read when the server opens.
 Status ValidateConfig(const Config& config);
+
+// OK unless s3:// storage goes to an http:// endpoint whose host is not loopback (127.0.0.0/8, ::1,
+// localhost) and s3.allow_insecure is off. OpenStorage checks it too, so no command that opens the
+// bucket skips it.
+Status CheckS3Transport(const Config& config);
 
 }  // namespace tb::server

@@ -357,6 +357,63 @@ TEST(ConfigTest, TenancyAndTokensFromYamlAndTheEnvironment) {
   EXPECT_NE(ValidateConfig(bad_header).message().find("tenancy.header"), std::string::npos);
 }
 
+TEST(ConfigTest, TlsFilesComeInPairsAndTheClientCaNeedsThem) {
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(WriteFile("tb_tls.yaml",
+                                       "tls: {cert_file: /etc/tb/tls.crt, key_file: /etc/tb/tls.key, "
+                                       "client_ca_file: /etc/tb/ca.crt}\n"),
+                             &c)
+                  .ok());
+  EXPECT_EQ(c.tls_cert_file, "/etc/tb/tls.crt");
+  EXPECT_EQ(c.tls_key_file, "/etc/tb/tls.key");
+  EXPECT_EQ(c.tls_client_ca_file, "/etc/tb/ca.crt");
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  Config no_key = c;
+  no_key.tls_key_file.clear();
+  EXPECT_NE(ValidateConfig(no_key).message().find("give both or neither"), std::string::npos);
+  Config no_cert;
+  no_cert.tls_key_file = "/k";
+  EXPECT_NE(ValidateConfig(no_cert).message().find("give both or neither"), std::string::npos);
+  Config ca_alone;
+  ca_alone.tls_client_ca_file = "/ca";
+  EXPECT_NE(ValidateConfig(ca_alone).message().find("tls.client_ca_file: needs tls.cert_file"), std::string::npos);
+}
+
+// Plain http:// to S3 only on loopback unless s3.allow_insecure; https:// and other storage always.
+TEST(ConfigTest, PlainHttpS3EndpointsOnlyOnLoopback) {
+  const auto check = [](const std::string& endpoint, bool allow_insecure = false) {
+    Config c;
+    c.storage = "s3://bucket/prefix";
+    c.s3_endpoint = endpoint;
+    c.s3_allow_insecure = allow_insecure;
+    return ValidateConfig(c);
+  };
+  for (const char* loopback : {"http://127.0.0.1:7480", "http://127.8.9.10", "http://localhost:9000/base",
+                               "http://LOCALHOST", "http://[::1]:7480", "https://s3.example.com", ""})
+    EXPECT_TRUE(check(loopback).ok()) << loopback;
+  for (const char* remote : {"http://10.0.0.5:9000", "http://minio.internal:9000", "http://128.0.0.1",
+                             "http://[::2]:7480", "http://localhost.example.com", "http://127.0.0.1.example.com"}) {
+    const Status s = check(remote);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << remote;
+    EXPECT_NE(s.message().find("s3.allow_insecure"), std::string::npos) << remote << ": " << s.message();
+    EXPECT_TRUE(check(remote, /*allow_insecure=*/true).ok()) << remote;
+  }
+  // OpenStorage refuses it too, before any request, for every command that opens the bucket.
+  Config c;
+  c.storage = "s3://bucket/prefix";
+  c.s3_endpoint = "http://10.0.0.5:9000";
+  auto store = OpenStorage(c);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("s3.allow_insecure"), std::string::npos) << store.status().ToString();
+  // The flag and YAML forms.
+  Config yaml;
+  ASSERT_TRUE(
+      LoadConfigFile(WriteFile("tb_s3_tls.yaml", "s3: {ca_file: /etc/tb/s3-ca.pem, allow_insecure: true}\n"), &yaml)
+          .ok());
+  EXPECT_EQ(yaml.s3_ca_file, "/etc/tb/s3-ca.pem");
+  EXPECT_TRUE(yaml.s3_allow_insecure);
+}
+
 TEST(ConfigTest, SplitsListenAddresses) {
   std::string host;
   int port = 0;

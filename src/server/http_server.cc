@@ -81,6 +81,12 @@ void OfferGzipNotBrotli(const httplib::Request& req) {
   }
 }
 
+// Whether `origin` is on the allow-list of http.cors.allowed_origins ("*": any).
+bool OriginListed(const std::vector<std::string>& allowed_origins, const std::string& origin) {
+  return !origin.empty() && std::any_of(allowed_origins.begin(), allowed_origins.end(),
+                                        [&](const std::string& o) { return o == "*" || o == origin; });
+}
+
 // CORS (Fetch standard): a request from an allowed Origin gets Access-Control-Allow-Origin, and a
 // preflight OPTIONS of any path is answered here with the methods and the request headers asked for.
 // With no allowed origins nothing is added, so browsers keep refusing cross-origin reads.
@@ -91,8 +97,7 @@ httplib::Server::HandlerResponse ApplyCors(const std::vector<std::string>& allow
   res.set_header("Vary", "Origin");
   const bool any = std::find(allowed_origins.begin(), allowed_origins.end(), "*") != allowed_origins.end();
   const std::string origin = req.get_header_value("Origin");
-  const bool allowed = !origin.empty() && (any || std::find(allowed_origins.begin(), allowed_origins.end(), origin) !=
-                                                      allowed_origins.end());
+  const bool allowed = OriginListed(allowed_origins, origin);
   if (allowed) res.set_header("Access-Control-Allow-Origin", any ? "*" : origin);
   if (req.method != "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;
   if (allowed) {
@@ -103,6 +108,19 @@ httplib::Server::HandlerResponse ApplyCors(const std::vector<std::string>& allow
   }
   res.status = 204;
   return httplib::Server::HandlerResponse::Handled;
+}
+
+// Whether a request that changes something comes from a web page the operator did not allow. A
+// browser names the page's origin in Origin on every such request, and a plain form POST needs no
+// preflight, so CORS alone would not stop a page from flushing or purging; other clients send no
+// Origin. A page of this server's own origin (scheme and Host) is not cross-origin.
+bool ForeignOrigin(const std::vector<std::string>& allowed_origins, bool tls, const httplib::Request& req) {
+  if (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS" || !req.has_header("Origin")) return false;
+  const std::string origin = req.get_header_value("Origin");
+  if (OriginListed(allowed_origins, origin)) return false;
+  const std::string own = (tls ? "https://" : "http://") + req.get_header_value("Host");
+  return !std::equal(origin.begin(), origin.end(), own.begin(), own.end(),
+                     [](unsigned char a, unsigned char b) { return std::tolower(a) == std::tolower(b); });
 }
 
 // The role a request for a tenant's data needs.
@@ -180,17 +198,28 @@ metrics::QueryMetrics QueryMetricsOf(metrics::Metrics* m, metrics::QueryDoor doo
 }
 }  // namespace
 
+namespace {
+std::unique_ptr<httplib::Server> MakeServer(const TlsMaterial* tls) {
+  if (tls == nullptr) return std::make_unique<httplib::Server>();
+  // LoadTls has checked the material with the same set-up; a failure leaves the server invalid,
+  // which Start reports.
+  return std::make_unique<httplib::SSLServer>([tls](SSL_CTX& ctx) { return ConfigureServerContext(&ctx, *tls).ok(); });
+}
+}  // namespace
+
 HttpServer::HttpServer(const Config& config, Tenants* tenants, const AccessPolicy* access, const HealthMonitor* health,
-                       metrics::Metrics* metrics)
+                       metrics::Metrics* metrics, const TlsMaterial* tls)
     : config_(config),
       access_(access),
+      tls_(tls != nullptr),
+      client_certificates_(tls != nullptr && tls->mutual()),
       health_(health),
       metrics_(metrics),
       ingest_metrics_(IngestMetricsOf(metrics)),
       door_(access, tenants),
       api_v3_door_(access, tenants, QueryMetricsOf(metrics, metrics::QueryDoor::kApiV3)),
       jaeger_api_door_(access, tenants, QueryMetricsOf(metrics, metrics::QueryDoor::kJaegerHttp)),
-      http_(std::make_unique<httplib::Server>()) {
+      http_(MakeServer(tls)) {
   Routes();
 }
 
@@ -209,18 +238,9 @@ void HttpServer::Routes() {
   // for the client's delayed ACK (40 ms on Linux), which dominated every small answer's latency.
   http_->set_tcp_nodelay(true);
   // Every request but a CORS preflight passes the access check here, before its body is read; the
-  // routes then ask their TenantDoor for the request's tenant. /live and /ready are open to
-  // anyone (probes), /metrics holds no tenant's data and needs only a token when tokens are set.
+  // routes then ask their TenantDoor for the request's tenant.
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    OfferGzipNotBrotli(req);
-    if (ApplyCors(config_.cors_allowed_origins, req, res) == httplib::Server::HandlerResponse::Handled)
-      return httplib::Server::HandlerResponse::Handled;
-    if (req.path == "/live" || req.path == "/ready") return httplib::Server::HandlerResponse::Unhandled;
-    const Status access = req.path == "/metrics" ? access_->Authenticate(HeadersOf(req))
-                                                 : access_->Authorize(HeadersOf(req), RoleOf(req)).status();
-    if (access.ok()) return httplib::Server::HandlerResponse::Unhandled;
-    SendStatusJson(res, access);
-    return httplib::Server::HandlerResponse::Handled;
+    return PreRoute(req, res) ? httplib::Server::HandlerResponse::Handled : httplib::Server::HandlerResponse::Unhandled;
   });
   api_v3::RegisterRoutes(*http_, api_v3_door_);
   jaeger_api::RegisterRoutes(*http_, jaeger_api_door_, config_.limits.max_request_bytes);
@@ -372,7 +392,38 @@ void HttpServer::Routes() {
   });
 }
 
+bool HttpServer::PreRoute(const httplib::Request& req, httplib::Response& res) const {
+  OfferGzipNotBrotli(req);
+  // /live and /ready are open to anyone (probes, which present no client certificate); /metrics
+  // holds no tenant's data and needs only a token when tokens are set.
+  const bool probe = req.path == "/live" || req.path == "/ready";
+  if (client_certificates_ && !probe && !ClientCertificateVerified(req.ssl)) {
+    SendStatusJson(res, Status::Unauthenticated("a client certificate signed by the CA of tls.client_ca_file is "
+                                                "required (only /live and /ready are served without one)"));
+    return true;
+  }
+  if (ApplyCors(config_.cors_allowed_origins, req, res) == httplib::Server::HandlerResponse::Handled) return true;
+  if (probe) return false;
+  if (command_paths_.contains(req.path) && req.method != "POST") {
+    SendStatusJson(res, Status::InvalidArgument(req.path + " changes state and takes POST only, not " + req.method));
+    res.status = 405;
+    res.set_header("Allow", "POST");
+    return true;
+  }
+  if (ForeignOrigin(config_.cors_allowed_origins, tls_, req)) {
+    SendStatusJson(res, Status::PermissionDenied("origin '" + req.get_header_value("Origin") + "' may not " +
+                                                 req.method + " here: it is not in http.cors.allowed_origins"));
+    return true;
+  }
+  const Status access = req.path == "/metrics" ? access_->Authenticate(HeadersOf(req))
+                                               : access_->Authorize(HeadersOf(req), RoleOf(req)).status();
+  if (access.ok()) return false;
+  SendStatusJson(res, access);
+  return true;
+}
+
 void HttpServer::PostCommand(const std::string& path, std::function<void(db::Db&, httplib::Response&)> run) {
+  command_paths_.insert(path);
   http_->Post(path, [this, run = std::move(run)](const httplib::Request& req, httplib::Response& res,
                                                  const httplib::ContentReader& read) {
     std::string ignored;
@@ -398,6 +449,7 @@ Status HttpServer::Start(const std::string& listen) {
   std::string host;
   int port = 0;
   TB_RETURN_IF_ERROR(SplitHostPort(listen, &host, &port));
+  if (!http_->is_valid()) return Status::Internal("cannot set up TLS for HTTP on " + listen);
   if (!http_->bind_to_port(host, port)) return Status::Unavailable("cannot listen for HTTP on " + listen);
   thread_ = std::thread([this] { http_->listen_after_bind(); });
   return Status::Ok();

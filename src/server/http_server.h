@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include "server/config.h"
 #include "server/health.h"
 #include "server/tenants.h"
+#include "server/tls.h"
 
 namespace httplib {
 class Server;
@@ -25,9 +27,11 @@ namespace tb::server {
 class HttpServer {
  public:
   // `health` answers /ready; it, `tenants` and `access` outlive the server. `metrics` may be null
-  // (metrics.enabled: false): then GET /metrics is a 404 and nothing is recorded.
+  // (metrics.enabled: false): then GET /metrics is a 404 and nothing is recorded. With `tls` (which
+  // outlives the server too) the door speaks HTTPS only; with its client CA every request but
+  // /live and /ready needs a verified client certificate (server/tls.h).
   HttpServer(const Config& config, Tenants* tenants, const AccessPolicy* access, const HealthMonitor* health,
-             metrics::Metrics* metrics);
+             metrics::Metrics* metrics, const TlsMaterial* tls = nullptr);
   ~HttpServer();
 
   // Binds `host:port` and serves on a background thread.
@@ -37,6 +41,11 @@ class HttpServer {
 
  private:
   void Routes();
+  // Refuses, before any route runs: without a client certificate when mTLS is on (401); another
+  // method than POST on an operator's command (405, Allow: POST); a POST, PUT, PATCH or DELETE from a
+  // browser page of a foreign origin (403); then what the access policy refuses. /live and /ready
+  // are refused nothing. CORS preflights are answered here. true: answered.
+  bool PreRoute(const httplib::Request& req, httplib::Response& res) const;
   // Registers an operator's command on the Db of the request's tenant, a POST that takes no body:
   // one sent anyway is read within the request-size limit and ignored, and a POST with neither
   // Content-Length nor Transfer-Encoding (`curl -X POST URL`) has an empty body, as HTTP/1.1 says.
@@ -44,6 +53,8 @@ class HttpServer {
 
   const Config& config_;
   const AccessPolicy* access_;
+  const bool tls_;
+  const bool client_certificates_;  // mTLS
   const HealthMonitor* health_;
   metrics::Metrics* metrics_;
   const metrics::IngestMetrics ingest_metrics_;
@@ -53,6 +64,7 @@ class HttpServer {
   const TenantDoor api_v3_door_;
   const TenantDoor jaeger_api_door_;
   std::unique_ptr<httplib::Server> http_;
+  std::set<std::string> command_paths_;  // the routes PostCommand registered: POST only
   std::thread thread_;
 };
 

@@ -22,6 +22,7 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   std::unique_ptr<Server> s(new Server(config));
   TB_ASSIGN_OR_RETURN(AccessPolicy access, AccessPolicy::Open(config));
   s->access_ = std::make_unique<AccessPolicy>(std::move(access));
+  TB_ASSIGN_OR_RETURN(s->tls_, LoadTls(config));
   // The tenant label: the one tenant until tenants arrive.
   if (config.metrics_enabled)
     s->metrics_ = std::make_unique<metrics::Metrics>(metrics::CurrentBuild(), db::DbOptions().tenant);
@@ -152,7 +153,10 @@ Status Server::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port_);
+  const bool grpc_tls = tls_ && !plugin_controller_;
+  if (tls_ && !grpc_tls) spdlog::info("plugin mode: gRPC stays plain text on loopback; tls.* applies to HTTP only");
+  builder.AddListeningPort(config_.grpc_listen,
+                           grpc_tls ? GrpcServerCredentials(*tls_) : grpc::InsecureServerCredentials(), &grpc_port_);
   // Refuse a port another process already serves (gRPC allows SO_REUSEPORT by default).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(config_.limits.max_request_bytes, INT32_MAX)));
@@ -178,13 +182,19 @@ Status Server::Start() {
     health->SetServingStatus(service, true);
   if (plugin_controller_) health->SetServingStatus(kPluginHealthService, true);
 
+  const char* grpc_security = !grpc_tls ? "plain text" : tls_->mutual() ? "mTLS" : "TLS";
   if (config_.http_listen.empty()) {
-    spdlog::info("serving gRPC on port {}; no HTTP", grpc_port_);
+    spdlog::info("serving gRPC ({}) on port {}; no HTTP", grpc_security, grpc_port_);
     return Status::Ok();
   }
-  http_ = std::make_unique<HttpServer>(config_, tenants_.get(), access_.get(), health_.get(), metrics_.get());
+  http_ = std::make_unique<HttpServer>(config_, tenants_.get(), access_.get(), health_.get(), metrics_.get(),
+                                       tls_ ? &*tls_ : nullptr);
   TB_RETURN_IF_ERROR(http_->Start(config_.http_listen));
-  spdlog::info("serving gRPC on {} and HTTP on {}", config_.grpc_listen, config_.http_listen);
+  spdlog::info("serving gRPC ({}) on {} and HTTP ({}) on {}", grpc_security, config_.grpc_listen,
+               !tls_            ? "plain text"
+               : tls_->mutual() ? "mTLS"
+                                : "TLS",
+               config_.http_listen);
   return Status::Ok();
 }
 

@@ -17,6 +17,7 @@
 #include "server/http_server.h"
 #include "server/plugin.h"
 #include "server/tenants.h"
+#include "server/tls.h"
 
 namespace tb::server {
 
@@ -29,7 +30,8 @@ class Server {
   // Starts serving gRPC and HTTP (no HTTP when http_listen is empty).
   Status Start();
   // Before Start: also serve go-plugin's controller and report "plugin" healthy (legacy plugin
-  // mode); the controller's Shutdown calls `request_stop`.
+  // mode); the controller's Shutdown calls `request_stop`. The gRPC door then stays plain text
+  // whatever tls.* says: go-plugin dials it on loopback without TLS.
   void EnablePluginMode(std::function<void()> request_stop);
   // The port gRPC listens on once started (useful with port 0).
   int grpc_port() const { return grpc_port_; }
@@ -50,6 +52,7 @@ class Server {
   Config config_;
   std::unique_ptr<metrics::Metrics> metrics_;  // null when metrics.enabled is false
   std::unique_ptr<AccessPolicy> access_;
+  std::optional<TlsMaterial> tls_;  // none: both doors in plain text
   std::unique_ptr<Tenants> tenants_;
   std::shared_ptr<objstore::DiskCacheStore> disk_cache_;  // only with bucket storage and a disk cache
   // What the gRPC writers and each gRPC query door ask for a request's tenant.
