@@ -3,6 +3,8 @@
 // same data dir.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,6 +43,27 @@ export function freePort() {
 
 const MAX_CAPTURE = 256 * 1024;
 
+/**
+ * One HTTP(S) request through node:http / node:https, for servers Node's fetch cannot reach: fetch takes no CA of its
+ * own nor a client certificate. `tls` ({ca, cert, key} as PEM) goes to the TLS connection; each request opens its own
+ * connection.
+ * @returns {Promise<{status: number, headers: object, body: string}>}
+ */
+export function request(url, { method = 'GET', headers = {}, body, tls = {}, timeoutMs = 30_000 } = {}) {
+  const client = url.startsWith('https:') ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.request(url, { method, headers, ...tls, agent: false, timeout: timeoutMs }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** Resolves to `promise`'s value, or to 'timeout' after `ms`; the timer is cleared either way. */
 async function withTimeout(promise, ms) {
   const ac = new AbortController();
@@ -54,7 +77,11 @@ async function withTimeout(promise, ms) {
 export class TbServer {
   /**
    * Starts a server and waits until GET /ready answers 200.
-   * @param {{dataDir?: string, binary?: string, readyTimeoutMs?: number, extraArgs?: string[], env?: object}} opts
+   * `tls` ({ca, cert?, key?} as PEM): the server serves HTTPS (its --tls-* flags are among extraArgs), and the harness
+   * reaches it with these; httpBase is then https://.
+   * `enablePurge: false` leaves out --enable-purge.
+   * @param {{dataDir?: string, binary?: string, readyTimeoutMs?: number, extraArgs?: string[], env?: object,
+   *   tls?: object, enablePurge?: boolean}} opts
    */
   static async start(opts = {}) {
     const s = new TbServer(opts);
@@ -62,13 +89,15 @@ export class TbServer {
     return s;
   }
 
-  constructor({ dataDir, binary, readyTimeoutMs = 20_000, extraArgs = [], env = {} } = {}) {
+  constructor({ dataDir, binary, readyTimeoutMs = 20_000, extraArgs = [], env = {}, tls = null, enablePurge = true } = {}) {
     this.binary = binary || binaryPath();
     this.ownsDataDir = !dataDir;
     this.dataDir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'tb-interop-'));
     this.readyTimeoutMs = readyTimeoutMs;
     this.extraArgs = extraArgs;
     this.env = env;
+    this.tls = tls;
+    this.enablePurge = enablePurge;
     this.child = null;
     this.stderr = '';
     this.stdout = '';
@@ -78,7 +107,7 @@ export class TbServer {
   }
 
   get grpcAddress() { return `127.0.0.1:${this.grpcPort}`; }
-  get httpBase() { return `http://127.0.0.1:${this.httpPort}`; }
+  get httpBase() { return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.httpPort}`; }
 
   /** Last part of the server's stderr, for assertion messages. */
   stderrTail(n = 4000) {
@@ -99,7 +128,7 @@ export class TbServer {
     this.stdout = '';
     this.exit = null;
     const args = ['serve', '--data-dir', this.dataDir, '--grpc-listen', this.grpcAddress,
-      '--http-listen', `127.0.0.1:${this.httpPort}`, '--enable-purge', ...this.extraArgs];
+      '--http-listen', `127.0.0.1:${this.httpPort}`, ...(this.enablePurge ? ['--enable-purge'] : []), ...this.extraArgs];
     const child = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } });
     this.child = child;
     live.add(child);
@@ -145,10 +174,16 @@ export class TbServer {
           + `stderr:\n${this.stderrTail()}`);
       }
       try {
-        const res = await fetch(`${this.httpBase}/ready`, { signal: AbortSignal.timeout(1000) });
-        await res.arrayBuffer();
-        if (res.status === 200) return;
-        lastErr = `GET /ready → ${res.status}`;
+        let status;
+        if (this.tls) {
+          status = (await request(`${this.httpBase}/ready`, { tls: this.tls, timeoutMs: 1000 })).status;
+        } else {
+          const res = await fetch(`${this.httpBase}/ready`, { signal: AbortSignal.timeout(1000) });
+          await res.arrayBuffer();
+          status = res.status;
+        }
+        if (status === 200) return;
+        lastErr = `GET /ready → ${status}`;
       } catch (e) {
         lastErr = e.cause?.code || e.message;
       }
