@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -267,8 +269,47 @@ std::string ErrorXml(std::string_view code, std::string_view message) {
          std::string(message) + "</Message></Error>";
 }
 
+// A self-signed certificate for 127.0.0.1 (EC P-256, valid for an hour), as PEM files: the server
+// serves it, and as a CA bundle it is the one certificate that verifies the server.
+struct TestCertificate {
+  std::string cert_file, key_file;
+};
+TestCertificate MakeSelfSignedCertificate(const std::string& name) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* subject = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1,
+                             0);
+  X509_set_issuer_name(cert, subject);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  for (const auto& [nid, value] :
+       {std::pair{NID_subject_alt_name, "IP:127.0.0.1"}, std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+    X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  X509_sign(cert, key, EVP_sha256());
+  TestCertificate out{::testing::TempDir() + name + ".crt", ::testing::TempDir() + name + ".key"};
+  FILE* f = std::fopen(out.cert_file.c_str(), "w");
+  PEM_write_X509(f, cert);
+  std::fclose(f);
+  f = std::fopen(out.key_file.c_str(), "w");
+  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(f);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return out;
+}
+
 // Serves 127.0.0.1:<port>: HEAD /bkt answers 200 (so Open succeeds); every other request goes to
-// the handler. All requests are recorded.
+// the handler. All requests are recorded. With a certificate it serves HTTPS.
 class FakeS3 {
  public:
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
@@ -277,7 +318,11 @@ class FakeS3 {
     std::multimap<std::string, std::string, httplib::detail::ci> headers;
   };
 
-  explicit FakeS3(Handler handler) : handler_(std::move(handler)) {
+  explicit FakeS3(Handler handler, const TestCertificate* tls = nullptr)
+      : handler_(std::move(handler)),
+        server_(tls ? std::make_unique<httplib::SSLServer>(tls->cert_file.c_str(), tls->key_file.c_str())
+                    : std::make_unique<httplib::Server>()),
+        scheme_(tls ? "https" : "http") {
     auto route = [this](const httplib::Request& req, httplib::Response& res) {
       {
         std::lock_guard lock(mu_);
@@ -286,21 +331,21 @@ class FakeS3 {
       if (req.method == "HEAD" && req.path == "/bkt") return;  // 200
       handler_(req, res);
     };
-    server_.Get(".*", route);
-    server_.Put(".*", route);
-    server_.Post(".*", route);
-    server_.Delete(".*", route);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    server_->Get(".*", route);
+    server_->Put(".*", route);
+    server_->Post(".*", route);
+    server_->Delete(".*", route);
+    port_ = server_->bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
   }
   ~FakeS3() {
-    server_.stop();
+    server_->stop();
     thread_.join();
   }
 
   S3Options Options() const {
     S3Options o;
-    o.endpoint = "http://127.0.0.1:" + std::to_string(port_);
+    o.endpoint = scheme_ + "://127.0.0.1:" + std::to_string(port_);
     o.bucket = "bkt";
     o.access_key = "AKFAKE";
     o.secret_key = "secret";
@@ -323,7 +368,8 @@ class FakeS3 {
 
  private:
   Handler handler_;
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;
+  std::string scheme_;
   std::thread thread_;
   int port_ = 0;
   std::mutex mu_;
@@ -333,6 +379,34 @@ class FakeS3 {
 std::string HeaderOf(const FakeS3::Seen& s, const std::string& name) {
   auto it = s.headers.find(name);
   return it == s.headers.end() ? "" : it->second;
+}
+
+// s3.ca_file: an https endpoint whose certificate a private CA signed is verified against the
+// bundle; without it (the system's CAs) or with another bundle, Open fails at once with a
+// certificate error, not after retries.
+TEST(S3FakeTest, HttpsEndpointIsVerifiedAgainstTheCaFile) {
+  const TestCertificate server_cert = MakeSelfSignedCertificate("tb_s3_server");
+  const TestCertificate other = MakeSelfSignedCertificate("tb_s3_other");
+  FakeS3 fake(
+      [](const httplib::Request& req, httplib::Response& res) {
+        if (req.method == "GET" && req.path == "/bkt/k") res.set_content("over tls", "application/octet-stream");
+      },
+      &server_cert);
+  S3Options o = fake.Options();
+  ASSERT_TRUE(o.endpoint.starts_with("https://"));
+  o.ca_file = server_cert.cert_file;
+  auto store = S3Store::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto got = (*store)->Get("k");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, "over tls");
+  for (const std::string& ca_file : {std::string(), other.cert_file}) {
+    o.ca_file = ca_file;
+    auto refused = S3Store::Open(o);
+    ASSERT_FALSE(refused.ok()) << "ca_file '" << ca_file << "'";
+    EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << refused.status().ToString();
+    EXPECT_NE(refused.status().message().find("certificate"), std::string::npos) << refused.status().ToString();
+  }
 }
 
 TEST(S3FakeTest, RequestShapes) {

@@ -131,6 +131,8 @@ describe('operator command line', () => {
         ['grpc_listen: nowhere\n', /grpc_listen: 'nowhere' is not host:port/],
         ['wal: {sync: maybe}\n', /wal\.sync: 'maybe' is not a boolean/],
         ['head: [1, 2]\n', /head: expected a mapping/],
+        ['storage: s3://b/p\ns3: {endpoint: "http://10.1.2.3:9000"}\n', /s3\.endpoint: 'http:\/\/10\.1\.2\.3:9000' is plain http[\s\S]*s3\.allow_insecure: true/],
+        ['tls: {cert_file: /etc/tb/tls.crt}\n', /tls\.cert_file and tls\.key_file: give both or neither/],
         ['data_dir: [unclosed\n', /config .*bad\.yaml/],
       ]) {
         const bad = path.join(dir, 'bad.yaml');
