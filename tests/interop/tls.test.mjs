@@ -6,7 +6,7 @@
 // foreign origin is refused, and /purge stays off without --enable-purge.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,36 +18,7 @@ import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trac
 import { TbServer, binaryPath, request } from './lib/server.mjs';
 import { TbClients, withMetadata } from './lib/clients.mjs';
 import { makeProvider, runWorkload } from './lib/sdk.mjs';
-
-/** A CA, a server certificate (SAN localhost and 127.0.0.1), a client certificate, and a client of another CA. */
-function makeCertificates(dir) {
-  const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  const key = (name) => openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${name}.key`);
-  const ca = (name) => {
-    key(name);
-    openssl('req', '-x509', '-new', '-key', `${name}.key`, '-subj', `/CN=${name}`, '-days', '2', '-out', `${name}.crt`);
-  };
-  const issue = (name, issuer, extensions) => {
-    key(name);
-    openssl('req', '-new', '-key', `${name}.key`, '-subj', `/CN=${name}`, '-out', `${name}.csr`);
-    fs.writeFileSync(path.join(dir, `${name}.ext`), extensions);
-    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.crt`, '-CAkey', `${issuer}.key`, '-CAcreateserial',
-      '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
-  };
-  ca('test-ca');
-  ca('other-ca');
-  issue('server', 'test-ca', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  issue('client', 'test-ca', 'extendedKeyUsage=clientAuth\n');
-  issue('stranger', 'other-ca', 'extendedKeyUsage=clientAuth\n');
-  const file = (name) => path.join(dir, name);
-  const pem = (name) => fs.readFileSync(file(name));
-  return {
-    file,
-    ca: pem('test-ca.crt'),
-    client: { cert: pem('client.crt'), key: pem('client.key') },
-    stranger: { cert: pem('stranger.crt'), key: pem('stranger.key') },
-  };
-}
+import { makeCertificates } from './lib/pki.mjs';
 
 const secret = (name) => `${name}-${crypto.randomBytes(16).toString('hex')}`;
 const TOKENS = { writer: secret('writer'), reader: secret('reader') };

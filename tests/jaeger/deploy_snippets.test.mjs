@@ -2,6 +2,9 @@
 // - deploy/jaeger/jaeger-v2.yaml: the `jaeger` binary (v2, from the Jaeger module) loads it with tracebucket as its
 //   remote storage; a trace sent to Jaeger's OTLP port is stored in tracebucket and read back through Jaeger's query
 //   API (so through the Remote Storage API v2);
+// - deploy/jaeger/jaeger-v2-secure.yaml: the same against a tracebucket with tenants, bearer tokens and mutual TLS
+//   (certificates made with openssl): a trace Jaeger receives is stored for the writer token's tenant, and Jaeger's
+//   query API finds it for that tenant only;
 // - deploy/otel-collector/collector.yaml: the same binary as an OpenTelemetry Collector loads it; a trace sent to
 //   its OTLP port arrives in tracebucket;
 // - deploy/grafana/datasource.yaml: the requests Grafana's Jaeger data source makes (services, operations, search,
@@ -14,7 +17,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TbServer } from '../interop/lib/server.mjs';
+import { TbServer, request } from '../interop/lib/server.mjs';
+import { makeCertificates } from '../interop/lib/pki.mjs';
 import { Program, fetchJaeger, freePorts, getJson, httpStatus, programPath, quietTracingEnv } from './lib/jaeger_programs.mjs';
 
 const fetched = await fetchJaeger(['jaeger']);
@@ -31,12 +35,12 @@ function adapt(file, replacements) {
   return text.replace(/^service:\n/m, 'service:\n  telemetry:\n    metrics:\n      level: none\n');
 }
 
-async function startJaeger(name, config, healthPort, deadPort) {
+async function startJaeger(name, config, healthPort, deadPort, env = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tb-snippet-'));
   const file = path.join(dir, 'config.yaml');
   fs.writeFileSync(file, config);
   const program = new Program(name, programPath(fetched.dir, 'jaeger'), ['--config', file],
-    quietTracingEnv(`http://127.0.0.1:${deadPort}`));
+    { ...quietTracingEnv(`http://127.0.0.1:${deadPort}`), ...env });
   if (healthPort) {
     await program.waitUntil(async () => (await httpStatus(`http://127.0.0.1:${healthPort}/`)) === 200, { what: 'healthy' });
   }
@@ -56,15 +60,26 @@ async function sendTrace(url, service) {
   return traceId;
 }
 
-/** Polls a Jaeger /api/traces/{id} until it has `spans` spans. */
-async function waitForTrace(base, traceId, spans, what) {
+/**
+ * Polls a Jaeger /api/traces/{id} until it has `spans` spans; `options` as for request() (headers, tls), which is
+ * used when given (fetch takes no client certificate).
+ */
+async function waitForTrace(base, traceId, spans, what, options = null) {
   const deadline = Date.now() + 30_000;
   let last = '';
   while (Date.now() < deadline) {
-    const res = await fetch(`${base}/api/traces/${traceId}`);
-    const text = await res.text();
-    last = `${res.status} ${text.slice(0, 300)}`;
-    if (res.status === 200 && JSON.parse(text).data?.[0]?.spans?.length === spans) return;
+    const url = `${base}/api/traces/${traceId}`;
+    let status;
+    let text;
+    if (options) {
+      ({ status, body: text } = await request(url, options));
+    } else {
+      const res = await fetch(url);
+      status = res.status;
+      text = await res.text();
+    }
+    last = `${status} ${text.slice(0, 300)}`;
+    if (status === 200 && JSON.parse(text).data?.[0]?.spans?.length === spans) return;
     await new Promise((r) => setTimeout(r, 200));
   }
   assert.fail(`${what}: trace ${traceId} not complete within 30 s (last: ${last})`);
@@ -89,6 +104,55 @@ test('deploy snippets load in the real programs and carry traces to tracebucket'
       assert.ok(services.data.includes('snippet-jaeger'), JSON.stringify(services));
     } finally {
       await program.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  await t.test('jaeger-v2-secure.yaml: Jaeger v2 with a tenant, tokens and mTLS', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tb-secure-snippet-'));
+    const pki = makeCertificates(dir);
+    const token = { read: `read-${crypto.randomUUID()}`, write: `write-${crypto.randomUUID()}` };
+    const sha256 = async (text) => Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))).toString('hex');
+    fs.writeFileSync(path.join(dir, 'tracebucket.yaml'), [
+      'tenancy: {enabled: true, tenants: [team-a, team-b]}',
+      'auth:',
+      '  tokens:',
+      `    - {token_sha256: "${await sha256(token.read)}", tenants: ["*"], roles: [read]}`,
+      `    - {token_sha256: "${await sha256(token.write)}", tenants: [team-a], roles: [write]}`,
+      'tls:',
+      `  cert_file: ${pki.file('server.crt')}`,
+      `  key_file: ${pki.file('server.key')}`,
+      `  client_ca_file: ${pki.file('test-ca.crt')}`,
+      ''].join('\n'));
+    const secure = await TbServer.start({ extraArgs: ['--config', path.join(dir, 'tracebucket.yaml')], tls: { ca: pki.ca } });
+    const p = await freePorts(['health', 'query', 'queryGrpc', 'otlpGrpc', 'otlpHttp', 'dead'], [secure.grpcPort, secure.httpPort]);
+    const config = adapt('jaeger/jaeger-v2-secure.yaml', [
+      ['tracebucket:4317', secure.grpcAddress], ['0.0.0.0:13133', `127.0.0.1:${p.health}`],
+      ['0.0.0.0:16686', `127.0.0.1:${p.query}`], ['0.0.0.0:16685', `127.0.0.1:${p.queryGrpc}`],
+      ['0.0.0.0:4317', `127.0.0.1:${p.otlpGrpc}`], ['0.0.0.0:4318', `127.0.0.1:${p.otlpHttp}`],
+      ['/etc/jaeger/tracebucket-ca.crt', pki.file('test-ca.crt')], ['/etc/jaeger/client.crt', pki.file('client.crt')],
+      ['/etc/jaeger/client.key', pki.file('client.key')]]);
+    const { program, dir: jaegerDir } = await startJaeger('jaeger (v2 secure snippet)', config, p.health, p.dead,
+      { TRACEBUCKET_READ_TOKEN: token.read, TRACEBUCKET_WRITE_TOKEN: token.write });
+    try {
+      const traceId = await sendTrace(`http://127.0.0.1:${p.otlpHttp}/v1/traces`, 'snippet-secure');
+      // Stored for the write token's tenant, read here over mTLS with the read token.
+      const direct = (tenant) => ({ headers: { 'x-tenant': tenant, authorization: `Bearer ${token.read}` },
+        tls: { ca: pki.ca, ...pki.client } });
+      await waitForTrace(secure.httpBase, traceId, 2, 'in tracebucket for team-a', direct('team-a'));
+      assert.equal((await request(`${secure.httpBase}/api/traces/${traceId}`, direct('team-b'))).status, 404, 'not for team-b');
+      // Jaeger's query API forwards the tenant of each request.
+      const query = `http://127.0.0.1:${p.query}`;
+      await waitForTrace(query, traceId, 2, 'through Jaeger query as team-a', { headers: { 'x-tenant': 'team-a' } });
+      const services = async (tenant) => JSON.parse((await request(`${query}/api/services`, { headers: { 'x-tenant': tenant } })).body).data ?? [];
+      assert.ok((await services('team-a')).includes('snippet-secure'));
+      assert.ok(!(await services('team-b')).includes('snippet-secure'), 'team-b does not see team-a\'s service');
+      assert.notEqual((await request(`${query}/api/traces/${traceId}`, { headers: { 'x-tenant': 'team-b' } })).status, 200);
+    } finally {
+      await program.stop();
+      await secure.stop();
+      await secure.dispose();
+      fs.rmSync(jaegerDir, { recursive: true, force: true });
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
