@@ -13,7 +13,7 @@ import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace
 import { TbServer } from './lib/server.mjs';
 import { TbClients, withMetadata } from './lib/clients.mjs';
 import { V1Clients } from './lib/storage_v1.mjs';
-import { timestampFromNanos } from './lib/fixtures.mjs';
+import { oneSpanRequest, otlpJsonToProto, timestampFromNanos } from './lib/fixtures.mjs';
 import { makeProvider, runWorkload } from './lib/sdk.mjs';
 
 const secret = (name) => `${name}-${crypto.randomBytes(16).toString('hex')}`;
@@ -47,30 +47,8 @@ const headersOf = (caller, tenant = 'team-a') => ({
   ...(TOKENS[caller] ? { authorization: `Bearer ${TOKENS[caller]}` } : {}),
 });
 
-function otlpRequest(service) {
-  const start = BigInt(Date.now() - 10_000) * 1_000_000n;
-  return {
-    resourceSpans: [{
-      resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
-      scopeSpans: [{
-        spans: [{
-          traceId: crypto.randomBytes(16).toString('hex'), spanId: crypto.randomBytes(8).toString('hex'), name: 'op',
-          kind: 2, startTimeUnixNano: String(start), endTimeUnixNano: String(start + 1_000_000n),
-        }],
-      }],
-    }],
-  };
-}
-const toProto = (doc) => {
-  const rs = doc.resourceSpans[0];
-  const s = rs.scopeSpans[0].spans[0];
-  return {
-    resourceSpans: [{
-      resource: rs.resource,
-      scopeSpans: [{ spans: [{ ...s, traceId: Buffer.from(s.traceId, 'hex'), spanId: Buffer.from(s.spanId, 'hex') }] }],
-    }],
-  };
-};
+const otlpRequest = oneSpanRequest;
+const toProto = otlpJsonToProto;
 function v1Span(service) {
   return {
     traceId: crypto.randomBytes(16), spanId: crypto.randomBytes(8), operationName: 'v1-op',

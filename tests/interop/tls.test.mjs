@@ -19,6 +19,7 @@ import { TbServer, binaryPath, request } from './lib/server.mjs';
 import { TbClients, withMetadata } from './lib/clients.mjs';
 import { makeProvider, runWorkload } from './lib/sdk.mjs';
 import { makeCertificates } from './lib/pki.mjs';
+import { oneSpanRequest, otlpJsonToProto } from './lib/fixtures.mjs';
 
 const secret = (name) => `${name}-${crypto.randomBytes(16).toString('hex')}`;
 const TOKENS = { writer: secret('writer'), reader: secret('reader') };
@@ -51,20 +52,7 @@ async function grpcOutcome(call) {
   }
 }
 
-function otlpRequest(service) {
-  const start = BigInt(Date.now() - 10_000) * 1_000_000n;
-  return {
-    resourceSpans: [{
-      resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
-      scopeSpans: [{
-        spans: [{
-          traceId: crypto.randomBytes(16), spanId: crypto.randomBytes(8), name: 'op', kind: 2,
-          startTimeUnixNano: String(start), endTimeUnixNano: String(start + 1_000_000n),
-        }],
-      }],
-    }],
-  };
-}
+const otlpRequest = (service) => otlpJsonToProto(oneSpanRequest(service));
 
 /** Runs a small SDK workload through `exporter`; the recording of every export. */
 async function exportWorkload(exporter, service) {
@@ -86,6 +74,20 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const tlsArgs = (mutual) => ['--config', pki.file('auth.yaml'), '--tls-cert', pki.file('server.crt'), '--tls-key',
   pki.file('server.key'), ...(mutual ? ['--tls-client-ca', pki.file('test-ca.crt')] : [])];
+
+/** Registers before/after hooks of the enclosing describe: a server started with `options`, stopped afterwards. */
+function useServer(options) {
+  const ctx = {};
+  before(async () => {
+    ctx.server = await TbServer.start(typeof options === 'function' ? options() : options);
+  }, { timeout: 60_000 });
+  after(async () => {
+    if (ctx.server) {
+      try { await ctx.server.stop(); } finally { await ctx.server.dispose(); }
+    }
+  }, { timeout: 60_000 });
+  return ctx;
+}
 
 describe('unusable TLS files stop the start, naming the key', () => {
   const start = (args) => {
@@ -113,39 +115,31 @@ describe('unusable TLS files stop the start, naming the key', () => {
 });
 
 describe('TLS on both listeners, with bearer tokens', () => {
-  let server;
-  before(async () => {
-    server = await TbServer.start({ extraArgs: tlsArgs(false), tls: { ca: pki.ca } });
-  }, { timeout: 60_000 });
-  after(async () => {
-    if (server) {
-      try { await server.stop(); } finally { await server.dispose(); }
-    }
-  }, { timeout: 60_000 });
+  const ctx = useServer(() => ({ extraArgs: tlsArgs(false), tls: { ca: pki.ca } }));
 
   test('curl over HTTPS with the CA, by name and by address; refused without the CA; no plain HTTP', () => {
     const ca = ['--cacert', pki.file('test-ca.crt')];
-    const services = curl(`https://localhost:${server.httpPort}/api/services`, [...ca, '-H', `authorization: Bearer ${TOKENS.reader}`]);
+    const services = curl(`https://localhost:${ctx.server.httpPort}/api/services`, [...ca, '-H', `authorization: Bearer ${TOKENS.reader}`]);
     assert.equal(services.exit, 0, services.stderr);
     assert.equal(services.status, 200, services.body);
     assert.deepEqual(JSON.parse(services.body).data, []);
-    assert.equal(curl(`${server.httpBase}/ready`, ca).status, 200);
+    assert.equal(curl(`${ctx.server.httpBase}/ready`, ca).status, 200);
     // The token is still needed over TLS.
-    assert.equal(curl(`${server.httpBase}/api/services`, ca).status, 401);
-    const noCa = curl(`${server.httpBase}/ready`);
+    assert.equal(curl(`${ctx.server.httpBase}/api/services`, ca).status, 401);
+    const noCa = curl(`${ctx.server.httpBase}/ready`);
     assert.equal(noCa.exit, 60, `curl without the CA must not trust the server: ${noCa.stderr}`);
-    const plain = curl(`http://127.0.0.1:${server.httpPort}/ready`);
+    const plain = curl(`http://127.0.0.1:${ctx.server.httpPort}/ready`);
     assert.notEqual(plain.exit, 0, 'plain HTTP on the TLS port');
     assert.notEqual(plain.status, 200);
   });
 
   test('grpc-js with TLS credentials and a bearer token; plain text and an unknown CA fail', async () => {
     const token = { interceptors: [withMetadata(bearer('writer'))] };
-    const tls = new TbClients(server.grpcAddress, token, grpc.credentials.createSsl(pki.ca));
-    const byName = new TbClients(`localhost:${server.grpcPort}`, { interceptors: [withMetadata(bearer('reader'))] },
+    const tls = new TbClients(ctx.server.grpcAddress, token, grpc.credentials.createSsl(pki.ca));
+    const byName = new TbClients(`localhost:${ctx.server.grpcPort}`, { interceptors: [withMetadata(bearer('reader'))] },
       grpc.credentials.createSsl(pki.ca));
-    const systemRoots = new TbClients(server.grpcAddress, token, grpc.credentials.createSsl());
-    const plain = new TbClients(server.grpcAddress, token);
+    const systemRoots = new TbClients(ctx.server.grpcAddress, token, grpc.credentials.createSsl());
+    const plain = new TbClients(ctx.server.grpcAddress, token);
     try {
       await tls.export(otlpRequest('grpc-over-tls'));
       assert.ok((await byName.getServices()).services.includes('grpc-over-tls'));
@@ -160,16 +154,16 @@ describe('TLS on both listeners, with bearer tokens', () => {
     const metadata = new grpc.Metadata();
     metadata.set('authorization', bearer('writer').authorization);
     const exporters = {
-      'tls-otlp-grpc': new GrpcExporter({ url: `https://${server.grpcAddress}`, credentials: grpc.credentials.createSsl(pki.ca), metadata, timeoutMillis: 20_000 }),
-      'tls-otlp-proto': new ProtoExporter({ url: `${server.httpBase}/v1/traces`, headers: bearer('writer'), httpAgentOptions: { ca: pki.ca }, timeoutMillis: 20_000 }),
-      'tls-otlp-json': new JsonExporter({ url: `${server.httpBase}/v1/traces`, headers: bearer('writer'), httpAgentOptions: { ca: pki.ca }, compression: 'gzip', timeoutMillis: 20_000 }),
+      'tls-otlp-grpc': new GrpcExporter({ url: `https://${ctx.server.grpcAddress}`, credentials: grpc.credentials.createSsl(pki.ca), metadata, timeoutMillis: 20_000 }),
+      'tls-otlp-proto': new ProtoExporter({ url: `${ctx.server.httpBase}/v1/traces`, headers: bearer('writer'), httpAgentOptions: { ca: pki.ca }, timeoutMillis: 20_000 }),
+      'tls-otlp-json': new JsonExporter({ url: `${ctx.server.httpBase}/v1/traces`, headers: bearer('writer'), httpAgentOptions: { ca: pki.ca }, compression: 'gzip', timeoutMillis: 20_000 }),
     };
     for (const [service, exporter] of Object.entries(exporters)) {
       const recording = await exportWorkload(exporter, service);
       assert.deepEqual(recording.failures().map((f) => String(f.error)), [], service);
       assert.ok(recording.exportedSpans > 0, service);
     }
-    const reader = new TbClients(server.grpcAddress, { interceptors: [withMetadata(bearer('reader'))] }, grpc.credentials.createSsl(pki.ca));
+    const reader = new TbClients(ctx.server.grpcAddress, { interceptors: [withMetadata(bearer('reader'))] }, grpc.credentials.createSsl(pki.ca));
     try {
       const { services } = await reader.getServices();
       for (const service of Object.keys(exporters)) assert.ok(services.includes(service), `${service} in ${services}`);
@@ -178,44 +172,36 @@ describe('TLS on both listeners, with bearer tokens', () => {
     }
     // Without the CA the exporter does not trust the server and sends nothing.
     const untrusting = await exportWorkload(
-      new JsonExporter({ url: `${server.httpBase}/v1/traces`, headers: bearer('writer'), timeoutMillis: 10_000 }), 'tls-untrusting');
+      new JsonExporter({ url: `${ctx.server.httpBase}/v1/traces`, headers: bearer('writer'), timeoutMillis: 10_000 }), 'tls-untrusting');
     assert.ok(untrusting.failures().length > 0, 'an export to an unknown CA must fail');
     assert.match(String(untrusting.failures()[0].error), /self.signed|certificate/i);
   });
 });
 
 describe('mutual TLS: client certificates of tls.client_ca_file', () => {
-  let server;
-  before(async () => {
-    server = await TbServer.start({ extraArgs: tlsArgs(true), tls: { ca: pki.ca } });
-  }, { timeout: 60_000 });
-  after(async () => {
-    if (server) {
-      try { await server.stop(); } finally { await server.dispose(); }
-    }
-  }, { timeout: 60_000 });
+  const ctx = useServer(() => ({ extraArgs: tlsArgs(true), tls: { ca: pki.ca } }));
 
   test('curl: a client certificate of the CA is needed for everything but /live and /ready', () => {
     const ca = ['--cacert', pki.file('test-ca.crt')];
     const withCert = [...ca, '--cert', pki.file('client.crt'), '--key', pki.file('client.key')];
     const token = ['-H', `authorization: Bearer ${TOKENS.reader}`];
-    const ok = curl(`https://localhost:${server.httpPort}/api/services`, [...withCert, ...token]);
+    const ok = curl(`https://localhost:${ctx.server.httpPort}/api/services`, [...withCert, ...token]);
     assert.equal(ok.status, 200, `${ok.body} ${ok.stderr}`);
-    const noCert = curl(`${server.httpBase}/api/services`, [...ca, ...token]);
+    const noCert = curl(`${ctx.server.httpBase}/api/services`, [...ca, ...token]);
     assert.equal(noCert.status, 401, noCert.body);
     const json = JSON.parse(noCert.body);
     assert.equal(json.code, 16);
     assert.match(json.message, /client certificate/);
-    for (const probe of ['/live', '/ready']) assert.equal(curl(`${server.httpBase}${probe}`, ca).status, 200, probe);
+    for (const probe of ['/live', '/ready']) assert.equal(curl(`${ctx.server.httpBase}${probe}`, ca).status, 200, probe);
     // A certificate of another CA fails the handshake itself.
-    const stranger = curl(`${server.httpBase}/ready`, [...ca, '--cert', pki.file('stranger.crt'), '--key', pki.file('stranger.key')]);
+    const stranger = curl(`${ctx.server.httpBase}/ready`, [...ca, '--cert', pki.file('stranger.crt'), '--key', pki.file('stranger.key')]);
     assert.notEqual(stranger.exit, 0, `a stranger's certificate was accepted: HTTP ${stranger.status}`);
   });
 
   test('grpc-js: the handshake needs a client certificate of the CA', async () => {
     const token = { interceptors: [withMetadata(bearer('reader'))] };
     const outcome = async (credentials) => {
-      const c = new TbClients(server.grpcAddress, token, credentials);
+      const c = new TbClients(ctx.server.grpcAddress, token, credentials);
       try {
         return await grpcOutcome(() => c.getServices({ deadlineMs: 5000 }));
       } finally {
@@ -232,14 +218,14 @@ describe('mutual TLS: client certificates of tls.client_ca_file', () => {
     metadata.set('authorization', bearer('writer').authorization);
     const agent = { ca: pki.ca, cert: pki.client.cert, key: pki.client.key };
     const exporters = {
-      'mtls-otlp-grpc': new GrpcExporter({ url: `https://${server.grpcAddress}`, credentials: grpc.credentials.createSsl(pki.ca, pki.client.key, pki.client.cert), metadata, timeoutMillis: 20_000 }),
-      'mtls-otlp-proto': new ProtoExporter({ url: `${server.httpBase}/v1/traces`, headers: bearer('writer'), httpAgentOptions: agent, timeoutMillis: 20_000 }),
+      'mtls-otlp-grpc': new GrpcExporter({ url: `https://${ctx.server.grpcAddress}`, credentials: grpc.credentials.createSsl(pki.ca, pki.client.key, pki.client.cert), metadata, timeoutMillis: 20_000 }),
+      'mtls-otlp-proto': new ProtoExporter({ url: `${ctx.server.httpBase}/v1/traces`, headers: bearer('writer'), httpAgentOptions: agent, timeoutMillis: 20_000 }),
     };
     for (const [service, exporter] of Object.entries(exporters)) {
       const recording = await exportWorkload(exporter, service);
       assert.deepEqual(recording.failures().map((f) => String(f.error)), [], service);
     }
-    const reader = new TbClients(server.grpcAddress, { interceptors: [withMetadata(bearer('reader'))] },
+    const reader = new TbClients(ctx.server.grpcAddress, { interceptors: [withMetadata(bearer('reader'))] },
       grpc.credentials.createSsl(pki.ca, pki.client.key, pki.client.cert));
     try {
       const { services } = await reader.getServices();
@@ -249,26 +235,16 @@ describe('mutual TLS: client certificates of tls.client_ca_file', () => {
     }
     // Without its certificate the HTTP exporter is refused with 401.
     const refused = await exportWorkload(
-      new JsonExporter({ url: `${server.httpBase}/v1/traces`, headers: bearer('writer'), httpAgentOptions: { ca: pki.ca }, timeoutMillis: 10_000 }),
+      new JsonExporter({ url: `${ctx.server.httpBase}/v1/traces`, headers: bearer('writer'), httpAgentOptions: { ca: pki.ca }, timeoutMillis: 10_000 }),
       'mtls-no-certificate');
     assert.deepEqual([...new Set(refused.failures().map((f) => f.error?.code))], [401]);
   });
 });
 
 describe('admin doors: POST only, no foreign origins, purge off by default', () => {
-  let server;
-  let ownOrigin;
+  const ctx = useServer({ extraArgs: ['--cors-allowed-origins', 'http://ui.example:16686'] });
   const call = (method, route, headers = {}, body = undefined) =>
-    request(`${server.httpBase}${route}`, { method, headers, body });
-  before(async () => {
-    server = await TbServer.start({ extraArgs: ['--cors-allowed-origins', 'http://ui.example:16686'] });
-    ownOrigin = `http://127.0.0.1:${server.httpPort}`;
-  }, { timeout: 60_000 });
-  after(async () => {
-    if (server) {
-      try { await server.stop(); } finally { await server.dispose(); }
-    }
-  }, { timeout: 60_000 });
+    request(`${ctx.server.httpBase}${route}`, { method, headers, body });
 
   test('the operator\'s commands answer any other method with 405, Allow: POST and a JSON error', async () => {
     for (const route of ['/admin/flush', '/admin/compact', '/purge']) {
@@ -288,7 +264,7 @@ describe('admin doors: POST only, no foreign origins, purge off by default', () 
   });
 
   test('a state-changing request from a page of a foreign origin is refused with 403; reads and allowed origins pass', async () => {
-    const otlp = JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'kept' } }] }, scopeSpans: [{ spans: [{ traceId: crypto.randomBytes(16).toString('hex'), spanId: crypto.randomBytes(8).toString('hex'), name: 'op', kind: 2, startTimeUnixNano: String(BigInt(Date.now() - 1000) * 1_000_000n), endTimeUnixNano: String(BigInt(Date.now()) * 1_000_000n) }] }] }] });
+    const otlp = JSON.stringify(oneSpanRequest('kept'));
     assert.equal((await call('POST', '/v1/traces', { 'content-type': 'application/json' }, otlp)).status, 200);
     const evil = { origin: 'http://evil.example' };
     // A form post needs no preflight: text/plain is a "simple" content type.
@@ -307,7 +283,7 @@ describe('admin doors: POST only, no foreign origins, purge off by default', () 
     assert.equal(services.headers['access-control-allow-origin'], undefined);
     // An allowed origin and the server's own origin may.
     assert.equal((await call('POST', '/admin/flush', { origin: 'http://ui.example:16686' })).status, 200);
-    assert.equal((await call('POST', '/admin/flush', { origin: ownOrigin })).status, 200);
+    assert.equal((await call('POST', '/admin/flush', { origin: `http://127.0.0.1:${ctx.server.httpPort}` })).status, 200);
     assert.equal((await call('POST', '/admin/flush', { origin: 'http://ui.example:16687' })).status, 403, 'another port is another origin');
   });
 

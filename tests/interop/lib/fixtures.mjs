@@ -1,5 +1,6 @@
 // Jaeger's storage-integration fixtures (tests/conformance/jaeger): loading, date shifting, conversion of OTLP/JSON
 // into proto-loader objects for gRPC Export, and of queries.json cases into TraceQueryParameters.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { INTEROP_DIR } from './proto.mjs';
@@ -237,4 +238,21 @@ export async function storeFixtures(server, names, shift, placement) {
   await server.purge();
   for (const name of names) await server.postJson(shiftedFixtureText(name, shift));
   if (placement === 'blocks' && !((await server.flush()) >= 1)) throw new Error('no block after the flush');
+}
+
+/** An OTLP/JSON export request of one server span of `service` (random IDs, 10 s ago); otlpJsonToProto for gRPC. */
+export function oneSpanRequest(service) {
+  const start = BigInt(Date.now() - 10_000) * 1_000_000n;
+  const hex = (bytes) => crypto.randomBytes(bytes).toString('hex');
+  return {
+    resourceSpans: [{
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+      scopeSpans: [{
+        spans: [{
+          traceId: hex(16), spanId: hex(8), name: 'op', kind: 2,
+          startTimeUnixNano: String(start), endTimeUnixNano: String(start + 1_000_000n),
+        }],
+      }],
+    }],
+  };
 }
