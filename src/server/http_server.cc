@@ -113,14 +113,11 @@ httplib::Server::HandlerResponse ApplyCors(const std::vector<std::string>& allow
 // Whether a request that changes something comes from a web page the operator did not allow. A
 // browser names the page's origin in Origin on every such request, and a plain form POST needs no
 // preflight, so CORS alone would not stop a page from flushing or purging; other clients send no
-// Origin. A page of this server's own origin (scheme and Host) is not cross-origin.
-bool ForeignOrigin(const std::vector<std::string>& allowed_origins, bool tls, const httplib::Request& req) {
+// Origin. The server's own origin is not exempt: it serves no pages, and a page that rebinds its DNS
+// name to this server would look like it (its Origin and Host agree).
+bool ForeignOrigin(const std::vector<std::string>& allowed_origins, const httplib::Request& req) {
   if (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS" || !req.has_header("Origin")) return false;
-  const std::string origin = req.get_header_value("Origin");
-  if (OriginListed(allowed_origins, origin)) return false;
-  const std::string own = (tls ? "https://" : "http://") + req.get_header_value("Host");
-  return !std::equal(origin.begin(), origin.end(), own.begin(), own.end(),
-                     [](unsigned char a, unsigned char b) { return std::tolower(a) == std::tolower(b); });
+  return !OriginListed(allowed_origins, req.get_header_value("Origin"));
 }
 
 // The role a request for a tenant's data needs.
@@ -211,7 +208,6 @@ HttpServer::HttpServer(const Config& config, Tenants* tenants, const AccessPolic
                        metrics::Metrics* metrics, const TlsMaterial* tls)
     : config_(config),
       access_(access),
-      tls_(tls != nullptr),
       client_certificates_(tls != nullptr && tls->mutual()),
       health_(health),
       metrics_(metrics),
@@ -410,7 +406,7 @@ bool HttpServer::PreRoute(const httplib::Request& req, httplib::Response& res) c
     res.set_header("Allow", "POST");
     return true;
   }
-  if (ForeignOrigin(config_.cors_allowed_origins, tls_, req)) {
+  if (ForeignOrigin(config_.cors_allowed_origins, req)) {
     SendStatusJson(res, Status::PermissionDenied("origin '" + req.get_header_value("Origin") + "' may not " +
                                                  req.method + " here: it is not in http.cors.allowed_origins"));
     return true;

@@ -53,7 +53,6 @@ class HttpServer {
 
   const Config& config_;
   const AccessPolicy* access_;
-  const bool tls_;
   const bool client_certificates_;  // mTLS
   const HealthMonitor* health_;
   metrics::Metrics* metrics_;
