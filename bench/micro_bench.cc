@@ -103,7 +103,10 @@ void BM_WalAppend(benchmark::State& state) {
     fixture = new WalFixture;
     fixture->dir = std::filesystem::current_path() / ("tb_micro_wal." + std::to_string(getpid()));
     std::filesystem::remove_all(fixture->dir);
-    auto wal = wal::Wal::Open({fixture->dir.string(), 64ull << 20, sync, {}}, {}, nullptr);
+    wal::Options options;
+    options.dir = fixture->dir.string();
+    options.sync = sync;
+    auto wal = wal::Wal::Open(options, {}, nullptr);
     if (!wal.ok()) return Fail(state, wal.status());
     fixture->wal = std::move(*wal);
   }

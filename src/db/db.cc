@@ -9,26 +9,20 @@
 #include <random>
 
 #include "block/format.h"
+#include "util/durable_file.h"
 
 namespace tb::db {
 namespace {
 
-// A random 64-bit hex ID kept in the data dir: it names this process's blocks and WAL across restarts.
+// A random 64-bit hex ID kept in the data dir: it names this process's blocks and WAL across
+// restarts, so it is written durably before any block or WAL record can name it.
 Result<std::string> LoadOrCreateInstanceId(const std::string& data_dir) {
   const auto path = std::filesystem::path(data_dir) / "INSTANCE";
   std::ifstream in(path);
   std::string id;
   if (in >> id && id.size() == 16) return id;
   id = RandomInstanceId();
-  const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << id << "\n";
-    if (!out.flush()) return Status::Internal("cannot write " + tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Status::Internal("cannot create " + path.string() + ": " + ec.message());
+  TB_RETURN_IF_ERROR(WriteFileDurably(path.string(), id + "\n"));
   return id;
 }
 
@@ -70,9 +64,7 @@ Result<std::unique_ptr<Db>> Db::Open(const DbOptions& options, std::shared_ptr<o
 }
 
 Status Db::Recover() {
-  std::error_code ec;
-  std::filesystem::create_directories(options_.data_dir, ec);
-  if (ec) return Status::Internal("cannot create data dir " + options_.data_dir + ": " + ec.message());
+  TB_RETURN_IF_ERROR(CreateDirectoriesDurably(options_.data_dir).WithContext("data dir"));
   TB_ASSIGN_OR_RETURN(instance_id_, LoadOrCreateInstanceId(options_.data_dir));
 
   // The published blocks, plus any flushed block whose meta landed but whose publication did not.

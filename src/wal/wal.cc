@@ -32,6 +32,8 @@
 #include <filesystem>
 #include <utility>
 
+#include "util/durable_file.h"
+
 namespace tb::wal {
 namespace {
 
@@ -111,12 +113,7 @@ std::string JoinPath(const std::string& dir, std::string_view name) {
   return p;
 }
 
-Status SyncDir(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return Status::IoError("wal: open directory " + dir, errno);
-  if (::fsync(fd.get()) != 0) return Status::IoError("wal: fsync directory " + dir, errno);
-  return Status::Ok();
-}
+Status SyncDir(const std::string& dir) { return SyncDirectory(dir).WithContext("wal"); }
 
 Status DataSync(int fd, const std::string& path) {
   while (::fdatasync(fd) != 0) {
@@ -350,12 +347,7 @@ Result<std::unique_ptr<Wal>> Wal::Open(const Options& options, const ReplayFn& r
   if (options.dir.empty()) return Status::InvalidArgument("wal: Options::dir is empty");
   const std::string& dir = options.dir;
 
-  std::error_code ec;
-  if (std::filesystem::create_directories(dir, ec)) {
-    std::filesystem::path parent = std::filesystem::absolute(dir, ec).parent_path();
-    if (!ec && !parent.empty()) TB_RETURN_IF_ERROR(SyncDir(parent.string()));
-  }
-  if (ec) return Status::IoError("wal: create directory " + dir, ec.value());
+  TB_RETURN_IF_ERROR(CreateDirectoriesDurably(dir).WithContext("wal"));
 
   const std::string lock_path = JoinPath(dir, "LOCK");
   UniqueFd lock_fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
@@ -442,9 +434,8 @@ Result<uint64_t> Wal::Append(std::string_view payload) {
   Writer w(payload);
   std::unique_lock<std::mutex> lock(mu_);
   if (closing_) return Status::FailedPrecondition("wal: Append after Close");
-  if (!error_.ok()) return error_;
   queue_.push_back(&w);
-  w.cv.wait(lock, [&] { return w.done || queue_.front() == &w; });
+  w.cv.wait(lock, [&] { return w.done || (queue_.front() == &w && !recovering_); });
   if (!w.done) CommitBatch(lock);
   if (!w.status.ok()) return w.status;
   return w.sequence;
@@ -460,8 +451,14 @@ void Wal::CommitBatch(std::unique_lock<std::mutex>& lock) {
     batch_.push_back(w);
     batch_bytes += record_bytes;
   }
-  Status status = error_;
   const uint64_t first = next_sequence_;
+  if (!error_.ok() && RecoveryDueLocked()) {
+    lock.unlock();
+    const Status recovered = Recover(first);
+    lock.lock();
+    FinishRecoveryLocked(recovered);
+  }
+  Status status = error_;
   if (status.ok()) {
     for (Writer* w : batch_) w->sequence = next_sequence_++;
   }
@@ -483,10 +480,15 @@ void Wal::CommitBatch(std::unique_lock<std::mutex>& lock) {
     last_sequence_.store(batch_.back()->sequence, std::memory_order_release);
   } else if (error_.ok()) {
     // The active segment now ends in an unknown state (a partial record, or unsynced data the
-    // kernel may have dropped), so nothing may be appended after it.
-    error_ = Status(status.code(), "wal is unusable after an I/O error: " + status.message());
-    status = Status(status.code(), status.message() + " (the wal is now unusable)");
-    spdlog::error("{}", status.message());
+    // kernel may have dropped), so nothing may be appended after it until Recover has cut it back.
+    // The batch's sequences were never acknowledged: the next batch takes them again.
+    next_sequence_ = first;
+    error_ = Status(status.code(), "wal cannot write: " + status.message());
+    next_recovery_ = std::chrono::steady_clock::now() + options_.recovery_interval;
+    status = error_;
+    ++counters_.write_errors;
+    spdlog::error("{} (appends are refused; recovery is tried every {} ms)", status.message(),
+                  options_.recovery_interval.count());
   }
   for (Writer* w : batch_) {
     queue_.pop_front();
@@ -543,6 +545,49 @@ Status Wal::WriteBatch(uint64_t first_sequence) {
   return Status::Ok();
 }
 
+bool Wal::RecoveryDueLocked() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_recovery_) return false;
+  next_recovery_ = now + options_.recovery_interval;
+  return true;
+}
+
+Status Wal::Recover(uint64_t next_sequence) {
+  // Cutting a file and syncing it succeed on a full disk too, so the attempt also writes a probe
+  // of zeros past the last record: only a disk that takes it is one appends can resume on.
+  constexpr size_t kProbeBytes = 64 << 10;
+  const std::string path = JoinPath(options_.dir, SegmentFileName(active_first_));
+  const auto cut_back = [&]() -> Status {
+    if (::ftruncate(fd_, static_cast<off_t>(active_bytes_)) != 0)
+      return Status::IoError("wal: truncate " + path, errno);
+    if (::lseek(fd_, static_cast<off_t>(active_bytes_), SEEK_SET) < 0)
+      return Status::IoError("wal: seek " + path, errno);
+    return Status::Ok();
+  };
+  TB_RETURN_IF_ERROR(cut_back());
+  const std::string probe(kProbeBytes, '\0');
+  const Status probed = WriteAll(fd_, probe.data(), probe.size(), path);
+  TB_RETURN_IF_ERROR(cut_back());
+  TB_RETURN_IF_ERROR(probed);
+  TB_RETURN_IF_ERROR(DataSync(fd_, path));
+  if (next_sequence != active_first_) {
+    const std::string begun = JoinPath(options_.dir, SegmentFileName(next_sequence));
+    if (::unlink(begun.c_str()) != 0 && errno != ENOENT) return Status::IoError("wal: remove " + begun, errno);
+  }
+  return Status::Ok();
+}
+
+void Wal::FinishRecoveryLocked(const Status& recovered) {
+  if (!recovered.ok()) {
+    spdlog::warn("wal: {}: still cannot write: {}", options_.dir, recovered.ToString());
+    return;
+  }
+  spdlog::info("wal: {}: recovered from '{}'; appends resume at sequence {}", options_.dir, error_.message(),
+               next_sequence_);
+  error_ = Status::Ok();
+  ++counters_.recoveries;
+}
+
 Status Wal::RemoveSegmentsThrough(uint64_t sequence) {
   std::lock_guard<std::mutex> remove_lock(remove_mu_);
   std::vector<uint64_t> doomed;
@@ -593,8 +638,8 @@ Status Wal::Close() {
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return close_status_;
   closing_ = true;
-  drained_cv_.wait(lock, [&] { return queue_.empty(); });
-  // No leader is left; fd_ is ours.
+  drained_cv_.wait(lock, [&] { return queue_.empty() && !recovering_; });
+  // No leader or recovery is left; fd_ is ours.
   Status status = error_;
   const std::string path = JoinPath(options_.dir, SegmentFileName(active_first_));
   if (status.ok() && !options_.sync) {
@@ -610,8 +655,20 @@ Status Wal::Close() {
   return status;
 }
 
-Status Wal::Writable() const {
-  std::lock_guard<std::mutex> lock(mu_);
+Status Wal::Writable() {
+  std::unique_lock<std::mutex> lock(mu_);
+  // With no leader, this call takes the leader's place for one recovery attempt.
+  if (!error_.ok() && !closing_ && queue_.empty() && !recovering_ && RecoveryDueLocked()) {
+    recovering_ = true;
+    const uint64_t next = next_sequence_;
+    lock.unlock();
+    const Status recovered = Recover(next);
+    lock.lock();
+    FinishRecoveryLocked(recovered);
+    recovering_ = false;
+    if (!queue_.empty()) queue_.front()->cv.notify_one();
+    drained_cv_.notify_all();
+  }
   if (!error_.ok()) return error_;
   if (closing_ || closed_) return Status::FailedPrecondition("wal is closed");
   return Status::Ok();

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -55,6 +56,10 @@ struct Options {
   // the OS page cache (survives a process crash, not a power loss); segments are still synced when
   // they are closed.
   bool sync = true;
+  // After a write or sync error (a full disk, say) the log refuses appends and tries, at most this
+  // often, to recover: it cuts the active segment back to its last acknowledged record, syncs it,
+  // and takes appends again. Appends and Writable() make the attempts.
+  std::chrono::milliseconds recovery_interval{std::chrono::seconds(1)};
   // fsync latencies (of the syncs that acknowledge batches) and group-commit sizes.
   metrics::WalMetrics metrics;
 };
@@ -81,6 +86,8 @@ struct Counters {
   uint64_t syncs = 0;          // fdatasync calls on segments
   uint64_t segments_created = 0;
   uint64_t segments_removed = 0;
+  uint64_t write_errors = 0;  // batches refused by a write or sync error
+  uint64_t recoveries = 0;    // times appends resumed after one
 };
 
 // The segment files on disk now.
@@ -113,7 +120,8 @@ class Wal {
   // Appends one record and returns its sequence number once it is durable (see Options::sync).
   // The payload is written straight from the caller's memory, without a copy.
   // INVALID_ARGUMENT if payload.size() > kMaxRecordBytes; FAILED_PRECONDITION after Close; after a
-  // write or sync error, that error for the affected batch and every later call.
+  // write or sync error, that error for the affected batch and every later call until the log has
+  // recovered (Options::recovery_interval). A failed batch is never acknowledged and never replayed.
   Result<uint64_t> Append(std::string_view payload);
 
   // Deletes the segments all of whose sequences are <= `sequence`, i.e. every non-active segment
@@ -137,9 +145,10 @@ class Wal {
   // Lists the WAL folder (for metrics; a segment removed meanwhile is left out).
   DiskUsage Usage() const;
 
-  // OK while Appends can succeed; otherwise the sticky I/O error, or FAILED_PRECONDITION once the
-  // log is closing. Readiness reports it.
-  Status Writable() const;
+  // OK while Appends can succeed; otherwise the I/O error that stopped them (after trying to
+  // recover, when an attempt is due: so a process that readiness took out of traffic still comes
+  // back once the disk has room), or FAILED_PRECONDITION once the log is closing.
+  Status Writable();
 
  private:
   struct Writer;
@@ -152,6 +161,13 @@ class Wal {
   // Leader only, mu_ not held.
   Status RollSegment(uint64_t first_sequence);
   Status WriteBatch(uint64_t first_sequence);
+  // After an I/O error: whether a recovery attempt is due, and if so marks it made. REQUIRES mu_.
+  bool RecoveryDueLocked();
+  // Cuts the active segment back to active_bytes_ (its acknowledged records), syncs it, and removes
+  // the segment a failed roll may have begun at `next_sequence`. Leader (or `recovering_`) only.
+  Status Recover(uint64_t next_sequence);
+  // Records the outcome of a recovery attempt: clears error_ when it worked. REQUIRES mu_.
+  void FinishRecoveryLocked(const Status& recovered);
 
   const Options options_;
 
@@ -165,16 +181,18 @@ class Wal {
   std::mutex remove_mu_;  // serializes RemoveSegmentsThrough and Close; ordered before mu_
 
   mutable std::mutex mu_;
-  std::deque<Writer*> queue_;           // GUARDED_BY(mu_); front is the leader
-  std::condition_variable drained_cv_;  // signalled when queue_ becomes empty
-  std::deque<uint64_t> segments_;       // GUARDED_BY(mu_); first sequences, ascending; back is active
-  uint64_t next_sequence_;              // GUARDED_BY(mu_)
-  Status error_;                        // GUARDED_BY(mu_); sticky I/O error
-  bool closing_ = false;                // GUARDED_BY(mu_)
-  bool closed_ = false;                 // GUARDED_BY(mu_)
-  Status close_status_;                 // GUARDED_BY(mu_)
-  int lock_fd_;                         // GUARDED_BY(mu_)
-  Counters counters_;                   // GUARDED_BY(mu_)
+  std::deque<Writer*> queue_;                            // GUARDED_BY(mu_); front is the leader
+  std::condition_variable drained_cv_;                   // signalled when queue_ becomes empty
+  std::deque<uint64_t> segments_;                        // GUARDED_BY(mu_); first sequences, ascending; back is active
+  uint64_t next_sequence_;                               // GUARDED_BY(mu_)
+  Status error_;                                         // GUARDED_BY(mu_); the I/O error appends wait out
+  std::chrono::steady_clock::time_point next_recovery_;  // GUARDED_BY(mu_); no attempt before this
+  bool recovering_ = false;  // GUARDED_BY(mu_); Writable() is recovering: no leader may start
+  bool closing_ = false;     // GUARDED_BY(mu_)
+  bool closed_ = false;      // GUARDED_BY(mu_)
+  Status close_status_;      // GUARDED_BY(mu_)
+  int lock_fd_;              // GUARDED_BY(mu_)
+  Counters counters_;        // GUARDED_BY(mu_)
   std::atomic<uint64_t> last_sequence_{0};
 };
 

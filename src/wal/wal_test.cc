@@ -645,39 +645,100 @@ TEST_F(WalTest, WithoutSyncCloseMakesRecordsDurable) {
   EXPECT_EQ(replayed.size(), 20u);
 }
 
-// A real write error: the file size limit (RLIMIT_FSIZE) makes write() fail with EFBIG.
-TEST_F(WalTest, WriteErrorFailsThatAppendAndEveryLaterOne) {
+// A real write error: the file size limit (RLIMIT_FSIZE) makes write() fail with EFBIG, as a full
+// disk makes it fail with ENOSPC. While it lasts every append is refused; once it is lifted the log
+// recovers by itself (on the next append or Writable() after recovery_interval), the records it
+// refused are gone, the sequences go on without a gap, and a reopen finds no torn record.
+class WalWriteErrorTest : public WalTest {
+ protected:
+  void LimitFileSize(rlim_t bytes) {
+    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved_), 0);
+    old_handler_ = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit limited = saved_;
+    limited.rlim_cur = bytes;
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limited), 0);
+    limited_ = true;
+  }
+  void LiftFileSizeLimit() {
+    if (!limited_) return;
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved_), 0);
+    signal(SIGXFSZ, old_handler_);
+    limited_ = false;
+  }
+  void TearDown() override {
+    LiftFileSizeLimit();
+    WalTest::TearDown();
+  }
+  Options RecoveringOptions() const {
+    Options o = MakeOptions();
+    o.recovery_interval = std::chrono::milliseconds(50);
+    return o;
+  }
+
+  struct rlimit saved_ {};
+  sighandler_t old_handler_ = SIG_DFL;
+  bool limited_ = false;
+};
+
+TEST_F(WalWriteErrorTest, AppendsAreRefusedWhileTheDiskIsFullAndResumeWithoutAGapOnceItIsNot) {
   std::vector<Record> replayed;
-  auto wal = OpenWal(MakeOptions(), &replayed, nullptr);
+  auto wal = OpenWal(RecoveringOptions(), &replayed, nullptr);
   ASSERT_NE(wal, nullptr);
 
-  struct rlimit saved;
-  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
-  auto old_handler = signal(SIGXFSZ, SIG_IGN);
-  struct rlimit limited = saved;
-  limited.rlim_cur = 64 << 10;
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limited), 0);
+  LimitFileSize(64 << 10);
   std::vector<Result<uint64_t>> results;
   for (int i = 0; i < 10; ++i) results.push_back(wal->Append(Payload(i, 10 << 10)));
-  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved), 0);
-  signal(SIGXFSZ, old_handler);
-
   size_t acked = 0;
   while (acked < results.size() && results[acked].ok()) ++acked;
   ASSERT_EQ(acked, 6u);  // 32 + 6 * (20 + 10240) bytes fit in 64 KiB, the 7th does not
-  EXPECT_NE(results[6].status().message().find("unusable"), std::string::npos) << results[6].status().ToString();
-  for (size_t i = 7; i < results.size(); ++i) {
+  for (size_t i = acked; i < results.size(); ++i) {
     ASSERT_FALSE(results[i].ok());
-    EXPECT_NE(results[i].status().message().find("unusable"), std::string::npos);
+    EXPECT_NE(results[i].status().message().find("wal cannot write"), std::string::npos)
+        << results[i].status().ToString();
   }
-  EXPECT_FALSE(wal->Append("after").ok());  // even with the limit lifted
-  EXPECT_FALSE(wal->Close().ok());
+  EXPECT_FALSE(wal->Writable().ok());
+  // A recovery attempt while the disk is still full fails, and the log keeps refusing.
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  EXPECT_FALSE(wal->Writable().ok());
+  EXPECT_FALSE(wal->Append(Payload(50, 10 << 10)).ok());
+  EXPECT_EQ(wal->counters().recoveries, 0u);
+
+  LiftFileSizeLimit();
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  ASSERT_TRUE(wal->Writable().ok());  // the readiness probe's call recovers it
+  EXPECT_EQ(wal->counters().recoveries, 1u);
+  EXPECT_GE(wal->counters().write_errors, 1u);
+  auto after = wal->Append("after");
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(*after, acked + 1);  // no sequence was used up by the refused records
+  ASSERT_TRUE(wal->Close().ok());
   wal.reset();
 
   ReplayStats stats;
-  wal = OpenWal(MakeOptions(), &replayed, &stats);
-  EXPECT_EQ(replayed.size(), acked);
-  EXPECT_EQ(stats.corrupt_tails, 1u);  // the partially written 7th record
+  wal = OpenWal(RecoveringOptions(), &replayed, &stats);
+  ASSERT_EQ(replayed.size(), acked + 1);
+  for (size_t i = 0; i < acked; ++i) EXPECT_EQ(replayed[i], (Record{i + 1, Payload(i, 10 << 10)}));
+  EXPECT_EQ(replayed.back(), (Record{acked + 1, "after"}));
+  EXPECT_EQ(stats.corrupt_tails, 0u);  // the partly written record was cut away by the recovery
+}
+
+TEST_F(WalWriteErrorTest, AnAppendRecoversTheLogWhenNoProbeDid) {
+  std::vector<Record> replayed;
+  auto wal = OpenWal(RecoveringOptions(), &replayed, nullptr);
+  ASSERT_NE(wal, nullptr);
+  ASSERT_TRUE(wal->Append("first").ok());
+  LimitFileSize(1000);  // below the segment's size already: every write fails
+  EXPECT_FALSE(wal->Append(Payload(1, 2000)).ok());
+  LiftFileSizeLimit();
+  EXPECT_FALSE(wal->Append("too soon").ok());  // within recovery_interval of the failure
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  auto second = wal->Append("second");
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(*second, 2u);
+  ASSERT_TRUE(wal->Close().ok());
+  wal.reset();
+  wal = OpenWal(RecoveringOptions(), &replayed, nullptr);
+  EXPECT_EQ(replayed, (std::vector<Record>{{1, "first"}, {2, "second"}}));
 }
 
 }  // namespace
