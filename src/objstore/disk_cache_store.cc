@@ -131,7 +131,7 @@ Status DiskCacheStore::Rebuild() {
       index_.emplace(std::move(name), lru_.begin());
       bytes_ += size;
     }
-    victims = EvictLocked();
+    victims = EvictLocked(options_.capacity_bytes);
   }
   victims.insert(victims.end(), strays.begin(), strays.end());
   return files_->Delete(victims);
@@ -213,9 +213,19 @@ void DiskCacheStore::Insert(std::string_view key, uint64_t offset, uint64_t leng
     std::lock_guard lock(mu_);
     if (generation_ != generation) return;
   }
-  if (!files_->Put(name, encoded).ok()) {
-    std::lock_guard lock(mu_);
-    ++counters_.write_errors;
+  if (Status put = files_->Put(name, encoded); !put.ok()) {
+    std::vector<std::string> victims;
+    {
+      std::lock_guard lock(mu_);
+      ++counters_.write_errors;
+      // A full disk (the one the WAL may share): give back the oldest quarter of what the cache
+      // holds, at least this entry's size, so that the disk has room again.
+      if (put.code() == StatusCode::kResourceExhausted) {
+        const uint64_t give_back = std::min(bytes_, std::max<uint64_t>(encoded.size(), bytes_ / 4));
+        victims = EvictLocked(bytes_ - give_back);
+      }
+    }
+    DeleteFiles(victims);
     return;
   }
   std::vector<std::string> victims;
@@ -229,7 +239,7 @@ void DiskCacheStore::Insert(std::string_view key, uint64_t offset, uint64_t leng
       lru_.push_front(Entry{name, encoded.size()});
       index_[name] = lru_.begin();
       bytes_ += encoded.size();
-      victims = EvictLocked();
+      victims = EvictLocked(options_.capacity_bytes);
     }
   }
   DeleteFiles(victims);
@@ -263,9 +273,9 @@ void DiskCacheStore::EraseLocked(const std::string& name) {
   index_.erase(it);
 }
 
-std::vector<std::string> DiskCacheStore::EvictLocked() {
+std::vector<std::string> DiskCacheStore::EvictLocked(uint64_t limit) {
   std::vector<std::string> victims;
-  while (bytes_ > options_.capacity_bytes && !lru_.empty()) {
+  while (bytes_ > limit && !lru_.empty()) {
     Entry& oldest = lru_.back();
     bytes_ -= oldest.size;
     index_.erase(oldest.name);

@@ -51,7 +51,7 @@ struct DiskCacheStats {
   uint64_t hits = 0;
   uint64_t misses = 0;        // cacheable Gets that went to the inner store
   uint64_t corrupt = 0;       // entries dropped because they failed verification
-  uint64_t evictions = 0;     // entries dropped to stay within the capacity
+  uint64_t evictions = 0;     // entries dropped to stay within the capacity, or for a full disk
   uint64_t write_errors = 0;  // entries that could not be written (the read still succeeded)
   uint64_t entries = 0;       // now
   uint64_t bytes = 0;         // now: total size of the entry files
@@ -85,8 +85,9 @@ class DiskCacheStore : public ForwardingStore {
   void Invalidate(std::string_view key);
   // Removes `name` from the index if present. Caller holds mu_.
   void EraseLocked(const std::string& name);
-  // Evicts least recently used entries until the bytes fit; returns the names to delete.
-  std::vector<std::string> EvictLocked();
+  // Evicts least recently used entries until at most `limit` bytes are held; returns the names to
+  // delete.
+  std::vector<std::string> EvictLocked(uint64_t limit);
   void DeleteFiles(const std::vector<std::string>& names);
 
   const DiskCacheOptions options_;

@@ -4,8 +4,12 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -173,6 +177,40 @@ TEST_F(DiskCacheStoreTest, EvictionKeepsTheByteBound) {
   EXPECT_EQ(cache_->Get("blocks/huge/data")->size(), kCapacity * 2);
   EXPECT_EQ(meter_->snapshot().gets, 3u);
   EXPECT_LE(FileBytes(), kCapacity);
+}
+
+// A full disk: the cache's folder on a 256 KiB tmpfs, with a capacity larger than the disk. Writes
+// that meet ENOSPC make the cache give back its oldest entries, so the disk has room again (for the
+// WAL that may share it), and every read is still answered. Needs root for the mount.
+TEST_F(DiskCacheStoreTest, AFullDiskMakesTheCacheEvictAndReadsGoOn) {
+  fs::create_directories(CacheDir());
+  if (::mount("tmpfs", CacheDir().c_str(), "tmpfs", 0, "size=256k") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{CacheDir()};
+  Open(1 << 20);
+  for (int i = 0; i < 200; ++i) {
+    const std::string key = "blocks/f" + std::to_string(i) + "/data";
+    ASSERT_TRUE(memory_->Put(key, Bytes(3000, i)).ok());
+    auto got = cache_->Get(key);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(*got, Bytes(3000, i));
+  }
+  const DiskCacheStats stats = cache_->stats();
+  EXPECT_GT(stats.write_errors, 0u);  // the disk filled up
+  EXPECT_GT(stats.evictions, 0u);     // long before the 1 MiB capacity
+  EXPECT_LT(stats.bytes, 256u << 10);
+  struct statvfs disk;
+  ASSERT_EQ(::statvfs(CacheDir().c_str(), &disk), 0);
+  EXPECT_GT(disk.f_bavail, 0u) << "the cache left its disk full";
+  // The newest entry is cached; reads of evicted ones go to the store.
+  meter_->Reset();
+  EXPECT_EQ(cache_->Get("blocks/f199/data").value(), Bytes(3000, 199));
+  EXPECT_EQ(meter_->snapshot().gets, 0u);
+  EXPECT_EQ(cache_->Get("blocks/f0/data").value(), Bytes(3000, 0));
+  cache_.reset();
 }
 
 TEST_F(DiskCacheStoreTest, CorruptOrTruncatedEntryIsRefetched) {
