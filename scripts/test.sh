@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds, and runs every test: unit tests (the S3 store's against a
 # throw-away Ceph RGW), the interop and Jaeger conformance suites against the real binary, then the
-# unit tests again under ASan + UBSan, then every libFuzzer target for a bounded time.
+# unit tests again under ASan + UBSan, every libFuzzer target for a bounded time before them. The last stage is
+# a ctest run, so the output ends with its summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --tests
@@ -41,11 +42,11 @@ else
   echo "Jaeger stage skipped: it needs Go >= 1.24 to fetch and build Jaeger, and this machine has ${go_version:-no Go}"
 fi
 
+# libFuzzer (fuzz/, docs/fuzzing.md): each target 25 s from its committed seed corpus (about 3 minutes).
+bash scripts/fuzz.sh -t 25
+
 bash scripts/build.sh build-asan -DTB_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 # The block format's long randomized searches and byte-flip sweeps run in the release stage above;
 # under the sanitizers (about 10x slower) the round-trip and edge-case tests cover the same code.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure --timeout 900 -j2 -L unit -E 'BlockSearch\.|BlockCorruption\.|BlockMetering\.')
-
-# libFuzzer (fuzz/, docs/fuzzing.md): each target 25 s from its committed seed corpus (about 3 minutes).
-bash scripts/fuzz.sh -t 25
