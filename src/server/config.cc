@@ -84,10 +84,14 @@ using DurationMap = std::map<std::string, std::chrono::microseconds>;
 using Tokens = std::vector<TokenConfig>;
 using TenantLimitsMap = std::map<std::string, TenantLimitsConfig>;
 
-// The YAML text of a setting that takes any structure; INVALID_ARGUMENT if it is not YAML.
-Result<YAML::Node> LoadYamlText(const std::string& text) {
+// The YAML text of a setting that takes any structure: nullopt when it is empty or null (the
+// setting's empty value), INVALID_ARGUMENT if it is not YAML.
+Result<std::optional<YAML::Node>> LoadYamlSetting(const std::string& text) {
+  if (text.empty()) return std::optional<YAML::Node>();
   try {
-    return YAML::Load(text);
+    YAML::Node node = YAML::Load(text);
+    if (node.IsNull()) return std::optional<YAML::Node>();
+    return std::optional<YAML::Node>(std::move(node));
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(std::string("not YAML: ") + e.what());
   }
@@ -95,9 +99,9 @@ Result<YAML::Node> LoadYamlText(const std::string& text) {
 
 // auth.tokens as YAML flow text: [{token_sha256: HEX, tenants: [a], roles: [write, read]}, ...].
 Result<Tokens> ParseTokens(const std::string& text) {
-  if (text.empty()) return Tokens{};
-  TB_ASSIGN_OR_RETURN(const YAML::Node node, LoadYamlText(text));
-  if (node.IsNull()) return Tokens{};
+  TB_ASSIGN_OR_RETURN(const std::optional<YAML::Node> loaded, LoadYamlSetting(text));
+  if (!loaded) return Tokens{};
+  const YAML::Node& node = *loaded;
   if (!node.IsSequence()) return Status::InvalidArgument("expected a list of tokens");
   Tokens tokens;
   for (size_t i = 0; i < node.size(); ++i) {
@@ -167,18 +171,18 @@ std::string ShowTokens(const Tokens& tokens) {
 // limits.tenants as YAML flow text: {NAME: {ingest_spans_per_second: N, ingest_burst_spans: N,
 // head_share_percent: P, max_spans_per_trace: N}, ...}.
 Result<TenantLimitsMap> ParseTenantLimits(const std::string& text) {
-  if (text.empty()) return TenantLimitsMap{};
-  TB_ASSIGN_OR_RETURN(const YAML::Node node, LoadYamlText(text));
-  if (node.IsNull()) return TenantLimitsMap{};
-  if (!node.IsMap()) return Status::InvalidArgument("expected a mapping of tenant names to their limits");
+  TB_ASSIGN_OR_RETURN(const std::optional<YAML::Node> loaded, LoadYamlSetting(text));
+  if (!loaded) return TenantLimitsMap{};
+  if (!loaded->IsMap()) return Status::InvalidArgument("expected a mapping of tenant names to their limits");
   TenantLimitsMap map;
-  for (const auto& tenant : node) {
-    const std::string name = tenant.first.as<std::string>();
+  for (const auto& tenant : *loaded) {
+    if (!tenant.first.IsScalar()) return Status::InvalidArgument("a tenant name must be a plain name");
+    const std::string name = tenant.first.Scalar();
     TB_RETURN_IF_ERROR(CheckTenantName(name));
     if (!tenant.second.IsMap()) return Status::InvalidArgument(name + ": expected a mapping of limits");
     TenantLimitsConfig& limits = map[name];
     for (const auto& kv : tenant.second) {
-      const std::string key = kv.first.as<std::string>();
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
       const std::string where = name + "." + key;
       const std::string value = kv.second.IsScalar() ? kv.second.Scalar() : "";
       const auto count = [&](auto* field) -> Status {

@@ -165,7 +165,9 @@ TEST(ConfigTest, TenantLimitsAreDefaultsWithPerTenantOverrides) {
            {"limits: {tenants: {a: {rate: 1}}}", "a.rate: unknown limit"},
            {"limits: {tenants: {a: {ingest_burst_spans: many}}}", "a.ingest_burst_spans"},
            {"limits: {tenants: {'bad/name': {ingest_burst_spans: 1}}}", "tenant"},
-           {"limits: {tenants: [a]}", "expected a mapping"}}) {
+           {"limits: {tenants: [a]}", "expected a mapping"},
+           {"limits: {tenants: {[a]: {head_share_percent: 5}}}", "plain name"},
+           {"limits: {tenants: {a: {[x]: 5}}}", "unknown limit"}}) {
     Config fresh;
     const Status bad = LoadConfigFile(WriteFile("tb_tenant_limits_bad.yaml", yaml + "\n"), &fresh);
     EXPECT_FALSE(bad.ok()) << yaml;
