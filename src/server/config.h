@@ -47,6 +47,15 @@ struct Config {
   std::string data_dir = "./data";
   std::string grpc_listen = "0.0.0.0:4317";
   std::string http_listen = "0.0.0.0:4318";
+  // gRPC connections: keepalive pings find dead clients (and keep idle connections through NATs
+  // and load balancers); a maximum age makes long-lived clients reconnect, so that a load balancer
+  // spreads them again; the grace lets calls in flight finish. 0 turns age and idle limits off.
+  std::chrono::microseconds grpc_keepalive_time{std::chrono::minutes(1)};
+  std::chrono::microseconds grpc_keepalive_timeout{std::chrono::seconds(20)};
+  std::chrono::microseconds grpc_max_connection_idle{0};
+  std::chrono::microseconds grpc_max_connection_age{0};
+  std::chrono::microseconds grpc_max_connection_age_grace{std::chrono::seconds(30)};
+  uint32_t grpc_max_concurrent_streams = 100;  // calls at once per connection
   // Browser origins (e.g. "https://jaeger.example.com") allowed to call the HTTP API cross-origin;
   // "*" allows any. Empty: no CORS headers at all, so browsers refuse cross-origin reads.
   std::vector<std::string> cors_allowed_origins;

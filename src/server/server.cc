@@ -159,6 +159,19 @@ Status Server::Start() {
                            grpc_tls ? GrpcServerCredentials(*tls_) : grpc::InsecureServerCredentials(), &grpc_port_);
   // Refuse a port another process already serves (gRPC allows SO_REUSEPORT by default).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  const auto ms = [](std::chrono::microseconds d) {
+    return static_cast<int>(
+        std::min<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count(), INT32_MAX));
+  };
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(config_.grpc_keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(config_.grpc_keepalive_timeout));
+  // gRPC takes INT_MAX as "no limit"; 0 would close connections at once.
+  const auto limit_ms = [&](std::chrono::microseconds d) { return d.count() == 0 ? INT32_MAX : ms(d); };
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, limit_ms(config_.grpc_max_connection_idle));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, limit_ms(config_.grpc_max_connection_age));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, ms(config_.grpc_max_connection_age_grace));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(std::min<uint32_t>(config_.grpc_max_concurrent_streams, INT32_MAX)));
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(config_.limits.max_request_bytes, INT32_MAX)));
   builder.RegisterService(otlp_service_.get());
   builder.RegisterService(trace_reader_.get());
