@@ -29,6 +29,23 @@ else
   export TB_GCS_EMULATOR_SKIPPED="scripts/gcs-up.sh could not start fake-gcs-server (needs Go >= 1.24)"
   echo "GCS emulator tests skipped: $TB_GCS_EMULATOR_SKIPPED"
 fi
+# A throw-away Azure Blob emulator (Azurite, scripts/azurite-up.sh, installed from npm) for the Azure store's
+# tests; without npm the tests are told why they skip. Only exit 3 (no npm, or npm could not install it)
+# skips: any other failure fails the run.
+export AZURITE_DIR
+AZURITE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tb-azurite.XXXXXX")
+trap 'bash scripts/s3-down.sh; bash scripts/gcs-down.sh; bash scripts/azurite-down.sh' EXIT
+azurite_rc=0
+azurite_env=$(bash scripts/azurite-up.sh) || azurite_rc=$?
+if [[ $azurite_rc == 0 ]]; then
+  eval "$azurite_env"
+  export AZURITE_BLOB_ENDPOINT AZURE_STORAGE_ACCOUNT AZURE_STORAGE_KEY
+elif [[ $azurite_rc == 3 ]]; then
+  export TB_AZURITE_SKIPPED="scripts/azurite-up.sh could not install Azurite with npm"
+  echo "Azure emulator tests skipped: $TB_AZURITE_SKIPPED"
+else
+  exit 1
+fi
 
 (cd build && ctest --output-on-failure --timeout 900 -j2 -L unit)
 (cd build && ctest --output-on-failure --timeout 900 -L interop)

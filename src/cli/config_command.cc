@@ -8,6 +8,7 @@
 
 #include "cli/operator_commands.h"
 #include "cli/output.h"
+#include "objstore/azure_store.h"
 #include "objstore/gcs_auth.h"
 #include "server/config.h"
 
@@ -32,6 +33,14 @@ std::string GcsCredentialsSource() {
   return (*source)->Describe();
 }
 
+// Where an azblob:// store would take its credentials from (objstore::AzureOptionsFromEnvironment):
+// names only, never a secret.
+std::string AzureCredentialsSource() {
+  Result<objstore::AzureOptions> options = objstore::AzureOptionsFromEnvironment("", "");
+  if (!options.ok()) return "unusable: " + options.status().message();
+  return options->credentials_source;
+}
+
 int RunConfigCheck(const std::string& file) {
   server::Config config;
   Status s = server::LoadConfigFile(file, &config);
@@ -43,6 +52,8 @@ int RunConfigCheck(const std::string& file) {
     std::printf("# s3 credentials from the environment: %s, %s\n", MaskedEnvironment("AWS_ACCESS_KEY_ID", 4).c_str(),
                 MaskedEnvironment("AWS_SECRET_ACCESS_KEY", 0).c_str());
   if (config.storage.starts_with("gs://")) std::printf("# gcs credentials: %s\n", GcsCredentialsSource().c_str());
+  if (config.storage.starts_with("azblob://"))
+    std::printf("# azure credentials: %s\n", AzureCredentialsSource().c_str());
   std::fprintf(stderr, "config check: %s is valid\n", file.c_str());
   return 0;
 }
@@ -61,7 +72,7 @@ Command AddConfigCommand(CLI::App& parent) {
   check->footer(
       "The effective configuration is the defaults, then FILE, then TRACEBUCKET_* environment variables, one\n"
       "'key: value' line per setting (docs/configuration.md). S3 credentials come from AWS_* variables and are\n"
-      "shown masked; for gs:// storage the line names where GCS credentials would come from.\n"
+      "shown masked; for gs:// and azblob:// storage a line names where GCS or Azure credentials would come from.\n"
       "Exit status: 0 valid (the effective configuration on stdout), 1 invalid (the reason, naming the key, on\n"
       "stderr).");
   return {config, [file] { return RunConfigCheck(*file); }};

@@ -41,7 +41,6 @@ Result<uint64_t> PersistedBytes(const std::string* range_header) {
 namespace {
 
 constexpr uint64_t kChunkGranule = 256 << 10;  // resumable chunks are multiples of this
-constexpr size_t kMaxNameBytes = 1024;
 
 std::string Encode(std::string_view s) { return s3::UriEncode(s, /*keep_slash=*/false); }
 
@@ -131,15 +130,7 @@ class GcsStore::Impl {
   Result<ListPage> ListObjects(std::string_view prefix, std::string_view token, int max_keys);
   Status DeleteObjects(const std::vector<std::string>& keys);
 
-  Status CheckKey(std::string_view op, std::string_view key) const {
-    if (key.empty() || key.front() == '/') {
-      return Status::InvalidArgument("gcs " + std::string(op) + ": invalid key \"" + std::string(key) + "\"");
-    }
-    if (prefix_.size() + key.size() > kMaxNameBytes) {
-      return Status::InvalidArgument("gcs " + std::string(op) + ": key longer than 1024 bytes with the prefix");
-    }
-    return Status::Ok();
-  }
+  Status CheckKey(std::string_view op, std::string_view key) const { return CheckCloudKey("gcs", op, prefix_, key); }
 
   GcsOptions opts_;
   std::string describe_;
@@ -371,47 +362,25 @@ Result<ObjectInfo> GcsStore::Impl::HeadObject(std::string_view key) {
 }
 
 Result<std::string> GcsStore::Impl::GetObject(std::string_view key, uint64_t offset, uint64_t length) {
-  std::string op = "GET " + std::string(key);
-  auto past_end = [&](uint64_t size) {
-    return Status::InvalidArgument("gcs " + op + ": offset " + std::to_string(offset) + " is past the end (size " +
-                                   std::to_string(size) + ")");
+  http::RangedGet g;
+  g.service = "gcs";
+  g.op = "GET " + std::string(key);
+  g.get = [&](const std::string& range) {
+    http::Request req;
+    req.url = ObjectUrl(key) + "?alt=media";
+    req.op = g.op;
+    if (!range.empty()) req.headers.push_back("Range: " + range);
+    return Send(*client_, std::move(req));
   };
-  if (length == 0) {  // no Range header can ask for zero bytes
+  g.size = [&]() -> Result<uint64_t> {
     TB_ASSIGN_OR_RETURN(ObjectInfo info, HeadObject(key));
-    if (offset > info.size) return past_end(info.size);
-    return std::string();
-  }
-  http::Request req;
-  req.url = ObjectUrl(key) + "?alt=media";
-  req.op = op;
-  bool ranged = offset > 0 || length != kToEnd;
-  if (ranged) {
-    // An end beyond 2^62 is sent as an open range: servers parse range ends as signed 64-bit.
-    std::string range = "Range: bytes=" + std::to_string(offset) + "-";
-    uint64_t end = 0;
-    if (length != kToEnd && !__builtin_add_overflow(offset, length - 1, &end) && end < (1ull << 62)) {
-      range += std::to_string(end);
-    }
-    req.headers.push_back(std::move(range));
-  }
-  TB_ASSIGN_OR_RETURN(http::Response r, Send(*client_, req));
-  if (r.status == 206) return std::move(r.body);
-  if (r.status == 200) {
-    if (!ranged) return std::move(r.body);
-    // The server ignored the Range header: cut the range out ourselves.
-    if (offset > r.body.size()) return past_end(r.body.size());
-    return r.body.substr(offset, length);
-  }
-  if (r.status == 404) return Status::NotFound("gcs " + op + ": 404 no such object");
-  if (r.status == 416) {
-    // Unsatisfiable: the offset is at or past the end. At the end (or an empty object) is an
-    // empty read; past it is an error.
-    TB_ASSIGN_OR_RETURN(ObjectInfo info, HeadObject(key));
-    if (offset > info.size) return past_end(info.size);
-    if (offset == info.size) return std::string();
-    return Status::Unavailable("gcs " + op + ": 416 for a satisfiable range (the object changed meanwhile)");
-  }
-  return HttpError(op, r);
+    return info.size;
+  };
+  g.error = [&](const http::Response& r) {
+    if (r.status == 404) return Status::NotFound("gcs " + g.op + ": 404 no such object");
+    return HttpError(g.op, r);
+  };
+  return http::ReadRange(g, offset, length);
 }
 
 Result<ListPage> GcsStore::Impl::ListObjects(std::string_view prefix, std::string_view token, int max_keys) {

@@ -16,7 +16,6 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <latch>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -39,26 +38,16 @@ using std::chrono::milliseconds;
 // ---------------------------------------------------------------------------------------------
 // Environment: the emulator
 // ---------------------------------------------------------------------------------------------
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : "";
-}
-
-bool InCi() {
-  std::string ci = Env("CI");
-  return !ci.empty() && ci != "false" && ci != "0";
-}
-
-bool HaveEmulator() { return !Env("STORAGE_EMULATOR_HOST").empty(); }
+bool HaveEmulator() { return !TestEnv("STORAGE_EMULATOR_HOST").empty(); }
 
 std::string NoEmulator() {
-  std::string why = Env("TB_GCS_EMULATOR_SKIPPED");
+  std::string why = TestEnv("TB_GCS_EMULATOR_SKIPPED");
   return "STORAGE_EMULATOR_HOST is not set: no GCS emulator for this test" + (why.empty() ? "" : " (" + why + ")") +
          ". Start one with `source <(scripts/gcs-up.sh)` (fake-gcs-server; needs Go >= 1.24), or run scripts/test.sh.";
 }
 
 // Under CI=true a missing emulator fails, unless scripts/test.sh said why it could not start one.
-bool MissingEmulatorFails() { return InCi() && Env("TB_GCS_EMULATOR_SKIPPED").empty(); }
+bool MissingEmulatorFails() { return InCi() && TestEnv("TB_GCS_EMULATOR_SKIPPED").empty(); }
 
 #define TB_REQUIRE_EMULATOR()                             \
   do {                                                    \
@@ -84,7 +73,7 @@ Result<std::shared_ptr<GcsStore>> OpenOnEmulator(const std::string& prefix,
                                                  const std::function<void(GcsOptions&)>& tweak = {},
                                                  std::string bucket = NewBucketName()) {
   GcsOptions o;
-  o.endpoint = gcs::EmulatorEndpoint(Env("STORAGE_EMULATOR_HOST"));
+  o.endpoint = gcs::EmulatorEndpoint(TestEnv("STORAGE_EMULATOR_HOST"));
   o.bucket = std::move(bucket);
   o.prefix = prefix;
   o.create_bucket = true;
@@ -176,42 +165,16 @@ TEST(GcsEmulatorTest, RacingResumableCreatorsHaveExactlyOneWinner) {
   TB_REQUIRE_EMULATOR();
   constexpr int kWriters = 16;
   const std::string bucket = NewBucketName();
-  std::vector<std::shared_ptr<GcsStore>> stores;
+  std::vector<std::shared_ptr<ObjectStore>> writers;
   for (int i = 0; i < kWriters; ++i) {
     Result<std::shared_ptr<GcsStore>> store = OpenOnEmulator("race", SmallChunks, bucket);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
-    stores.push_back(std::move(store).value());
+    writers.push_back(std::move(store).value());
   }
   for (int round = 0; round < 3; ++round) {
-    const std::string key = "lease-" + std::to_string(round);
-    std::latch start(kWriters);
-    std::vector<Status> results(kWriters);
-    std::vector<std::string> data(kWriters);
-    std::vector<std::thread> threads;
-    for (int i = 0; i < kWriters; ++i) {
-      data[i] = RandomBytes((600 << 10) + i, round * 100 + i);
-      threads.emplace_back([&, i] {
-        start.arrive_and_wait();
-        results[i] = stores[i]->Put(key, data[i], PutMode::kCreateOnly);
-      });
-    }
-    for (std::thread& t : threads) t.join();
-    int winner = -1, losers = 0;
-    for (int i = 0; i < kWriters; ++i) {
-      if (results[i].ok()) {
-        EXPECT_EQ(winner, -1) << "a second winner: writer " << i;
-        winner = i;
-      } else if (results[i].code() == StatusCode::kAlreadyExists) {
-        ++losers;
-      } else {
-        ADD_FAILURE() << "writer " << i << ": " << results[i].ToString();
-      }
-    }
-    ASSERT_NE(winner, -1) << "round " << round;
-    EXPECT_EQ(losers, kWriters - 1);
-    Result<std::string> stored = stores[0]->Get(key);
-    ASSERT_TRUE(stored.ok()) << stored.status().ToString();
-    EXPECT_TRUE(*stored == data[winner]) << "the object is not the winner's";
+    SCOPED_TRACE("round " + std::to_string(round));
+    ExpectOneCreateOnlyWinner(writers, "lease-" + std::to_string(round),
+                              [&](int i) { return RandomBytes((600 << 10) + i, round * 100 + i); });
   }
 }
 

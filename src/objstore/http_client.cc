@@ -18,6 +18,8 @@
 #include <random>
 #include <thread>
 
+#include "objstore/object_store.h"  // kToEnd
+
 namespace tb::objstore::http {
 namespace {
 
@@ -113,6 +115,45 @@ std::string Snippet(std::string_view body) {
   std::string out;
   for (char c : body.substr(0, 200)) out.push_back(std::isprint(static_cast<unsigned char>(c)) ? c : ' ');
   return out;
+}
+
+Result<std::string> ReadRange(const RangedGet& g, uint64_t offset, uint64_t length) {
+  auto past_end = [&](uint64_t size) {
+    return Status::InvalidArgument(g.service + " " + g.op + ": offset " + std::to_string(offset) +
+                                   " is past the end (size " + std::to_string(size) + ")");
+  };
+  if (length == 0) {  // no Range header can ask for zero bytes
+    TB_ASSIGN_OR_RETURN(uint64_t size, g.size());
+    if (offset > size) return past_end(size);
+    return std::string();
+  }
+  const bool ranged = offset > 0 || length != kToEnd;
+  std::string range;
+  if (ranged) {
+    // An end beyond 2^62 is sent as an open range: servers parse range ends as signed 64-bit.
+    range = "bytes=" + std::to_string(offset) + "-";
+    uint64_t end = 0;
+    if (length != kToEnd && !__builtin_add_overflow(offset, length - 1, &end) && end < (1ull << 62)) {
+      range += std::to_string(end);
+    }
+  }
+  TB_ASSIGN_OR_RETURN(Response r, g.get(range));
+  if (r.status == 206) return std::move(r.body);
+  if (r.status == 200) {
+    if (!ranged) return std::move(r.body);
+    // The server ignored the range: cut it out ourselves.
+    if (offset > r.body.size()) return past_end(r.body.size());
+    return r.body.substr(offset, length);
+  }
+  if (r.status == 416) {
+    // Unsatisfiable: the offset is at or past the end. At the end (or an empty object) is an empty
+    // read; past it is an error.
+    TB_ASSIGN_OR_RETURN(uint64_t size, g.size());
+    if (offset > size) return past_end(size);
+    if (offset == size) return std::string();
+    return Status::Unavailable(g.service + " " + g.op + ": 416 for a satisfiable range (the object changed meanwhile)");
+  }
+  return g.error(r);
 }
 
 // ---------------------------------------------------------------------------------------------

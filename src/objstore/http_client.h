@@ -80,6 +80,21 @@ std::string AttemptsSuffix(int attempts);
 // The first 200 bytes of a body with unprintable bytes blanked, for error messages.
 std::string Snippet(std::string_view body);
 
+// A read under ObjectStore::Get's contract (offset and length, kToEnd, a range past the end cut
+// short, an offset past the end INVALID_ARGUMENT), shared by the cloud stores, whose GETs all take
+// an HTTP byte range. `get(range)` sends the GET with `range` as the value of the store's range
+// header ("bytes=O-E", "bytes=O-"; "" for the whole object); `size()` asks for the object's size
+// (a HEAD), for a zero-length read and after a 416; `error(r)` maps every answer other than
+// 200, 206 and 416.
+struct RangedGet {
+  std::string service;  // "s3", for messages
+  std::string op;       // "GET key"
+  std::function<Result<Response>(const std::string& range)> get;
+  std::function<Result<uint64_t>()> size;
+  std::function<Status(const Response&)> error;
+};
+Result<std::string> ReadRange(const RangedGet& g, uint64_t offset, uint64_t length);
+
 struct ClientOptions {
   // Prefix of error messages: "s3", "azure".
   std::string service;

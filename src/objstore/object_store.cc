@@ -45,4 +45,14 @@ Status ValidateKey(std::string_view key) {
   return Status::Ok();
 }
 
+Status CheckCloudKey(std::string_view service, std::string_view op, std::string_view prefix, std::string_view key) {
+  const std::string where = std::string(service) + " " + std::string(op);
+  if (key.empty() || key.front() == '/')
+    return Status::InvalidArgument(where + ": invalid key \"" + std::string(key) + "\"");
+  if (prefix.size() + key.size() > 1024) {
+    return Status::InvalidArgument(where + ": key longer than 1024 bytes with the prefix");
+  }
+  return Status::Ok();
+}
+
 }  // namespace tb::objstore

@@ -101,4 +101,9 @@ Result<std::vector<ObjectInfo>> ListAll(ObjectStore& store, std::string_view pre
 // and no "//"). Keys that follow them mean the same object on every store.
 Status ValidateKey(std::string_view key);
 
+// The cloud stores' (S3, GCS, Azure) check of a key: not empty, no leading '/', and at most 1024
+// bytes together with the store's prefix (the longest object name each service takes).
+// INVALID_ARGUMENT naming `service` and `op` otherwise.
+Status CheckCloudKey(std::string_view service, std::string_view op, std::string_view prefix, std::string_view key);
+
 }  // namespace tb::objstore

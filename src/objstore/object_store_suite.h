@@ -20,8 +20,8 @@
 // (remove a temp dir, delete a bucket prefix).
 //
 // Keys used: the portable ones of ValidateKey, including spaces, '+', '=', '~', '%', '?', '#',
-// UTF-8; never a key that another key continues past a '/' ("a" with "a/b"), which LocalStore
-// cannot hold.
+// UTF-8, '\' (where the factory allows it); never a key that another key continues past a '/' ("a" with "a/b"), which
+// LocalStore cannot hold.
 //
 // API stability: StoreFactory may gain trailing members with defaults, so aggregate
 // initialization `StoreFactory{name, make}` keeps compiling.
@@ -33,6 +33,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "objstore/object_store.h"
 
@@ -44,6 +45,9 @@ struct StoreFactory {
   std::string name;
   // A new, empty store for one test; nullptr skips the test (see above).
   std::function<std::shared_ptr<ObjectStore>()> make;
+  // Whether keys may hold '\'. Azure Blob Storage turns it into '/' in blob names, so the Azure
+  // store refuses such keys (INVALID_ARGUMENT), and the suite checks that refusal instead.
+  bool backslash_keys = true;
 };
 
 // Test-name generator for INSTANTIATE_TEST_SUITE_P: uses StoreFactory::name.
@@ -53,6 +57,17 @@ struct StoreFactoryName {
 
 // So that gtest prints a factory by name rather than as bytes.
 inline void PrintTo(const StoreFactory& factory, std::ostream* os) { *os << factory.name; }
+
+// Races one create-only writer per store at once, writer i putting data(i) under `key` through
+// stores[i] (the same store may be given several times): expects exactly one winner, ALREADY_EXISTS
+// for every other writer, and the winner's bytes stored.
+void ExpectOneCreateOnlyWinner(const std::vector<std::shared_ptr<ObjectStore>>& stores, const std::string& key,
+                               const std::function<std::string(int)>& data);
+
+// The test environment of the cloud stores' emulators: a variable's value ("" when unset), and
+// whether this is CI (CI set to anything but "", "false", "0"), where a missing emulator fails.
+std::string TestEnv(const char* name);
+bool InCi();
 
 class ObjectStoreConformance : public ::testing::TestWithParam<StoreFactory> {
  protected:

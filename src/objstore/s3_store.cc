@@ -57,14 +57,6 @@ std::string Digest(const EVP_MD* md, std::string_view data) {
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 
-std::string Base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
-  return out;
-}
-
 std::string ChildText(const pugi::xml_node& node, const char* name) { return node.child(name).text().as_string(); }
 }  // namespace
 
@@ -148,7 +140,15 @@ std::string HexEncode(std::string_view bytes) {
 
 std::string Sha256Hex(std::string_view data) { return HexEncode(Digest(EVP_sha256(), data)); }
 std::string Md5Raw(std::string_view data) { return Digest(EVP_md5(), data); }
-std::string Md5Base64(std::string_view data) { return Base64(Md5Raw(data)); }
+std::string Md5Base64(std::string_view data) { return Base64Encode(Md5Raw(data)); }
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
+  return out;
+}
 
 ErrorBody ParseErrorBody(std::string_view body) {
   ErrorBody e;
@@ -202,7 +202,6 @@ constexpr uint64_t kMinPartSize = 5ull << 20;
 constexpr uint64_t kMaxPartSize = 5ull << 30;
 constexpr uint64_t kMaxParts = 10000;
 constexpr size_t kDeleteBatch = 1000;
-constexpr size_t kMaxKeyBytes = 1024;
 
 struct Request {
   const char* method = "GET";
@@ -294,15 +293,7 @@ class S3Store::Impl {
     return bucket_path_ + "/" + s3::UriEncode(FullName(key), /*keep_slash=*/true);
   }
   std::string BucketPath() const { return bucket_path_.empty() ? "/" : bucket_path_; }
-  Status CheckKey(std::string_view op, std::string_view key) const {
-    if (key.empty() || key.front() == '/') {
-      return Status::InvalidArgument("s3 " + std::string(op) + ": invalid key \"" + std::string(key) + "\"");
-    }
-    if (prefix_.size() + key.size() > kMaxKeyBytes) {
-      return Status::InvalidArgument("s3 " + std::string(op) + ": key longer than 1024 bytes with the prefix");
-    }
-    return Status::Ok();
-  }
+  Status CheckKey(std::string_view op, std::string_view key) const { return CheckCloudKey("s3", op, prefix_, key); }
 
   Status CheckBucket();
   Status PutSingle(std::string_view key, std::string_view data, PutMode mode);
@@ -640,49 +631,23 @@ Result<ObjectInfo> S3Store::Impl::HeadObject(std::string_view key) {
 }
 
 Result<std::string> S3Store::Impl::GetObject(std::string_view key, uint64_t offset, uint64_t length) {
-  std::string op = "GET " + std::string(key);
-  auto past_end = [&](uint64_t size) {
-    return Status::InvalidArgument("s3 " + op + ": offset " + std::to_string(offset) + " is past the end (size " +
-                                   std::to_string(size) + ")");
+  http::RangedGet g;
+  g.service = "s3";
+  g.op = "GET " + std::string(key);
+  g.get = [&](const std::string& range) {
+    Request req;
+    req.method = "GET";
+    req.path = ObjectPath(key);
+    req.op = g.op;
+    if (!range.empty()) req.headers.push_back("Range: " + range);
+    return Call(req);
   };
-  if (length == 0) {  // no Range header can ask for zero bytes
+  g.size = [&]() -> Result<uint64_t> {
     TB_ASSIGN_OR_RETURN(ObjectInfo info, HeadObject(key));
-    if (offset > info.size) return past_end(info.size);
-    return std::string();
-  }
-  Request req;
-  req.method = "GET";
-  req.path = ObjectPath(key);
-  req.op = op;
-  bool ranged = offset > 0 || length != kToEnd;
-  if (ranged) {
-    // An end beyond 2^62 is sent as an open range: servers parse range ends as signed 64-bit.
-    std::string range = "Range: bytes=" + std::to_string(offset) + "-";
-    uint64_t end = 0;
-    if (length != kToEnd && !__builtin_add_overflow(offset, length - 1, &end) && end < (1ull << 62)) {
-      range += std::to_string(end);
-    }
-    req.headers.push_back(std::move(range));
-  }
-  TB_ASSIGN_OR_RETURN(Response r, Call(req));
-  if (r.status == 206) return std::move(r.body);
-  if (r.status == 200) {
-    if (!ranged) return std::move(r.body);
-    // The server ignored the Range header: cut the range out ourselves.
-    if (offset > r.body.size()) return past_end(r.body.size());
-    return r.body.substr(offset, length);
-  }
-  if (r.status == 416) {
-    // Unsatisfiable: the offset is at or past the end. At the end (or an empty object) is an
-    // empty read; past it is an error.
-    TB_ASSIGN_OR_RETURN(ObjectInfo info, HeadObject(key));
-    if (offset >= info.size) {
-      if (offset > info.size) return past_end(info.size);
-      return std::string();
-    }
-    return Status::Unavailable("s3 " + op + ": 416 for a satisfiable range (the object changed meanwhile)");
-  }
-  return HttpError(op, r);
+    return info.size;
+  };
+  g.error = [&](const Response& r) { return HttpError(g.op, r); };
+  return http::ReadRange(g, offset, length);
 }
 
 Result<ListPage> S3Store::Impl::ListObjects(std::string_view prefix, std::string_view token, int max_keys) {

@@ -141,6 +141,7 @@ std::string Sha256Hex(std::string_view data);  // lower-case hex
 std::string Md5Base64(std::string_view data);  // Content-MD5
 std::string Md5Raw(std::string_view data);     // 16 bytes
 std::string HexEncode(std::string_view bytes);
+std::string Base64Encode(std::string_view bytes);  // RFC 4648, padded
 
 struct ErrorBody {
   std::string code;     // "NoSuchKey"; empty when the body is not an S3 <Error> document

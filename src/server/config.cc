@@ -10,6 +10,7 @@
 #include <limits>
 #include <set>
 
+#include "objstore/azure_store.h"
 #include "objstore/gcs_store.h"
 #include "objstore/local_store.h"
 #include "objstore/s3_store.h"
@@ -368,7 +369,8 @@ std::vector<Setting> MakeSettings() {
       Make("wal.sync", "", "fdatasync before acknowledging a write (off only for benchmarks)", TB_FIELD(wal_sync)),
       Make("wal.segment_size", "", "Size at which the WAL starts a new segment", TB_FIELD(wal_segment_bytes), true),
       Make("storage", "--storage",
-           "Blocks: file:///path, s3://bucket/prefix or gs://bucket/prefix (empty: <data_dir>/blocks)",
+           "Blocks: file:///path, s3://bucket/prefix, gs://bucket/prefix or azblob://container/prefix (empty: "
+           "<data_dir>/blocks)",
            TB_FIELD(storage)),
       Make("s3.endpoint", "--s3-endpoint", "S3 endpoint URL (empty: AWS for the region)", TB_FIELD(s3_endpoint)),
       Make("s3.region", "--s3-region", "S3 region", TB_FIELD(s3_region)),
@@ -382,6 +384,10 @@ std::vector<Setting> MakeSettings() {
       Make("gcs.endpoint", "--gcs-endpoint",
            "GCS JSON API endpoint (empty: STORAGE_EMULATOR_HOST if set, else https://storage.googleapis.com)",
            TB_FIELD(gcs_endpoint)),
+      Make("azure.endpoint", "--azure-endpoint",
+           "Azure Blob service URL (empty: BlobEndpoint of AZURE_STORAGE_CONNECTION_STRING if set, else "
+           "https://ACCOUNT.blob.core.windows.net; emulators: http://HOST:PORT/ACCOUNT)",
+           TB_FIELD(azure_endpoint)),
       Make("flush.size", "", "Head memory at which a block is written", TB_FIELD(flush_bytes), true),
       Make("flush.age_seconds", "", "Write a block once the head has held spans this long",
            TB_FIELD(flush_age_seconds)),
@@ -411,8 +417,8 @@ std::vector<Setting> MakeSettings() {
       Make("cache.memory", "--cache-memory-size", "Block indexes and pages kept in memory", TB_FIELD(cache_bytes),
            true),
       Make("cache.disk_size", "--cache-disk-size",
-           "Disk tier of the block cache in front of bucket storage (s3://, gs://); 0: off", TB_FIELD(cache_disk_bytes),
-           true),
+           "Disk tier of the block cache in front of bucket storage (s3://, gs://, azblob://); 0: off",
+           TB_FIELD(cache_disk_bytes), true),
       Make("cache.dir", "--cache-dir", "Folder of the disk cache (empty: <data_dir>/cache)", TB_FIELD(cache_dir)),
       Make("health.probe_interval_seconds", "", "How often /ready's object-store probe runs",
            TB_FIELD(health_probe_interval_seconds)),
@@ -540,6 +546,10 @@ Result<db::CompactionOptions> CompactionOptionsOf(const Config& config) {
   return options;
 }
 
+bool IsBucketStorage(std::string_view storage) {
+  return storage.starts_with("s3://") || storage.starts_with("gs://") || storage.starts_with("azblob://");
+}
+
 Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config,
                                                            const metrics::ObjectStoreMetrics* metrics) {
   std::string url = config.storage;
@@ -576,7 +586,20 @@ Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config,
     TB_ASSIGN_OR_RETURN(auto store, objstore::GcsStore::Open(std::move(o)));
     return std::shared_ptr<objstore::ObjectStore>(std::move(store));
   }
-  return Status::InvalidArgument("storage '" + url + "' must start with file://, s3:// or gs://");
+  if (url.starts_with("azblob://")) {
+    const std::string rest = url.substr(9);
+    const auto slash = rest.find('/');
+    const std::string container = rest.substr(0, slash);
+    if (container.empty()) return Status::InvalidArgument("storage '" + url + "' names no container");
+    TB_ASSIGN_OR_RETURN(
+        objstore::AzureOptions o,
+        objstore::AzureOptionsFromEnvironment(container, slash == std::string::npos ? "" : rest.substr(slash + 1),
+                                              config.azure_endpoint));
+    if (metrics != nullptr) o.http.retry.on_retry = [retries = metrics->retries](const auto&) { retries.Add(); };
+    TB_ASSIGN_OR_RETURN(auto store, objstore::AzureStore::Open(std::move(o)));
+    return std::shared_ptr<objstore::ObjectStore>(std::move(store));
+  }
+  return Status::InvalidArgument("storage '" + url + "' must start with file://, s3://, gs:// or azblob://");
 }
 
 Result<std::chrono::microseconds> ParseDuration(const std::string& text) {
@@ -699,12 +722,13 @@ Status ValidateConfig(const Config& c) {
     if (Status name = CheckTenantName(tenant); !name.ok())
       return Status::InvalidArgument("tenancy.tenants: " + name.message());
   if (!c.http_listen.empty()) TB_RETURN_IF_ERROR(listen("http_listen", c.http_listen));
-  if (!c.storage.empty() && !c.storage.starts_with("file://") && !c.storage.starts_with("s3://") &&
-      !c.storage.starts_with("gs://"))
-    return bad("storage", c.storage, "must start with file://, s3:// or gs://");
-  if ((c.storage.starts_with("s3://") || c.storage.starts_with("gs://")) &&
-      (c.storage.size() == 5 || c.storage[5] == '/'))
-    return bad("storage", c.storage, "names no bucket");
+  if (!c.storage.empty() && !c.storage.starts_with("file://") && !IsBucketStorage(c.storage))
+    return bad("storage", c.storage, "must start with file://, s3://, gs:// or azblob://");
+  if (IsBucketStorage(c.storage)) {
+    const size_t name_at = c.storage.find("://") + 3;
+    if (name_at == c.storage.size() || c.storage[name_at] == '/')
+      return bad("storage", c.storage, c.storage.starts_with("azblob://") ? "names no container" : "names no bucket");
+  }
   if (c.tls_cert_file.empty() != c.tls_key_file.empty())
     return Status::InvalidArgument("tls.cert_file and tls.key_file: give both or neither");
   if (!c.tls_client_ca_file.empty() && c.tls_cert_file.empty())

@@ -96,8 +96,8 @@ struct Config {
   // Prometheus metrics on GET /metrics; off only to measure what they cost (BENCHMARKS.md).
   bool metrics_enabled = true;
 
-  // Where blocks live: "file:///path", "s3://bucket/prefix" or "gs://bucket/prefix". Empty:
-  // file://<data_dir>/blocks.
+  // Where blocks live: "file:///path", "s3://bucket/prefix", "gs://bucket/prefix" or
+  // "azblob://container/prefix". Empty: file://<data_dir>/blocks.
   std::string storage;
   std::string s3_endpoint;  // e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:7480
   std::string s3_region = "us-east-1";
@@ -108,6 +108,9 @@ struct Config {
   bool s3_allow_insecure = false;
   // GCS's JSON API. Empty: STORAGE_EMULATOR_HOST when set, else https://storage.googleapis.com.
   std::string gcs_endpoint;
+  // Azure's Blob service URL of the account. Empty: BlobEndpoint of AZURE_STORAGE_CONNECTION_STRING
+  // when set, else https://ACCOUNT.blob.core.windows.net; emulators path-style, http://HOST:PORT/ACCOUNT.
+  std::string azure_endpoint;
   uint64_t flush_bytes = 128ull << 20;  // head memory at which a block is written (≤ half the budget)
   uint64_t flush_age_seconds = 300;     // or after this long
   bool background_flush = true;         // false: blocks are written only by POST /admin/flush
@@ -123,7 +126,7 @@ struct Config {
   uint64_t compaction_target_block_bytes = 512ull << 20;
   uint64_t compaction_memory_budget_bytes = 256ull << 20;  // spans held while one output is built
   int compaction_zstd_level = 9;
-  // The disk tier in front of bucket storage (s3://, gs://): block index and page ranges on local disk, kept
+  // The disk tier in front of bucket storage (s3://, gs://, azblob://): block index and page ranges on local disk, kept
   // across restarts (objstore::DiskCacheStore). 0 turns it off. Not used for file:// storage,
   // whose blocks are on local disk already.
   uint64_t cache_disk_bytes = 1ull << 30;
@@ -146,9 +149,13 @@ struct Config {
 // Parses "64MiB", "1GiB", "512KiB", "10MB", "4096" into bytes.
 Result<uint64_t> ParseByteSize(const std::string& text);
 
+// Whether `storage` names a bucket store (s3://, gs://, azblob://) rather than a local folder.
+bool IsBucketStorage(std::string_view storage);
+
 // Opens the object store named by config.storage (see Config::storage). S3 credentials come from
-// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
-// `metrics`, when given, counts the S3 store's retries.
+// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN; GCS's as objstore::GcsOptionsFromEnvironment
+// and Azure's as objstore::AzureOptionsFromEnvironment take them.
+// `metrics`, when given, counts the bucket store's retries.
 Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config,
                                                            const metrics::ObjectStoreMetrics* metrics = nullptr);
 

@@ -253,6 +253,13 @@ TEST(ConfigTest, ValidationNamesTheKey) {
   EXPECT_NE(message([](Config& c) { c.http_listen = "a:70000"; }).find("http_listen: 'a:70000'"), std::string::npos);
   EXPECT_NE(message([](Config& c) { c.storage = "ftp://x"; }).find("storage: 'ftp://x'"), std::string::npos);
   EXPECT_NE(message([](Config& c) { c.storage = "s3:///x"; }).find("names no bucket"), std::string::npos);
+  EXPECT_NE(message([](Config& c) { c.storage = "gs://"; }).find("names no bucket"), std::string::npos);
+  EXPECT_NE(message([](Config& c) { c.storage = "azblob:///p"; }).find("names no container"), std::string::npos);
+  EXPECT_NE(message([](Config& c) { c.storage = "azure://c"; }).find("gs:// or azblob://"), std::string::npos);
+  Config azure;
+  azure.storage = "azblob://traces/tb";
+  azure.azure_endpoint = "http://127.0.0.1:10000/devstoreaccount1";
+  EXPECT_TRUE(ValidateConfig(azure).ok());
   Config plugin;
   plugin.http_listen.clear();  // no HTTP door
   plugin.grpc_listen = "[::1]:0";

@@ -30,7 +30,7 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   TB_ASSIGN_OR_RETURN(auto store, OpenStorage(config, store_metrics));
   // Under the disk cache, so that the object store metrics count what reaches the backend.
   if (store_metrics != nullptr) store = std::make_shared<objstore::MetricsStore>(std::move(store), store_metrics);
-  if ((config.storage.starts_with("s3://") || config.storage.starts_with("gs://")) && config.cache_disk_bytes > 0) {
+  if (IsBucketStorage(config.storage) && config.cache_disk_bytes > 0) {
     objstore::DiskCacheOptions cache;
     cache.dir =
         config.cache_dir.empty() ? (std::filesystem::path(config.data_dir) / "cache").string() : config.cache_dir;

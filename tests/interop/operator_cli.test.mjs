@@ -126,7 +126,7 @@ describe('operator command line', () => {
         ['head: {memory_budgett: 1GiB}\n', /unknown key 'head\.memory_budgett'/],
         ['log: {level: loud}\n', /log\.level: 'loud' is not one of/],
         ['log: {format: xml}\n', /log\.format: 'xml' is not text or json/],
-        ['storage: ftp://x\n', /storage: 'ftp:\/\/x' must start with file:\/\/, s3:\/\/ or gs:\/\//],
+        ['storage: ftp://x\n', /storage: 'ftp:\/\/x' must start with file:\/\/, s3:\/\/, gs:\/\/ or azblob:\/\//],
         ['limits: {max_request_size: lots}\n', /limits\.max_request_size: 'lots' is not a size/],
         ['grpc_listen: nowhere\n', /grpc_listen: 'nowhere' is not host:port/],
         ['wal: {sync: maybe}\n', /wal\.sync: 'maybe' is not a boolean/],
