@@ -13,7 +13,9 @@
 #include "db/db.h"
 #include "db/lease.h"
 #include "model/random_traces.h"
+#include "objstore/azure_store.h"
 #include "objstore/fault_store.h"
+#include "objstore/gcs_store.h"
 #include "objstore/local_store.h"
 #include "objstore/memory_store.h"
 #include "objstore/s3_store.h"
@@ -239,8 +241,11 @@ TEST_F(CompactorTest, OutputsAreCutAtTheMemoryBudgetWithEveryTraceInOneOutput) {
   for (const auto& [id, n] : outputs_holding) EXPECT_EQ(n, 1);
 }
 
-// The stores the crash test runs on: the in-memory store, the local folder, and the real S3
-// server when S3_ENDPOINT names one (scripts/s3-up.sh; scripts/test.sh sets it).
+// The stores the crash test runs on: the in-memory store, the local folder, the real S3 server when
+// S3_ENDPOINT names one (scripts/s3-up.sh), the GCS emulator when STORAGE_EMULATOR_HOST does
+// (scripts/gcs-up.sh) and Azurite when AZURITE_BLOB_ENDPOINT does (scripts/azurite-up.sh);
+// scripts/test.sh starts all three. Each cloud store's own create-only write carries the lease and
+// the block list's versions.
 class CrashTest : public CompactorTest, public ::testing::WithParamInterface<std::string> {
  protected:
   void TearDown() override {
@@ -260,10 +265,34 @@ class CrashTest : public CompactorTest, public ::testing::WithParamInterface<std
       EXPECT_TRUE(store.ok()) << store.status().ToString();
       return store.ok() ? *store : nullptr;
     }
-    auto store = objstore::S3Store::Open(S3(prefix));
+    const std::string bucket = "tb-compact-" + std::to_string(getpid());
+    Result<std::shared_ptr<objstore::ObjectStore>> store = Status::Internal("no store " + GetParam());
+    if (GetParam() == "gcs") {
+      objstore::GcsOptions o;
+      o.endpoint = objstore::gcs::EmulatorEndpoint(Env("STORAGE_EMULATOR_HOST"));
+      o.bucket = bucket;
+      o.prefix = prefix;
+      o.create_bucket = true;
+      store = objstore::GcsStore::Open(o);
+    } else if (GetParam() == "azure") {
+      auto o = objstore::AzureOptionsFromEnvironment(bucket, prefix, Env("AZURITE_BLOB_ENDPOINT"));
+      EXPECT_TRUE(o.ok()) << o.status().ToString();
+      if (!o.ok()) return nullptr;
+      o->create_container = true;
+      store = objstore::AzureStore::Open(*o);
+    } else {
+      store = objstore::S3Store::Open(S3(prefix));
+      if (store.ok() && s3_bucket_ == nullptr) s3_bucket_ = objstore::S3Store::Open(S3("")).value();
+    }
     EXPECT_TRUE(store.ok()) << store.status().ToString();
-    if (store.ok() && s3_bucket_ == nullptr) s3_bucket_ = objstore::S3Store::Open(S3("")).value();
     return store.ok() ? *store : nullptr;
+  }
+  // The variable that names the parameter's server, or "" for the stores that need none.
+  static const char* ServerVariable(const std::string& store) {
+    if (store == "s3") return "S3_ENDPOINT";
+    if (store == "gcs") return "STORAGE_EMULATOR_HOST";
+    if (store == "azure") return "AZURITE_BLOB_ENDPOINT";
+    return "";
   }
   static std::string Env(const char* name) {
     const char* v = std::getenv(name);
@@ -287,7 +316,9 @@ class CrashTest : public CompactorTest, public ::testing::WithParamInterface<std
 // A compaction that dies at any of its object-store writes loses no span and shows none twice,
 // after a restart and after the next compaction.
 TEST_P(CrashTest, CrashAtEveryStepOfACompactionLosesNothingAndShowsNothingTwice) {
-  if (GetParam() == "s3" && Env("S3_ENDPOINT").empty()) GTEST_SKIP() << "S3_ENDPOINT is not set: no S3 server";
+  if (const char* var = ServerVariable(GetParam()); *var != '\0' && Env(var).empty()) {
+    GTEST_SKIP() << var << " is not set: no " << GetParam() << " server";
+  }
   compaction_.memory_budget_bytes = 32 << 10;  // several outputs, so crashes fall between them too
   compaction_.grace_period = std::chrono::nanoseconds(0);
   for (int crash_after = 0; crash_after < 200; ++crash_after) {
@@ -323,7 +354,7 @@ TEST_P(CrashTest, CrashAtEveryStepOfACompactionLosesNothingAndShowsNothingTwice)
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, CrashTest, ::testing::Values("memory", "local", "s3"));
+INSTANTIATE_TEST_SUITE_P(Stores, CrashTest, ::testing::Values("memory", "local", "s3", "gcs", "azure"));
 
 // Two compactors on one bucket at once: the lease lets one work, and even two that both run a
 // merge (as if the lease had expired under one) publish one result.

@@ -350,13 +350,14 @@ class AzureStore::Impl {
   std::unique_ptr<http::HttpClient> client_;
   std::atomic<uint64_t> block_uploads_{0};
 
+  // Adds x-ms-version and x-ms-date, signs (or appends the SAS token), and sends `req` under the
+  // retry policy with Azure's classifier.
+  Result<http::Response> Send(http::Request req);
+
  private:
   std::string BlobUrl(std::string_view key) const {
     return container_url_ + "/" + s3::UriEncode(prefix_ + std::string(key), /*keep_slash=*/true);
   }
-  // Adds x-ms-version and x-ms-date, signs (or appends the SAS token), and sends `req` under the
-  // retry policy with Azure's classifier.
-  Result<http::Response> Send(http::Request req);
   // The answer of a create-only write that Azure refused because the blob exists (409/412). After
   // a retried request that is our own earlier attempt when the blob holds our bytes (its
   // Content-MD5): its answer was lost.
@@ -657,6 +658,16 @@ Result<ListPage> AzureStore::List(std::string_view prefix, std::string_view toke
 }
 
 Status AzureStore::Delete(const std::vector<std::string>& keys) { return impl_->DeleteBlobs(keys); }
+
+Status AzureStore::DeleteContainerForTest() {
+  http::Request req;
+  req.method = "DELETE";
+  req.url = impl_->container_url_ + "?restype=container";
+  req.op = "DELETE container " + impl_->opts_.container;
+  TB_ASSIGN_OR_RETURN(http::Response r, impl_->Send(req));
+  if (r.status == 202 || r.status == 404) return Status::Ok();
+  return HttpError(req.op, r);
+}
 
 AzureStore::Stats AzureStore::GetStats() const {
   http::HttpClient::Stats c = impl_->client_->GetStats();

@@ -99,6 +99,10 @@ class AzureStore final : public ObjectStore {
   };
   Stats GetStats() const;
 
+  // Deletes the container with every blob in it (tests only: Azurite slows down with every blob it
+  // holds, so each test removes its own).
+  Status DeleteContainerForTest();
+
   class Impl;
 
  private:
