@@ -266,26 +266,29 @@ class CrashTest : public CompactorTest, public ::testing::WithParamInterface<std
       return store.ok() ? *store : nullptr;
     }
     const std::string bucket = "tb-compact-" + std::to_string(getpid());
-    Result<std::shared_ptr<objstore::ObjectStore>> store = Status::Internal("no store " + GetParam());
+    auto opened = [](auto store) -> std::shared_ptr<objstore::ObjectStore> {
+      EXPECT_TRUE(store.ok()) << store.status().ToString();
+      if (!store.ok()) return nullptr;
+      return *store;
+    };
     if (GetParam() == "gcs") {
       objstore::GcsOptions o;
       o.endpoint = objstore::gcs::EmulatorEndpoint(Env("STORAGE_EMULATOR_HOST"));
       o.bucket = bucket;
       o.prefix = prefix;
       o.create_bucket = true;
-      store = objstore::GcsStore::Open(o);
-    } else if (GetParam() == "azure") {
+      return opened(objstore::GcsStore::Open(o));
+    }
+    if (GetParam() == "azure") {
       auto o = objstore::AzureOptionsFromEnvironment(bucket, prefix, Env("AZURITE_BLOB_ENDPOINT"));
       EXPECT_TRUE(o.ok()) << o.status().ToString();
       if (!o.ok()) return nullptr;
       o->create_container = true;
-      store = objstore::AzureStore::Open(*o);
-    } else {
-      store = objstore::S3Store::Open(S3(prefix));
-      if (store.ok() && s3_bucket_ == nullptr) s3_bucket_ = objstore::S3Store::Open(S3("")).value();
+      return opened(objstore::AzureStore::Open(*o));
     }
-    EXPECT_TRUE(store.ok()) << store.status().ToString();
-    return store.ok() ? *store : nullptr;
+    auto store = objstore::S3Store::Open(S3(prefix));
+    if (store.ok() && s3_bucket_ == nullptr) s3_bucket_ = objstore::S3Store::Open(S3("")).value();
+    return opened(std::move(store));
   }
   // The variable that names the parameter's server, or "" for the stores that need none.
   static const char* ServerVariable(const std::string& store) {
