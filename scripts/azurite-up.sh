@@ -65,11 +65,12 @@ PORT=${AZURITE_PORT:-0}
 [[ $PORT != 0 ]] || PORT=$(free_port)
 if listening "$PORT"; then echo "azurite-up: port $PORT already in use" >&2; exit 1; fi
 rm -rf "$D"
-mkdir -p "$D"
+mkdir -p "$D/data"
 # --skipApiVersionCheck: the store asks for a fixed x-ms-version that a given Azurite may not list;
 # --loose: Azurite refuses headers it does not implement otherwise (none of ours, but curl's own).
-# In memory (no --location then); started in $D so that anything it might still write lands there.
-(cd "$D" && exec node "$program" --blobHost 127.0.0.1 --blobPort "$PORT" --inMemoryPersistence \
+# Blobs on disk in $D/data: with --inMemoryPersistence Azurite 3.37 stalled for minutes at full CPU
+# after a few thousand blobs had come and gone.
+(cd "$D" && exec node "$program" --blobHost 127.0.0.1 --blobPort "$PORT" --location "$D/data" \
   --skipApiVersionCheck --loose --disableTelemetry --silent) >"$D/log" 2>&1 3>&- &
 echo $! >"$D/pid"
 answers() { [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/devstoreaccount1?comp=list") != 000 ]]; }

@@ -18,7 +18,6 @@
 #include <cstdlib>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <thread>
 
 #include "objstore/object_store_suite.h"
@@ -38,35 +37,13 @@ using std::chrono::milliseconds;
 // ---------------------------------------------------------------------------------------------
 // Environment: the emulator
 // ---------------------------------------------------------------------------------------------
-bool HaveEmulator() { return !TestEnv("STORAGE_EMULATOR_HOST").empty(); }
+const Emulator kEmulator{"STORAGE_EMULATOR_HOST", "TB_GCS_EMULATOR_SKIPPED", "GCS emulator",
+                         "Start one with `source <(scripts/gcs-up.sh)` (fake-gcs-server; needs Go >= 1.24), or run "
+                         "scripts/test.sh."};
 
-std::string NoEmulator() {
-  std::string why = TestEnv("TB_GCS_EMULATOR_SKIPPED");
-  return "STORAGE_EMULATOR_HOST is not set: no GCS emulator for this test" + (why.empty() ? "" : " (" + why + ")") +
-         ". Start one with `source <(scripts/gcs-up.sh)` (fake-gcs-server; needs Go >= 1.24), or run scripts/test.sh.";
-}
-
-// Under CI=true a missing emulator fails, unless scripts/test.sh said why it could not start one.
-bool MissingEmulatorFails() { return InCi() && TestEnv("TB_GCS_EMULATOR_SKIPPED").empty(); }
-
-#define TB_REQUIRE_EMULATOR()                             \
-  do {                                                    \
-    if (!HaveEmulator()) {                                \
-      if (MissingEmulatorFails()) FAIL() << NoEmulator(); \
-      GTEST_SKIP() << NoEmulator();                       \
-    }                                                     \
-  } while (0)
-
-// A bucket nobody else uses: "tb-test-<pid>-<ms>-<n>". fake-gcs-server's operations cost time in
-// proportion to the objects of their bucket, so every test has its own.
-std::string NewBucketName() {
-  static const std::string process = [] {
-    auto ms = std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    return "tb-test-" + std::to_string(getpid()) + "-" + std::to_string(ms);
-  }();
-  static std::atomic<int> n{0};
-  return process + "-" + std::to_string(n++);
-}
+// A bucket nobody else uses. fake-gcs-server's operations cost time in proportion to the objects of
+// their bucket, so every test has its own.
+std::string NewBucketName() { return UniqueTestName("tb-test"); }
 
 // A store on a new bucket in the emulator, under `prefix`.
 Result<std::shared_ptr<GcsStore>> OpenOnEmulator(const std::string& prefix,
@@ -88,32 +65,15 @@ void SmallChunks(GcsOptions& o) {
   o.chunk_size = 256 << 10;
 }
 
-std::string RandomBytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(rng());
-  return s;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The generic conformance suite on the emulator: default options (multipart uploads, and the
 // suite's 20 MiB object as a resumable upload in two chunks), and every upload resumable.
 // ---------------------------------------------------------------------------------------------
 std::shared_ptr<ObjectStore> MakeEmptyGcsStore(const std::function<void(GcsOptions&)>& tweak) {
-  if (!HaveEmulator()) {
-    if (MissingEmulatorFails()) {
-      [] { FAIL() << NoEmulator(); }();
-    } else {
-      [] { GTEST_SKIP() << NoEmulator(); }();
-    }
-    return nullptr;
-  }
-  Result<std::shared_ptr<GcsStore>> store = OpenOnEmulator("conformance", tweak);
-  if (!store.ok()) {
-    [&] { FAIL() << store.status().ToString(); }();
-    return nullptr;
-  }
-  return std::move(store).value();
+  return kEmulator.StoreForSuite([&]() -> Result<std::shared_ptr<ObjectStore>> {
+    TB_ASSIGN_OR_RETURN(std::shared_ptr<GcsStore> store, OpenOnEmulator("conformance", tweak));
+    return std::shared_ptr<ObjectStore>(std::move(store));
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(Gcs, ObjectStoreConformance,
@@ -125,7 +85,7 @@ INSTANTIATE_TEST_SUITE_P(Gcs, ObjectStoreConformance,
 // GCS-specific, on the emulator
 // ---------------------------------------------------------------------------------------------
 TEST(GcsEmulatorTest, DescribeAndBucketChecks) {
-  TB_REQUIRE_EMULATOR();
+  TB_REQUIRE_EMULATOR(kEmulator);
   const std::string bucket = NewBucketName();
   Result<std::shared_ptr<GcsStore>> store = OpenOnEmulator("tenant-a", {}, bucket);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
@@ -139,7 +99,7 @@ TEST(GcsEmulatorTest, DescribeAndBucketChecks) {
 }
 
 TEST(GcsEmulatorTest, LargeObjectsGoResumableAndReadBackInRanges) {
-  TB_REQUIRE_EMULATOR();
+  TB_REQUIRE_EMULATOR(kEmulator);
   Result<std::shared_ptr<GcsStore>> store = OpenOnEmulator("large", [](GcsOptions& o) {
     o.resumable_threshold = 1 << 20;
     o.chunk_size = 512 << 10;
@@ -162,7 +122,7 @@ TEST(GcsEmulatorTest, LargeObjectsGoResumableAndReadBackInRanges) {
 // 16 writers, each with its own store (own connections), race to create the same large object in
 // resumable uploads of three chunks: GCS decides at each upload's final chunk, atomically.
 TEST(GcsEmulatorTest, RacingResumableCreatorsHaveExactlyOneWinner) {
-  TB_REQUIRE_EMULATOR();
+  TB_REQUIRE_EMULATOR(kEmulator);
   constexpr int kWriters = 16;
   const std::string bucket = NewBucketName();
   std::vector<std::shared_ptr<ObjectStore>> writers;

@@ -1,8 +1,11 @@
 // The conformance suite's test bodies; see object_store_suite.h.
 #include "objstore/object_store_suite.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <latch>
@@ -64,6 +67,47 @@ std::string TestEnv(const char* name) {
 bool InCi() {
   const std::string ci = TestEnv("CI");
   return !ci.empty() && ci != "false" && ci != "0";
+}
+
+std::string Emulator::Missing() const {
+  const std::string why = TestEnv(skipped_variable);
+  return std::string(variable) + " is not set: no " + what + " for this test" + (why.empty() ? "" : " (" + why + ")") +
+         ". " + how_to;
+}
+
+std::shared_ptr<ObjectStore> Emulator::StoreForSuite(
+    const std::function<Result<std::shared_ptr<ObjectStore>>()>& open) const {
+  if (!Available()) {
+    if (MissingFails()) {
+      ADD_FAILURE() << Missing();
+    } else {
+      [this] { GTEST_SKIP() << Missing(); }();
+    }
+    return nullptr;
+  }
+  Result<std::shared_ptr<ObjectStore>> store = open();
+  if (!store.ok()) {
+    ADD_FAILURE() << store.status().ToString();
+    return nullptr;
+  }
+  return std::move(store).value();
+}
+
+std::string UniqueTestName(std::string_view tag) {
+  static const std::string process = [] {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+    return std::to_string(getpid()) + "-" + std::to_string(ms);
+  }();
+  static std::atomic<int> n{0};
+  return std::string(tag) + "-" + process + "-" + std::to_string(n++);
+}
+
+std::string RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(rng());
+  return s;
 }
 
 namespace {

@@ -33,6 +33,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "objstore/object_store.h"
@@ -68,6 +69,37 @@ void ExpectOneCreateOnlyWinner(const std::vector<std::shared_ptr<ObjectStore>>& 
 // whether this is CI (CI set to anything but "", "false", "0"), where a missing emulator fails.
 std::string TestEnv(const char* name);
 bool InCi();
+
+// A cloud store's emulator as its tests see it (scripts/*-up.sh start them; scripts/test.sh
+// exports their variables): `variable` names it; without it the tests skip, or fail under CI
+// unless `skipped_variable` says why scripts/test.sh could not start one.
+struct Emulator {
+  const char* variable;          // "STORAGE_EMULATOR_HOST"
+  const char* skipped_variable;  // "TB_GCS_EMULATOR_SKIPPED"
+  const char* what;              // "GCS emulator"
+  const char* how_to;            // "Start one with ..."
+
+  bool Available() const { return !TestEnv(variable).empty(); }
+  bool MissingFails() const { return InCi() && TestEnv(skipped_variable).empty(); }
+  std::string Missing() const;  // the reason given when skipping or failing
+  // A store for one conformance test from `open`, or nullptr after skipping the test (no emulator)
+  // or failing it (no emulator under CI, or `open` failed).
+  std::shared_ptr<ObjectStore> StoreForSuite(const std::function<Result<std::shared_ptr<ObjectStore>>()>& open) const;
+};
+
+// Skips (or under CI fails) the current test when the emulator is not there.
+#define TB_REQUIRE_EMULATOR(emulator)                                \
+  do {                                                               \
+    if (!(emulator).Available()) {                                   \
+      if ((emulator).MissingFails()) FAIL() << (emulator).Missing(); \
+      GTEST_SKIP() << (emulator).Missing();                          \
+    }                                                                \
+  } while (0)
+
+// "<tag>-<pid>-<ms>-<n>": a bucket or container name no other test (or process) uses.
+std::string UniqueTestName(std::string_view tag);
+// `n` pseudo-random bytes from `seed`.
+std::string RandomBytes(size_t n, uint64_t seed);
 
 class ObjectStoreConformance : public ::testing::TestWithParam<StoreFactory> {
  protected:
