@@ -5,8 +5,9 @@
 //
 // The whole set runs once per storage mode (registerConformance below): where the written spans live (head only;
 // blocks only, after POST /admin/flush; split between a block and the head; split, then a restart on the same data
-// dir and storage) × where blocks go (the default local folder; a real S3 server, when S3_ENDPOINT is set — CI=true
-// makes a missing S3 server a failure instead of a skip).
+// dir and storage) × where blocks go (the default local folder; a real S3 server, when S3_ENDPOINT is set; Azurite,
+// when AZURITE_BLOB_ENDPOINT is set; fake-gcs-server, when STORAGE_EMULATOR_HOST is set — CI=true makes a missing
+// server a failure instead of a skip, unless scripts/test.sh said why it could not start an emulator).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -20,6 +21,7 @@ import {
 } from './lib/fixtures.mjs';
 import { assertSameTraces, assertStreamEquals, completeOrWrong, readUntil, traceIdsOf } from './lib/checks.mjs';
 import { S3Bucket, s3FromEnv, uniqueBucketName } from './lib/s3.mjs';
+import { AzureContainer, GcsBucket, azuriteFromEnv, gcsEmulatorFromEnv } from './lib/cloud_emulators.mjs';
 
 const SHIFT = makeDateShift();
 const QUERIES = loadQueries(SHIFT);
@@ -62,6 +64,8 @@ const WRITERS = [
 // Storage modes
 
 const S3 = s3FromEnv();
+const AZ = azuriteFromEnv();
+const GCS = gcsEmulatorFromEnv();
 const isBlockKey = (k) => /(^|\/)blocks\//.test(k);
 
 /** Relative paths of the files under `dir` (none if it does not exist). */
@@ -101,6 +105,39 @@ const STORAGES = {
       };
     },
   },
+  azure: {
+    title: 'Azure Blob (Azurite)',
+    async open() {
+      const container = new AzureContainer(AZ.env, uniqueBucketName('tb-conf'));
+      await container.create();
+      return {
+        extraArgs: ['--storage', `azblob://${container.name}/tb`, '--azure-endpoint', AZ.env.endpoint],
+        env: { AZURE_STORAGE_ACCOUNT: AZ.env.account, AZURE_STORAGE_KEY: AZ.env.key },
+        async listKeys(server) {
+          assert.deepEqual(listFiles(path.join(server.dataDir, 'blocks')), [], 'files in the local blocks folder with --storage azblob://');
+          return container.listKeys('tb/');
+        },
+        dispose: () => container.destroy(),
+      };
+    },
+  },
+  gcs: {
+    title: 'GCS (fake-gcs-server)',
+    async open() {
+      const bucket = new GcsBucket(GCS.env, uniqueBucketName('tb-conf'));
+      await bucket.create();
+      return {
+        extraArgs: ['--storage', `gs://${bucket.name}/tb`, '--gcs-endpoint', GCS.env.endpoint],
+        // An emulator: the store then asks for no credentials.
+        env: { STORAGE_EMULATOR_HOST: GCS.env.endpoint },
+        async listKeys(server) {
+          assert.deepEqual(listFiles(path.join(server.dataDir, 'blocks')), [], 'files in the local blocks folder with --storage gs://');
+          return bucket.listKeys('tb/');
+        },
+        dispose: () => bucket.destroy(),
+      };
+    },
+  },
 };
 
 /** Where the written spans are when the queries run. */
@@ -119,6 +156,8 @@ const MODES = [
   { storage: 's3', placement: 'blocks' },
   { storage: 's3', placement: 'split' },
   { storage: 's3', placement: 'restart' },
+  { storage: 'azure', placement: 'blocks' },
+  { storage: 'gcs', placement: 'blocks' },
 ];
 const modeTitle = (m) => `[${STORAGES[m.storage].title}, ${m.placement}: ${PLACEMENTS[m.placement]}]`;
 
@@ -640,18 +679,25 @@ function registerReferenceSemantics(mode) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// One registration per storage mode. Without an S3 server the S3 modes are skipped with the reason, except in CI
-// (CI=true), where a missing S3 server fails the suite: scripts/test.sh starts one (scripts/s3-up.sh) for ctest.
+// One registration per storage mode. Without its server a bucket mode is skipped with the reason, except in CI
+// (CI=true), where a missing server fails the suite (scripts/test.sh starts them for ctest) unless scripts/test.sh
+// said why it could not start that emulator (TB_AZURITE_SKIPPED, TB_GCS_EMULATOR_SKIPPED).
 
-const S3_HOWTO = 'start one with RGW_DIR=$(mktemp -d) bash scripts/s3-up.sh, then source $RGW_DIR/env';
+const SERVERS = {
+  s3: { found: S3, what: 'S3 server', howto: 'start one with RGW_DIR=$(mktemp -d) bash scripts/s3-up.sh, then source $RGW_DIR/env' },
+  azure: { found: AZ, what: 'Azure emulator', skipped: 'TB_AZURITE_SKIPPED', howto: 'start Azurite with source <(bash scripts/azurite-up.sh)' },
+  gcs: { found: GCS, what: 'GCS emulator', skipped: 'TB_GCS_EMULATOR_SKIPPED', howto: 'start fake-gcs-server with source <(bash scripts/gcs-up.sh)' },
+};
 for (const mode of MODES) {
-  if (mode.storage === 's3' && !S3.env) {
-    if (process.env.CI === 'true') {
-      test(`${modeTitle(mode)} needs an S3 server`, () => {
-        assert.fail(`CI=true but ${S3.missing}: the S3 storage modes must not be skipped in CI (${S3_HOWTO})`);
+  const server = SERVERS[mode.storage];
+  if (server && !server.found.env) {
+    const why = server.skipped && process.env[server.skipped];
+    if (process.env.CI === 'true' && !why) {
+      test(`${modeTitle(mode)} needs a ${server.what}`, () => {
+        assert.fail(`CI=true but ${server.found.missing}: the ${mode.storage} storage modes must not be skipped in CI (${server.howto})`);
       });
     } else {
-      describe(modeTitle(mode), { skip: `${S3.missing}: S3 storage modes skipped (${S3_HOWTO})` }, () => {});
+      describe(modeTitle(mode), { skip: `${server.found.missing}${why ? ` (${why})` : ''}: ${mode.storage} storage modes skipped (${server.howto})` }, () => {});
     }
     continue;
   }
