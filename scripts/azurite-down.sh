@@ -4,7 +4,7 @@
 # Env: AZURITE_DIR (as for azurite-up.sh); AZURITE_KEEP=1 keeps the folder (its log is $AZURITE_DIR/log).
 D=${AZURITE_DIR:-${TMPDIR:-/tmp}/tracebucket-azurite}
 # stop_pidfile
-source "$(dirname "$0")/lib/stop.sh"
+source "$(dirname "$0")/lib/emulator.sh"
 stop_pidfile "$D/pid"
 [[ ${AZURITE_KEEP:-0} == 1 ]] || rm -rf "$D"
 exit 0

@@ -26,9 +26,9 @@ set -euo pipefail
 D=${AZURITE_DIR:-${TMPDIR:-/tmp}/tracebucket-azurite}
 version=${AZURITE_VERSION:-3.37.0}
 cache=${TB_AZURITE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracebucket/azurite}
-# listening, free_port
+# listening, free_port; running, claim_state, await_answer
 source "$(dirname "$0")/lib/ports.sh"
-running() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $s != Z* ]]; } # a zombie counts as gone
+source "$(dirname "$0")/lib/emulator.sh"
 
 exec 3>&1 1>&2 # stdout is only for the env lines at the end
 if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
@@ -57,14 +57,7 @@ if [[ ! -f $program ]]; then
 fi
 exec 9>&-
 
-if [[ -f $D/pid ]] && running "$(cat "$D/pid")"; then
-  echo "azurite-up: an instance is running in $D; stop it with AZURITE_DIR=$D scripts/azurite-down.sh" >&2
-  exit 1
-fi
-PORT=${AZURITE_PORT:-0}
-[[ $PORT != 0 ]] || PORT=$(free_port)
-if listening "$PORT"; then echo "azurite-up: port $PORT already in use" >&2; exit 1; fi
-rm -rf "$D"
+claim_state azurite-up "$D" "${AZURITE_PORT:-0}" "AZURITE_DIR=$D scripts/azurite-down.sh"
 mkdir -p "$D/data"
 # --skipApiVersionCheck: the store asks for a fixed x-ms-version that a given Azurite may not list;
 # --loose: Azurite refuses headers it does not implement otherwise (none of ours, but curl's own).
@@ -74,12 +67,7 @@ mkdir -p "$D/data"
   --skipApiVersionCheck --loose --disableTelemetry --silent) >"$D/log" 2>&1 3>&- &
 echo $! >"$D/pid"
 answers() { [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/devstoreaccount1?comp=list") != 000 ]]; }
-for _ in $(seq 1 100); do
-  answers && break
-  running "$(cat "$D/pid")" || break
-  sleep 0.1
-done
-answers || { echo "azurite-up: Azurite is not answering; see $D/log" >&2; tail -5 "$D/log" >&2; exit 1; }
+await_answer azurite-up "$D" answers
 
 {
   echo "export AZURITE_BLOB_ENDPOINT=http://127.0.0.1:$PORT/devstoreaccount1"

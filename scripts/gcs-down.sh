@@ -4,7 +4,7 @@
 # Env: GCS_DIR (as for gcs-up.sh); GCS_KEEP=1 keeps the folder (its log is $GCS_DIR/log).
 D=${GCS_DIR:-${TMPDIR:-/tmp}/tracebucket-gcs}
 # stop_pidfile
-source "$(dirname "$0")/lib/stop.sh"
+source "$(dirname "$0")/lib/emulator.sh"
 stop_pidfile "$D/pid"
 [[ ${GCS_KEEP:-0} == 1 ]] || rm -rf "$D"
 exit 0

@@ -23,9 +23,9 @@ set -euo pipefail
 D=${GCS_DIR:-${TMPDIR:-/tmp}/tracebucket-gcs}
 version=${FAKE_GCS_VERSION:-v1.56.1}
 cache=${TB_FAKE_GCS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tracebucket/fake-gcs-server}
-# listening, free_port
+# listening, free_port; running, claim_state, await_answer
 source "$(dirname "$0")/lib/ports.sh"
-running() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $s != Z* ]]; } # a zombie counts as gone
+source "$(dirname "$0")/lib/emulator.sh"
 
 exec 3>&1 1>&2 # stdout is only for the env line at the end
 go_version=$(go env GOVERSION 2>/dev/null || true)
@@ -51,27 +51,14 @@ if [[ ! -x $binary ]]; then
 fi
 exec 9>&-
 
-if [[ -f $D/pid ]] && running "$(cat "$D/pid")"; then
-  echo "gcs-up: an instance is running in $D; stop it with GCS_DIR=$D scripts/gcs-down.sh" >&2
-  exit 1
-fi
-PORT=${GCS_PORT:-0}
-[[ $PORT != 0 ]] || PORT=$(free_port)
-if listening "$PORT"; then echo "gcs-up: port $PORT already in use" >&2; exit 1; fi
-rm -rf "$D"
-mkdir -p "$D"
+claim_state gcs-up "$D" "${GCS_PORT:-0}" "GCS_DIR=$D scripts/gcs-down.sh"
 # Plain HTTP on loopback only. Objects in memory: the filesystem backend reads every object's file
 # for each LIST, which made the conformance suite's 2,500-key pagination test take 46 s instead of 9.
 "$binary" -scheme http -host 127.0.0.1 -port "$PORT" -external-url "http://127.0.0.1:$PORT" \
   -backend memory -log-level warn >"$D/log" 2>&1 3>&- &
 echo $! >"$D/pid"
-for _ in $(seq 1 100); do
-  curl -fsS -o /dev/null "http://127.0.0.1:$PORT/_internal/healthcheck" 2>/dev/null && break
-  running "$(cat "$D/pid")" || break
-  sleep 0.1
-done
-curl -fsS -o /dev/null "http://127.0.0.1:$PORT/_internal/healthcheck" ||
-  { echo "gcs-up: fake-gcs-server is not answering; see $D/log" >&2; tail -5 "$D/log" >&2; exit 1; }
+healthy() { curl -fsS -o /dev/null "http://127.0.0.1:$PORT/_internal/healthcheck" 2>/dev/null; }
+await_answer gcs-up "$D" healthy
 
 echo "export STORAGE_EMULATOR_HOST=http://127.0.0.1:$PORT" >"$D/env"
 echo "gcs-up: fake-gcs-server $version on 127.0.0.1:$PORT, pid $(cat "$D/pid"), state $D" >&2
