@@ -59,6 +59,17 @@ void ExpectOneCreateOnlyWinner(const std::vector<std::shared_ptr<ObjectStore>>& 
   EXPECT_TRUE(*stored == bytes[winner]) << "the object is not the winner's";
 }
 
+void ExpectReadsBack(ObjectStore& store, const std::string& key, const std::string& data) {
+  Result<std::string> whole = store.Get(key);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_TRUE(*whole == data) << key << " differs";
+  for (uint64_t offset : {uint64_t{0}, uint64_t{512 << 10} - 1, uint64_t{2 << 20} + 3, uint64_t{data.size() - 1}}) {
+    Result<std::string> part = store.Get(key, offset, 100000);
+    ASSERT_TRUE(part.ok()) << part.status().ToString();
+    EXPECT_TRUE(*part == data.substr(offset, 100000)) << key << " at offset " << offset;
+  }
+}
+
 std::string TestEnv(const char* name) {
   const char* v = std::getenv(name);
   return v != nullptr ? v : "";

@@ -65,6 +65,10 @@ inline void PrintTo(const StoreFactory& factory, std::ostream* os) { *os << fact
 void ExpectOneCreateOnlyWinner(const std::vector<std::shared_ptr<ObjectStore>>& stores, const std::string& key,
                                const std::function<std::string(int)>& data);
 
+// Expects `key` to hold `data`, read whole and in 100,000-byte ranges from offsets across it
+// (the start, either side of 512 KiB and 2 MiB, the last byte): across a large object's parts.
+void ExpectReadsBack(ObjectStore& store, const std::string& key, const std::string& data);
+
 // The test environment of the cloud stores' emulators: a variable's value ("" when unset), and
 // whether this is CI (CI set to anything but "", "false", "0"), where a missing emulator fails.
 std::string TestEnv(const char* name);
