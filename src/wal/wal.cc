@@ -452,12 +452,7 @@ void Wal::CommitBatch(std::unique_lock<std::mutex>& lock) {
     batch_bytes += record_bytes;
   }
   const uint64_t first = next_sequence_;
-  if (!error_.ok() && RecoveryDueLocked()) {
-    lock.unlock();
-    const Status recovered = Recover(first);
-    lock.lock();
-    FinishRecoveryLocked(recovered);
-  }
+  if (!error_.ok() && RecoveryDueLocked()) RecoverUnlocked(lock);
   Status status = error_;
   if (status.ok()) {
     for (Writer* w : batch_) w->sequence = next_sequence_++;
@@ -577,7 +572,11 @@ Status Wal::Recover(uint64_t next_sequence) {
   return Status::Ok();
 }
 
-void Wal::FinishRecoveryLocked(const Status& recovered) {
+void Wal::RecoverUnlocked(std::unique_lock<std::mutex>& lock) {
+  const uint64_t next = next_sequence_;
+  lock.unlock();
+  const Status recovered = Recover(next);
+  lock.lock();
   if (!recovered.ok()) {
     spdlog::warn("wal: {}: still cannot write: {}", options_.dir, recovered.ToString());
     return;
@@ -660,11 +659,7 @@ Status Wal::Writable() {
   // With no leader, this call takes the leader's place for one recovery attempt.
   if (!error_.ok() && !closing_ && queue_.empty() && !recovering_ && RecoveryDueLocked()) {
     recovering_ = true;
-    const uint64_t next = next_sequence_;
-    lock.unlock();
-    const Status recovered = Recover(next);
-    lock.lock();
-    FinishRecoveryLocked(recovered);
+    RecoverUnlocked(lock);
     recovering_ = false;
     if (!queue_.empty()) queue_.front()->cv.notify_one();
     drained_cv_.notify_all();

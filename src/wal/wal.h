@@ -166,8 +166,9 @@ class Wal {
   // Cuts the active segment back to active_bytes_ (its acknowledged records), syncs it, and removes
   // the segment a failed roll may have begun at `next_sequence`. Leader (or `recovering_`) only.
   Status Recover(uint64_t next_sequence);
-  // Records the outcome of a recovery attempt: clears error_ when it worked. REQUIRES mu_.
-  void FinishRecoveryLocked(const Status& recovered);
+  // One recovery attempt: Recover with mu_ released (the caller is the leader, or has set
+  // recovering_), then clears error_ if it worked. REQUIRES: lock holds mu_; returns with it held.
+  void RecoverUnlocked(std::unique_lock<std::mutex>& lock);
 
   const Options options_;
 
