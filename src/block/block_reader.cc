@@ -92,6 +92,11 @@ struct PageInfo {
     for (int i = 0; i < c; ++i) o += col_len[i];
     return o;
   }
+  uint64_t RawBytes() const {
+    uint64_t n = 0;
+    for (uint32_t raw : col_raw) n += raw;
+    return n;
+  }
 };
 
 struct TraceHeader {
@@ -472,6 +477,9 @@ struct BlockReader::Impl {
         sum += p.col_len[c];
       }
       if (r.failed()) return bad("truncated");
+      if (p.RawBytes() > options.max_page_bytes)
+        return bad("page " + std::to_string(&p - out->data()) + " decodes to " + std::to_string(p.RawBytes()) +
+                   " bytes, more than limits.max_decoded_page_size (" + std::to_string(options.max_page_bytes) + ")");
       // Pages tile `data` and the trace ordinals in order; a trace may continue into the next page.
       if (p.offset != expect_offset || sum != p.length || p.first_trace > p.last_trace ||
           p.last_trace >= meta.trace_count || p.span_count == 0 ||
@@ -1060,10 +1068,10 @@ struct BlockReader::Impl {
       }
       for (uint64_t i = 0; i < count; ++i) {
         uint64_t pref = 0;
-        const char* column = keep ? DecodeSpan(page.col, dec, page.cursors, page.starts, page.durations, seen + i,
-                                               base, count, tables.pairs.size(), &spans->emplace_back(DecodedSpan{0, {}}),
-                                               &pref)
-                                  : SkipSpan(page.col, dec, page.cursors, count, tables.pairs.size());
+        const char* column =
+            keep ? DecodeSpan(page.col, dec, page.cursors, page.starts, page.durations, seen + i, base, count,
+                              tables.pairs.size(), &spans->emplace_back(DecodedSpan{0, {}}), &pref)
+                 : SkipSpan(page.col, dec, page.cursors, count, tables.pairs.size());
         if (column != nullptr) return bad(column, "malformed");
         if (keep) parent_ref.push_back(pref);
       }
@@ -1326,6 +1334,12 @@ Status BlockReader::ReadTrace(const model::TraceId& id, model::Traces* out) cons
   TB_RETURN_IF_ERROR(m.Basics(&pages, &tables, true));
   const std::vector<uint32_t> page_list = PagesOfTrace(*pages, t);
   if (page_list.empty()) return m.SectionCorrupt(SectionId::kPages, "no page holds trace " + std::to_string(t));
+  uint64_t raw = 0;
+  for (uint32_t p : page_list) raw += (*pages)[p].RawBytes();
+  if (raw > m.options.max_trace_bytes)
+    return m.SectionCorrupt(SectionId::kPages, "trace " + std::to_string(t) + " decodes to " + std::to_string(raw) +
+                                                   " bytes, more than limits.max_decoded_trace_size (" +
+                                                   std::to_string(m.options.max_trace_bytes) + ")");
   m.options.metrics.blocks.Add();
   std::vector<std::vector<DecodedSpan>> decoded(page_list.size());
   TB_RETURN_IF_ERROR(

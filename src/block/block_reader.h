@@ -56,7 +56,13 @@ class LruBlockCache final : public BlockCache {
 };
 
 struct BlockReaderOptions {
-  int max_parallel_reads = 4;         // concurrent GETs issued by one call
+  int max_parallel_reads = 4;  // concurrent GETs issued by one call
+  // Caps on decoded bytes (limits.max_decoded_page_size, limits.max_decoded_trace_size), so that a
+  // crafted block cannot ask for a huge allocation: a block whose page directory gives a page more
+  // raw bytes than max_page_bytes is DATA_LOSS as a whole (the writer cuts pages near 512 KiB); a
+  // trace read needing more than max_trace_bytes of pages from one block is DATA_LOSS for that read.
+  uint64_t max_page_bytes = 64ull << 20;
+  uint64_t max_trace_bytes = 256ull << 20;
   metrics::BlockReadMetrics metrics;  // blocks, pages and bytes that queries read
 };
 

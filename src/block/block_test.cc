@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -859,6 +860,128 @@ TEST(BlockCorruption, FlippedBytesGiveDataLossOrTheRightAnswer) {
 
 // Verify reads every byte of data and index: an intact block has no problem and is read exactly
 // once; every flipped byte of either object is found, as DATA_LOSS naming the block.
+// A zstd frame that declares `size` bytes of content but holds one 8-byte RLE block: what a crafted
+// block carries to make a reader that trusts the claim allocate `size` bytes.
+std::string FrameClaiming(uint32_t size) {
+  std::string frame = {'\x28', '\xb5', '\x2f', '\xfd', '\xe0'};  // magic; 8-byte size, one segment
+  for (int i = 0; i < 8; ++i) frame += static_cast<char>(uint64_t{size} >> (8 * i));
+  const uint32_t block = (8u << 3) | (1u << 1) | 1u;  // 8 bytes, RLE, last
+  frame += {static_cast<char>(block), static_cast<char>(block >> 8), static_cast<char>(block >> 16), 'x'};
+  return frame;
+}
+
+// Lets `edit` change the last column of the last page of a stored block (its frame and the raw
+// length its directory entry claims), and re-checksums what that touches (directory, index, meta),
+// as a crafted block would be.
+void CraftLastColumn(objstore::ObjectStore& store, BlockMeta* meta,
+                     const std::function<void(std::string* frame, uint32_t* raw)>& edit) {
+  std::string index = *store.Get(kPrefix + kIndexObject), data = *store.Get(kPrefix + kDataObject);
+  SectionRef* ref = nullptr;
+  for (auto& s : meta->sections)
+    if (s.id == SectionId::kPages) ref = &s;
+  ASSERT_NE(ref, nullptr);
+  auto payload = UnframeSection(std::string_view(index).substr(ref->offset, ref->length), SectionId::kPages, "pages");
+  ASSERT_TRUE(payload.ok());
+  // Page entries (docs/format/block.md §2.2) follow the varint count; per column, from byte 45 of
+  // its entry: u32 compressed length, u32 raw length, u32 checksum32.
+  const size_t entry_bytes = 45 + 12 * kColumnCount;
+  const size_t last = payload->size() - entry_bytes;
+  const auto u32 = [&](size_t at) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>((*payload)[at + i])} << (8 * i);
+    return v;
+  };
+  const auto put32 = [&](size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) (*payload)[at + i] = static_cast<char>(v >> (8 * i));
+  };
+  int c = kColumnCount - 1;
+  while (u32(last + 45 + 12 * c) == 0) --c;  // the last column with bytes ends the data object
+  const size_t col = last + 45 + 12 * c;
+  std::string frame = data.substr(data.size() - u32(col));
+  uint32_t raw = u32(col + 4);
+  edit(&frame, &raw);
+  data.resize(data.size() - u32(col));
+  data += frame;
+  put32(last + 8, u32(last + 8) - u32(col) + static_cast<uint32_t>(frame.size()));  // page length
+  put32(col, static_cast<uint32_t>(frame.size()));
+  put32(col + 4, raw);
+  put32(col + 8, Checksum32(frame));
+  const std::string section = FrameSection(SectionId::kPages, *payload, true, 3);
+  index.replace(ref->offset, ref->length, section);
+  const int64_t grown = static_cast<int64_t>(section.size()) - static_cast<int64_t>(ref->length);
+  for (auto& s : meta->sections)
+    if (s.offset > ref->offset) s.offset += grown;
+  ref->length = section.size();
+  ref->checksum = Checksum64(section);
+  meta->index_size = index.size();
+  meta->data_size = data.size();
+  ASSERT_TRUE(store.Put(kPrefix + kIndexObject, index).ok());
+  ASSERT_TRUE(store.Put(kPrefix + kDataObject, data).ok());
+  ASSERT_TRUE(store.Put(kPrefix + kMetaObject, EncodeMeta(*meta)).ok());
+}
+
+// A crafted page that claims 1.5 GiB decoded (its frame says so too) makes the block DATA_LOSS
+// naming the cap, for every question, before any page is fetched or decoded. The same crafting
+// that leaves the column as it was gives a block that reads exactly (the crafting is sound).
+TEST(BlockCorruption, APageDecodingPastTheCapIsDataLossNotAnAllocation) {
+  const model::Traces input = model::RandomTraces(5, {3, 2, 30, 12});
+  BlockWriterOptions o;
+  o.target_page_bytes = 2048;
+  const auto ids = TraceIds(input);
+  {
+    Store store;
+    BlockMeta meta = Write(store.metered, input, o);
+    CraftLastColumn(*store.memory, &meta, [](std::string* frame, uint32_t* raw) {
+      *frame = FrameClaiming(3u << 29);
+      *raw = 3u << 29;
+    });
+    BlockReader r(&store.metered, kPrefix, meta, nullptr);
+    const uint64_t gets = store.gets();
+    model::Traces trace;
+    const Status read = r.ReadTrace(ids.back(), &trace);
+    EXPECT_EQ(read.code(), StatusCode::kDataLoss);
+    EXPECT_NE(read.message().find(" bytes, more than limits.max_decoded_page_size (67108864)"), std::string::npos)
+        << read.message();
+    std::vector<query::TraceHit> hits;
+    EXPECT_EQ(r.FindTraces(query::SpanMatcher(query::TraceQuery{}), 10, &hits).code(), StatusCode::kDataLoss);
+    EXPECT_LE(store.gets() - gets, 2u);  // the meta and the index, never a page
+  }
+  {
+    Store store;
+    BlockMeta meta = Write(store.metered, input, o);
+    CraftLastColumn(*store.memory, &meta, [](std::string*, uint32_t*) {});
+    BlockReader r(&store.metered, kPrefix, meta, nullptr);
+    for (const auto& id : ids) {
+      model::Traces trace;
+      ASSERT_TRUE(r.ReadTrace(id, &trace).ok());
+      EXPECT_TRUE(SameMultiset(Flatten(trace, &id), Flatten(input, &id)));
+    }
+  }
+}
+
+// A trace read that needs more decoded bytes from one block than the trace cap is DATA_LOSS for
+// that read, naming the cap; a smaller trace of the same block is read.
+TEST(BlockCorruption, ATraceReadPastTheCapIsDataLoss) {
+  model::Traces input = model::RandomTraces(3, {1, 1, 400, 1});  // one trace over many pages
+  const model::Traces small = model::RandomTraces(4, {1, 1, 2, 1});
+  input.resource_spans.push_back(small.resource_spans[0]);
+  BlockWriterOptions o;
+  o.target_page_bytes = 2048;
+  Store store;
+  const BlockMeta meta = Write(store.metered, input, o);
+  BlockReaderOptions capped;
+  capped.max_trace_bytes = 16 << 10;
+  BlockReader r(&store.metered, kPrefix, meta, nullptr, capped);
+  model::Traces trace;
+  const Status big = r.ReadTrace(
+      TraceIds(input).front() == TraceIds(small).front() ? TraceIds(input).back() : TraceIds(input).front(), &trace);
+  EXPECT_EQ(big.code(), StatusCode::kDataLoss);
+  EXPECT_NE(big.message().find("more than limits.max_decoded_trace_size (16384)"), std::string::npos) << big.message();
+  model::Traces little;
+  ASSERT_TRUE(r.ReadTrace(TraceIds(small).front(), &little).ok());
+  EXPECT_EQ(little.SpanCount(), 2u);
+}
+
 TEST(BlockVerify, IntactHasNoProblemAndEveryFlippedByteIsFound) {
   const model::Traces input = model::RandomTraces(11, {3, 2, 30, 12});
   BlockWriterOptions o;

@@ -44,7 +44,7 @@ Db::~Db() {
 std::shared_ptr<head::Head> Db::NewHead() const { return std::make_shared<head::Head>(head::Options{0, budget_}); }
 
 std::shared_ptr<block::BlockReader> Db::NewReader(const std::string& prefix, const block::BlockMeta& meta) {
-  block::BlockReaderOptions reader;
+  block::BlockReaderOptions reader = options_.reader;
   reader.metrics = options_.block_read_metrics;
   return std::make_shared<block::BlockReader>(store_.get(), prefix, meta, &cache_, reader);
 }

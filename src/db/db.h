@@ -64,6 +64,8 @@ struct DbOptions {
   bool flush_every_write = false;
   uint64_t cache_bytes = 256ull << 20;  // index sections and pages of blocks, in memory
   block::BlockWriterOptions writer;
+  // How blocks are read: the caps on decoded bytes (its metrics come from block_read_metrics).
+  block::BlockReaderOptions reader;
   // How often the background loop re-reads the block list (Refresh), so that blocks published by
   // other processes on the same bucket join the queries and blocks they retired leave them. 0: only
   // explicit Refresh() calls (and this process's own publications) change the set.

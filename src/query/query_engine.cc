@@ -54,12 +54,14 @@ Status ToleratingDataLoss(Status s) {
 
 }  // namespace
 
-// When a request must stop (QueryLimits::timeout), checked between its steps.
+// When a request must stop (QueryLimits::timeout, or its client gone), checked between its steps.
 class Deadline {
  public:
-  explicit Deadline(std::chrono::milliseconds timeout)
-      : timeout_(timeout), at_(std::chrono::steady_clock::now() + timeout) {}
+  Deadline(std::chrono::milliseconds timeout, CancelCheck cancelled)
+      : timeout_(timeout), at_(std::chrono::steady_clock::now() + timeout), cancelled_(std::move(cancelled)) {}
   Status Check() const {
+    if (cancelled_ && cancelled_())
+      return Status(StatusCode::kCancelled, "the query stopped: its client cancelled it or went away");
     if (timeout_.count() <= 0 || std::chrono::steady_clock::now() < at_) return Status::Ok();
     return Status::DeadlineExceeded("the query ran longer than limits.query_timeout (" +
                                     std::to_string(timeout_.count()) + " ms)");
@@ -68,7 +70,10 @@ class Deadline {
  private:
   std::chrono::milliseconds timeout_;
   std::chrono::steady_clock::time_point at_;
+  CancelCheck cancelled_;
 };
+
+Deadline QueryEngine::StartDeadline() const { return Deadline(options_.limits.timeout, cancelled_); }
 
 Status QueryEngine::CheckSearchDepth(const TraceQuery& query) const {
   const int max = options_.limits.max_search_depth;
@@ -139,7 +144,7 @@ Result<model::Traces> QueryEngine::ReadTrace(const SourceList& sources, const mo
 
 Status QueryEngine::GetTraces(const std::vector<model::TraceId>& ids, const TraceSink& sink) const {
   return Metered(metrics::QueryKind::kGetTrace, [&]() -> Status {
-    const Deadline deadline(options_.limits.timeout);
+    const Deadline deadline = StartDeadline();
     const uint64_t expired_before = ExpiredBefore();
     const SourceList sources = Overlapping(sources_(), expired_before, UINT64_MAX);
     for (const auto& id : ids) {
@@ -198,8 +203,7 @@ Status QueryEngine::SearchNewestFirst(const SourceList& candidates, const SpanMa
 }
 
 Result<std::vector<TraceHit>> QueryEngine::FindTraceIds(const TraceQuery& query) const {
-  return Metered(metrics::QueryKind::kFindTraceIds,
-                 [&] { return SearchTraceIds(query, Deadline(options_.limits.timeout)); });
+  return Metered(metrics::QueryKind::kFindTraceIds, [&] { return SearchTraceIds(query, StartDeadline()); });
 }
 
 Result<std::vector<TraceHit>> QueryEngine::SearchTraceIds(const TraceQuery& query, const Deadline& deadline) const {
@@ -263,7 +267,7 @@ Result<std::vector<TraceHit>> QueryEngine::SearchTraceIds(const TraceQuery& quer
 
 Status QueryEngine::FindTraces(const TraceQuery& query, const TraceSink& sink) const {
   return Metered(metrics::QueryKind::kFindTraces, [&]() -> Status {
-    const Deadline deadline(options_.limits.timeout);
+    const Deadline deadline = StartDeadline();
     TB_ASSIGN_OR_RETURN(std::vector<TraceHit> hits, SearchTraceIds(query, deadline));
     const uint64_t expired_before = ExpiredBefore();
     const SourceList sources = Overlapping(sources_(), expired_before, UINT64_MAX);
@@ -349,7 +353,7 @@ Result<DependencyCounts> QueryEngine::Dependencies(uint64_t start_unix_nano, uin
 
 Result<DependencyCounts> QueryEngine::CountCalls(const SourceList& sources, uint64_t start_unix_nano,
                                                  uint64_t end_unix_nano) const {
-  const Deadline deadline(options_.limits.timeout);
+  const Deadline deadline = StartDeadline();
   std::vector<DependencyCounts> per_source(sources.size());
   TB_RETURN_IF_ERROR(ForEachSource(sources, [&](const TraceSource& s, size_t i) {
     return s.Dependencies(start_unix_nano, end_unix_nano, &per_source[i]);

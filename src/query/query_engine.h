@@ -40,6 +40,11 @@ using SourceList = std::vector<std::shared_ptr<const TraceSource>>;
 
 class Deadline;
 
+// Whether the client of a request has gone (a gRPC call cancelled, or past its own deadline): asked
+// at each step of a request, like QueryLimits::timeout. Doors wrap their transport's signal in it,
+// so the core sees no transport type.
+using CancelCheck = std::function<bool()>;
+
 // The limits every door shares (limits.max_search_depth, limits.query_timeout in the configuration).
 struct QueryLimits {
   // A search for more traces than this is refused with INVALID_ARGUMENT naming the limit, rather
@@ -83,6 +88,13 @@ class QueryEngine {
     metered.metrics_ = metrics;
     return metered;
   }
+  // The same engine for one request whose client may go away: once `cancelled` says so, the
+  // request stops at its next step with CANCELLED.
+  QueryEngine WithCancellation(CancelCheck cancelled) const {
+    QueryEngine watched = *this;
+    watched.cancelled_ = std::move(cancelled);
+    return watched;
+  }
 
   // Streams each known trace in request order; unknown IDs are skipped.
   Status GetTraces(const std::vector<model::TraceId>& ids, const TraceSink& sink) const;
@@ -124,6 +136,8 @@ class QueryEngine {
   // Runs fn(source, i) for every source in parallel.
   Status ForEachSource(const SourceList& sources, const std::function<Status(const TraceSource&, size_t)>& fn) const;
 
+  // Where this request must stop: QueryLimits::timeout from now, or its client gone.
+  Deadline StartDeadline() const;
   // 0 when nothing expires.
   uint64_t ExpiredBefore() const { return options_.expired_before ? options_.expired_before() : 0; }
   // The sources that may hold spans started in [min, max] (all whose range is unknown).
@@ -139,6 +153,7 @@ class QueryEngine {
   std::function<SourceList()> sources_;
   QueryEngineOptions options_;
   metrics::QueryMetrics metrics_;
+  CancelCheck cancelled_;  // null: nobody cancels
 };
 
 }  // namespace tb::query

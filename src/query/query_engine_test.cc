@@ -6,7 +6,10 @@
 #include <chrono>
 #include <limits>
 #include <mutex>
+#include <system_error>
 #include <thread>
+
+#include "util/worker_pool.h"
 
 namespace tb::query {
 namespace {
@@ -223,6 +226,49 @@ TEST(QueryLimits, TimeoutStopsTheQueryAtItsNextStep) {
   QueryEngine patient(SourceList{std::make_shared<SlowSource>(3, step)});
   ASSERT_TRUE(patient.GetTraces({Id(1), Id(2), Id(3)}, count).ok());
   EXPECT_EQ(traces, 3);
+}
+
+// A request whose client went away stops at its next step with CANCELLED: a lookup after the trace
+// it was streaming, a search before reading any trace. The engine it was derived from is not
+// affected.
+TEST(QueryCancellation, ACancelledRequestStopsAtItsNextStep) {
+  QueryEngine engine(SourceList{std::make_shared<SlowSource>(3, std::chrono::milliseconds(0))});
+  bool gone = false;
+  const QueryEngine watched = engine.WithCancellation([&] { return gone; });
+  int traces = 0;
+  const auto leave_after_one = [&](const model::TraceId&, model::Traces&&) {
+    ++traces;
+    gone = true;
+    return Status::Ok();
+  };
+  const Status get = watched.GetTraces({Id(1), Id(2), Id(3)}, leave_after_one);
+  EXPECT_EQ(get.code(), StatusCode::kCancelled);
+  EXPECT_NE(get.message().find("cancelled"), std::string::npos) << get.message();
+  EXPECT_EQ(traces, 1);
+
+  traces = 0;
+  EXPECT_EQ(watched.FindTraces(TraceQuery{}, leave_after_one).code(), StatusCode::kCancelled);
+  EXPECT_EQ(watched.FindTraceIds(TraceQuery{}).status().code(), StatusCode::kCancelled);
+  EXPECT_EQ(traces, 0);
+  ASSERT_TRUE(engine.GetTraces({Id(1), Id(2), Id(3)}, leave_after_one).ok());
+  EXPECT_EQ(traces, 3);
+}
+
+// When parallel reads need a thread and the process has none left, the request is refused with
+// UNAVAILABLE naming the limit, and the process goes on.
+TEST(QueryWorkers, NoThreadLeftRefusesTheRequestWithUnavailable) {
+  const std::shared_ptr<WorkerPool> before = SharedWorkerPool();
+  SetSharedWorkerPool(std::make_shared<WorkerPool>(
+      WorkerPool::Limits{.workers = 2, .queue = 4}, [](std::function<void()>) -> std::thread {
+        throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
+      }));
+  const model::TraceId id = Id(1);
+  QueryEngine engine(SourceList{std::make_shared<ScriptedSource>(id, TraceReadPlan::kMayWait),
+                                std::make_shared<ScriptedSource>(id, TraceReadPlan::kMayWait)});
+  const Status s = engine.GetTraces({id}, [](const model::TraceId&, model::Traces&&) { return Status::Ok(); });
+  SetSharedWorkerPool(before);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find("limits.query_workers=2"), std::string::npos) << s.message();
 }
 
 }  // namespace

@@ -459,6 +459,17 @@ std::vector<Setting> MakeSettings() {
            TB_FIELD(max_search_depth)),
       Make("limits.query_timeout", "", "Queries running longer are stopped (DEADLINE_EXCEEDED / 504); 0: no limit",
            TB_FIELD(query_timeout)),
+      Make("limits.query_workers", "",
+           "Threads that parallel reads of all queries share; a query's own thread works too; 0: none",
+           TB_FIELD(query_workers)),
+      Make("limits.query_queue", "",
+           "Parallel read tasks waiting for a busy query worker; more run on the query's thread",
+           TB_FIELD(query_queue)),
+      Make("limits.max_decoded_page_size", "", "A block page decoding to more is refused as corrupt (DATA_LOSS)",
+           TB_FIELD(max_decoded_page_bytes), true),
+      Make("limits.max_decoded_trace_size", "",
+           "A trace read needing more decoded bytes from one block is refused as corrupt (DATA_LOSS)",
+           TB_FIELD(max_decoded_trace_bytes), true),
   };
 }
 
@@ -718,6 +729,12 @@ Status ValidateConfig(const Config& c) {
   if (c.head_share_percent < 1 || c.head_share_percent > 100)
     return bad("limits.head_share_percent", std::to_string(c.head_share_percent), "is not a percentage from 1 to 100");
   if (c.max_tenants < 1) return bad("limits.max_tenants", "0", "must allow at least the default tenant");
+  // The writer cuts pages near 512 KiB: a smaller cap would refuse ordinary blocks.
+  if (c.max_decoded_page_bytes < (1u << 20))
+    return bad("limits.max_decoded_page_size", std::to_string(c.max_decoded_page_bytes), "is less than 1MiB");
+  if (c.max_decoded_trace_bytes < c.max_decoded_page_bytes)
+    return bad("limits.max_decoded_trace_size", std::to_string(c.max_decoded_trace_bytes),
+               "is less than limits.max_decoded_page_size");
   for (const std::string& tenant : c.tenancy_tenants)
     if (Status name = CheckTenantName(tenant); !name.ok())
       return Status::InvalidArgument("tenancy.tenants: " + name.message());

@@ -89,6 +89,14 @@ struct Config {
   // stopped with DEADLINE_EXCEEDED; 0 turns either off.
   uint32_t max_search_depth = 10'000;
   std::chrono::microseconds query_timeout{std::chrono::seconds(30)};
+  // The process-wide pool that parallel reads run on (WorkerPool): threads at most, and tasks
+  // waiting for a busy one at most; a query whose task finds the pool full runs it itself.
+  uint32_t query_workers = 16;
+  uint32_t query_queue = 64;
+  // Caps on the decoded bytes of one block page and of one trace read from one block
+  // (block::BlockReaderOptions): a block over them is DATA_LOSS, never a huge allocation.
+  uint64_t max_decoded_page_bytes = 64ull << 20;
+  uint64_t max_decoded_trace_bytes = 256ull << 20;
   std::string log_level = "info";
   std::string log_format = "text";  // or "json": one JSON object per line
   // Trace queries slower than this are logged with their parameters; 0 turns the log off.

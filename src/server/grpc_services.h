@@ -34,7 +34,8 @@ template <typename Serve>
 grpc::Status WithReader(const TenantDoor& door, const grpc::ServerContext* context, Serve serve) {
   auto engine = door.Reader(MetadataOf(*context));
   if (!engine.ok()) return ToGrpc(engine.status());
-  return serve(*engine);
+  // A call its client cancelled, or past the client's own deadline, stops at its next step.
+  return serve(engine->WithCancellation([context] { return context->IsCancelled(); }));
 }
 
 // Answers GetServices of either storage API version (same field names in v1 and v2).

@@ -9,6 +9,7 @@
 
 #include "db/block_list.h"
 #include "objstore/metrics_store.h"
+#include "util/worker_pool.h"
 
 namespace tb::server {
 
@@ -50,6 +51,9 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   options.limits = config.limits;
   options.query_limits.max_search_depth = static_cast<int>(std::min<uint32_t>(config.max_search_depth, INT32_MAX));
   options.query_limits.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.query_timeout);
+  SetSharedWorkerPool(std::make_shared<WorkerPool>(WorkerPool::Limits{config.query_workers, config.query_queue}));
+  options.reader.max_page_bytes = config.max_decoded_page_bytes;
+  options.reader.max_trace_bytes = config.max_decoded_trace_bytes;
   options.flush_bytes = config.flush_bytes;
   options.flush_age = std::chrono::seconds(config.flush_age_seconds);
   options.cache_bytes = config.cache_bytes;
