@@ -94,7 +94,7 @@ TEST(ParallelForTest, AFullPoolLeavesTheWorkToTheCaller) {
 }
 
 TEST(ParallelForTest, AHelperQueuedPastTheCallsEndTouchesNothing) {
-  WorkerPool pool({.workers = 1, .queue = 1});
+  WorkerPool pool({.workers = 1, .queue = 2});  // room for the stale helper and the task after it
   std::promise<void> release = BlockWorkers(pool, 1);
   int runs = 0;
   // The helper waits in the queue behind the blocked worker; the caller runs both indices and
