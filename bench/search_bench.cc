@@ -34,13 +34,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "db/db.h"
 #include "objstore/local_store.h"
 #include "objstore/metering_store.h"
+#include "search_mix.h"
 #include "workload.h"
 
 namespace {
@@ -48,8 +48,7 @@ namespace {
 using namespace tb;
 namespace fs = std::filesystem;
 
-constexpr uint64_t kHour = 3600ull * 1'000'000'000ull;
-constexpr uint64_t kDataSpan = 48 * kHour;
+constexpr uint64_t kDataSpan = 48 * bench::kHourNanos;
 
 int Die(const Status& s, const char* what) {
   std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
@@ -127,12 +126,6 @@ struct Sample {
   uint64_t gets = 0, bytes = 0, found = 0;
 };
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5)];
-}
-
 void Report(const char* kind, const char* window, const std::vector<Sample>& samples, const std::string& extra) {
   std::vector<double> ms, floor_us, found;
   double gets = 0, bytes = 0;
@@ -147,8 +140,8 @@ void Report(const char* kind, const char* window, const std::vector<Sample>& sam
   std::printf(
       "RESULT search query=%s window=%s n=%zu%s p50_ms=%.2f p99_ms=%.2f floor_p50_us=%.1f gets_mean=%.1f "
       "kib_read_mean=%.0f traces_found_p50=%.0f\n",
-      kind, window, samples.size(), extra.c_str(), Percentile(ms, 0.5), Percentile(ms, 0.99), Percentile(floor_us, 0.5),
-      gets / n, bytes / n / 1024, Percentile(found, 0.5));
+      kind, window, samples.size(), extra.c_str(), bench::Percentile(ms, 0.5), bench::Percentile(ms, 0.99),
+      bench::Percentile(floor_us, 0.5), gets / n, bytes / n / 1024, bench::Percentile(found, 0.5));
 }
 
 }  // namespace
@@ -187,51 +180,7 @@ int main(int argc, char** argv) {
   auto& db = **opened;
   const db::DbStats stats = db.Stats();
 
-  const bench::WorkloadOptions wo = DataSetOptions(spans, seed);
-  const bench::Workload names(wo);  // the catalogue: service and operation names
-  std::mt19937_64 rng(seed * 7 + 1);
-  auto uniform = [&](uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng); };
-
-  const char* kinds[] = {"service", "service+operation", "service+tag", "tag", "duration"};
-  const uint64_t windows[] = {kHour, 24 * kHour};
-  struct Planned {
-    size_t kind, window;
-    query::TraceQuery query;
-  };
-  std::vector<Planned> plan;
-  for (size_t k = 0; k < std::size(kinds); ++k)
-    for (size_t w = 0; w < std::size(windows); ++w)
-      for (int i = 0; i < queries; ++i) {
-        query::TraceQuery q;
-        q.search_depth = 20;  // the Jaeger UI's default
-        const uint64_t start = wo.start_unix_nano + uniform(kDataSpan - windows[w]);
-        q.start_time_min_unix_nano = start;
-        q.start_time_max_unix_nano = start + windows[w];
-        const int service = static_cast<int>(uniform(static_cast<uint64_t>(wo.services)));
-        switch (k) {
-          case 0: q.service_name = names.ServiceName(service); break;
-          case 1: {
-            q.service_name = names.ServiceName(service);
-            const auto& ops = names.OperationNames(service);
-            q.operation_name = ops[uniform(ops.size())];
-            break;
-          }
-          case 2:
-            q.service_name = names.ServiceName(service);
-            q.attributes = {{"http.status_code", "500"}};
-            break;
-          case 3:
-            q.attributes = {{"user.id", "user-" + std::to_string(uniform(static_cast<uint64_t>(wo.users)))}};
-            break;
-          case 4:
-            q.service_name = names.ServiceName(service);
-            q.duration_min_nanos = 200'000'000;
-            q.duration_max_nanos = 2'000'000'000;
-            break;
-        }
-        plan.push_back({k, w, std::move(q)});
-      }
-  std::shuffle(plan.begin(), plan.end(), rng);
+  const std::vector<bench::MixQuery> plan = bench::PlanSearchMix(DataSetOptions(spans, seed), kDataSpan, queries, seed);
 
   std::vector<Sample> timed;
   for (const auto& p : plan) {
@@ -256,16 +205,15 @@ int main(int argc, char** argv) {
     }
     if (Status s = (*uncached)->Close(); !s.ok()) return Die(s, "closing the uncached Db");
   }
-  std::vector<std::vector<Sample>> samples(std::size(kinds) * std::size(windows));
-  for (size_t i = 0; i < plan.size(); ++i)
-    samples[plan[i].kind * std::size(windows) + plan[i].window].push_back(timed[i]);
+  std::vector<std::vector<Sample>> samples(bench::kMixGroups);
+  for (size_t i = 0; i < plan.size(); ++i) samples[plan[i].group()].push_back(timed[i]);
   const std::vector<Sample>& all = timed;
 
   std::printf("data set %s: %llu spans over 48 h, %zu blocks; page cache read %.0f MB/s\n", dir.c_str(),
               static_cast<unsigned long long>(spans), stats.blocks, bandwidth / 1e6);
-  for (size_t k = 0; k < std::size(kinds); ++k)
-    for (size_t w = 0; w < std::size(windows); ++w)
-      Report(kinds[k], w == 0 ? "1h" : "24h", samples[k * std::size(windows) + w], "");
+  for (size_t k = 0; k < std::size(bench::kMixKinds); ++k)
+    for (size_t w = 0; w < std::size(bench::kMixWindows); ++w)
+      Report(bench::kMixKinds[k], bench::kMixWindowNames[w], samples[k * std::size(bench::kMixWindows) + w], "");
   Report("all", "all", all, " spans=" + std::to_string(spans) + " blocks=" + std::to_string(stats.blocks));
   return 0;
 }
