@@ -38,17 +38,30 @@ class Trimmer {
         break;
       case model::AnyValue::Type::kArray: {
         model::ArrayValue values = v->array_value();
+        Elements(&values);
         for (auto& e : values) Value(&e);
         *v = model::AnyValue::Array(std::move(values));
         break;
       }
       case model::AnyValue::Type::kKvList: {
         model::KeyValueList values = v->kvlist_value();
-        for (auto& kv : values) Value(&kv.value);
+        Elements(&values);
+        for (auto& kv : values) {
+          String(&kv.key);
+          Value(&kv.value);
+        }
         *v = model::AnyValue::KvList(std::move(values));
         break;
       }
       default: break;
+    }
+  }
+
+  // A string other than an attribute value.
+  void String(std::string* s) {
+    if (TruncateUtf8(s, limits_.max_string_bytes)) {
+      ++applied_.truncated_strings;
+      applied_.changed = true;
     }
   }
 
@@ -59,10 +72,21 @@ class Trimmer {
       applied_.changed = true;
     }
     for (auto& kv : *attributes) {
+      String(&kv.key);
       if (NeedsValueCheck(kv.value)) {
         Value(&kv.value);
         applied_.changed = true;
       }
+    }
+  }
+
+  // Drops the elements of an array or key-value list beyond max_array_values (OTLP has no count
+  // of dropped elements: they are reported in the partial-success message only).
+  template <typename T>
+  void Elements(std::vector<T>* items) {
+    if (items->size() > limits_.max_array_values) {
+      applied_.dropped_elements += items->size() - limits_.max_array_values;
+      items->resize(limits_.max_array_values);
     }
   }
 
@@ -82,12 +106,14 @@ class Trimmer {
       case model::AnyValue::Type::kString: return v.string_value().size() > limits_.max_attribute_value_bytes;
       case model::AnyValue::Type::kBytes: return v.bytes_value().size() > limits_.max_attribute_value_bytes;
       case model::AnyValue::Type::kArray:
+        if (v.array_value().size() > limits_.max_array_values) return true;
         for (const auto& e : v.array_value())
           if (NeedsValueCheck(e)) return true;
         return false;
       case model::AnyValue::Type::kKvList:
+        if (v.kvlist_value().size() > limits_.max_array_values) return true;
         for (const auto& kv : v.kvlist_value())
-          if (NeedsValueCheck(kv.value)) return true;
+          if (kv.key.size() > limits_.max_string_bytes || NeedsValueCheck(kv.value)) return true;
         return false;
       default: return false;
     }
@@ -123,15 +149,28 @@ uint64_t RejectOversizedTraces(const Limits& limits, const head::Head& head, mod
 LimitsApplied ApplySpanLimits(const Limits& limits, model::Traces* batch) {
   Trimmer t(limits);
   for (auto& rs : batch->resource_spans) {
+    t.String(&rs.resource.schema_url);
     t.Attributes(&rs.resource.attributes, &rs.resource.dropped_attributes_count);
     for (auto& ss : rs.scope_spans) {
+      t.String(&ss.scope.name);
+      t.String(&ss.scope.version);
+      t.String(&ss.scope.schema_url);
       t.Attributes(&ss.scope.attributes, &ss.scope.dropped_attributes_count);
       for (auto& span : ss.spans) {
+        t.String(&span.name);
+        t.String(&span.trace_state);
+        t.String(&span.status.message);
         t.Attributes(&span.attributes, &span.dropped_attributes_count);
         t.Cap(&span.events, limits.max_events_per_span, &span.dropped_events_count);
         t.Cap(&span.links, limits.max_links_per_span, &span.dropped_links_count);
-        for (auto& e : span.events) t.Attributes(&e.attributes, &e.dropped_attributes_count);
-        for (auto& l : span.links) t.Attributes(&l.attributes, &l.dropped_attributes_count);
+        for (auto& e : span.events) {
+          t.String(&e.name);
+          t.Attributes(&e.attributes, &e.dropped_attributes_count);
+        }
+        for (auto& l : span.links) {
+          t.String(&l.trace_state);
+          t.Attributes(&l.attributes, &l.dropped_attributes_count);
+        }
       }
     }
   }
@@ -159,11 +198,17 @@ Result<IngestResult> Ingester::Store(model::Traces&& batch, std::string_view rec
     result.message = std::to_string(result.rejected_spans) + " spans rejected: their traces reached the limit of " +
                      std::to_string(limits_.max_spans_per_trace) + " spans per trace";
   }
-  if (truncated > 0) {
+  const auto report = [&](uint64_t count, const std::string& what) {
+    if (count == 0) return;
     if (!result.message.empty()) result.message += "; ";
-    result.message += std::to_string(truncated) + " attribute values truncated to " +
-                      std::to_string(limits_.max_attribute_value_bytes) + " bytes";
-  }
+    result.message += std::to_string(count) + " " + what;
+  };
+  report(truncated, "attribute values truncated to " + std::to_string(limits_.max_attribute_value_bytes) +
+                        " bytes (limits.max_attribute_value_size)");
+  report(applied.truncated_strings, "names, keys or other strings truncated to " +
+                                        std::to_string(limits_.max_string_bytes) + " bytes (limits.max_string_size)");
+  report(applied.dropped_elements, "array or key-value-list elements dropped beyond " +
+                                       std::to_string(limits_.max_array_values) + " (limits.max_array_values)");
   if (result.accepted_spans == 0) return result;
 
   TB_ASSIGN_OR_RETURN(head::Reservation reservation, head->Reserve(head::EstimateMemory(batch)));

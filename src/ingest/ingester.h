@@ -24,6 +24,11 @@ struct Limits {
   uint64_t max_request_bytes = 64ull << 20;  // enforced by the transports before decoding
   uint32_t max_attributes_per_span = 128;    // also per resource, scope, event and link
   uint32_t max_attribute_value_bytes = 16 << 10;
+  // Every other string of a span, its resource and scope: attribute keys, span, event and scope
+  // names, scope version, status message, trace states, schema URLs.
+  uint32_t max_string_bytes = 4 << 10;
+  // Elements of one array or key-value-list value, at every depth; the rest are dropped.
+  uint32_t max_array_values = 1024;
   uint32_t max_events_per_span = 256;
   uint32_t max_links_per_span = 128;
   uint64_t max_spans_per_trace = 100'000;
@@ -108,12 +113,14 @@ class Ingester {
 };
 
 struct LimitsApplied {
-  uint64_t truncated_values = 0;  // strings or bytes cut short
-  bool changed = false;           // anything trimmed at all (values, attributes, events, links)
+  uint64_t truncated_values = 0;   // attribute values (strings or bytes) cut to max_attribute_value_bytes
+  uint64_t truncated_strings = 0;  // other strings cut to max_string_bytes
+  uint64_t dropped_elements = 0;   // array and key-value-list elements beyond max_array_values
+  bool changed = false;            // anything trimmed at all
 };
 
-// Trims attribute counts, value lengths, events and links to `limits`, adding what was removed to
-// the dropped counts.
+// Trims attribute counts, value lengths, string lengths, array sizes, events and links to
+// `limits`, adding what was removed to the dropped counts where OTLP has one.
 LimitsApplied ApplySpanLimits(const Limits& limits, model::Traces* batch);
 
 }  // namespace tb::ingest

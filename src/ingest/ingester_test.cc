@@ -150,6 +150,34 @@ TEST_F(IngesterTest, ATrimmedBatchIsEncodedAgainForTheWal) {
   EXPECT_EQ(span.dropped_attributes_count, 1u);
 }
 
+TEST_F(IngesterTest, ThePartialSuccessMessageNamesEveryLimitThatCut) {
+  Limits limits;
+  limits.max_string_bytes = 4;
+  limits.max_array_values = 1;
+  limits.max_attribute_value_bytes = 2;
+  Open(1ull << 30, limits);
+  model::Traces batch = OneSpan(1, 1);
+  auto& span = batch.resource_spans[0].scope_spans[0].spans[0];
+  span.name = "GET /a/very/long/route";
+  // With the resource's "service.name": "svc", two values and two strings are cut.
+  span.attributes = {{"v", AnyValue::String("abc")}, {"a", AnyValue::Array({AnyValue::Int(1), AnyValue::Int(2)})}};
+  auto result = ingester_->Ingest(std::move(batch));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->accepted_spans, 1u);
+  EXPECT_NE(result->message.find("2 attribute values truncated to 2 bytes (limits.max_attribute_value_size)"),
+            std::string::npos)
+      << result->message;
+  EXPECT_NE(result->message.find("2 names, keys or other strings truncated to 4 bytes (limits.max_string_size)"),
+            std::string::npos)
+      << result->message;
+  EXPECT_NE(result->message.find("1 array or key-value-list elements dropped beyond 1 (limits.max_array_values)"),
+            std::string::npos)
+      << result->message;
+  model::Traces stored;
+  ASSERT_TRUE(head_->ReadTrace(span.trace_id, &stored).ok());
+  EXPECT_EQ(stored.resource_spans[0].scope_spans[0].spans[0].name, "GET ");
+}
+
 TEST_F(IngesterTest, FullHeadRefusesBeforeTheWal) {
   Open(/*budget=*/1);
   auto r = ingester_->Ingest(OneSpan(1, 1));
@@ -311,6 +339,52 @@ TEST(ApplySpanLimitsTest, TrimsAndCounts) {
   EXPECT_EQ(s.dropped_events_count, 2u);
   EXPECT_TRUE(s.links.empty());
   EXPECT_EQ(s.dropped_links_count, 2u);
+}
+
+TEST(ApplySpanLimitsTest, CapsEveryStringAndArray) {
+  Limits limits;
+  limits.max_string_bytes = 3;
+  limits.max_array_values = 2;
+  model::Traces t = OneSpan(1, 1);
+  auto& rs = t.resource_spans[0];
+  auto& ss = rs.scope_spans[0];
+  auto& s = ss.spans[0];
+  rs.resource.schema_url = "https://schema";
+  ss.scope.name = "scope-name";
+  ss.scope.version = "1.2.3.4";
+  ss.scope.schema_url = "https://x";
+  s.name = "a-long-span-name";
+  s.trace_state = "k=v,k2=v2";
+  s.status.message = "ééé";  // 6 bytes: cut at a character boundary
+  s.attributes = {{"long-key", AnyValue::Int(1)},
+                  {"arr", AnyValue::Array({AnyValue::Int(1), AnyValue::Int(2), AnyValue::Int(3)})},
+                  {"kv", AnyValue::KvList({{"nested-key", AnyValue::Array({AnyValue::Int(1), AnyValue::Int(2),
+                                                                           AnyValue::Int(3), AnyValue::Int(4)})}})}};
+  s.events.resize(1);
+  s.events[0].name = "event-name";
+  s.links.resize(1);
+  s.links[0].trace_state = "a=b";  // within the limit: kept
+  const LimitsApplied applied = ApplySpanLimits(limits, &t);
+  EXPECT_TRUE(applied.changed);
+  EXPECT_EQ(rs.resource.schema_url, "htt");
+  EXPECT_EQ(ss.scope.name, "sco");
+  EXPECT_EQ(ss.scope.version, "1.2");
+  EXPECT_EQ(ss.scope.schema_url, "htt");
+  EXPECT_EQ(s.name, "a-l");
+  EXPECT_EQ(s.trace_state, "k=v");
+  EXPECT_EQ(s.status.message, "é");
+  EXPECT_EQ(s.attributes[0].key, "lon");
+  EXPECT_EQ(s.attributes[1].value.array_value().size(), 2u);
+  const auto& kv = s.attributes[2].value.kvlist_value();
+  ASSERT_EQ(kv.size(), 1u);
+  EXPECT_EQ(kv[0].key, "nes");
+  EXPECT_EQ(kv[0].value.array_value().size(), 2u);
+  EXPECT_EQ(s.events[0].name, "eve");
+  EXPECT_EQ(s.links[0].trace_state, "a=b");
+  EXPECT_EQ(rs.resource.attributes[0].key, "ser");  // "service.name": resource keys too
+  EXPECT_EQ(applied.truncated_strings, 11u);
+  EXPECT_EQ(applied.dropped_elements, 3u);  // one of "arr", two of the nested array
+  EXPECT_EQ(applied.truncated_values, 0u);
 }
 
 TEST(ApplySpanLimitsTest, ReportsWhetherAnythingChanged) {

@@ -440,6 +440,12 @@ std::vector<Setting> MakeSettings() {
            TB_FIELD(limits.max_attributes_per_span)),
       Make("limits.max_attribute_value_size", "", "Longer attribute values are truncated",
            TB_FIELD(limits.max_attribute_value_bytes), true),
+      Make("limits.max_string_size", "",
+           "Longer attribute keys, span, event and scope names, scope versions, status messages, trace states and "
+           "schema URLs are truncated",
+           TB_FIELD(limits.max_string_bytes), true),
+      Make("limits.max_array_values", "", "Elements kept per array or key-value-list attribute value, at every depth",
+           TB_FIELD(limits.max_array_values)),
       Make("limits.max_events_per_span", "", "Events kept per span", TB_FIELD(limits.max_events_per_span)),
       Make("limits.max_links_per_span", "", "Links kept per span", TB_FIELD(limits.max_links_per_span)),
       Make("limits.max_spans_per_trace", "", "Spans accepted per trace; more are refused",

@@ -38,7 +38,8 @@ TEST(ConfigTest, LoadsYamlOverDefaults) {
                         "head: {memory_budget: 64MiB}\n"
                         "wal: {sync: false}\n"
                         "flush: {every_write: true}\n"
-                        "limits: {max_spans_per_trace: 10, max_attribute_value_size: 1KiB}\n");
+                        "limits: {max_spans_per_trace: 10, max_attribute_value_size: 1KiB, max_string_size: 512,\n"
+                        "         max_array_values: 64}\n");
   ASSERT_TRUE(LoadConfigFile(path, &c).ok());
   EXPECT_EQ(c.data_dir, "/tmp/x");
   EXPECT_EQ(c.grpc_listen, "127.0.0.1:1");
@@ -50,6 +51,8 @@ TEST(ConfigTest, LoadsYamlOverDefaults) {
   EXPECT_TRUE(c.background_flush);  // untouched default
   EXPECT_EQ(c.limits.max_spans_per_trace, 10u);
   EXPECT_EQ(c.limits.max_attribute_value_bytes, 1024u);
+  EXPECT_EQ(c.limits.max_string_bytes, 512u);
+  EXPECT_EQ(c.limits.max_array_values, 64u);
 }
 
 TEST(ConfigTest, LoadsCacheTiers) {
