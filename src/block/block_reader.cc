@@ -1619,6 +1619,21 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
   return Status::Ok();
 }
 
+Status BlockReader::PlanHints(std::vector<std::string>* dictionary, std::vector<std::string>* high_card_keys) const {
+  const Impl& m = *impl_;
+  std::shared_ptr<const std::vector<PageInfo>> pages;
+  std::shared_ptr<const Tables> tables;
+  TB_RETURN_IF_ERROR(m.Basics(&pages, &tables, false));
+  std::vector<Bytes> got;
+  TB_RETURN_IF_ERROR(m.LoadSections({SectionId::kPostingKeys}, &got));
+  TB_ASSIGN_OR_RETURN(std::shared_ptr<const PostingDir> dir, m.ParsePostings(got[0], tables->dict.size()));
+  for (size_t i = 0; i < tables->dict.size(); ++i) {
+    dictionary->emplace_back(tables->dict.at(i));
+    if (dir->high_card[i]) high_card_keys->emplace_back(tables->dict.at(i));
+  }
+  return Status::Ok();
+}
+
 Status BlockReader::Services(std::set<std::string>* out) const {
   ServiceTable table;
   TB_RETURN_IF_ERROR(impl_->LoadServices(&table));

@@ -125,6 +125,11 @@ class BlockReader final : public query::TraceSource {
                     std::set<query::Operation>* out) const override;
   Status Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano, query::DependencyCounts* out) const override;
 
+  // The strings of the block's dictionary and its high-cardinality keys, for a streaming writer's
+  // plan (StreamingBlockWriter::AddPlanHints): what a merge of this block must find in its output's
+  // dictionary. Reads the dictionary and posting-key sections.
+  Status PlanHints(std::vector<std::string>* dictionary, std::vector<std::string>* high_card_keys) const;
+
   // Loads every index section and the page directory (no page) and reports how the bytes are spent.
   Status Describe(BlockLayout* out) const;
 

@@ -1,14 +1,20 @@
 #include "block/block_writer.h"
 
+#include <fcntl.h>
 #include <roaring/roaring.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <unordered_map>
@@ -82,6 +88,19 @@ size_t EstimateSpan(const model::Span& s) {
   return n;
 }
 
+// Writes all of `data` to the file `fd`.
+Status WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::IoError("write", errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
 // Canonical string of a value without copying strings.
 std::string_view Canonical(const AnyValue& v, std::string* scratch) {
   if (v.type() == AnyValue::Type::kString) return v.string_value();
@@ -89,13 +108,9 @@ std::string_view Canonical(const AnyValue& v, std::string* scratch) {
   return *scratch;
 }
 
-}  // namespace
-
-struct BlockWriter::State {
-  struct StoredSpan {
-    const model::Span& span;  // in `copies` or owned by AddUncopied's caller
-    uint32_t pair;
-  };
+// A block's resource, scope and (resource, scope) pair tables, built as spans are added: each
+// distinct content once, by ordinal.
+struct PairTable {
   std::vector<model::Resource> resources;
   std::unordered_map<std::string, uint32_t> resource_index;  // by encoded content
   std::vector<model::Scope> scopes;
@@ -107,13 +122,31 @@ struct BlockWriter::State {
   std::map<std::pair<const model::Resource*, const model::Scope*>, uint32_t> pair_by_address;
   std::pair<const model::Resource*, const model::Scope*> last_address{nullptr, nullptr};
   uint32_t last_pair = 0;
-  std::deque<model::Traces> copies;  // what Add() copied
-  std::vector<StoredSpan> spans;
 
   uint32_t PairOf(const model::Resource& resource, const model::Scope& scope);
+  // Forgets the addresses seen: once what they pointed to is freed (a streamed trace), the same
+  // addresses may hold other content.
+  void ForgetAddresses() {
+    pair_by_address.clear();
+    last_address = {nullptr, nullptr};
+  }
 };
 
-uint32_t BlockWriter::State::PairOf(const model::Resource& resource, const model::Scope& scope) {
+// A span of the block and the pair of its resource and scope.
+struct StoredSpan {
+  const model::Span& span;  // held by the writer, or by AddUncopied's caller
+  uint32_t pair;
+};
+
+}  // namespace
+
+struct BlockWriter::State {
+  PairTable table;
+  std::deque<model::Traces> copies;  // what Add() copied
+  std::vector<StoredSpan> spans;
+};
+
+uint32_t PairTable::PairOf(const model::Resource& resource, const model::Scope& scope) {
   const std::pair address{&resource, &scope};
   if (address == last_address) return last_pair;
   auto [known, fresh] = pair_by_address.emplace(address, 0);
@@ -157,25 +190,67 @@ void BlockWriter::Add(model::Traces&& batch) {
 }
 
 void BlockWriter::AddUncopied(const model::Resource& resource, const model::Scope& scope, const model::Span& span) {
-  state_->spans.push_back({span, state_->PairOf(resource, scope)});
+  state_->spans.push_back({span, state_->table.PairOf(resource, scope)});
 }
 
 namespace {
 
-// Everything Build() computes, in one place.
+// One block's encoding, in steps. The in-memory path (BlockWriter::Build, Run) takes all of them
+// over the spans it holds. The streaming path (StreamingBlockWriter) takes steps 1-4 over a sample
+// of whole traces, which freezes the plan (high-cardinality and inline keys, dictionary), then
+// step 5 for each trace as it arrives, with its pages spilled to a file, then step 6.
 class Builder {
  public:
-  Builder(const BlockWriterOptions& o, const BlockWriter& w, const std::vector<model::Resource>& resources,
-          const std::vector<model::Scope>& scopes, const std::vector<std::pair<uint32_t, uint32_t>>& pairs,
-          const std::atomic<bool>* cancel)
-      : o_(o), resources_(resources), scopes_(scopes), pairs_(pairs), cancel_(cancel) {
-    (void)w;
-  }
+  struct Trace {
+    model::TraceId id;
+    std::vector<uint32_t> members;  // indices of its spans, in arrival order
+  };
 
-  // The block's objects; empty and cancelled() when `cancel` turned true before the end.
+  // `table` grows while a streaming build runs (IndexNewPairs picks up its new pairs).
+  Builder(const BlockWriterOptions& o, const PairTable& table, const std::atomic<bool>* cancel)
+      : o_(o), resources_(table.resources), scopes_(table.scopes), pairs_(table.pairs), cancel_(cancel) {}
+
+  // All the steps over `spans`. The block's objects; empty and cancelled() when `cancel` turned
+  // true before the end.
   template <typename Spans>
   BlockObjects Run(const Spans& spans, const BlockIdentity& identity);
   bool cancelled() const { return cancelled_; }
+
+  // 1. The traces of `spans` in block order: by earliest span start, ties by trace ID. The trace
+  // ordinal is this order, so pages hold traces of adjacent times and a search window or a
+  // newest-first scan prunes whole pages.
+  template <typename Spans>
+  static std::vector<Trace> OrderTraces(const Spans& spans);
+  // 2. From the cardinality of every attribute key over the tables and `traces`: the
+  // high-cardinality keys, and those of them whose strings are stored inline.
+  template <typename Spans>
+  void ChooseKeys(const Spans& spans, const std::vector<Trace>& traces);
+  // Makes `keys` high-cardinality too (a streaming plan's hints). Between steps 2 and 3.
+  void AddHighCardKeys(const std::vector<std::string>& keys) { high_card_names_.insert(keys.begin(), keys.end()); }
+  // 3. The dictionary: names, keys, posting values and any other string seen twice in the tables
+  // and `spans`, and every string of `extra`. Its strings are referenced from then on; the strings
+  // of `spans` need not outlive the step.
+  template <typename Spans>
+  void ChooseDictionary(const Spans& spans, const std::vector<std::string>& extra);
+  // 4. The service and the index entries of every pair added to the table since the last call.
+  // Needs the dictionary: a pair's service name and low-cardinality attributes must be in it.
+  void IndexNewPairs();
+  // Whether the dictionary holds every string that `trace` needs there (span names, attribute
+  // keys, service names, values of low-cardinality keys): a trace that fails this cannot join a
+  // block whose plan is frozen.
+  bool Covers(const model::Traces& trace) const;
+  // Sends pages to `fd` (a file open for writing) as they are cut instead of holding them: Finish
+  // then returns no data, which is the file's content. Before step 5.
+  void SpillTo(int fd) { spill_fd_ = fd; }
+  // 5. Appends one trace, `members` of `spans`, whose pairs are indexed: its pages, its row in the
+  // trace table, its index entries and dependencies. Traces come in block order; the first sets
+  // the block's base time.
+  template <typename Spans>
+  void EncodeTrace(const Spans& spans, const std::vector<uint32_t>& members, const model::TraceId& id);
+  // 6. Cuts the last page and writes the index sections and the meta. An error if a spilled page
+  // could not be written.
+  Result<BlockObjects> Finish(const BlockIdentity& identity);
+  uint64_t span_count() const { return span_count_; }
 
  private:
   struct KeyStats {
@@ -202,7 +277,7 @@ class Builder {
   };
 
   // Counts a value of `key`; `in_trace` collects the (key, value) pairs seen in the current trace.
-  // `key` must outlive Run(), like Candidate's strings.
+  // `key` must outlive ChooseKeys().
   void CountKey(const std::string& key, const AnyValue& v, std::unordered_set<uint64_t>* in_trace) {
     std::string scratch;
     auto [it, fresh] = key_stats_.try_emplace(key);
@@ -213,7 +288,7 @@ class Builder {
     ks.distinct.insert(h);
     if (in_trace->insert(h ^ ks.key_mix).second) ks.trace_values++;
   }
-  // `s` must outlive Run(): a string of a span, resource or scope (unchanged while Run runs).
+  // `s` must outlive ChooseDictionary(): a string of a span, resource or scope, or an extra.
   void Candidate(std::string_view s, uint32_t weight = 1) { candidates_[s] += weight; }
   // A string made here (the canonical form of a non-string value) is kept only if it is new.
   void CandidateMade(std::string&& s, uint32_t weight) {
@@ -308,10 +383,29 @@ class Builder {
   std::unordered_map<uint64_t, uint32_t> segment_first_index_;
   std::vector<PostingKey> span_keys_;
 
+  // The trace table (step 5), by trace ordinal.
+  struct Row {
+    uint32_t count;
+    uint64_t min_start, max_end, newest;
+  };
+  std::vector<Row> rows_;
+  std::vector<model::TraceId> trace_ids_;
+  // Dependencies by dictionary ordinal (the dictionary is sorted, so ordinals order like the
+  // strings): no string is built per span.
+  std::map<std::pair<uint32_t, uint32_t>, uint64_t> deps_;  // (parent service, child service)
+  // Scratch of EncodeTrace: span id → pair, and EstimateSpan of each member of the trace.
+  std::unordered_map<uint64_t, uint32_t> by_span_;
+  std::vector<size_t> span_estimates_;
+  uint64_t span_count_ = 0;
+  uint64_t min_span_end_ = std::numeric_limits<uint64_t>::max(), max_span_start_ = 0, max_span_end_ = 0;
+
   uint64_t block_min_ = 0;
   Page page_;
   std::vector<PageRef> pages_;
-  std::string data_;
+  std::string data_;  // the pages; with spill_fd_, only the page being written
+  uint64_t data_size_ = 0;
+  int spill_fd_ = -1;
+  Status spill_status_;
   std::vector<std::vector<BloomHash>> page_hashes_;  // per page: sorted, unique
   BlockObjects out_;
 };
@@ -319,7 +413,8 @@ class Builder {
 void Builder::FlushPage() {
   if (page_.empty()) return;
   PageRef ref{};
-  ref.offset = data_.size();
+  ref.offset = data_size_;
+  const size_t page_begin = data_.size();
   ref.first_trace = page_.first_trace;
   ref.last_trace = page_.last_trace;
   ref.first_span_offset = page_.first_span_offset;
@@ -349,8 +444,13 @@ void Builder::FlushPage() {
     out_.column_raw_bytes[c] += raw.size();
     data_ += z;
   }
-  ref.length = static_cast<uint32_t>(data_.size() - ref.offset);
+  ref.length = static_cast<uint32_t>(data_.size() - page_begin);
+  data_size_ += ref.length;
   pages_.push_back(ref);
+  if (spill_fd_ >= 0) {
+    if (spill_status_.ok()) spill_status_ = WriteAll(spill_fd_, data_);
+    data_.clear();
+  }
   // The page's high-cardinality (key, value) hashes, for its blooms (built once the partition
   // count is known).
   auto& h = page_.blooms;
@@ -464,51 +564,38 @@ void Builder::EncodeSegment(const Spans& spans, const std::vector<uint32_t>& mem
 }
 
 template <typename Spans>
-BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
-  // 1. Traces in time order (by their earliest span start, ties by ID), spans in arrival order: the
-  // trace ordinal is this order, so pages hold traces of adjacent times and a search window or a
-  // newest-first scan prunes whole pages. `by_id` lists the ordinals in trace-ID order for lookups.
-  std::vector<std::pair<model::TraceId, std::vector<uint32_t>>> traces;
-  std::vector<uint32_t> by_id;
+std::vector<Builder::Trace> Builder::OrderTraces(const Spans& spans) {
+  // Grouped through a hash map, then the traces (not the spans) sorted: a std::map compared
+  // 16-byte IDs about log2(traces) times per span.
+  struct TraceIdHash {
+    size_t operator()(const model::TraceId& id) const { return static_cast<size_t>(HashTraceId(id.data()).h1); }
+  };
+  std::vector<Trace> grouped;
   {
-    // Grouped through a hash map, then the traces (not the spans) sorted by ID: a std::map
-    // compared 16-byte IDs about log2(traces) times per span.
-    struct TraceIdHash {
-      size_t operator()(const model::TraceId& id) const { return static_cast<size_t>(HashTraceId(id.data()).h1); }
-    };
-    std::vector<std::pair<model::TraceId, std::vector<uint32_t>>> grouped;
-    {
-      std::unordered_map<model::TraceId, uint32_t, TraceIdHash> slot_of;
-      for (size_t i = 0; i < spans.size(); ++i) {
-        const model::TraceId& id = spans[i].span.trace_id;
-        auto [it, fresh] = slot_of.try_emplace(id, static_cast<uint32_t>(grouped.size()));
-        if (fresh) grouped.emplace_back(id, std::vector<uint32_t>());
-        grouped[it->second].second.push_back(static_cast<uint32_t>(i));
-      }
-      std::sort(grouped.begin(), grouped.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    std::unordered_map<model::TraceId, uint32_t, TraceIdHash> slot_of;
+    for (size_t i = 0; i < spans.size(); ++i) {
+      const model::TraceId& id = spans[i].span.trace_id;
+      auto [it, fresh] = slot_of.try_emplace(id, static_cast<uint32_t>(grouped.size()));
+      if (fresh) grouped.push_back({id, {}});
+      grouped[it->second].members.push_back(static_cast<uint32_t>(i));
     }
-    std::vector<std::pair<uint64_t, uint32_t>> order;  // (min start, rank by ID)
-    order.reserve(grouped.size());
-    traces.reserve(grouped.size());
-    for (auto& [id, m] : grouped) {
-      uint64_t min_start = std::numeric_limits<uint64_t>::max();
-      for (uint32_t i : m) min_start = std::min(min_start, spans[i].span.start_time_unix_nano);
-      order.emplace_back(min_start, static_cast<uint32_t>(traces.size()));
-      traces.emplace_back(id, std::move(m));
-    }
-    std::sort(order.begin(), order.end());
-    std::vector<std::pair<model::TraceId, std::vector<uint32_t>>> sorted;
-    sorted.reserve(traces.size());
-    by_id.resize(traces.size());
-    for (const auto& [start, rank] : order) {
-      by_id[rank] = static_cast<uint32_t>(sorted.size());
-      sorted.push_back(std::move(traces[rank]));
-    }
-    traces = std::move(sorted);
   }
+  std::vector<std::tuple<uint64_t, model::TraceId, uint32_t>> order;  // (min start, ID, slot)
+  order.reserve(grouped.size());
+  for (uint32_t g = 0; g < grouped.size(); ++g) {
+    uint64_t min_start = std::numeric_limits<uint64_t>::max();
+    for (uint32_t i : grouped[g].members) min_start = std::min(min_start, spans[i].span.start_time_unix_nano);
+    order.emplace_back(min_start, grouped[g].id, g);
+  }
+  std::sort(order.begin(), order.end());
+  std::vector<Trace> sorted;
+  sorted.reserve(grouped.size());
+  for (const auto& [start, id, g] : order) sorted.push_back(std::move(grouped[g]));
+  return sorted;
+}
 
-  // 2. Cardinality of every attribute key: the high-cardinality keys, and those of them whose
-  // strings are stored inline.
+template <typename Spans>
+void Builder::ChooseKeys(const Spans& spans, const std::vector<Trace>& traces) {
   std::unordered_set<uint64_t> in_trace;  // resources and scopes count as one "trace" each
   for (const auto& r : resources_) {
     in_trace.clear();
@@ -518,9 +605,9 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     in_trace.clear();
     for (const auto& kv : s.attributes) CountKey(kv.key, kv.value, &in_trace);
   }
-  for (const auto& [id, members] : traces) {
+  for (const auto& trace : traces) {
     in_trace.clear();
-    for (uint32_t m : members) {
+    for (uint32_t m : trace.members) {
       const model::Span& span = spans[m].span;
       for (const auto& kv : span.attributes) CountKey(kv.key, kv.value, &in_trace);
       for (const auto& e : span.events)
@@ -538,8 +625,10 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     if (d >= o_.inline_min_ratio * static_cast<double>(ks.trace_values)) inline_names_.emplace(key);
   }
   key_stats_.clear();
+}
 
-  // 3. The dictionary: names, keys, posting values, and any other string seen twice.
+template <typename Spans>
+void Builder::ChooseDictionary(const Spans& spans, const std::vector<std::string>& extra) {
   Candidate("", 2);
   for (const auto& r : resources_) {
     Candidate(model::ServiceName(r), 2);
@@ -567,6 +656,7 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
       CandidateAttributes(l.attributes);
     }
   }
+  for (const auto& s : extra) Candidate(s, 2);
   for (auto& [s, n] : candidates_)
     if (n >= 2) dict_.emplace_back(s);
   candidates_.clear();
@@ -581,17 +671,109 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     high_card_[it->second] = true;
     inline_keys_[it->second] = inline_names_.count(k) != 0;
   }
+}
 
-  // 4. Per (resource, scope) pair: its service and the index entries of its attributes.
-  for (const auto& [r, s] : pairs_) {
+void Builder::IndexNewPairs() {
+  for (size_t p = pair_service_.size(); p < pairs_.size(); ++p) {
+    const auto [r, s] = pairs_[p];
     pair_service_.push_back(Ord(model::ServiceName(resources_[r])));
     pair_keys_.emplace_back();
     pair_hashes_.emplace_back();
     IndexAttributes(resources_[r].attributes, &pair_keys_.back(), &pair_hashes_.back());
     IndexAttributes(scopes_[s].attributes, &pair_keys_.back(), &pair_hashes_.back());
   }
-  pair_indexed_page_.assign(pairs_.size(), 0);
+  pair_indexed_page_.resize(pairs_.size(), 0);
+}
 
+bool Builder::Covers(const model::Traces& trace) const {
+  std::string scratch;
+  const auto known = [&](std::string_view s) { return dict_index_.find(s) != dict_index_.end(); };
+  const auto covered = [&](const model::Attributes& a) {
+    for (const auto& kv : a)
+      if (!known(kv.key) || (!IsHighCard(kv.key) && !known(Canonical(kv.value, &scratch)))) return false;
+    return true;
+  };
+  for (const auto& rs : trace.resource_spans) {
+    if (!known(model::ServiceName(rs.resource)) || !covered(rs.resource.attributes)) return false;
+    for (const auto& ss : rs.scope_spans) {
+      if (!covered(ss.scope.attributes)) return false;
+      for (const auto& s : ss.spans) {
+        if (!known(s.name) || !covered(s.attributes)) return false;
+        for (const auto& e : s.events)
+          if (!covered(e.attributes)) return false;
+        for (const auto& l : s.links)
+          if (!covered(l.attributes)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+template <typename Spans>
+void Builder::EncodeTrace(const Spans& spans, const std::vector<uint32_t>& members, const model::TraceId& id) {
+  const auto t = static_cast<uint32_t>(rows_.size());
+  Row row{static_cast<uint32_t>(members.size()), std::numeric_limits<uint64_t>::max(), 0, 0};
+  size_t estimate = 0;
+  by_span_.clear();
+  span_estimates_.clear();
+  for (uint32_t m : members) {
+    const auto& st = spans[m];
+    row.min_start = std::min(row.min_start, st.span.start_time_unix_nano);
+    row.max_end = std::max(row.max_end, st.span.end_time_unix_nano);
+    row.newest = std::max(row.newest, st.span.start_time_unix_nano);
+    min_span_end_ = std::min(min_span_end_, st.span.end_time_unix_nano);
+    estimate += span_estimates_.emplace_back(EstimateSpan(st.span));
+    by_span_.emplace(SpanIdKey(st.span.span_id), st.pair);
+  }
+  if (t == 0) block_min_ = row.min_start;  // the earliest start of the block: traces come in order
+  max_span_start_ = std::max(max_span_start_, row.newest);
+  max_span_end_ = std::max(max_span_end_, row.max_end);
+  span_count_ += members.size();
+  for (uint32_t m : members) {
+    const auto& st = spans[m];
+    const model::SpanId parent_id = model::jaeger::DependencyParent(st.span);
+    if (parent_id == model::SpanId{}) continue;
+    auto it = by_span_.find(SpanIdKey(parent_id));
+    if (it == by_span_.end()) continue;
+    ++deps_[{pair_service_[it->second], pair_service_[st.pair]}];
+  }
+  // Cut before a trace that would overflow the page; split only a trace that alone exceeds it.
+  if (!page_.empty() && page_.estimate + estimate > o_.target_page_bytes) FlushPage();
+  size_t begin = 0, acc = 0;
+  for (size_t i = 0; i < members.size(); ++i) {
+    acc += span_estimates_[i];
+    if (estimate > o_.target_page_bytes && acc >= o_.target_page_bytes && i + 1 < members.size()) {
+      EncodeSegment(spans, members, begin, i + 1, t, acc);
+      FlushPage();
+      begin = i + 1;
+      acc = 0;
+    }
+  }
+  EncodeSegment(spans, members, begin, members.size(), t, acc);
+  rows_.push_back(row);
+  trace_ids_.push_back(id);
+}
+
+template <typename Spans>
+BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
+  const std::vector<Trace> traces = OrderTraces(spans);
+  ChooseKeys(spans, traces);
+  ChooseDictionary(spans, {});
+  IndexNewPairs();
+  for (uint32_t t = 0; t < traces.size(); ++t) {
+    if (t % 1024 == 0 && cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) {
+      cancelled_ = true;
+      return {};
+    }
+    EncodeTrace(spans, traces[t].members, traces[t].id);
+  }
+  Result<BlockObjects> done = Finish(identity);  // cannot fail: no page was spilled
+  return std::move(*done);
+}
+
+Result<BlockObjects> Builder::Finish(const BlockIdentity& identity) {
+  FlushPage();
+  TB_RETURN_IF_ERROR(spill_status_.WithContext("spilling block pages to a temporary file"));
   BlockMeta meta;
   meta.block_id = identity.block_id;
   meta.writer_id = identity.writer_id;
@@ -602,83 +784,28 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
                                : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                                            std::chrono::system_clock::now().time_since_epoch())
                                                            .count());
-  meta.span_count = spans.size();
-  meta.trace_count = traces.size();
-  if (!spans.empty()) {
-    meta.min_span_start = meta.min_span_end = std::numeric_limits<uint64_t>::max();
-    for (const auto& st : spans) {
-      meta.min_span_start = std::min(meta.min_span_start, st.span.start_time_unix_nano);
-      meta.max_span_start = std::max(meta.max_span_start, st.span.start_time_unix_nano);
-      meta.min_span_end = std::min(meta.min_span_end, st.span.end_time_unix_nano);
-      meta.max_span_end = std::max(meta.max_span_end, st.span.end_time_unix_nano);
-    }
+  meta.span_count = span_count_;
+  meta.trace_count = rows_.size();
+  if (span_count_ != 0) {
+    meta.min_span_start = block_min_;
+    meta.max_span_start = max_span_start_;
+    meta.min_span_end = min_span_end_;
+    meta.max_span_end = max_span_end_;
   }
-  block_min_ = meta.min_span_start;
-
-  // 5. Pages, trace rows, dependencies, services and operations.
-  struct Row {
-    uint32_t count;
-    uint64_t min_start, max_end, newest;
-  };
-  std::vector<Row> rows;
-  rows.reserve(traces.size());
-  // Dependencies by dictionary ordinal (the dictionary is sorted, so ordinals order like the
-  // strings): no string is built per span.
-  std::map<std::pair<uint32_t, uint32_t>, uint64_t> deps;  // (parent service, child service)
-  std::unordered_map<uint64_t, uint32_t> by_span;
-  std::vector<size_t> span_estimates;  // EstimateSpan of each member of the trace, computed once
-  for (uint32_t t = 0; t < traces.size(); ++t) {
-    if (t % 1024 == 0 && cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) {
-      cancelled_ = true;
-      return {};
-    }
-    const auto& members = traces[t].second;
-    Row row{static_cast<uint32_t>(members.size()), std::numeric_limits<uint64_t>::max(), 0, 0};
-    size_t estimate = 0;
-    by_span.clear();
-    span_estimates.clear();
-    for (uint32_t m : members) {
-      const auto& st = spans[m];
-      row.min_start = std::min(row.min_start, st.span.start_time_unix_nano);
-      row.max_end = std::max(row.max_end, st.span.end_time_unix_nano);
-      row.newest = std::max(row.newest, st.span.start_time_unix_nano);
-      estimate += span_estimates.emplace_back(EstimateSpan(st.span));
-      by_span.emplace(SpanIdKey(st.span.span_id), st.pair);
-    }
-    for (uint32_t m : members) {
-      const auto& st = spans[m];
-      const model::SpanId parent_id = model::jaeger::DependencyParent(st.span);
-      if (parent_id == model::SpanId{}) continue;
-      auto it = by_span.find(SpanIdKey(parent_id));
-      if (it == by_span.end()) continue;
-      ++deps[{pair_service_[it->second], pair_service_[st.pair]}];
-    }
-    // Cut before a trace that would overflow the page; split only a trace that alone exceeds it.
-    if (!page_.empty() && page_.estimate + estimate > o_.target_page_bytes) FlushPage();
-    size_t begin = 0, acc = 0;
-    for (size_t i = 0; i < members.size(); ++i) {
-      acc += span_estimates[i];
-      if (estimate > o_.target_page_bytes && acc >= o_.target_page_bytes && i + 1 < members.size()) {
-        EncodeSegment(spans, members, begin, i + 1, t, acc);
-        FlushPage();
-        begin = i + 1;
-        acc = 0;
-      }
-    }
-    EncodeSegment(spans, members, begin, members.size(), t, acc);
-    rows.push_back(row);
-  }
-  FlushPage();
   meta.page_count = static_cast<uint32_t>(pages_.size());
+  // `by_id`: the trace ordinals in trace-ID order, for lookups.
+  std::vector<uint32_t> by_id(trace_ids_.size());
+  for (uint32_t t = 0; t < by_id.size(); ++t) by_id[t] = t;
+  std::sort(by_id.begin(), by_id.end(), [&](uint32_t x, uint32_t y) { return trace_ids_[x] < trace_ids_[y]; });
 
-  // 6. Index sections.
+  // Index sections.
   std::vector<std::pair<SectionId, std::string>> sections;
   const int level = o_.zstd_level;
   {  // traces: header, row-group checksums, prefix checksum, rows, bloom
-    const uint32_t n = static_cast<uint32_t>(rows.size());
+    const uint32_t n = static_cast<uint32_t>(rows_.size());
     const uint32_t g = kTraceRowsPerGroup;
     uint64_t max_count = 0, max_start = 0, max_end = 0, max_newest = 0;
-    for (const auto& r : rows) {
+    for (const auto& r : rows_) {
       max_count = std::max<uint64_t>(max_count, r.count);
       max_start = std::max(max_start, r.min_start - block_min_);
       max_end = std::max(max_end, ZigzagOf(static_cast<int64_t>(r.max_end - r.min_start)));
@@ -689,8 +816,8 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     const uint32_t row_size = static_cast<uint32_t>(16 + wc + ws + we + wn);
     ByteWriter rw;
     for (uint32_t t = 0; t < n; ++t) {
-      const Row& r = rows[t];
-      rw.Bytes(std::string_view(reinterpret_cast<const char*>(traces[t].first.data()), 16));
+      const Row& r = rows_[t];
+      rw.Bytes(std::string_view(reinterpret_cast<const char*>(trace_ids_[t].data()), 16));
       rw.Fixed(r.count, wc);
       rw.Fixed(r.min_start - block_min_, ws);
       rw.Fixed(ZigzagOf(static_cast<int64_t>(r.max_end - r.min_start)), we);
@@ -699,7 +826,7 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     const double bpk = o_.trace_bloom_bits_per_key;
     std::string bloom(BloomBytes(n, bpk), '\0');
     const int k = BloomProbes(bpk);
-    for (const auto& [id, m] : traces) BloomAdd(bloom, k, HashTraceId(id.data()));
+    for (const auto& id : trace_ids_) BloomAdd(bloom, k, HashTraceId(id.data()));
     ByteWriter w;  // the whole section, framing included
     w.U8(static_cast<uint8_t>(SectionId::kTraces));
     w.U8(kSectionVersion);
@@ -848,8 +975,8 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
   }
   {  // dependencies
     ByteWriter w;
-    w.Varint(deps.size());
-    for (const auto& [k, n] : deps) {
+    w.Varint(deps_.size());
+    for (const auto& [k, n] : deps_) {
       w.LenBytes(dict_[k.first]);
       w.LenBytes(dict_[k.second]);
       w.Varint(n);
@@ -884,7 +1011,7 @@ BlockObjects Builder::Run(const Spans& spans, const BlockIdentity& identity) {
     meta.sections.push_back(ref);
     out_.index += bytes;
   }
-  meta.data_size = data_.size();
+  meta.data_size = data_size_;
   meta.index_size = out_.index.size();
   out_.data = std::move(data_);
   out_.meta = EncodeMeta(meta);
@@ -902,24 +1029,176 @@ Status CheckNotCancelled(const std::atomic<bool>* cancel) {
 }  // namespace
 
 Result<BlockObjects> BlockWriter::Build(const BlockIdentity& identity, const std::atomic<bool>* cancel) const {
-  if (state_->pairs.size() > 0xffffffffull || state_->spans.size() > 0xffffffffull)
+  if (state_->table.pairs.size() > 0xffffffffull || state_->spans.size() > 0xffffffffull)
     return Status::InvalidArgument("block too large");
-  Builder b(options_, *this, state_->resources, state_->scopes, state_->pairs, cancel);
+  Builder b(options_, state_->table, cancel);
   BlockObjects objects = b.Run(state_->spans, identity);
   if (b.cancelled()) return CheckNotCancelled(cancel);
   return objects;
 }
 
-Result<BlockMeta> BlockWriter::Finish(objstore::ObjectStore& store, const std::string& prefix,
-                                      const BlockIdentity& identity, const std::atomic<bool>* cancel) const {
-  TB_ASSIGN_OR_RETURN(BlockObjects objects, Build(identity, cancel));
+namespace {
+
+// Stores `<prefix>data` (`data`), `<prefix>index`, then `<prefix>meta`; `cancel` is checked before
+// each, so a cancelled block has no meta.
+Result<BlockMeta> StoreBlock(objstore::ObjectStore& store, const std::string& prefix, std::string_view data,
+                             BlockObjects& objects, const std::atomic<bool>* cancel) {
   TB_RETURN_IF_ERROR(CheckNotCancelled(cancel));
-  TB_RETURN_IF_ERROR(store.Put(prefix + kDataObject, objects.data).WithContext("writing block data"));
+  TB_RETURN_IF_ERROR(store.Put(prefix + kDataObject, data).WithContext("writing block data"));
   TB_RETURN_IF_ERROR(CheckNotCancelled(cancel));
   TB_RETURN_IF_ERROR(store.Put(prefix + kIndexObject, objects.index).WithContext("writing block index"));
   TB_RETURN_IF_ERROR(CheckNotCancelled(cancel));
   TB_RETURN_IF_ERROR(store.Put(prefix + kMetaObject, objects.meta).WithContext("writing block meta"));
   return std::move(objects.parsed_meta);
+}
+
+// An unnamed temporary file: unlinked as soon as it is made, so that nothing outlives the process.
+class SpillFile {
+ public:
+  static Result<std::unique_ptr<SpillFile>> Create() {
+    std::error_code ec;
+    const std::filesystem::path dir = std::filesystem::temp_directory_path(ec);
+    if (ec) return Status::IoError("finding the temporary folder", ec.value());
+    std::string path = (dir / "tb-block-XXXXXX").string();
+    const int fd = ::mkstemp(path.data());
+    if (fd < 0) return Status::IoError("creating a temporary file in " + dir.string(), errno);
+    ::unlink(path.c_str());
+    return std::unique_ptr<SpillFile>(new SpillFile(fd));
+  }
+  ~SpillFile() {
+    if (map_ != nullptr) ::munmap(map_, mapped_);
+    ::close(fd_);
+  }
+  SpillFile(const SpillFile&) = delete;
+  SpillFile& operator=(const SpillFile&) = delete;
+  int fd() const { return fd_; }
+  // The first `size` bytes, mapped read-only until the file is destroyed. Once.
+  Result<std::string_view> Map(uint64_t size) {
+    if (size == 0) return std::string_view();
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd_, 0);
+    if (p == MAP_FAILED) return Status::IoError("mapping a block's temporary file", errno);
+    map_ = p;
+    mapped_ = size;
+    return std::string_view(static_cast<const char*>(p), size);
+  }
+
+ private:
+  explicit SpillFile(int fd) : fd_(fd) {}
+  const int fd_;
+  void* map_ = nullptr;
+  size_t mapped_ = 0;
+};
+
+}  // namespace
+
+Result<BlockMeta> BlockWriter::Finish(objstore::ObjectStore& store, const std::string& prefix,
+                                      const BlockIdentity& identity, const std::atomic<bool>* cancel) const {
+  TB_ASSIGN_OR_RETURN(BlockObjects objects, Build(identity, cancel));
+  return StoreBlock(store, prefix, objects.data, objects, cancel);
+}
+
+struct StreamingBlockWriter::State {
+  PairTable table;
+  // Until Plan(): the traces added, their spans, and the hints.
+  std::deque<model::Traces> sample;
+  std::vector<StoredSpan> sample_spans;
+  std::vector<std::string> hint_dictionary, hint_high_card;
+  // From Plan() on.
+  std::unique_ptr<SpillFile> spill;
+  std::unique_ptr<Builder> builder;
+  std::vector<StoredSpan> trace_spans;  // the trace being encoded
+  std::vector<uint32_t> members;
+  // The last trace added, for the order check.
+  bool any = false;
+  uint64_t last_start = 0;
+  model::TraceId last_id{};
+};
+
+StreamingBlockWriter::StreamingBlockWriter(const BlockWriterOptions& options)
+    : options_(options), state_(std::make_unique<State>()) {}
+StreamingBlockWriter::~StreamingBlockWriter() = default;
+
+bool StreamingBlockWriter::planned() const { return state_->builder != nullptr; }
+
+size_t StreamingBlockWriter::span_count() const {
+  return planned() ? state_->builder->span_count() : state_->sample_spans.size();
+}
+
+void StreamingBlockWriter::AddPlanHints(const std::vector<std::string>& dictionary,
+                                        const std::vector<std::string>& high_card_keys) {
+  State& st = *state_;
+  st.hint_dictionary.insert(st.hint_dictionary.end(), dictionary.begin(), dictionary.end());
+  st.hint_high_card.insert(st.hint_high_card.end(), high_card_keys.begin(), high_card_keys.end());
+}
+
+Result<bool> StreamingBlockWriter::Add(model::Traces&& trace) {
+  State& st = *state_;
+  std::optional<model::TraceId> id;
+  uint64_t min_start = std::numeric_limits<uint64_t>::max();
+  for (const auto& rs : trace.resource_spans)
+    for (const auto& ss : rs.scope_spans)
+      for (const auto& span : ss.spans) {
+        if (id.has_value() && span.trace_id != *id)
+          return Status::InvalidArgument("a trace given to a streaming block writer holds several trace IDs");
+        id = span.trace_id;
+        min_start = std::min(min_start, span.start_time_unix_nano);
+      }
+  if (!id.has_value()) return Status::InvalidArgument("an empty trace given to a streaming block writer");
+  if (st.any && !(std::tie(st.last_start, st.last_id) < std::tie(min_start, *id)))
+    return Status::InvalidArgument("traces given to a streaming block writer out of block order");
+  if (planned() && !st.builder->Covers(trace)) return false;
+  st.any = true;
+  st.last_start = min_start;
+  st.last_id = *id;
+  if (!planned()) {
+    const model::Traces& kept = st.sample.emplace_back(std::move(trace));
+    for (const auto& rs : kept.resource_spans)
+      for (const auto& ss : rs.scope_spans)
+        for (const auto& span : ss.spans) st.sample_spans.push_back({span, st.table.PairOf(rs.resource, ss.scope)});
+    return true;
+  }
+  st.trace_spans.clear();
+  st.members.clear();
+  for (const auto& rs : trace.resource_spans)
+    for (const auto& ss : rs.scope_spans)
+      for (const auto& span : ss.spans) {
+        st.members.push_back(static_cast<uint32_t>(st.trace_spans.size()));
+        st.trace_spans.push_back({span, st.table.PairOf(rs.resource, ss.scope)});
+      }
+  st.builder->IndexNewPairs();
+  st.builder->EncodeTrace(st.trace_spans, st.members, *id);
+  st.trace_spans.clear();
+  st.table.ForgetAddresses();  // `trace` is freed on return
+  return true;
+}
+
+Status StreamingBlockWriter::Plan() {
+  State& st = *state_;
+  if (planned()) return Status::Ok();
+  TB_ASSIGN_OR_RETURN(st.spill, SpillFile::Create());
+  auto builder = std::make_unique<Builder>(options_, st.table, nullptr);
+  builder->SpillTo(st.spill->fd());
+  const std::vector<Builder::Trace> traces = Builder::OrderTraces(st.sample_spans);
+  builder->ChooseKeys(st.sample_spans, traces);
+  builder->AddHighCardKeys(st.hint_high_card);
+  builder->ChooseDictionary(st.sample_spans, st.hint_dictionary);
+  builder->IndexNewPairs();
+  for (const auto& t : traces) builder->EncodeTrace(st.sample_spans, t.members, t.id);
+  st.builder = std::move(builder);
+  std::vector<StoredSpan>().swap(st.sample_spans);
+  std::deque<model::Traces>().swap(st.sample);
+  std::vector<std::string>().swap(st.hint_dictionary);
+  std::vector<std::string>().swap(st.hint_high_card);
+  st.table.ForgetAddresses();
+  return Status::Ok();
+}
+
+Result<BlockMeta> StreamingBlockWriter::Finish(objstore::ObjectStore& store, const std::string& prefix,
+                                               const BlockIdentity& identity, const std::atomic<bool>* cancel) {
+  TB_RETURN_IF_ERROR(Plan());
+  TB_ASSIGN_OR_RETURN(BlockObjects objects, state_->builder->Finish(identity));
+  TB_ASSIGN_OR_RETURN(std::string_view data, state_->spill->Map(objects.parsed_meta.data_size));
+  return StoreBlock(store, prefix, data, objects, cancel);
 }
 
 }  // namespace tb::block

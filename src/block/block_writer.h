@@ -101,4 +101,50 @@ class BlockWriter {
   std::unique_ptr<State> state_;
 };
 
+// StreamingBlockWriter: one block from whole traces that arrive in block order (earliest span start,
+// ties by trace ID), with memory that does not grow with the spans: the first traces are buffered
+// until Plan() chooses from them (and the hints) the high-cardinality keys and the dictionary, the
+// plan BlockWriter makes from all of its spans; from then on each trace is encoded into pages as it
+// arrives, and the pages go to an unnamed temporary file (in TMPDIR, or /tmp), not memory.
+//
+// Memory: the buffered traces until Plan(); the hints; the page being built (target_page_bytes
+// uncompressed); and the index under construction, which grows with the block: per trace its ID
+// and row (~40 bytes), per page its directory entry and its high-cardinality hashes, the posting
+// lists (a page ordinal per (key, page)), the dictionary, the resource and scope tables. At Finish
+// the data object is stored from the file, mapped read-only (page cache, not the heap), and the
+// index object is built in memory. The layout is BlockWriter's (docs/format/block.md).
+class StreamingBlockWriter {
+ public:
+  explicit StreamingBlockWriter(const BlockWriterOptions& options = {});
+  ~StreamingBlockWriter();
+  StreamingBlockWriter(const StreamingBlockWriter&) = delete;
+  StreamingBlockWriter& operator=(const StreamingBlockWriter&) = delete;
+
+  // Strings the dictionary holds and keys that are high-cardinality whatever the buffered traces
+  // show: when they are those of every block whose traces this one gathers (BlockReader::PlanHints),
+  // every later trace finds in the dictionary the strings it must (Add never refuses one). Before
+  // Plan().
+  void AddPlanHints(const std::vector<std::string>& dictionary, const std::vector<std::string>& high_card_keys);
+  // Adds one whole trace (all of its spans, one trace ID), after those added before in block
+  // order. Before Plan(): buffered. After: encoded now, unless the dictionary lacks a string the
+  // trace needs there; then false, and nothing is added and `trace` is left as it was (finish
+  // this block, start another with it). INVALID_ARGUMENT if the trace is empty, holds several trace IDs or comes out of
+  // order.
+  Result<bool> Add(model::Traces&& trace);
+  // Chooses the plan from the buffered traces and the hints, and encodes those traces. Once; a
+  // no-op after. The spill file is created here: an error if it cannot be.
+  Status Plan();
+  bool planned() const;
+  size_t span_count() const;
+  // Plans if not yet done, then stores `<prefix>data` (from the file), `<prefix>index`, then
+  // `<prefix>meta`, as BlockWriter::Finish. The writer is spent afterwards.
+  Result<BlockMeta> Finish(objstore::ObjectStore& store, const std::string& prefix, const BlockIdentity& identity,
+                           const std::atomic<bool>* cancel = nullptr);
+
+ private:
+  struct State;
+  BlockWriterOptions options_;
+  std::unique_ptr<State> state_;
+};
+
 }  // namespace tb::block
