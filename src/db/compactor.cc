@@ -177,9 +177,23 @@ Result<CompactionSummary> Compactor::Run(const CompactionPlan& plan, const OnPub
   // Per input, the split traces already completed from it, to skip when its scan reaches them.
   std::vector<std::set<model::TraceId>> taken(plan.inputs.size());
 
+  // Every input's dictionary and high-cardinality keys: each output plans from its first traces
+  // and these, so that no later trace misses a string its dictionary must hold.
+  std::vector<std::string> hint_dictionary, hint_high_card;
+  for (const auto& reader : readers) TB_RETURN_IF_ERROR(reader->PlanHints(&hint_dictionary, &hint_high_card));
+  for (auto* v : {&hint_dictionary, &hint_high_card}) {
+    std::sort(v->begin(), v->end());
+    v->erase(std::unique(v->begin(), v->end()), v->end());
+  }
+  const auto new_writer = [&] {
+    auto w = std::make_unique<block::StreamingBlockWriter>(options_.writer);
+    w->AddPlanHints(hint_dictionary, hint_high_card);
+    return w;
+  };
+
   std::vector<ListedBlock> outputs;
-  auto writer = std::make_unique<block::BlockWriter>(options_.writer);
-  uint64_t held_bytes = 0, held_spans = 0;
+  auto writer = new_writer();
+  uint64_t sampled_bytes = 0, held_spans = 0;
   const auto cut = [&](bool full) -> Status {
     if (held_spans == 0) return Status::Ok();
     block::BlockIdentity identity;
@@ -190,8 +204,8 @@ Result<CompactionSummary> Compactor::Run(const CompactionPlan& plan, const OnPub
     summary.output_spans += meta.span_count;
     summary.output_bytes += StoredBytes(meta);
     outputs.push_back(ListedBlock{std::move(meta), plan.level, full});
-    writer = std::make_unique<block::BlockWriter>(options_.writer);
-    held_bytes = held_spans = 0;
+    writer = new_writer();
+    sampled_bytes = held_spans = 0;
     return Status::Ok();
   };
 
@@ -212,11 +226,21 @@ Result<CompactionSummary> Compactor::Run(const CompactionPlan& plan, const OnPub
         if (trace.spans.resource_spans.size() != before) taken[j].insert(trace.id);
       }
       summary.duplicate_spans_dropped += DropIdenticalSpans(&trace.spans);
-      held_bytes += head::EstimateMemory(trace.spans);
-      held_spans += trace.spans.SpanCount();
-      writer->Add(std::move(trace.spans));
-      if (held_bytes >= options_.memory_budget_bytes ||
-          static_cast<double>(held_spans) * bytes_per_span >= static_cast<double>(options_.target_block_bytes))
+      const uint64_t estimate = head::EstimateMemory(trace.spans);
+      const uint64_t spans = trace.spans.SpanCount();
+      TB_ASSIGN_OR_RETURN(bool added, writer->Add(std::move(trace.spans)));
+      if (!added) {
+        // The output's dictionary lacks a string of the trace (not with the inputs' hints, unless
+        // an input was written under other rules): the trace starts the next output.
+        TB_RETURN_IF_ERROR(cut(/*full=*/false));
+        TB_ASSIGN_OR_RETURN(added, writer->Add(std::move(trace.spans)));
+      }
+      held_spans += spans;
+      if (!writer->planned()) {
+        sampled_bytes += estimate;
+        if (sampled_bytes >= options_.memory_budget_bytes) TB_RETURN_IF_ERROR(writer->Plan());
+      }
+      if (static_cast<double>(held_spans) * bytes_per_span >= static_cast<double>(options_.target_block_bytes))
         TB_RETURN_IF_ERROR(cut(/*full=*/true));
     }
     return cut(/*full=*/false);

@@ -14,13 +14,25 @@
 // Merge: the inputs are read in trace order (earliest span start first) through a k-way merge; a
 // trace whose spans sit in several inputs is completed from the others when its first part comes
 // up, so it lands whole in one output; within a trace, a span identical in every byte (span,
-// resource and scope) to another is kept once; spans are never merged by span ID. An output is
-// cut between traces once the spans it holds reach memory_budget_bytes (head::EstimateMemory) or
-// its estimated stored size reaches target_block_bytes.
+// resource and scope) to another is kept once; spans are never merged by span ID. Each output is a
+// block::StreamingBlockWriter: its first traces (memory_budget_bytes of them by head::EstimateMemory)
+// are buffered and choose its plan (high-cardinality keys, dictionary) together with every input's
+// dictionary and high-cardinality keys; then each trace is encoded as it comes, its pages going to
+// a temporary file. An output is cut between traces once its estimated stored size (spans × the
+// inputs' stored bytes per span) reaches target_block_bytes; so merging blocks of any size gives
+// blocks of about that size, whatever the budget.
 //
-// Memory: the writer's spans (≤ memory_budget_bytes, plus one trace) and their encoding while an
-// output is built; per input, one decoded page and its index sections (trace table, page
-// directory, dictionary). Input sizes do not enter it.
+// Memory bound, none of it growing with the inputs' size:
+// - the buffered traces of the output being planned: ≤ memory_budget_bytes plus one trace (the
+//   estimate counts spans in model form);
+// - the index of the output being built, which grows with the output and so is capped by
+//   target_block_bytes: per trace ~40 bytes (ID and row), per page its directory entry and
+//   high-cardinality hashes, the posting lists (one page ordinal per key and page), the
+//   dictionary and the resource and scope tables; and one page (target_page_bytes) being encoded;
+// - the plan hints: the union of the inputs' dictionaries (held twice while an output samples);
+// - per input, one decoded page and its index sections (trace table, page directory, dictionary);
+// - at the cut, the index object, and the data object mapped from the temporary file (page cache,
+//   which the kernel can reclaim, not heap): ≤ target_block_bytes of file on local disk.
 #pragma once
 
 #include <atomic>
@@ -42,7 +54,7 @@ struct CompactionOptions {
   std::vector<std::chrono::seconds> level_windows = {std::chrono::hours(1), std::chrono::hours(24)};
   // Outputs are cut at this estimated stored size (data + index).
   uint64_t target_block_bytes = 512ull << 20;
-  // Outputs are also cut once the spans held for one reach this much memory: the bound.
+  // The spans an output buffers to choose its plan before it streams: the bound on spans in memory.
   uint64_t memory_budget_bytes = 256ull << 20;
   // A window is closed this long after its end (late spans of its last flushes).
   std::chrono::seconds settle{std::chrono::minutes(10)};
