@@ -116,18 +116,24 @@ void SendStatus(httplib::Response& res, const Status& status) {
   Send(res, code, ErrorJson(code, status.message()));
 }
 
-// A sink that appends every resource of each trace to `merged`: api_v3 returns all traces as one TracesData.
-query::TraceSink MergeInto(model::Traces* merged) {
-  return [merged](const model::TraceId&, model::Traces&& trace) {
+// A sink that appends every resource of each trace to `merged` (api_v3 returns all traces as one
+// TracesData), stopping the query once they hold more spans than `answers` allow.
+query::TraceSink MergeInto(model::Traces* merged, const AnswerLimits& answers) {
+  return [merged, answers, spans = uint64_t{0}](const model::TraceId&, model::Traces&& trace) mutable {
+    spans += trace.SpanCount();
+    TB_RETURN_IF_ERROR(answers.Check(spans, 0));
     for (auto& rs : trace.resource_spans) merged->resource_spans.push_back(std::move(rs));
     return Status::Ok();
   };
 }
 
-void SendTraces(httplib::Response& res, const Status& status, const model::Traces& merged) {
+void SendTraces(httplib::Response& res, const Status& status, const model::Traces& merged,
+                const AnswerLimits& answers) {
   if (!status.ok()) return SendStatus(res, status);
   if (merged.resource_spans.empty()) return Send(res, 404, ErrorJson(404, kNoTraces));
-  Send(res, 200, "{\"result\":" + wire::EncodeOtlpJson(merged) + "}");
+  std::string body = "{\"result\":" + wire::EncodeOtlpJson(merged) + "}";
+  if (Status s = answers.Check(0, body.size()); !s.ok()) return SendStatus(res, s);
+  Send(res, 200, std::move(body));
 }
 
 }  // namespace
@@ -353,7 +359,7 @@ std::string TraceSummariesJson(const std::vector<query::TraceSummary>& summaries
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void RegisterRoutes(httplib::Server& http, const TenantDoor& door) {
+void RegisterRoutes(httplib::Server& http, const TenantDoor& door, const AnswerLimits& answers) {
   GetWithTenant(http, "/api/v3/services", door, SendStatus,
                 [](const query::QueryEngine& e, const httplib::Request&, httplib::Response& res) {
                   auto services = e.Services();
@@ -377,21 +383,21 @@ void RegisterRoutes(httplib::Server& http, const TenantDoor& door) {
                 });
 
   GetWithTenant(http, "/api/v3/traces/([^/]*)", door, SendStatus,
-                [](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+                [answers](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
                   auto request = ParseGetTrace(req.matches[1].str(), req.params);
                   if (!request.ok()) return SendStatus(res, request.status());
                   model::Traces merged;
-                  const Status status = GetTracesLogged(e, "api_v3", {request->trace_id}, MergeInto(&merged));
-                  SendTraces(res, status, merged);
+                  const Status status = GetTracesLogged(e, "api_v3", {request->trace_id}, MergeInto(&merged, answers));
+                  SendTraces(res, status, merged, answers);
                 });
 
   GetWithTenant(http, "/api/v3/traces", door, SendStatus,
-                [](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+                [answers](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
                   auto q = ParseTraceQuery(req.params);
                   if (!q.ok()) return SendStatus(res, q.status());
                   model::Traces merged;
-                  const Status status = FindTracesLogged(e, "api_v3", *q, MergeInto(&merged));
-                  SendTraces(res, status, merged);
+                  const Status status = FindTracesLogged(e, "api_v3", *q, MergeInto(&merged, answers));
+                  SendTraces(res, status, merged, answers);
                 });
 
   GetWithTenant(http, "/api/v3/trace-summaries", door, SendStatus,

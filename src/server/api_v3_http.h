@@ -16,6 +16,7 @@
 
 #include "model/span.h"
 #include "query/query_engine.h"
+#include "server/http_server.h"
 #include "server/tenants.h"
 #include "util/status.h"
 
@@ -69,7 +70,8 @@ std::string ServicesJson(const std::vector<std::string>& services);
 std::string OperationsJson(const std::vector<query::Operation>& operations);
 std::string TraceSummariesJson(const std::vector<query::TraceSummary>& summaries);
 
-// Adds the GET routes to `http`. `engine` must outlive the server.
-void RegisterRoutes(httplib::Server& http, const TenantDoor& door);
+// Adds the GET routes to `http`. `engine` must outlive the server. A trace answer past `answers`
+// is refused (its spans counted as they arrive, its bytes once encoded).
+void RegisterRoutes(httplib::Server& http, const TenantDoor& door, const AnswerLimits& answers);
 
 }  // namespace tb::server::api_v3

@@ -476,6 +476,12 @@ std::vector<Setting> MakeSettings() {
       Make("limits.max_decoded_trace_size", "",
            "A trace read needing more decoded bytes from one block is refused as corrupt (DATA_LOSS)",
            TB_FIELD(max_decoded_trace_bytes), true),
+      Make("limits.max_answer_spans", "",
+           "Spans one /api or /api/v3 answer may hold; larger ones are refused; 0: no limit",
+           TB_FIELD(max_answer_spans)),
+      Make("limits.max_answer_size", "",
+           "Bytes one /api or /api/v3 answer may hold; larger ones are refused; 0: no limit",
+           TB_FIELD(max_answer_bytes), true),
   };
 }
 

@@ -97,6 +97,9 @@ struct Config {
   // (block::BlockReaderOptions): a block over them is DATA_LOSS, never a huge allocation.
   uint64_t max_decoded_page_bytes = 64ull << 20;
   uint64_t max_decoded_trace_bytes = 256ull << 20;
+  // The most one answer of an HTTP query door (/api, /api/v3) may hold (AnswerLimits); 0: no limit.
+  uint64_t max_answer_spans = 1'000'000;
+  uint64_t max_answer_bytes = 128ull << 20;
   std::string log_level = "info";
   std::string log_format = "text";  // or "json": one JSON object per line
   // Trace queries slower than this are logged with their parameters; 0 turns the log off.

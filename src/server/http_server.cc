@@ -156,6 +156,16 @@ void GetWithTenant(httplib::Server& http, const std::string& pattern, const Tena
   });
 }
 
+Status AnswerLimits::Check(uint64_t spans, uint64_t bytes) const {
+  const auto over = [](const char* limit, uint64_t max, const char* unit) {
+    return Status::InvalidArgument("the answer holds more than " + std::string(limit) + " (" + std::to_string(max) +
+                                   unit + "); ask for fewer traces or a narrower time window");
+  };
+  if (max_spans > 0 && spans > max_spans) return over("limits.max_answer_spans", max_spans, " spans");
+  if (max_bytes > 0 && bytes > max_bytes) return over("limits.max_answer_size", max_bytes, " bytes");
+  return Status::Ok();
+}
+
 int HttpStatusFor(StatusCode code) {
   switch (code) {
     case StatusCode::kInvalidArgument: return 400;
@@ -238,8 +248,9 @@ void HttpServer::Routes() {
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     return PreRoute(req, res) ? httplib::Server::HandlerResponse::Handled : httplib::Server::HandlerResponse::Unhandled;
   });
-  api_v3::RegisterRoutes(*http_, api_v3_door_);
-  jaeger_api::RegisterRoutes(*http_, jaeger_api_door_, config_.limits.max_request_bytes);
+  const AnswerLimits answers{config_.max_answer_spans, config_.max_answer_bytes};
+  api_v3::RegisterRoutes(*http_, api_v3_door_, answers);
+  jaeger_api::RegisterRoutes(*http_, jaeger_api_door_, config_.limits.max_request_bytes, answers);
 
   // The body is read through ReadBodyWithin, so the request-size limit holds for chunked and
   // compressed bodies too. It is read whole before anything is answered, as httplib would, so the

@@ -80,6 +80,17 @@ void GetWithTenant(httplib::Server& http, const std::string& pattern, const Tena
 // The HTTP status of a failed request with this status code.
 int HttpStatusFor(StatusCode code);
 
+// The most one answer of an HTTP query door may hold (limits.max_answer_spans,
+// limits.max_answer_size; 0: no limit). Those doors build a whole answer before sending it, unlike
+// the gRPC doors' chunked streams, so a larger one is refused rather than held.
+struct AnswerLimits {
+  uint64_t max_spans = 1'000'000;
+  uint64_t max_bytes = 128ull << 20;
+  // INVALID_ARGUMENT (400) naming the limit once an answer reaches more than either: the client
+  // asks for fewer traces or a narrower window, or the operator raises the limit.
+  Status Check(uint64_t spans, uint64_t bytes) const;
+};
+
 // Splits "host:port"; the host may be empty or a bracketed IPv6 address.
 Status SplitHostPort(const std::string& listen, std::string* host, int* port);
 

@@ -141,10 +141,11 @@ void SendStatus(httplib::Response& res, const Status& status) {
 }
 
 // The answer of a trace search or lookup: Jaeger's envelope whose data are UI traces, written into
-// the answer's text as the engine delivers them, so no trace outlives its own encoding.
+// the answer's text as the engine delivers them, so no trace outlives its own encoding. A trace
+// that would take it past `limits` stops the query instead.
 class UiTracesAnswer {
  public:
-  explicit UiTracesAnswer(bool pretty) : w_(&text_, pretty) {
+  UiTracesAnswer(bool pretty, const AnswerLimits& limits) : w_(&text_, pretty), limits_(limits) {
     w_.BeginObject();
     w_.Key("data");
     w_.BeginArray();
@@ -157,9 +158,11 @@ class UiTracesAnswer {
   // Writes each delivered trace; remembers its ID in `found` when given.
   query::TraceSink Sink(std::set<model::TraceId>* found) {
     return [this, found](const model::TraceId& id, model::Traces&& trace) -> Status {
+      spans_ += trace.SpanCount();
+      TB_RETURN_IF_ERROR(limits_.Check(spans_, text_.size()));
       Write(id, model::jaeger::ToJaeger(trace));
       if (found != nullptr) found->insert(id);
-      return Status::Ok();
+      return limits_.Check(spans_, text_.size());
     };
   }
   size_t traces() const { return traces_; }
@@ -191,7 +194,9 @@ class UiTracesAnswer {
  private:
   std::string text_;
   wire::JsonWriter w_;
+  const AnswerLimits limits_;
   size_t traces_ = 0;
+  uint64_t spans_ = 0;
 };
 
 void SendJson(httplib::Response& res, std::string text) {
@@ -199,10 +204,11 @@ void SendJson(httplib::Response& res, std::string text) {
   res.set_content(std::move(text), kJson);
 }
 
-void Search(const query::QueryEngine& engine, const httplib::Request& req, httplib::Response& res) {
+void Search(const query::QueryEngine& engine, const AnswerLimits& answers, const httplib::Request& req,
+            httplib::Response& res) {
   auto request = ParseSearch(req.params, NowUnixNano());
   if (!request.ok()) return SendStatus(res, request.status());
-  UiTracesAnswer answer(Pretty(req));
+  UiTracesAnswer answer(Pretty(req), answers);
   std::vector<model::TraceId> missing;
   if (!request->trace_ids.empty()) {
     std::set<model::TraceId> found;
@@ -216,7 +222,8 @@ void Search(const query::QueryEngine& engine, const httplib::Request& req, httpl
   SendJson(res, std::move(answer).Finish(missing));
 }
 
-void GetTrace(const query::QueryEngine& engine, const httplib::Request& req, httplib::Response& res) {
+void GetTrace(const query::QueryEngine& engine, const AnswerLimits& answers, const httplib::Request& req,
+              httplib::Response& res) {
   auto id = ParseTraceIdParam(req.matches[1].str());
   if (!id.ok()) return SendStatus(res, ParseError("traceID", id.status().message()));
   // start/end are hints Jaeger uses to narrow its storage reads; the trace index needs none, but
@@ -225,7 +232,7 @@ void GetTrace(const query::QueryEngine& engine, const httplib::Request& req, htt
     if (auto t = TimeParam(req.params, hint, kNanosPerMicro, 0); !t.ok()) return SendStatus(res, t.status());
   if (const std::string* raw = LastParam(req.params, "raw"); raw != nullptr && !raw->empty())
     if (auto b = api_v3::ParseGoBool(*raw); !b.ok()) return SendStatus(res, ParseError("raw", b.status().message()));
-  UiTracesAnswer answer(Pretty(req));
+  UiTracesAnswer answer(Pretty(req), answers);
   if (Status s = GetTracesLogged(engine, "jaeger_http", {*id}, answer.Sink(nullptr)); !s.ok())
     return SendStatus(res, s);
   if (answer.traces() == 0) return SendError(res, 404, kTraceNotFound);
@@ -354,7 +361,8 @@ Result<std::string> TransformOtlpJson(std::string_view body, bool pretty) {
     it->second.push_back(std::move(span));
   }
   traces->resource_spans.clear();  // the Jaeger spans hold everything from here on
-  UiTracesAnswer answer(pretty);
+  // Bounded by the request's size (limits.max_request_size), not by the answer limits.
+  UiTracesAnswer answer(pretty, AnswerLimits{.max_spans = 0, .max_bytes = 0});
   for (const auto& id : order) answer.Write(id, by_trace.extract(id).mapped());
   return std::move(answer).Finish({});
 }
@@ -365,7 +373,8 @@ std::string ErrorJson(int http_code, std::string_view message) {
   return Dump(envelope, false);
 }
 
-void RegisterRoutes(httplib::Server& http, const TenantDoor& door, uint64_t max_request_bytes) {
+void RegisterRoutes(httplib::Server& http, const TenantDoor& door, uint64_t max_request_bytes,
+                    const AnswerLimits& answers) {
   GetWithTenant(http, "/api/services", door, SendStatus,
                 [](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
                   auto services = e.Services();
@@ -395,8 +404,14 @@ void RegisterRoutes(httplib::Server& http, const TenantDoor& door, uint64_t max_
                   SendData(req, res, Envelope(std::move(list), ops->size()));
                 });
 
-  GetWithTenant(http, "/api/traces", door, SendStatus, Search);
-  GetWithTenant(http, "/api/traces/([^/]+)", door, SendStatus, GetTrace);
+  GetWithTenant(http, "/api/traces", door, SendStatus,
+                [answers](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+                  Search(e, answers, req, res);
+                });
+  GetWithTenant(http, "/api/traces/([^/]+)", door, SendStatus,
+                [answers](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+                  GetTrace(e, answers, req, res);
+                });
   GetWithTenant(http, "/api/dependencies", door, SendStatus, Dependencies);
 
   // No metrics store: a well-formed request gets Jaeger's 501, which Jaeger UI's Monitor tab turns

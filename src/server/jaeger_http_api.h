@@ -86,7 +86,9 @@ std::string ErrorJson(int http_code, std::string_view message);
 
 // Adds the routes to `http`. `engine` must outlive the server. POST /api/transform bodies larger
 // than `max_request_bytes` (after any gzip decoding) are refused with 413 as they arrive, without
-// holding more than that many bytes.
-void RegisterRoutes(httplib::Server& http, const TenantDoor& door, uint64_t max_request_bytes);
+// holding more than that many bytes. A trace search or lookup whose answer would pass `answers`
+// stops there and is refused.
+void RegisterRoutes(httplib::Server& http, const TenantDoor& door, uint64_t max_request_bytes,
+                    const AnswerLimits& answers);
 
 }  // namespace tb::server::jaeger_api

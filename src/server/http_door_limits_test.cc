@@ -1,0 +1,140 @@
+// Limits seen through the HTTP query doors (/api and /api/v3, in process, over a real socket): the
+// query worker pool out of threads answers 503, and answers larger than AnswerLimits are refused
+// with 400 naming the limit.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+#include <thread>
+
+#include "model/random_traces.h"
+#include "model/text.h"
+#include "objstore/memory_store.h"
+#include "server/access.h"
+#include "server/api_v3_http.h"
+#include "server/jaeger_http_api.h"
+#include "server/tenants.h"
+#include "util/worker_pool.h"
+
+namespace tb::server {
+namespace {
+
+class HttpDoorLimitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "tb_http_door_limits_XXXXXX";
+    ASSERT_NE(mkdtemp(dir_.data()), nullptr);
+    auto tenants = Tenants::Open(
+        dir_, 64 << 20, 10,
+        [](const std::string&) {
+          db::DbOptions options;
+          options.background_flush = false;
+          options.background_compaction = false;
+          return options;
+        },
+        std::make_shared<objstore::MemoryStore>());
+    ASSERT_TRUE(tenants.ok()) << tenants.status().ToString();
+    tenants_ = std::move(*tenants);
+    auto db = tenants_->Get("default");
+    ASSERT_TRUE(db.ok());
+    db_ = *db;
+    door_ = std::make_unique<TenantDoor>(&policy_, tenants_.get());
+  }
+  void TearDown() override {
+    if (serving_.joinable()) {
+      http_.stop();
+      serving_.join();
+    }
+    EXPECT_TRUE(tenants_->Close().ok());
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Serves both query doors with `answers` on a free port of 127.0.0.1.
+  httplib::Client Serve(const AnswerLimits& answers) {
+    jaeger_api::RegisterRoutes(http_, *door_, 1 << 20, answers);
+    api_v3::RegisterRoutes(http_, *door_, answers);
+    const int port = http_.bind_to_any_port("127.0.0.1");
+    EXPECT_GT(port, 0);
+    serving_ = std::thread([this] { http_.listen_after_bind(); });
+    return httplib::Client("127.0.0.1", port);
+  }
+
+  std::string dir_;
+  std::unique_ptr<Tenants> tenants_;
+  db::Db* db_ = nullptr;
+  const AccessPolicy policy_ = *AccessPolicy::Open(Config{});
+  std::unique_ptr<TenantDoor> door_;
+  httplib::Server http_;
+  std::thread serving_;
+};
+
+TEST_F(HttpDoorLimitsTest, NoThreadLeftForTheQueryWorkersAnswers503NamingTheLimit) {
+  // The trace lies in two blocks, so reading it asks two sources that may wait on storage at once.
+  const model::Traces batch = model::RandomTraces(1);
+  const model::TraceId id = batch.resource_spans[0].scope_spans[0].spans[0].trace_id;
+  for (int block = 0; block < 2; ++block) {
+    ASSERT_TRUE(db_->ingester().Ingest(model::Traces(batch)).ok());
+    ASSERT_TRUE(db_->Flush().ok());
+  }
+  httplib::Client client = Serve(AnswerLimits{});
+  const std::string path = "/api/traces/" + model::HexEncode(id);
+
+  const std::shared_ptr<WorkerPool> before = SharedWorkerPool();
+  SetSharedWorkerPool(std::make_shared<WorkerPool>(
+      WorkerPool::Limits{.workers = 3, .queue = 8}, [](std::function<void()>) -> std::thread {
+        throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
+      }));
+  auto refused = client.Get(path);
+  SetSharedWorkerPool(before);
+  auto served = client.Get(path);
+
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_NE(refused->body.find("limits.query_workers=3"), std::string::npos) << refused->body;
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->status, 200) << served->body;
+}
+
+// A trace of 5 spans and one of 25: with room for 10 spans both doors serve the small one and
+// refuse the large one, and a search reaching it, with 400 naming the limit; a byte limit smaller
+// than the small trace's answer refuses that too.
+TEST_F(HttpDoorLimitsTest, AnswersPastTheirLimitsAreRefusedNamingTheLimit) {
+  model::Traces small = model::RandomTraces(2, {1, 1, 5, 1});
+  model::Traces large = model::RandomTraces(3, {1, 1, 25, 1});
+  const std::string small_id = model::HexEncode(small.resource_spans[0].scope_spans[0].spans[0].trace_id);
+  const std::string large_id = model::HexEncode(large.resource_spans[0].scope_spans[0].spans[0].trace_id);
+  ASSERT_TRUE(db_->ingester().Ingest(std::move(small)).ok());
+  ASSERT_TRUE(db_->ingester().Ingest(std::move(large)).ok());
+  httplib::Client client = Serve(AnswerLimits{.max_spans = 10, .max_bytes = 0});
+  for (const std::string door : {"/api/traces/", "/api/v3/traces/"}) {
+    auto served = client.Get(door + small_id);
+    ASSERT_TRUE(served);
+    EXPECT_EQ(served->status, 200) << door << ": " << served->body;
+    auto refused = client.Get(door + large_id);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 400) << door;
+    EXPECT_NE(refused->body.find("more than limits.max_answer_spans (10 spans)"), std::string::npos) << refused->body;
+  }
+  auto search = client.Get("/api/traces?traceID=" + small_id + "&traceID=" + large_id);
+  ASSERT_TRUE(search);
+  EXPECT_EQ(search->status, 400) << search->body;
+  EXPECT_NE(search->body.find("limits.max_answer_spans"), std::string::npos) << search->body;
+}
+
+TEST_F(HttpDoorLimitsTest, AnswersPastTheByteLimitAreRefusedNamingTheLimit) {
+  model::Traces small = model::RandomTraces(2, {1, 1, 5, 1});
+  const std::string id = model::HexEncode(small.resource_spans[0].scope_spans[0].spans[0].trace_id);
+  ASSERT_TRUE(db_->ingester().Ingest(std::move(small)).ok());
+  httplib::Client client = Serve(AnswerLimits{.max_spans = 0, .max_bytes = 300});
+  for (const std::string door : {"/api/traces/", "/api/v3/traces/"}) {
+    auto refused = client.Get(door + id);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 400) << door;
+    EXPECT_NE(refused->body.find("more than limits.max_answer_size (300 bytes)"), std::string::npos) << refused->body;
+  }
+}
+
+}  // namespace
+}  // namespace tb::server
