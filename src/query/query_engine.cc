@@ -146,15 +146,31 @@ Status QueryEngine::GetTraces(const std::vector<model::TraceId>& ids, const Trac
   return Metered(metrics::QueryKind::kGetTrace, [&]() -> Status {
     const Deadline deadline = StartDeadline();
     const uint64_t expired_before = ExpiredBefore();
-    const SourceList sources = Overlapping(sources_(), expired_before, UINT64_MAX);
-    for (const auto& id : ids) {
-      TB_RETURN_IF_ERROR(deadline.Check());
-      TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(sources, id, expired_before));
-      if (trace.resource_spans.empty()) continue;
-      TB_RETURN_IF_ERROR(sink(id, std::move(trace)));
-    }
-    return Status::Ok();
+    return StreamTraces(Overlapping(sources_(), expired_before, UINT64_MAX), ids, expired_before, deadline, sink);
   });
+}
+
+Status QueryEngine::StreamTraces(const SourceList& sources, const std::vector<model::TraceId>& ids,
+                                 uint64_t expired_before, const Deadline& deadline, const TraceSink& sink) const {
+  const size_t wave = std::max<size_t>(1, options_.max_parallel);
+  std::vector<model::Traces> traces;
+  for (size_t begin = 0; begin < ids.size(); begin += wave) {
+    TB_RETURN_IF_ERROR(deadline.Check());
+    const size_t end = std::min(ids.size(), begin + wave);
+    traces.assign(end - begin, model::Traces{});
+    TB_RETURN_IF_ERROR(ParallelFor(end - begin, options_.max_parallel, [&](size_t k) -> Status {
+      TB_ASSIGN_OR_RETURN(traces[k], ReadTrace(sources, ids[begin + k], expired_before));
+      return Status::Ok();
+    }));
+    bool handed = false;
+    for (size_t k = 0; k < traces.size(); ++k) {
+      if (traces[k].resource_spans.empty()) continue;  // unknown, or purged or expired meanwhile
+      if (handed) TB_RETURN_IF_ERROR(deadline.Check());
+      TB_RETURN_IF_ERROR(sink(ids[begin + k], std::move(traces[k])));
+      handed = true;
+    }
+  }
+  return Status::Ok();
 }
 
 Status QueryEngine::SearchNewestFirst(const SourceList& candidates, const SpanMatcher& matcher, size_t limit,
@@ -270,14 +286,10 @@ Status QueryEngine::FindTraces(const TraceQuery& query, const TraceSink& sink) c
     const Deadline deadline = StartDeadline();
     TB_ASSIGN_OR_RETURN(std::vector<TraceHit> hits, SearchTraceIds(query, deadline));
     const uint64_t expired_before = ExpiredBefore();
-    const SourceList sources = Overlapping(sources_(), expired_before, UINT64_MAX);
-    for (const auto& h : hits) {
-      TB_RETURN_IF_ERROR(deadline.Check());
-      TB_ASSIGN_OR_RETURN(model::Traces trace, ReadTrace(sources, h.trace_id, expired_before));
-      if (trace.resource_spans.empty()) continue;  // purged or expired meanwhile
-      TB_RETURN_IF_ERROR(sink(h.trace_id, std::move(trace)));
-    }
-    return Status::Ok();
+    std::vector<model::TraceId> ids;
+    ids.reserve(hits.size());
+    for (const auto& h : hits) ids.push_back(h.trace_id);
+    return StreamTraces(Overlapping(sources_(), expired_before, UINT64_MAX), ids, expired_before, deadline, sink);
   });
 }
 

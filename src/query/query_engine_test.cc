@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <limits>
 #include <mutex>
 #include <system_error>
@@ -211,7 +212,10 @@ TEST(QueryLimits, SearchDeeperThanTheLimitIsRefusedOnEverySearch) {
 // any trace; without a timeout all three come back.
 TEST(QueryLimits, TimeoutStopsTheQueryAtItsNextStep) {
   const auto step = std::chrono::milliseconds(30);
-  QueryEngine engine(SourceList{std::make_shared<SlowSource>(3, step)}, WithLimits(0, std::chrono::milliseconds(10)));
+  // One trace read at a time, so that each wave of trace reads is one step.
+  QueryEngineOptions one_at_a_time = WithLimits(0, std::chrono::milliseconds(10));
+  one_at_a_time.max_parallel = 1;
+  QueryEngine engine(SourceList{std::make_shared<SlowSource>(3, step)}, one_at_a_time);
   int traces = 0;
   const auto count = [&](const model::TraceId&, model::Traces&&) { return ++traces, Status::Ok(); };
   const Status get = engine.GetTraces({Id(1), Id(2), Id(3)}, count);
@@ -231,6 +235,56 @@ TEST(QueryLimits, TimeoutStopsTheQueryAtItsNextStep) {
 // A request whose client went away stops at its next step with CANCELLED: a lookup after the trace
 // it was streaming, a search before reading any trace. The engine it was derived from is not
 // affected.
+// A source whose trace reads each wait until `expected` of them are inside at once (or a
+// generous timeout passes), and record the most that were: parallel reads meet, serial ones do not.
+class RendezvousSource final : public TraceSource {
+ public:
+  explicit RendezvousSource(int expected) : expected_(expected) {}
+  Status ReadTrace(const model::TraceId& id, model::Traces* out) const override {
+    std::unique_lock lock(mu_);
+    most_inside_ = std::max(most_inside_, ++inside_);
+    met_.notify_all();
+    met_.wait_for(lock, std::chrono::seconds(5), [&] { return most_inside_ >= expected_; });
+    --inside_;
+    model::Span span;
+    span.trace_id = id;
+    out->resource_spans.push_back({{}, {{{}, {span}}}});
+    return Status::Ok();
+  }
+  Status FindTraces(const SpanMatcher&, size_t, std::vector<TraceHit>*) const override { return Status::Ok(); }
+  Status Services(std::set<std::string>*) const override { return Status::Ok(); }
+  Status Operations(const std::string&, const std::string&, std::set<Operation>*) const override {
+    return Status::Ok();
+  }
+  Status Dependencies(uint64_t, uint64_t, DependencyCounts*) const override { return Status::Ok(); }
+  int most_inside() const {
+    std::lock_guard lock(mu_);
+    return most_inside_;
+  }
+
+ private:
+  const int expected_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable met_;
+  mutable int inside_ = 0, most_inside_ = 0;
+};
+
+// Traces are read in parallel waves and handed over in the order asked.
+TEST(QueryEngineTest, TracesAreReadInParallelAndStreamedInTheOrderAsked) {
+  const auto source = std::make_shared<RendezvousSource>(5);
+  QueryEngine engine(SourceList{source});  // max_parallel 16: one wave
+  std::vector<model::TraceId> order;
+  ASSERT_TRUE(engine
+                  .GetTraces({Id(5), Id(2), Id(8), Id(1), Id(9)},
+                             [&](const model::TraceId& id, model::Traces&&) {
+                               order.push_back(id);
+                               return Status::Ok();
+                             })
+                  .ok());
+  EXPECT_EQ(order, (std::vector<model::TraceId>{Id(5), Id(2), Id(8), Id(1), Id(9)}));
+  EXPECT_EQ(source->most_inside(), 5) << "the five reads did not overlap";
+}
+
 TEST(QueryCancellation, ACancelledRequestStopsAtItsNextStep) {
   QueryEngine engine(SourceList{std::make_shared<SlowSource>(3, std::chrono::milliseconds(0))});
   bool gone = false;
