@@ -99,7 +99,7 @@ Status BlockReader::TraceRanges(const std::vector<model::TraceId>& ids, std::vec
 
 query::TraceReadPlan BlockReader::PlanReadTrace(const model::TraceId& id) const {
   const Impl& m = *impl_;
-  if (m.io.meta.trace_count == 0) return query::TraceReadPlan::kAbsent;
+  if (m.io.meta.trace_count == 0 || m.index.PinnedBloomRulesOut(id)) return query::TraceReadPlan::kAbsent;
   const std::shared_ptr<const std::vector<PageInfo>> pages = m.index.LoadedForLookups();
   if (pages == nullptr) return query::TraceReadPlan::kMayWait;  // index not loaded
   bool found = false;
@@ -411,6 +411,8 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
   hits->insert(hits->end(), result.begin(), result.end());
   return Status::Ok();
 }
+
+Status BlockReader::PinTraceBloom() const { return impl_->index.PinTraceBloom(); }
 
 Status BlockReader::PlanHints(std::vector<std::string>* dictionary, std::vector<std::string>* high_card_keys) const {
   const Impl& m = *impl_;

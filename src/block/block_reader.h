@@ -93,6 +93,12 @@ class BlockReader final : public query::TraceSource {
   // dictionary. Reads the dictionary and posting-key sections.
   Status PlanHints(std::vector<std::string>* dictionary, std::vector<std::string>* high_card_keys) const;
 
+  // Fetches the block's trace-ID bloom (the trace section's header and its last bloom bytes: two
+  // ranged GETs) and keeps it for the reader's life (~1.25 bytes per trace at 10 bits per trace),
+  // so that PlanReadTrace, ReadTrace and TraceRanges rule out a trace the block does not hold
+  // without a read. For the path where a block joins the query sources, not for a query.
+  Status PinTraceBloom() const;
+
   // Loads every index section and the page directory (no page) and reports how the bytes are spent.
   Status Describe(BlockLayout* out) const;
 

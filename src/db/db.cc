@@ -10,6 +10,7 @@
 
 #include "block/format.h"
 #include "util/durable_file.h"
+#include "util/parallel.h"
 
 namespace tb::db {
 namespace {
@@ -239,6 +240,7 @@ void Db::Adopt(const BlockList& list, const PendingFlush* completing) {
     for (const auto& reader : blocks_) current.emplace(reader->meta().block_id, reader);
   }
   std::vector<std::shared_ptr<block::BlockReader>> next;
+  std::vector<block::BlockReader*> joining;
   size_t joined = 0;
   for (const auto& listed : list.blocks) {
     const block::BlockMeta& meta = listed.meta;
@@ -255,8 +257,16 @@ void Db::Adopt(const BlockList& list, const PendingFlush* completing) {
       continue;
     }
     next.push_back(NewReader(BlockPrefix(options_.tenant, meta.block_id), meta));
+    joining.push_back(next.back().get());
     ++joined;
   }
+  // Trace-by-ID then rules a joining block out from memory (docs/format/reads.md). A block whose
+  // bloom cannot be read is still adopted: its lookups load the trace section as before.
+  (void)tb::ParallelFor(joining.size(), 8, [&](size_t i) {
+    if (Status s = joining[i]->PinTraceBloom(); !s.ok())
+      spdlog::warn("block {}: trace-ID bloom not pinned: {}", joining[i]->meta().block_id, s.ToString());
+    return Status::Ok();
+  });
   const size_t left = current.size() + joined - next.size();
   {
     // One step for queries: a completed flush's block joins as its frozen head leaves.

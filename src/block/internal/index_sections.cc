@@ -450,9 +450,29 @@ Status IndexSections::TraceTable(Bytes* section, TraceHeader* header) const {
   return Status::Ok();
 }
 
+Status IndexSections::PinTraceBloom() const {
+  if (io_.meta.trace_count == 0) return Status::Ok();
+  TB_RETURN_IF_ERROR(io_.CheckFormatVersion());
+  TB_ASSIGN_OR_RETURN(TraceHeader h, TraceHeaderOnly());
+  const SectionRef* s = io_.meta.Section(SectionId::kTraces);
+  // Not through the cache: the reader holds it, so a cached copy would only take another's room.
+  auto got = io_.store->Get(io_.prefix + kIndexObject, s->offset + s->length - h.bloom_bytes, h.bloom_bytes);
+  if (!got.ok()) return got.status().WithContext(io_.Where(kIndexObject));
+  io_.metrics.bytes.Add(static_cast<double>(got->size()));
+  if (got->size() != h.bloom_bytes) return io_.SectionCorrupt(SectionId::kTraces, "index object truncated");
+  std::lock_guard lock(mu);
+  pinned_bloom = std::make_shared<const std::string>(std::move(got).value());
+  return Status::Ok();
+}
+
+bool IndexSections::PinnedBloomRulesOut(const model::TraceId& id) const {
+  std::lock_guard lock(mu);
+  return pinned_bloom != nullptr && !BloomMayContain(*pinned_bloom, trace_header->k, HashTraceId(id.data()));
+}
+
 Status IndexSections::FindTraceRow(const model::TraceId& id, bool* found, uint32_t* ordinal, TraceRow* row) const {
   *found = false;
-  if (io_.meta.trace_count == 0) return Status::Ok();
+  if (io_.meta.trace_count == 0 || PinnedBloomRulesOut(id)) return Status::Ok();
   Bytes traces;
   TraceHeader h;
   TB_RETURN_IF_ERROR(TraceTable(&traces, &h));

@@ -147,6 +147,12 @@ class IndexSections {
   // The page directory when the trace table, the directory and the dictionary are all loaded (a
   // lookup can then be planned from memory), else null.
   std::shared_ptr<const std::vector<PageInfo>> LoadedForLookups() const;
+  // Fetches the trace section's header (one small ranged GET, through the cache) and the trace-ID
+  // bloom at the section's end (one ranged GET) and keeps the bloom for the reader's life.
+  Status PinTraceBloom() const;
+  // True when a pinned bloom shows the block does not hold `id`; false when it may, or when no
+  // bloom is pinned. Never reads.
+  bool PinnedBloomRulesOut(const model::TraceId& id) const;
 
   // ---- section parsers ----
   Result<TraceHeader> ParseTraceHeader(std::string_view b) const;
@@ -187,6 +193,7 @@ class IndexSections {
   mutable std::shared_ptr<const std::vector<PageInfo>> pages;
   mutable std::shared_ptr<const Tables> tables;
   mutable std::shared_ptr<const PostingDir> postings;
+  mutable Bytes pinned_bloom;  // the trace-ID bloom alone (PinTraceBloom), probed with trace_header->k
 };
 
 }  // namespace tb::block::internal
