@@ -2,6 +2,8 @@
 // states, against a local folder or an S3 server:
 //
 //   cold       every lookup gets fresh block readers with an empty memory cache and no disk tier;
+//   pinned     as cold, but each fresh reader has pinned its trace-ID bloom first, as a server's
+//              readers do when their blocks join (Db::Adopt); the pinning GETs are not counted;
 //   warm       the server's steady state: the same block readers (their parsed index sections)
 //              and one memory cache (LruBlockCache, 256 MiB) that have already seen every looked-up ID;
 //   warm-fresh one memory cache that has seen every ID, but fresh readers per lookup, which parse
@@ -10,7 +12,8 @@
 //              that has already seen every looked-up ID.
 //
 //   tb_trace_by_id_bench [--storage file|s3] [--spans 1000000] [--block-spans 250000]
-//                        [--lookups 200] [--seed 1] [--dir DIR] [--keep] [--states cold,warm,warm-fresh,disk-warm]
+//                        [--lookups 200] [--seed 1] [--dir DIR] [--keep] [--states
+//                        cold,pinned,warm,warm-fresh,disk-warm]
 //
 // The blocks are built through the storage engine (db::Db: ingest with the WAL unsynced, a flush
 // every --block-spans spans) from the benchmark workload, into DIR/store (file) or a fresh prefix of
@@ -23,7 +26,8 @@
 // do not count.
 //
 // Output: a table, and one line per state:
-//   RESULT trace_by_id storage=<file|s3> state=<cold|warm|disk-warm> blocks=.. n=.. p50_ms=.. p99_ms=..
+//   RESULT trace_by_id storage=<file|s3> state=<cold|pinned|warm|warm-fresh|disk-warm> blocks=.. n=.. p50_ms=..
+//   p99_ms=..
 //     cpu_p50_ms=.. cpu_p99_ms=.. gets_mean=.. gets_max=.. kib_read_mean=..
 // (cpu_*: CPU time of the process during a lookup, all threads; on a busy machine the wall time
 // also holds the wait for a core.)
@@ -65,7 +69,7 @@ struct Args {
   uint64_t seed = 1;
   std::string dir;
   bool keep = false;
-  std::vector<std::string> states = {"cold", "warm", "warm-fresh", "disk-warm"};
+  std::vector<std::string> states = {"cold", "pinned", "warm", "warm-fresh", "disk-warm"};
 };
 
 std::string Env(const char* name) {
@@ -142,12 +146,14 @@ Result<std::vector<model::TraceId>> KeptIds(objstore::ObjectStore* store, const 
 }
 
 // Readers of every block over `store`, sharing `cache`: the sources the server's engine would ask.
-query::SourceList Readers(objstore::ObjectStore* store, const std::vector<block::BlockMeta>& metas,
-                          block::BlockCache* cache) {
+// With `pin`, each has pinned its trace-ID bloom.
+Result<query::SourceList> Readers(objstore::ObjectStore* store, const std::vector<block::BlockMeta>& metas,
+                                  block::BlockCache* cache, bool pin = false) {
   query::SourceList sources;
   for (const block::BlockMeta& meta : metas) {
-    sources.push_back(
-        std::make_shared<block::BlockReader>(store, db::BlockPrefix("default", meta.block_id), meta, cache));
+    auto reader = std::make_shared<block::BlockReader>(store, db::BlockPrefix("default", meta.block_id), meta, cache);
+    if (pin) TB_RETURN_IF_ERROR(reader->PinTraceBloom());
+    sources.push_back(std::move(reader));
   }
   return sources;
 }
@@ -231,9 +237,9 @@ int main(int argc, char** argv) {
   app.add_option("--seed", args.seed, "workload and lookup seed");
   app.add_option("--dir", args.dir, "scratch folder (default: a new one under /var/tmp), removed at the end");
   app.add_flag("--keep", args.keep, "keep --dir, and reuse the blocks a previous --keep run left there (file only)");
-  app.add_option("--states", args.states, "the states to measure, of cold, warm, disk-warm")
+  app.add_option("--states", args.states, "the states to measure, of cold, pinned, warm, warm-fresh, disk-warm")
       ->delimiter(',')
-      ->check(CLI::IsMember({"cold", "warm", "warm-fresh", "disk-warm"}));
+      ->check(CLI::IsMember({"cold", "pinned", "warm", "warm-fresh", "disk-warm"}));
   CLI11_PARSE(app, argc, argv);
   if (args.keep && (args.storage != "file" || args.dir.empty())) {
     std::fprintf(stderr, "--keep needs --storage file and --dir\n");
@@ -293,7 +299,10 @@ int main(int argc, char** argv) {
     std::vector<Sample> samples;
     for (const model::TraceId& id : lookups) {
       block::LruBlockCache fresh(kMemoryCacheBytes);
-      const query::QueryEngine engine(Readers(store, metas, shared_cache != nullptr ? shared_cache : &fresh));
+      TB_ASSIGN_OR_RETURN(query::SourceList readers,
+                          Readers(store, metas, shared_cache != nullptr ? shared_cache : &fresh,
+                                  std::string_view(state != nullptr ? state : "") == "pinned"));
+      const query::QueryEngine engine(std::move(readers));
       TB_ASSIGN_OR_RETURN(Sample s, Lookup(kept != nullptr ? *kept : engine, id, *meter));
       samples.push_back(s);
     }
@@ -303,9 +312,12 @@ int main(int argc, char** argv) {
 
   Status status;
   if (wanted("cold")) status = run("cold", meter.get(), nullptr);
+  if (status.ok() && wanted("pinned")) status = run("pinned", meter.get(), nullptr);
   // Warm: the same readers and one memory cache, both having seen every looked-up ID once.
   block::LruBlockCache memory(kMemoryCacheBytes);
-  const query::QueryEngine server_engine(Readers(meter.get(), metas, &memory));
+  auto server_readers = Readers(meter.get(), metas, &memory);
+  if (!server_readers.ok()) return Die(server_readers.status(), "readers");
+  const query::QueryEngine server_engine(std::move(server_readers).value());
   if (status.ok() && wanted("warm")) status = run(nullptr, meter.get(), &memory, &server_engine);
   if (status.ok() && wanted("warm")) status = run("warm", meter.get(), &memory, &server_engine);
   // Warm-fresh: that memory cache, fresh readers per lookup.

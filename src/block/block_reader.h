@@ -94,7 +94,7 @@ class BlockReader final : public query::TraceSource {
   Status PlanHints(std::vector<std::string>* dictionary, std::vector<std::string>* high_card_keys) const;
 
   // Fetches the block's trace-ID bloom (the trace section's header and its last bloom bytes: two
-  // ranged GETs) and keeps it for the reader's life (~1.25 bytes per trace at 10 bits per trace),
+  // ranged GETs) and keeps it for the reader's life (1.6 bytes per trace at 13 bits per trace),
   // so that PlanReadTrace, ReadTrace and TraceRanges rule out a trace the block does not hold
   // without a read. For the path where a block joins the query sources, not for a query.
   Status PinTraceBloom() const;

@@ -73,6 +73,7 @@ struct CompactionOptions {
   block::BlockWriterOptions writer = [] {
     block::BlockWriterOptions o;
     o.zstd_level = 9;
+    o.trace_bloom_bits_per_key = 13;  // as a flush's (DbOptions::writer)
     return o;
   }();
 };

@@ -63,7 +63,14 @@ struct DbOptions {
   // that must exercise the block path end to end (Jaeger's e2e suite).
   bool flush_every_write = false;
   uint64_t cache_bytes = 256ull << 20;  // index sections and pages of blocks, in memory
-  block::BlockWriterOptions writer;
+  // 13 bits per trace in the trace-ID bloom (~0.2 % false positives, 1.6 B a trace) instead of the
+  // writer's 10: a reader pins that bloom, and each false positive costs a cold lookup a GET
+  // (docs/format/reads.md).
+  block::BlockWriterOptions writer = [] {
+    block::BlockWriterOptions o;
+    o.trace_bloom_bits_per_key = 13;
+    return o;
+  }();
   // How blocks are read: the caps on decoded bytes (its metrics come from block_read_metrics).
   block::BlockReaderOptions reader;
   // How often the background loop re-reads the block list (Refresh), so that blocks published by
