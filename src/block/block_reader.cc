@@ -414,7 +414,7 @@ Status BlockReader::FindTraces(const query::SpanMatcher& matcher, size_t limit,
 
 Status BlockReader::PinTraceBloom() const { return impl_->index.PinTraceBloom(); }
 
-Status BlockReader::PlanHints(std::vector<std::string>* dictionary, std::vector<std::string>* high_card_keys) const {
+Status BlockReader::PlanHints(block::PlanHints* hints) const {
   const Impl& m = *impl_;
   std::shared_ptr<const std::vector<PageInfo>> pages;
   std::shared_ptr<const Tables> tables;
@@ -422,9 +422,27 @@ Status BlockReader::PlanHints(std::vector<std::string>* dictionary, std::vector<
   std::vector<Bytes> got;
   TB_RETURN_IF_ERROR(m.io.LoadSections({SectionId::kPostingKeys}, &got));
   TB_ASSIGN_OR_RETURN(std::shared_ptr<const PostingDir> dir, m.index.ParsePostings(got[0], tables->dict.size()));
-  for (size_t i = 0; i < tables->dict.size(); ++i) {
-    dictionary->emplace_back(tables->dict.at(i));
-    if (dir->high_card[i]) high_card_keys->emplace_back(tables->dict.at(i));
+  const auto& dict = tables->dict;
+  for (size_t i = 0; i < dict.size(); ++i)
+    if (dir->high_card[i]) {
+      hints->strings.emplace_back(dict.at(i));
+      hints->high_card_keys.emplace_back(dict.at(i));
+    }
+  // A posting key names every string a trace needs in the dictionary but high-cardinality keys.
+  for (const PostingEntry& e : dir->entries) {
+    switch (e.kind) {
+      case kPostService:
+      case kPostName: hints->strings.emplace_back(dict.at(e.a)); break;
+      case kPostOperation:
+        hints->strings.emplace_back(dict.at(e.a));
+        hints->strings.emplace_back(dict.at(e.b));
+        break;
+      case kPostAttribute:
+        hints->strings.emplace_back(dict.at(e.a));
+        hints->values.emplace_back(dict.at(e.a), dict.at(e.b));
+        break;
+      default: break;
+    }
   }
   return Status::Ok();
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "block/block_cache.h"
+#include "block/block_writer.h"
 #include "block/format.h"
 #include "metrics/handles.h"
 #include "objstore/object_store.h"
@@ -88,10 +89,11 @@ class BlockReader final : public query::TraceSource {
                     std::set<query::Operation>* out) const override;
   Status Dependencies(uint64_t start_unix_nano, uint64_t end_unix_nano, query::DependencyCounts* out) const override;
 
-  // The strings of the block's dictionary and its high-cardinality keys, for a streaming writer's
-  // plan (StreamingBlockWriter::AddPlanHints): what a merge of this block must find in its output's
-  // dictionary. Reads the dictionary and posting-key sections.
-  Status PlanHints(std::vector<std::string>* dictionary, std::vector<std::string>* high_card_keys) const;
+  // Appends to `hints`, for a streaming writer's plan (StreamingBlockWriter::AddPlanHints), what a
+  // merge of this block must find in its output's dictionary: the strings of its posting keys
+  // (services, span names, attribute keys and values) and its high-cardinality keys. Reads the
+  // dictionary and posting-key sections.
+  Status PlanHints(block::PlanHints* hints) const;
 
   // Fetches the block's trace-ID bloom (the trace section's header and its last bloom bytes: two
   // ranged GETs) and keeps it for the reader's life (1.6 bytes per trace at 13 bits per trace),

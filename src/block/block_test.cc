@@ -646,7 +646,7 @@ TEST(BlockSearch, WindowAndLimitReadOnlyTheirPages) {
 // A block of another format version is refused by name, not misread.
 // A cancelled build stores nothing (no meta: no block); the same writer builds once uncancelled.
 // The traces of a block in block order, through a StreamingBlockWriter planned after `sample`
-// of them (with the block's own dictionary as hints when `hints`): every trace reads back exact
+// of them (with the block's own plan hints when `hints`): every trace reads back exact
 // and the block verifies clean. Returns how many traces the frozen plan refused.
 size_t Restream(const model::Traces& input, size_t sample, bool hints) {
   Store store;
@@ -654,9 +654,9 @@ size_t Restream(const model::Traces& input, size_t sample, bool hints) {
   BlockReader source(&store.metered, kPrefix, meta, nullptr);
   StreamingBlockWriter w;
   if (hints) {
-    std::vector<std::string> dict, high_card;
-    EXPECT_TRUE(source.PlanHints(&dict, &high_card).ok());
-    w.AddPlanHints(dict, high_card);
+    PlanHints hints;
+    EXPECT_TRUE(source.PlanHints(&hints).ok());
+    w.AddPlanHints(hints);
   }
   auto scan = source.ScanTraces();
   ScannedTrace trace;

@@ -227,6 +227,7 @@ class Builder {
   void ChooseKeys(const Spans& spans, const std::vector<Trace>& traces);
   // Makes `keys` high-cardinality too (a streaming plan's hints). Between steps 2 and 3.
   void AddHighCardKeys(const std::vector<std::string>& keys) { high_card_names_.insert(keys.begin(), keys.end()); }
+  bool IsHighCard(const std::string& key) const { return high_card_names_.count(key) != 0; }
   // 3. The dictionary: names, keys, posting values and any other string seen twice in the tables
   // and `spans`, and every string of `extra`. Its strings are referenced from then on; the strings
   // of `spans` need not outlive the step.
@@ -306,7 +307,6 @@ class Builder {
         CandidateValue(kv.value);
       }
   }
-  bool IsHighCard(const std::string& key) const { return high_card_names_.count(key) != 0; }
   bool IsInline(const std::string& key) const { return inline_names_.count(key) != 0; }
   void CandidateAttributes(const model::Attributes& a) {
     for (const auto& kv : a) {
@@ -1102,7 +1102,7 @@ struct StreamingBlockWriter::State {
   // Until Plan(): the traces added, their spans, and the hints.
   std::deque<model::Traces> sample;
   std::vector<StoredSpan> sample_spans;
-  std::vector<std::string> hint_dictionary, hint_high_card;
+  PlanHints hints;
   // From Plan() on.
   std::unique_ptr<SpillFile> spill;
   std::unique_ptr<Builder> builder;
@@ -1124,11 +1124,11 @@ size_t StreamingBlockWriter::span_count() const {
   return planned() ? state_->builder->span_count() : state_->sample_spans.size();
 }
 
-void StreamingBlockWriter::AddPlanHints(const std::vector<std::string>& dictionary,
-                                        const std::vector<std::string>& high_card_keys) {
-  State& st = *state_;
-  st.hint_dictionary.insert(st.hint_dictionary.end(), dictionary.begin(), dictionary.end());
-  st.hint_high_card.insert(st.hint_high_card.end(), high_card_keys.begin(), high_card_keys.end());
+void StreamingBlockWriter::AddPlanHints(const PlanHints& hints) {
+  PlanHints& h = state_->hints;
+  h.strings.insert(h.strings.end(), hints.strings.begin(), hints.strings.end());
+  h.high_card_keys.insert(h.high_card_keys.end(), hints.high_card_keys.begin(), hints.high_card_keys.end());
+  h.values.insert(h.values.end(), hints.values.begin(), hints.values.end());
 }
 
 Result<bool> StreamingBlockWriter::Add(model::Traces&& trace) {
@@ -1180,15 +1180,19 @@ Status StreamingBlockWriter::Plan() {
   builder->SpillTo(st.spill->fd());
   const std::vector<Builder::Trace> traces = Builder::OrderTraces(st.sample_spans);
   builder->ChooseKeys(st.sample_spans, traces);
-  builder->AddHighCardKeys(st.hint_high_card);
-  builder->ChooseDictionary(st.sample_spans, st.hint_dictionary);
+  builder->AddHighCardKeys(st.hints.high_card_keys);
+  // The hinted values of keys that stay low-cardinality; those of the others would only bloat the
+  // dictionary (a merge of small blocks hints values that, at the output's size, are ids).
+  std::vector<std::string> seed = std::move(st.hints.strings);
+  for (auto& [key, value] : st.hints.values)
+    if (!builder->IsHighCard(key)) seed.push_back(std::move(value));
+  builder->ChooseDictionary(st.sample_spans, seed);
   builder->IndexNewPairs();
   for (const auto& t : traces) builder->EncodeTrace(st.sample_spans, t.members, t.id);
   st.builder = std::move(builder);
   std::vector<StoredSpan>().swap(st.sample_spans);
   std::deque<model::Traces>().swap(st.sample);
-  std::vector<std::string>().swap(st.hint_dictionary);
-  std::vector<std::string>().swap(st.hint_high_card);
+  st.hints = PlanHints();
   st.table.ForgetAddresses();
   return Status::Ok();
 }

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "block/format.h"
@@ -38,6 +39,16 @@ struct BlockWriterOptions {
 };
 
 // Who wrote the block and what it covers; stored in the meta.
+// What a block's traces need from the dictionary of a block they are merged into
+// (BlockReader::PlanHints, StreamingBlockWriter::AddPlanHints): the strings needed whatever the
+// plan (service names, span names, attribute keys), the high-cardinality keys, and the values of
+// the other keys, needed only while their key stays low-cardinality in the output.
+struct PlanHints {
+  std::vector<std::string> strings;
+  std::vector<std::string> high_card_keys;
+  std::vector<std::pair<std::string, std::string>> values;  // (key, canonical value)
+};
+
 struct BlockIdentity {
   std::string block_id;
   std::string writer_id;
@@ -121,10 +132,11 @@ class StreamingBlockWriter {
   StreamingBlockWriter& operator=(const StreamingBlockWriter&) = delete;
 
   // Strings the dictionary holds and keys that are high-cardinality whatever the buffered traces
-  // show: when they are those of every block whose traces this one gathers (BlockReader::PlanHints),
-  // every later trace finds in the dictionary the strings it must (Add never refuses one). Before
-  // Plan().
-  void AddPlanHints(const std::vector<std::string>& dictionary, const std::vector<std::string>& high_card_keys);
+  // show; the hinted values of a key join the dictionary only if the plan keeps the key
+  // low-cardinality (a high-cardinality key's values need not be there). When the hints are those
+  // of every block whose traces this one gathers (BlockReader::PlanHints), every later trace finds
+  // in the dictionary the strings it must (Add never refuses one). Before Plan().
+  void AddPlanHints(const PlanHints& hints);
   // Adds one whole trace (all of its spans, one trace ID), after those added before in block
   // order. Before Plan(): buffered. After: encoded now, unless the dictionary lacks a string the
   // trace needs there; then false, and nothing is added and `trace` is left as it was (finish

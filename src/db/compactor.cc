@@ -177,17 +177,20 @@ Result<CompactionSummary> Compactor::Run(const CompactionPlan& plan, const OnPub
   // Per input, the split traces already completed from it, to skip when its scan reaches them.
   std::vector<std::set<model::TraceId>> taken(plan.inputs.size());
 
-  // Every input's dictionary and high-cardinality keys: each output plans from its first traces
+  // What every input's traces need from a dictionary: each output plans from its first traces
   // and these, so that no later trace misses a string its dictionary must hold.
-  std::vector<std::string> hint_dictionary, hint_high_card;
-  for (const auto& reader : readers) TB_RETURN_IF_ERROR(reader->PlanHints(&hint_dictionary, &hint_high_card));
-  for (auto* v : {&hint_dictionary, &hint_high_card}) {
+  block::PlanHints hints;
+  for (const auto& reader : readers) TB_RETURN_IF_ERROR(reader->PlanHints(&hints));
+  const auto dedup = [](auto* v) {
     std::sort(v->begin(), v->end());
     v->erase(std::unique(v->begin(), v->end()), v->end());
-  }
+  };
+  dedup(&hints.strings);
+  dedup(&hints.high_card_keys);
+  dedup(&hints.values);
   const auto new_writer = [&] {
     auto w = std::make_unique<block::StreamingBlockWriter>(options_.writer);
-    w->AddPlanHints(hint_dictionary, hint_high_card);
+    w->AddPlanHints(hints);
     return w;
   };
 

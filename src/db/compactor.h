@@ -17,10 +17,10 @@
 // resource and scope) to another is kept once; spans are never merged by span ID. Each output is a
 // block::StreamingBlockWriter: its first traces (memory_budget_bytes of them by head::EstimateMemory)
 // are buffered and choose its plan (high-cardinality keys, dictionary) together with every input's
-// dictionary and high-cardinality keys; then each trace is encoded as it comes, its pages going to
-// a temporary file. An output is cut between traces once its estimated stored size (spans × the
-// inputs' stored bytes per span) reaches target_block_bytes; so merging blocks of any size gives
-// blocks of about that size, whatever the budget.
+// plan hints (block::PlanHints: the strings of its posting keys, its high-cardinality keys); then each trace is encoded
+// as it comes, its pages going to a temporary file. An output is cut between traces once its estimated stored size
+// (spans × the inputs' stored bytes per span) reaches target_block_bytes; so merging blocks of any size gives blocks of
+// about that size, whatever the budget.
 //
 // Memory bound, none of it growing with the inputs' size:
 // - the buffered traces of the output being planned: ≤ memory_budget_bytes plus one trace (the
@@ -29,7 +29,8 @@
 //   target_block_bytes: per trace ~40 bytes (ID and row), per page its directory entry and
 //   high-cardinality hashes, the posting lists (one page ordinal per key and page), the
 //   dictionary and the resource and scope tables; and one page (target_page_bytes) being encoded;
-// - the plan hints: the union of the inputs' dictionaries (held twice while an output samples);
+// - the plan hints: the union of the inputs' posting-key strings and high-cardinality keys (held
+//   twice while an output samples);
 // - per input, one decoded page and its index sections (trace table, page directory, dictionary);
 // - at the cut, the index object, and the data object mapped from the temporary file (page cache,
 //   which the kernel can reclaim, not heap): ≤ target_block_bytes of file on local disk.
