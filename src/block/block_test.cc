@@ -654,9 +654,9 @@ size_t Restream(const model::Traces& input, size_t sample, bool hints) {
   BlockReader source(&store.metered, kPrefix, meta, nullptr);
   StreamingBlockWriter w;
   if (hints) {
-    PlanHints hints;
-    EXPECT_TRUE(source.PlanHints(&hints).ok());
-    w.AddPlanHints(hints);
+    PlanHints own;
+    EXPECT_TRUE(source.PlanHints(&own).ok());
+    w.AddPlanHints(own);
   }
   auto scan = source.ScanTraces();
   ScannedTrace trace;
@@ -696,6 +696,42 @@ TEST(StreamingBlockWriter, TracesReadBackExactWhereverThePlanIsFrozen) {
   EXPECT_EQ(Restream(input, 1000, false), 0u);  // planned at Finish: from every trace
   EXPECT_EQ(Restream(input, 3, true), 0u);      // from 3 traces and the hints: nothing refused
   EXPECT_GT(Restream(input, 1, false), 0u);     // from one trace alone: the others' strings miss
+}
+
+// The raw size of the dictionary section of `input` streamed through a writer given `hints`.
+uint64_t StreamedDictBytes(const model::Traces& input, const PlanHints& hints) {
+  Store store;
+  const BlockMeta meta = Write(store.metered, input);
+  BlockReader source(&store.metered, kPrefix, meta, nullptr);
+  StreamingBlockWriter w;
+  w.AddPlanHints(hints);
+  auto scan = source.ScanTraces();
+  ScannedTrace trace;
+  while (*scan->Next(&trace)) EXPECT_TRUE(*w.Add(std::move(trace.spans)));
+  const std::string prefix = "tenants/default/blocks/b2/";
+  auto streamed = w.Finish(store.metered, prefix, BlockIdentity{"b2", "writer-1", 0, 0, 0});
+  EXPECT_TRUE(streamed.ok()) << streamed.status().ToString();
+  if (!streamed.ok()) return 0;
+  BlockReader reader(&store.metered, prefix, *streamed, nullptr);
+  BlockLayout layout;
+  EXPECT_TRUE(reader.Describe(&layout).ok());
+  for (const auto& part : layout.sections)
+    if (part.name == "dict") return part.raw_bytes;
+  ADD_FAILURE() << "no dict section";
+  return 0;
+}
+
+// Hinted values join the dictionary only while their key stays low-cardinality: a merge of small
+// blocks must not carry into its output the values of keys that are ids at the output's size.
+TEST(StreamingBlockWriter, HintedValuesOfHighCardinalityKeysStayOutOfTheDictionary) {
+  const model::Traces input = model::RandomTraces(21, {4, 3, 30, 40});
+  PlanHints values;
+  for (int i = 0; i < 1000; ++i) values.values.emplace_back("hinted.id", "hinted-value-" + std::to_string(i));
+  PlanHints high_card = values;
+  high_card.high_card_keys.push_back("hinted.id");
+  const uint64_t none = StreamedDictBytes(input, {});
+  EXPECT_GE(StreamedDictBytes(input, values), none + 1000 * 14);  // low-cardinality: every value
+  EXPECT_EQ(StreamedDictBytes(input, high_card), none);           // high-cardinality: none
 }
 
 TEST(StreamingBlockWriter, RefusesTracesOutOfOrderOrMixed) {
