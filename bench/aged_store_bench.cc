@@ -2,7 +2,7 @@
 // (issue 10 item 10; BENCHMARKS.md "Reads over an aged store"):
 //
 //   tb_aged_store_bench [--spans 600000] [--blocks 300] [--queries 10] [--lookups 200] [--seed 1]
-//                       [--data-dir DIR] [--rebuild] [--zstd-floor]
+//                       [--data-dir DIR] [--rebuild] [--zstd-floor] [--compacted-page-kib N]
 //
 // Builds three stores of the same workload spans, kept in DIR (default
 // /var/tmp/tracebucket-bench/aged-<spans>-<blocks>-s<seed>-v<block format version>) while
@@ -85,7 +85,8 @@ Result<std::shared_ptr<objstore::ObjectStore>> OpenStore(const fs::path& dir, bo
   return std::shared_ptr<objstore::ObjectStore>(std::move(store));
 }
 
-Status Build(const fs::path& dir, uint64_t spans, uint64_t blocks, uint64_t seed, bool zstd_floor) {
+Status Build(const fs::path& dir, uint64_t spans, uint64_t blocks, uint64_t seed, bool zstd_floor,
+             size_t compacted_page_bytes) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   TB_ASSIGN_OR_RETURN(auto aged_store, OpenStore(dir / "aged", true));
@@ -129,7 +130,9 @@ Status Build(const fs::path& dir, uint64_t spans, uint64_t blocks, uint64_t seed
   fs::copy(dir / "aged" / "store", dir / "compacted" / "store", fs::copy_options::recursive, copy_error);
   if (copy_error) return Status::IoError("copying the aged store", copy_error.value());
   TB_ASSIGN_OR_RETURN(auto compacted_store, OpenStore(dir / "compacted", false));
-  TB_ASSIGN_OR_RETURN(auto compacted, db::Db::Open(DbOptionsFor(dir / "compacted"), compacted_store));
+  db::DbOptions compaction_options = DbOptionsFor(dir / "compacted");
+  if (compacted_page_bytes != 0) compaction_options.compaction.writer.target_page_bytes = compacted_page_bytes;
+  TB_ASSIGN_OR_RETURN(auto compacted, db::Db::Open(compaction_options, compacted_store));
   const auto t0 = std::chrono::steady_clock::now();
   TB_ASSIGN_OR_RETURN(db::CompactionSummary summary, compacted->Compact());
   std::fprintf(stderr, "compaction: %zu merges, %zu blocks in, %zu out, %.1f s\n", summary.compactions,
@@ -232,6 +235,9 @@ int main(int argc, char** argv) {
   app.add_option("--lookups", lookups, "trace-by-ID reads per store and state");
   app.add_option("--data-dir", dir_arg, "cached data set folder");
   app.add_flag("--rebuild", rebuild, "build the data set even if it is cached");
+  size_t compacted_page_kib = 0;
+  app.add_option("--compacted-page-kib", compacted_page_kib,
+                 "page size of the compaction's outputs (default: the compactor's own) while building");
   app.add_flag("--zstd-floor", zstd_floor, "also compress the spans' OTLP protobuf with zstd -19 while building");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
@@ -241,7 +247,8 @@ int main(int argc, char** argv) {
                                        : fs::path(dir_arg);
   if (rebuild || !fs::exists(dir / "READY")) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (Status s = Build(dir, spans, blocks, seed, zstd_floor); !s.ok()) return Die(s, "building the data set");
+    if (Status s = Build(dir, spans, blocks, seed, zstd_floor, compacted_page_kib << 10); !s.ok())
+      return Die(s, "building the data set");
     std::fprintf(stderr, "data set built in %.0f s\n",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
