@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "grpc_capped_messages.h"
 #include "model/text.h"
 #include "server/query_log.h"
 #include "server/rpc_status.h"
@@ -185,11 +186,9 @@ grpc::Status OtlpTraceService::Export(grpc::ServerContext* context, const grpc::
     metrics_.Failed(room);
     return ToGrpc(room);
   }
-  std::vector<grpc::Slice> slices;
-  if (!request->Dump(&slices).ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "cannot read the request");
+  // The bytes as sent, or inflated under limits.max_request_size when the client compressed them.
   std::string bytes;
-  bytes.reserve(request->Length());
-  for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  if (grpc::Status read = grpc_messages::ReadMessageBytes(*request, &bytes); !read.ok()) return read;
   auto batch = wire::DecodeOtlpProtobuf(bytes);
   if (!batch.ok()) {
     metrics_.Failed(batch.status());

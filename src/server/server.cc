@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "db/block_list.h"
+#include "grpc_capped_messages.h"
 #include "objstore/metrics_store.h"
 #include "util/worker_pool.h"
 
@@ -177,6 +178,10 @@ Status Server::Start() {
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              static_cast<int>(std::min<uint32_t>(config_.grpc_max_concurrent_streams, INT32_MAX)));
   builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(config_.limits.max_request_bytes, INT32_MAX)));
+  // gRPC 1.51 would inflate a compressed message whole before comparing it with the limit above;
+  // the request types inflate themselves instead, stopping at the limit (proto/grpc_capped_messages.h).
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
+  grpc_messages::SetMaxInflatedMessageSize(config_.limits.max_request_bytes);
   builder.RegisterService(otlp_service_.get());
   builder.RegisterService(trace_reader_.get());
   builder.RegisterService(dependency_reader_.get());
