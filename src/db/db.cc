@@ -377,12 +377,16 @@ void Db::CompactLoop() {
 Status Db::Purge() {
   std::lock_guard compact_lock(compact_mu_);
   std::lock_guard flush_lock(flush_mu_);
+  // Out of the queries' sources before the ingester's lock is taken, never under it: Flush takes
+  // sources_mu_ first and the ingester's lock inside it, and one order keeps the two from ever
+  // waiting on each other (ThreadSanitizer's lock-order check, tb_db_test under TB_TSAN). Nothing
+  // can re-adopt a block meanwhile: that needs flush_mu_, held here.
+  {
+    std::unique_lock lock(sources_mu_);
+    frozen_.clear();
+    blocks_.clear();
+  }
   return ingester_->Purge([&]() -> Status {
-    {
-      std::unique_lock lock(sources_mu_);
-      frozen_.clear();
-      blocks_.clear();
-    }
     pending_.clear();
     adopted_ = BlockList{};
     unreadable_.clear();
