@@ -57,23 +57,27 @@ Status ToleratingDataLoss(Status s) {
 // When a request must stop (QueryLimits::timeout, or its client gone), checked between its steps.
 class Deadline {
  public:
-  Deadline(std::chrono::milliseconds timeout, CancelCheck cancelled)
-      : timeout_(timeout), at_(std::chrono::steady_clock::now() + timeout), cancelled_(std::move(cancelled)) {}
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+  Deadline(std::chrono::milliseconds timeout, Clock clock, CancelCheck cancelled)
+      : timeout_(timeout), clock_(std::move(clock)), at_(Now() + timeout), cancelled_(std::move(cancelled)) {}
   Status Check() const {
     if (cancelled_ && cancelled_())
       return Status(StatusCode::kCancelled, "the query stopped: its client cancelled it or went away");
-    if (timeout_.count() <= 0 || std::chrono::steady_clock::now() < at_) return Status::Ok();
+    if (timeout_.count() <= 0 || Now() < at_) return Status::Ok();
     return Status::DeadlineExceeded("the query ran longer than limits.query_timeout (" +
                                     std::to_string(timeout_.count()) + " ms)");
   }
 
  private:
+  std::chrono::steady_clock::time_point Now() const { return clock_ ? clock_() : std::chrono::steady_clock::now(); }
+
   std::chrono::milliseconds timeout_;
+  Clock clock_;  // null: steady_clock
   std::chrono::steady_clock::time_point at_;
   CancelCheck cancelled_;
 };
 
-Deadline QueryEngine::StartDeadline() const { return Deadline(options_.limits.timeout, cancelled_); }
+Deadline QueryEngine::StartDeadline() const { return Deadline(options_.limits.timeout, options_.clock, cancelled_); }
 
 Status QueryEngine::CheckSearchDepth(const TraceQuery& query) const {
   const int max = options_.limits.max_search_depth;

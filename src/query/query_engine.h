@@ -68,6 +68,9 @@ struct QueryEngineOptions {
   // which may lie this much after the span that matched. Traces running longer than this may rank
   // lower than they should in searches that reach their limit.
   uint64_t split_trace_allowance_nanos = 3'600'000'000'000;  // 1 h
+  // The time QueryLimits::timeout is measured in. Null: std::chrono::steady_clock::now; tests pass
+  // a clock they move themselves.
+  std::function<std::chrono::steady_clock::time_point()> clock;
 };
 
 class QueryEngine {

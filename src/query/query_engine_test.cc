@@ -4,21 +4,25 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <limits>
 #include <mutex>
 #include <system_error>
 #include <thread>
 
+#include "util/test_sync.h"
 #include "util/worker_pool.h"
 
 namespace tb::query {
 namespace {
 
-// A source holding one span of `held`, that plans its reads as told and records who read it.
+using test_sync::ManualSteadyClock;
+using test_sync::Rendezvous;
+
+// A source holding one span of `held`, that plans its reads as told and records who read it. With
+// `concurrent`, each read waits there for the reads of the other sources sharing it.
 class ScriptedSource final : public TraceSource {
  public:
-  ScriptedSource(model::TraceId held, TraceReadPlan plan, std::atomic<int>* concurrent = nullptr)
+  ScriptedSource(model::TraceId held, TraceReadPlan plan, Rendezvous* concurrent = nullptr)
       : held_(held), plan_(plan), concurrent_(concurrent) {}
 
   TraceReadPlan PlanReadTrace(const model::TraceId&) const override { return plan_; }
@@ -29,13 +33,9 @@ class ScriptedSource final : public TraceSource {
       reader_ = std::this_thread::get_id();
     }
     if (concurrent_ != nullptr) {
-      // Waits (up to 5 s) until every source sharing the counter is being read at once.
-      ++*concurrent_;
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      while (*concurrent_ < 2 && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      const bool met = concurrent_->ArriveAndWait();
       std::lock_guard lock(mu_);
-      saw_concurrent_ = *concurrent_ >= 2;
+      saw_concurrent_ = met;
     }
     if (id != held_) return Status::Ok();
     model::Span span;
@@ -67,7 +67,7 @@ class ScriptedSource final : public TraceSource {
  private:
   const model::TraceId held_;
   const TraceReadPlan plan_;
-  std::atomic<int>* const concurrent_;
+  Rendezvous* const concurrent_;
   mutable std::mutex mu_;
   mutable int reads_ = 0;
   mutable std::thread::id reader_;
@@ -117,7 +117,7 @@ TEST(QueryEngineTraceRead, SourcesThatRuleTheTraceOutAreNotAskedAndOthersRunInli
 // being read), so a cold lookup still costs one round trip.
 TEST(QueryEngineTraceRead, SourcesThatMayWaitAreReadInParallel) {
   const model::TraceId id = Id(1);
-  std::atomic<int> concurrent{0};
+  Rendezvous concurrent(2);
   auto a = std::make_shared<ScriptedSource>(id, TraceReadPlan::kMayWait, &concurrent);
   auto b = std::make_shared<ScriptedSource>(id, TraceReadPlan::kMayWait, &concurrent);
   auto memory = std::make_shared<ScriptedSource>(id, TraceReadPlan::kFromMemory);
@@ -152,19 +152,21 @@ TEST(QueryEngineTraceRead, TraceRuledOutEverywhereIsSkipped) {
   EXPECT_EQ(absent->reads(), 0);
 }
 
-// A source holding one span in each of traces 1..n, that takes `step` for every search and read.
+// A source holding one span in each of traces 1..n, whose every search and read takes `step` on
+// `clock` (none: takes no time).
 class SlowSource final : public TraceSource {
  public:
-  SlowSource(int n, std::chrono::milliseconds step) : n_(n), step_(step) {}
+  explicit SlowSource(int n, ManualSteadyClock* clock = nullptr, std::chrono::milliseconds step = {})
+      : n_(n), clock_(clock), step_(step) {}
   Status ReadTrace(const model::TraceId& id, model::Traces* out) const override {
-    std::this_thread::sleep_for(step_);
+    TakeAStep();
     model::Span span;
     span.trace_id = id;
     out->resource_spans.push_back({{}, {{{}, {span}}}});
     return Status::Ok();
   }
   Status FindTraces(const SpanMatcher&, size_t limit, std::vector<TraceHit>* hits) const override {
-    std::this_thread::sleep_for(step_);
+    TakeAStep();
     for (int i = 1; i <= n_ && hits->size() < limit; ++i) hits->push_back({Id(static_cast<uint8_t>(i)), 0, 0, 0});
     return Status::Ok();
   }
@@ -175,7 +177,12 @@ class SlowSource final : public TraceSource {
   Status Dependencies(uint64_t, uint64_t, DependencyCounts*) const override { return Status::Ok(); }
 
  private:
+  void TakeAStep() const {
+    if (clock_ != nullptr) clock_->Advance(step_);
+  }
+
   const int n_;
+  ManualSteadyClock* const clock_;
   const std::chrono::milliseconds step_;
 };
 
@@ -187,8 +194,7 @@ QueryEngineOptions WithLimits(int max_search_depth, std::chrono::milliseconds ti
 }
 
 TEST(QueryLimits, SearchDeeperThanTheLimitIsRefusedOnEverySearch) {
-  QueryEngine engine(SourceList{std::make_shared<SlowSource>(3, std::chrono::milliseconds(0))},
-                     WithLimits(10, std::chrono::milliseconds(0)));
+  QueryEngine engine(SourceList{std::make_shared<SlowSource>(3)}, WithLimits(10, std::chrono::milliseconds(0)));
   TraceQuery q;
   q.search_depth = 11;
   auto ids = engine.FindTraceIds(q);
@@ -202,20 +208,21 @@ TEST(QueryLimits, SearchDeeperThanTheLimitIsRefusedOnEverySearch) {
   ASSERT_TRUE(engine.FindTraces(q, count).ok());
   EXPECT_EQ(traces, 3);
   // No limit (the default, e.g. the operator's export): any depth.
-  QueryEngine unlimited(SourceList{std::make_shared<SlowSource>(3, std::chrono::milliseconds(0))});
+  QueryEngine unlimited(SourceList{std::make_shared<SlowSource>(3)});
   q.search_depth = std::numeric_limits<int>::max();
   EXPECT_EQ(unlimited.FindTraceIds(q)->size(), 3u);
 }
 
-// Every search and read of SlowSource takes 30 ms against a 10 ms timeout: a lookup delivers the
-// trace it started before the deadline and stops before the next; a search stops before reading
-// any trace; without a timeout all three come back.
+// Every search and read of SlowSource takes 30 ms (on the engine's clock) against a 10 ms timeout:
+// a lookup delivers the trace it started before the deadline and stops before the next; a search
+// stops before reading any trace. At 3 ms a step, or without a timeout, all three come back.
 TEST(QueryLimits, TimeoutStopsTheQueryAtItsNextStep) {
-  const auto step = std::chrono::milliseconds(30);
+  ManualSteadyClock clock;
   // One trace read at a time, so that each wave of trace reads is one step.
   QueryEngineOptions one_at_a_time = WithLimits(0, std::chrono::milliseconds(10));
   one_at_a_time.max_parallel = 1;
-  QueryEngine engine(SourceList{std::make_shared<SlowSource>(3, step)}, one_at_a_time);
+  one_at_a_time.clock = clock.Function();
+  QueryEngine engine(SourceList{std::make_shared<SlowSource>(3, &clock, std::chrono::milliseconds(30))}, one_at_a_time);
   int traces = 0;
   const auto count = [&](const model::TraceId&, model::Traces&&) { return ++traces, Status::Ok(); };
   const Status get = engine.GetTraces({Id(1), Id(2), Id(3)}, count);
@@ -227,25 +234,24 @@ TEST(QueryLimits, TimeoutStopsTheQueryAtItsNextStep) {
   EXPECT_EQ(engine.FindTraces(TraceQuery{}, count).code(), StatusCode::kDeadlineExceeded);
   EXPECT_EQ(traces, 0);
 
-  QueryEngine patient(SourceList{std::make_shared<SlowSource>(3, step)});
+  // Three reads of 3 ms: the last starts at 6 ms, within the 10 ms.
+  QueryEngine quick(SourceList{std::make_shared<SlowSource>(3, &clock, std::chrono::milliseconds(3))}, one_at_a_time);
+  ASSERT_TRUE(quick.GetTraces({Id(1), Id(2), Id(3)}, count).ok());
+  EXPECT_EQ(traces, 3);
+
+  traces = 0;
+  QueryEngine patient(SourceList{std::make_shared<SlowSource>(3, &clock, std::chrono::milliseconds(30))});
   ASSERT_TRUE(patient.GetTraces({Id(1), Id(2), Id(3)}, count).ok());
   EXPECT_EQ(traces, 3);
 }
 
-// A request whose client went away stops at its next step with CANCELLED: a lookup after the trace
-// it was streaming, a search before reading any trace. The engine it was derived from is not
-// affected.
-// A source whose trace reads each wait until `expected` of them are inside at once (or a
-// generous timeout passes), and record the most that were: parallel reads meet, serial ones do not.
+// A source whose trace reads each wait until `expected` of them are inside at once, and record
+// whether they all met: parallel reads meet, serial ones do not.
 class RendezvousSource final : public TraceSource {
  public:
-  explicit RendezvousSource(int expected) : expected_(expected) {}
+  explicit RendezvousSource(int expected) : met_(expected) {}
   Status ReadTrace(const model::TraceId& id, model::Traces* out) const override {
-    std::unique_lock lock(mu_);
-    most_inside_ = std::max(most_inside_, ++inside_);
-    met_.notify_all();
-    met_.wait_for(lock, std::chrono::seconds(5), [&] { return most_inside_ >= expected_; });
-    --inside_;
+    if (!met_.ArriveAndWait()) all_met_ = false;
     model::Span span;
     span.trace_id = id;
     out->resource_spans.push_back({{}, {{{}, {span}}}});
@@ -257,16 +263,11 @@ class RendezvousSource final : public TraceSource {
     return Status::Ok();
   }
   Status Dependencies(uint64_t, uint64_t, DependencyCounts*) const override { return Status::Ok(); }
-  int most_inside() const {
-    std::lock_guard lock(mu_);
-    return most_inside_;
-  }
+  bool all_met() const { return all_met_; }
 
  private:
-  const int expected_;
-  mutable std::mutex mu_;
-  mutable std::condition_variable met_;
-  mutable int inside_ = 0, most_inside_ = 0;
+  mutable Rendezvous met_;
+  mutable std::atomic<bool> all_met_ = true;
 };
 
 // Traces are read in parallel waves and handed over in the order asked.
@@ -282,11 +283,14 @@ TEST(QueryEngineTest, TracesAreReadInParallelAndStreamedInTheOrderAsked) {
                              })
                   .ok());
   EXPECT_EQ(order, (std::vector<model::TraceId>{Id(5), Id(2), Id(8), Id(1), Id(9)}));
-  EXPECT_EQ(source->most_inside(), 5) << "the five reads did not overlap";
+  EXPECT_TRUE(source->all_met()) << "the five reads did not overlap";
 }
 
+// A request whose client went away stops at its next step with CANCELLED: a lookup after the trace
+// it was streaming, a search before reading any trace. The engine it was derived from is not
+// affected.
 TEST(QueryCancellation, ACancelledRequestStopsAtItsNextStep) {
-  QueryEngine engine(SourceList{std::make_shared<SlowSource>(3, std::chrono::milliseconds(0))});
+  QueryEngine engine(SourceList{std::make_shared<SlowSource>(3)});
   bool gone = false;
   const QueryEngine watched = engine.WithCancellation([&] { return gone; });
   int traces = 0;
