@@ -479,7 +479,7 @@ void Wal::CommitBatch(std::unique_lock<std::mutex>& lock) {
     // The batch's sequences were never acknowledged: the next batch takes them again.
     next_sequence_ = first;
     error_ = Status(status.code(), "wal cannot write: " + status.message());
-    next_recovery_ = std::chrono::steady_clock::now() + options_.recovery_interval;
+    next_recovery_ = Now() + options_.recovery_interval;
     status = error_;
     ++counters_.write_errors;
     spdlog::error("{} (appends are refused; recovery is tried every {} ms)", status.message(),
@@ -540,8 +540,12 @@ Status Wal::WriteBatch(uint64_t first_sequence) {
   return Status::Ok();
 }
 
+std::chrono::steady_clock::time_point Wal::Now() const {
+  return options_.clock ? options_.clock() : std::chrono::steady_clock::now();
+}
+
 bool Wal::RecoveryDueLocked() {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = Now();
   if (now < next_recovery_) return false;
   next_recovery_ = now + options_.recovery_interval;
   return true;

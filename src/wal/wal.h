@@ -60,6 +60,9 @@ struct Options {
   // often, to recover: it cuts the active segment back to its last acknowledged record, syncs it,
   // and takes appends again. Appends and Writable() make the attempts.
   std::chrono::milliseconds recovery_interval{std::chrono::seconds(1)};
+  // The time recovery_interval is measured in. Null: std::chrono::steady_clock::now; tests pass a
+  // clock they move themselves.
+  std::function<std::chrono::steady_clock::time_point()> clock;
   // fsync latencies (of the syncs that acknowledge batches) and group-commit sizes.
   metrics::WalMetrics metrics;
 };
@@ -161,6 +164,8 @@ class Wal {
   // Leader only, mu_ not held.
   Status RollSegment(uint64_t first_sequence);
   Status WriteBatch(uint64_t first_sequence);
+  // Options::clock's time.
+  std::chrono::steady_clock::time_point Now() const;
   // After an I/O error: whether a recovery attempt is due, and if so marks it made. REQUIRES mu_.
   bool RecoveryDueLocked();
   // Cuts the active segment back to active_bytes_ (its acknowledged records), syncs it, and removes

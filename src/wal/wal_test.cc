@@ -11,15 +11,19 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <new>
 #include <set>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "util/test_sync.h"
 
 // ---- allocation tracking: the largest single allocation while g_track_allocations is set ----
 
@@ -285,6 +289,41 @@ TEST_F(WalTest, ConcurrentAppendsReplayExactlyOnce) {
   }
 }
 
+// The highest sequence acknowledged so far, for threads to wait on instead of polling the log.
+class AckedSequence {
+ public:
+  void Acked(uint64_t sequence) {
+    {
+      std::lock_guard lock(mu_);
+      highest_ = std::max(highest_, sequence);
+    }
+    changed_.notify_all();
+  }
+  // Wakes every waiter for good: a writer that stops appending calls it, so that no waiter is left
+  // waiting for sequences that may never come.
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopped_ = true;
+    }
+    changed_.notify_all();
+  }
+  // Waits until `at_least` (or a later sequence) is acknowledged, or Stop(); the highest so far.
+  uint64_t WaitFor(uint64_t at_least) {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [&] { return highest_ >= at_least || stopped_; });
+    return highest_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  uint64_t highest_ = 0;  // GUARDED_BY(mu_)
+  bool stopped_ = false;  // GUARDED_BY(mu_)
+};
+
+// Writers append until Close refuses them, while another thread removes the older half of the log
+// after every acknowledgement: no acknowledged record is lost or doubled.
 TEST_F(WalTest, CloseAndRemovalRacingWithAppendsLoseNoAcknowledgedRecord) {
   constexpr int kThreads = 8;
   std::vector<std::vector<std::pair<uint64_t, std::string>>> acked(kThreads);
@@ -295,6 +334,7 @@ TEST_F(WalTest, CloseAndRemovalRacingWithAppendsLoseNoAcknowledgedRecord) {
     auto wal = OpenWal(MakeOptions(/*segment_target_bytes=*/4096), &replayed, nullptr);
     ASSERT_NE(wal, nullptr);
     std::atomic<bool> stop{false};
+    AckedSequence progress;
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
@@ -304,14 +344,17 @@ TEST_F(WalTest, CloseAndRemovalRacingWithAppendsLoseNoAcknowledgedRecord) {
           if (!seq.ok()) {
             EXPECT_EQ(seq.status().code(), StatusCode::kFailedPrecondition) << seq.status().ToString();
             ++refused;
+            progress.Stop();
             return;
           }
           acked[t].emplace_back(*seq, std::move(payload));
+          progress.Acked(*seq);
         }
       });
     }
     std::thread remover([&] {
-      while (!stop) {
+      for (uint64_t seen = 0; !stop;) {
+        seen = progress.WaitFor(seen + 1);
         const uint64_t through = wal->last_sequence() / 2;
         Status s = wal->RemoveSegmentsThrough(through);
         if (!s.ok()) {
@@ -319,10 +362,9 @@ TEST_F(WalTest, CloseAndRemovalRacingWithAppendsLoseNoAcknowledgedRecord) {
           return;
         }
         removed_through = through;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
       }
     });
-    while (wal->last_sequence() < 2000) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    progress.WaitFor(2000);
     ASSERT_TRUE(wal->Close().ok());
     stop = true;
     for (auto& th : threads) th.join();
@@ -669,11 +711,15 @@ class WalWriteErrorTest : public WalTest {
     LiftFileSizeLimit();
     WalTest::TearDown();
   }
-  Options RecoveringOptions() const {
+  Options RecoveringOptions() {
     Options o = MakeOptions();
-    o.recovery_interval = std::chrono::milliseconds(50);
+    o.recovery_interval = kRecoveryInterval;
+    o.clock = clock_.Function();
     return o;
   }
+
+  static constexpr std::chrono::milliseconds kRecoveryInterval{50};
+  test_sync::ManualSteadyClock clock_;  // the log's: recovery_interval passes only when a test says so
 
   struct rlimit saved_ {};
   sighandler_t old_handler_ = SIG_DFL;
@@ -698,13 +744,17 @@ TEST_F(WalWriteErrorTest, AppendsAreRefusedWhileTheDiskIsFullAndResumeWithoutAGa
   }
   EXPECT_FALSE(wal->Writable().ok());
   // A recovery attempt while the disk is still full fails, and the log keeps refusing.
-  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  clock_.Advance(kRecoveryInterval);
   EXPECT_FALSE(wal->Writable().ok());
   EXPECT_FALSE(wal->Append(Payload(50, 10 << 10)).ok());
   EXPECT_EQ(wal->counters().recoveries, 0u);
 
   LiftFileSizeLimit();
-  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  // The next attempt is one recovery_interval after the failed one, not sooner.
+  clock_.Advance(kRecoveryInterval - std::chrono::milliseconds(1));
+  EXPECT_FALSE(wal->Writable().ok());
+  EXPECT_EQ(wal->counters().recoveries, 0u);
+  clock_.Advance(std::chrono::milliseconds(1));
   ASSERT_TRUE(wal->Writable().ok());  // the readiness probe's call recovers it
   EXPECT_EQ(wal->counters().recoveries, 1u);
   EXPECT_GE(wal->counters().write_errors, 1u);
@@ -730,8 +780,9 @@ TEST_F(WalWriteErrorTest, AnAppendRecoversTheLogWhenNoProbeDid) {
   LimitFileSize(1000);  // below the segment's size already: every write fails
   EXPECT_FALSE(wal->Append(Payload(1, 2000)).ok());
   LiftFileSizeLimit();
+  clock_.Advance(kRecoveryInterval - std::chrono::milliseconds(1));
   EXPECT_FALSE(wal->Append("too soon").ok());  // within recovery_interval of the failure
-  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  clock_.Advance(std::chrono::milliseconds(1));
   auto second = wal->Append("second");
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ(*second, 2u);
