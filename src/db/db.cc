@@ -3,12 +3,14 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
 
 #include "block/format.h"
+#include "objstore/local_store.h"
 #include "util/durable_file.h"
 #include "util/parallel.h"
 
@@ -27,6 +29,11 @@ Result<std::string> LoadOrCreateInstanceId(const std::string& data_dir) {
   return id;
 }
 
+// A flushed block's objects, in the order they are stored (the meta last).
+std::vector<std::string> BlockObjectKeys(const std::string& prefix) {
+  return {prefix + block::kDataObject, prefix + block::kIndexObject, prefix + block::kMetaObject};
+}
+
 }  // namespace
 
 Db::Db(const DbOptions& options, std::shared_ptr<objstore::ObjectStore> store)
@@ -34,6 +41,9 @@ Db::Db(const DbOptions& options, std::shared_ptr<objstore::ObjectStore> store)
       store_(std::move(store)),
       budget_(options.shared_budget ? options.shared_budget
                                     : std::make_shared<head::MemoryBudget>(options.head_memory_budget_bytes)),
+      spool_budget_(options.shared_spool_budget ? options.shared_spool_budget
+                                                : std::make_shared<head::MemoryBudget>(options.spool_max_bytes, nullptr,
+                                                                                       "flush.spool_max_size")),
       block_lists_(store_.get(), options.tenant),
       cache_(options.cache_bytes) {}
 
@@ -48,6 +58,13 @@ std::shared_ptr<block::BlockReader> Db::NewReader(const std::string& prefix, con
   block::BlockReaderOptions reader = options_.reader;
   reader.metrics = options_.block_read_metrics;
   return std::make_shared<block::BlockReader>(store_.get(), prefix, meta, &cache_, reader);
+}
+
+// The spooled copy has the bucket copy's bytes, so the two share cache entries.
+std::shared_ptr<block::BlockReader> Db::NewSpoolReader(const std::string& prefix, const block::BlockMeta& meta) {
+  block::BlockReaderOptions reader = options_.reader;
+  reader.metrics = options_.block_read_metrics;
+  return std::make_shared<block::BlockReader>(spool_.get(), prefix, meta, &cache_, reader);
 }
 
 // Time-ordered and unique across processes: <unix micros, 16 hex>-<instance>-<counter>.
@@ -67,6 +84,17 @@ Result<std::unique_ptr<Db>> Db::Open(const DbOptions& options, std::shared_ptr<o
 Status Db::Recover() {
   TB_RETURN_IF_ERROR(CreateDirectoriesDurably(options_.data_dir).WithContext("data dir"));
   TB_ASSIGN_OR_RETURN(instance_id_, LoadOrCreateInstanceId(options_.data_dir));
+  {
+    const std::string dir =
+        options_.spool_dir.empty() ? (std::filesystem::path(options_.data_dir) / "spool").string() : options_.spool_dir;
+    objstore::LocalStoreOptions spool_options;
+    spool_options.sync = options_.wal_sync;  // a spooled block stands in for WAL segments
+    TB_ASSIGN_OR_RETURN(auto spool, objstore::LocalStore::Open(dir, spool_options));
+    // Temp files of Puts that died with an earlier run; the age spares other tenants' live ones.
+    if (auto removed = spool->RemoveStaleTempFiles(std::chrono::minutes(10)); !removed.ok())
+      spdlog::warn("spool {}: removing stale temp files: {}", dir, removed.status().ToString());
+    spool_ = std::move(spool);
+  }
 
   // The published blocks, plus any flushed block whose meta landed but whose publication did not.
   TB_ASSIGN_OR_RETURN(BlockList list, block_lists_.LoadLatest());
@@ -104,10 +132,14 @@ Status Db::Recover() {
   // The list keeps this instance's watermark even once its blocks were compacted into others.
   if (auto mark = list.wal_watermarks.find(instance_id_); mark != list.wal_watermarks.end())
     covered_through_ = mark->second;
+  uint64_t spooled_through = 0;
   {
     std::lock_guard flush_lock(flush_mu_);
+    TB_ASSIGN_OR_RETURN(spooled_through, RecoverSpool());
     Adopt(list, nullptr);
   }
+  // WAL records up to here are in a published or a spooled block.
+  const uint64_t durable_through = std::max(covered_through_, spooled_through);
 
   auto head = NewHead();
   wal::Options wal_options;
@@ -117,14 +149,17 @@ Status Db::Recover() {
   wal_options.metrics = options_.wal_metrics;
   wal::ReplayStats replay;
   uint64_t expired_spans = 0;
-  TB_ASSIGN_OR_RETURN(wal_, ingest::Ingester::RecoverWal(wal_options, covered_through_, ExpiredBefore(), &expired_spans,
+  TB_ASSIGN_OR_RETURN(wal_, ingest::Ingester::RecoverWal(wal_options, durable_through, ExpiredBefore(), &expired_spans,
                                                          head.get(), &replay));
-  TB_RETURN_IF_ERROR(wal_->RemoveSegmentsThrough(covered_through_));
+  TB_RETURN_IF_ERROR(wal_->RemoveSegmentsThrough(durable_through));
   spdlog::info(
       "recovered {} blocks from {} and {} spans from the WAL ({} records, {} skipped as already in blocks, {} expired "
       "spans dropped)",
       blocks_.size(), store_->Describe(), head->Stats().spans, replay.records,
-      covered_through_ >= replay.last_sequence ? replay.records : 0, expired_spans);
+      durable_through >= replay.last_sequence ? replay.records : 0, expired_spans);
+  if (!pending_.empty())
+    spdlog::info("{} spooled blocks wait for the object store (WAL records through {})", pending_.size(),
+                 spooled_through);
   ingest::Ingester::AfterWrite after_write;
   if (options_.flush_every_write) after_write = [this] { return Flush(); };
   ingester_ = std::make_unique<ingest::Ingester>(options_.limits, head, wal_.get(), std::move(after_write));
@@ -139,10 +174,11 @@ Status Db::Recover() {
 query::SourceList Db::Sources() const {
   std::shared_lock lock(sources_mu_);
   query::SourceList sources;
-  sources.reserve(1 + frozen_.size() + blocks_.size());
+  sources.reserve(1 + frozen_.size() + spooled_.size() + blocks_.size());
   if (!options_.flush_every_write) {  // else the heads hold nothing acknowledged yet
     sources.push_back(ingester_->active_head());
     sources.insert(sources.end(), frozen_.begin(), frozen_.end());
+    sources.insert(sources.end(), spooled_.begin(), spooled_.end());
   }
   sources.insert(sources.end(), blocks_.begin(), blocks_.end());
   return sources;
@@ -155,24 +191,34 @@ Status Db::Flush() {
     std::unique_lock lock(sources_mu_);
     ingest::CutHead cut = ingester_->Cut(NewHead());
     frozen_.push_back(cut.head);
-    pending_.push_back(PendingFlush{std::move(cut.head), cut.wal_last_sequence, {}, {}});
+    pending_.push_back(PendingFlush{std::move(cut.head), cut.wal_last_sequence, {}, {}, {}});
   }
   active_since_ = std::chrono::steady_clock::now();
+  return DrainPending();
+}
+
+Status Db::DrainPending() {
   // Oldest first, so that covered_through_ only moves over WAL records that are in blocks. A
   // failed head stays pending (and queryable), and is retried before anything newer.
   const metrics::FlushMetrics& m = options_.flush_metrics;
+  if (!pending_.empty() && pending_.front().spooled) {
+    if (Status s = SpoolPending(); !s.ok()) spdlog::warn("spooling a flush: {}", s.ToString());
+  }
   while (!pending_.empty()) {
     const auto since = std::chrono::steady_clock::now();
-    const bool empty = pending_.front().head->Stats().spans == 0;
-    if (Status written = WriteBlock(&pending_.front()); !written.ok()) {
-      if (!stopping_) {  // an abandoned block at shutdown is no failure: the WAL keeps its spans
-        m.failures.Add();
-        m.duration_seconds.ObserveSince(since);
-      }
+    PendingFlush& p = pending_.front();
+    const bool empty = p.head != nullptr && p.head->Stats().spans == 0;
+    AssignIdentity(0);
+    if (Status written = WriteBlock(&p); !written.ok()) {
+      if (stopping_) return written;  // an abandoned block at shutdown is no failure: the WAL keeps its spans
+      m.failures.Add();
+      m.duration_seconds.ObserveSince(since);
+      // Not published, but out of memory: the flushes wait in the spool for the store.
+      if (Status s = SpoolPending(); !s.ok()) return written.WithContext(s.ToString());
       return written;
     }
     if (!empty) {
-      const block::BlockMeta& meta = *pending_.front().written;
+      const block::BlockMeta& meta = *p.written;
       m.duration_seconds.ObserveSince(since);
       m.blocks.Add();
       m.bytes.Add(static_cast<double>(meta.data_size + meta.index_size));
@@ -186,22 +232,96 @@ Status Db::Flush() {
   return Status::Ok();
 }
 
+void Db::AssignIdentity(size_t index) {
+  PendingFlush& p = pending_[index];
+  if (!p.identity.block_id.empty()) return;
+  p.identity.block_id = NewBlockId();
+  p.identity.writer_id = instance_id_;
+  p.identity.wal_first = (index == 0 ? covered_through_ : pending_[index - 1].wal_last) + 1;
+  p.identity.wal_last = p.wal_last;
+}
+
+uint64_t Db::DurableThrough() const {
+  uint64_t through = covered_through_;
+  for (const auto& p : pending_) {
+    // A head with spans but no copy outside the WAL ends the run. An empty one holds no span, but
+    // its records stay unless it covers none (its WAL range is empty).
+    const bool stored = p.written || p.spooled;
+    const bool empty_range = p.head != nullptr && p.head->Stats().spans == 0 && p.wal_last == through;
+    if (!stored && !empty_range) break;
+    through = p.wal_last;
+  }
+  return through;
+}
+
+Status Db::SpoolPending() {
+  // There a write waits for its block to be published: the heads hold the few failed ones.
+  if (options_.flush_every_write) return Status::Ok();
+  Status spooled = Status::Ok();
+  for (size_t i = 0; i < pending_.size() && spooled.ok(); ++i) {
+    AssignIdentity(i);
+    spooled = SpoolBlock(&pending_[i]);
+  }
+  if (Status removed = wal_->RemoveSegmentsThrough(DurableThrough()); !removed.ok()) return removed;
+  return spooled;
+}
+
+Status Db::SpoolBlock(PendingFlush* p) {
+  if (p->spooled || p->written || p->head->Stats().spans == 0) return Status::Ok();
+  if (spool_budget_->used() >= spool_budget_->limit())
+    return Status::ResourceExhausted("flush.spool_max_size (" + std::to_string(spool_budget_->limit()) +
+                                     " bytes) is full: " + std::to_string(spool_budget_->used()) +
+                                     " bytes of spooled blocks; the head keeps the block in memory");
+  block::BlockWriter writer(options_.writer);
+  const bool added = p->head->ForEachSpan([&](const auto& resource, const auto& scope, const auto& span) {
+    writer.AddUncopied(resource, scope, span);
+    return !stopping_.load(std::memory_order_relaxed);
+  });
+  if (!added) return Status::Unavailable("shutting down: the block was not spooled; the WAL keeps its spans");
+  const std::string prefix = BlockPrefix(options_.tenant, p->identity.block_id);
+  auto spooled = writer.Finish(*spool_, prefix, p->identity, &stopping_);
+  if (!spooled.ok()) return spooled.status().WithContext("spooling block " + p->identity.block_id);
+  const block::BlockMeta& meta = *spooled;
+  spool_budget_->ForceAcquire(meta.data_size + meta.index_size);
+  p->spooled = NewSpoolReader(prefix, meta);
+  {
+    // One step for queries: the spooled copy joins as the frozen head leaves.
+    std::unique_lock lock(sources_mu_);
+    spooled_.push_back(p->spooled);
+    std::erase(frozen_, p->head);
+  }
+  p->head.reset();
+  malloc_trim(0);
+  spdlog::warn("object store unavailable: block {} spooled to local disk ({} spans, {} + {} bytes)", meta.block_id,
+               meta.span_count, meta.data_size, meta.index_size);
+  return Status::Ok();
+}
+
+Status Db::UploadSpooled(const PendingFlush& p) {
+  const std::string prefix = BlockPrefix(options_.tenant, p.identity.block_id);
+  // The block ID is this process's own, so overwriting what an earlier attempt left is safe; the
+  // meta goes last, as BlockWriter::Finish orders it, so a block is never seen half uploaded.
+  for (const std::string& key : BlockObjectKeys(prefix)) {
+    TB_ASSIGN_OR_RETURN(std::string bytes, spool_->Get(key));
+    TB_RETURN_IF_ERROR(store_->Put(key, bytes));
+  }
+  return Status::Ok();
+}
+
 Status Db::WriteBlock(PendingFlush* p) {
-  if (p->head->Stats().spans == 0) {
+  if (p->head != nullptr && p->head->Stats().spans == 0) {
     std::unique_lock lock(sources_mu_);
     std::erase(frozen_, p->head);
     covered_through_ = std::max(covered_through_, p->wal_last);
     return Status::Ok();
   }
-  if (p->identity.block_id.empty()) {
-    p->identity.block_id = NewBlockId();
-    p->identity.writer_id = instance_id_;
-    p->identity.wal_first = covered_through_ + 1;
-    p->identity.wal_last = p->wal_last;
-  }
   const std::string prefix = BlockPrefix(options_.tenant, p->identity.block_id);
   // A retry after the meta was written publishes that block again rather than writing a second
   // copy of the same spans under another ID.
+  if (!p->written && p->spooled) {
+    TB_RETURN_IF_ERROR(UploadSpooled(*p));
+    p->written = p->spooled->meta();
+  }
   if (!p->written) {
     // The frozen head outlives the writer (`p` holds it) and takes no more inserts, so the writer
     // borrows its spans instead of copying them.
@@ -217,10 +337,59 @@ Status Db::WriteBlock(PendingFlush* p) {
   TB_ASSIGN_OR_RETURN(BlockList list, block_lists_.Update({meta}, {}));
   Adopt(list, p);
   covered_through_ = std::max(covered_through_, p->wal_last);
-  TB_RETURN_IF_ERROR(wal_->RemoveSegmentsThrough(covered_through_));
+  if (p->spooled) {
+    // Published: the bucket's copy serves from now on (Adopt swapped the readers).
+    if (Status s = DeleteBlockObjects(*spool_, options_.tenant, meta.block_id); !s.ok())
+      spdlog::warn("block {}: removing the spooled copy: {}", meta.block_id, s.ToString());
+    spool_budget_->Release(meta.data_size + meta.index_size);
+    spdlog::info("spooled block {} uploaded", meta.block_id);
+  }
+  TB_RETURN_IF_ERROR(wal_->RemoveSegmentsThrough(DurableThrough()));
   spdlog::info("flushed block {}: {} spans, {} traces, {} + {} bytes", meta.block_id, meta.span_count, meta.trace_count,
                meta.data_size, meta.index_size);
   return Status::Ok();
+}
+
+Result<uint64_t> Db::RecoverSpool() {
+  std::set<std::string> with_meta, without_meta;
+  TB_RETURN_IF_ERROR(BlockListStore(spool_.get(), options_.tenant).ScanBlocks(&with_meta, &without_meta));
+  // A spool write that died before its meta: the WAL still holds its spans.
+  for (const auto& id : without_meta) TB_RETURN_IF_ERROR(DeleteBlockObjects(*spool_, options_.tenant, id));
+  std::vector<block::BlockMeta> spooled;
+  for (const auto& id : with_meta) {
+    TB_ASSIGN_OR_RETURN(block::BlockMeta meta, block::ReadBlockMeta(*spool_, BlockPrefix(options_.tenant, id)));
+    spooled.push_back(std::move(meta));
+  }
+  std::sort(spooled.begin(), spooled.end(),
+            [](const block::BlockMeta& a, const block::BlockMeta& b) { return a.wal_first < b.wal_first; });
+  uint64_t through = covered_through_;
+  for (const auto& meta : spooled) {
+    // Already published (uploaded, then the process died before deleting the copy): the list's
+    // watermark passed it. Past a gap: the WAL still holds it, as it was never durable only here.
+    const bool published = meta.wal_last <= covered_through_;
+    if (published || meta.writer_id != instance_id_ || meta.wal_first != through + 1) {
+      if (!published)
+        spdlog::warn("spooled block {} does not continue WAL record {}; the WAL replays its spans", meta.block_id,
+                     through);
+      TB_RETURN_IF_ERROR(DeleteBlockObjects(*spool_, options_.tenant, meta.block_id));
+      continue;
+    }
+    PendingFlush p;
+    p.wal_last = meta.wal_last;
+    p.identity.block_id = meta.block_id;
+    p.identity.writer_id = meta.writer_id;
+    p.identity.wal_first = meta.wal_first;
+    p.identity.wal_last = meta.wal_last;
+    p.spooled = NewSpoolReader(BlockPrefix(options_.tenant, meta.block_id), meta);
+    spool_budget_->ForceAcquire(meta.data_size + meta.index_size);
+    {
+      std::unique_lock lock(sources_mu_);
+      spooled_.push_back(p.spooled);
+    }
+    pending_.push_back(std::move(p));
+    through = meta.wal_last;
+  }
+  return through;
 }
 
 bool Db::FlushDue() const {
@@ -274,7 +443,10 @@ void Db::Adopt(const BlockList& list, const PendingFlush* completing) {
     blocks_ = std::move(next);
     levels_.clear();
     for (const auto& b : list.blocks) levels_[b.meta.block_id] = b.level;
-    if (completing != nullptr) std::erase(frozen_, completing->head);
+    if (completing != nullptr) {
+      std::erase(frozen_, completing->head);
+      std::erase(spooled_, completing->spooled);
+    }
   }
   adopted_ = list;
   if (completing == nullptr && (joined > 0 || left > 0))
@@ -315,6 +487,7 @@ void Db::BackgroundLoop() {
     return interval.count() > 0 ? Clock::now() + interval : Clock::time_point::max();
   };
   Clock::time_point next_refresh = every(options_.blocklist_refresh_interval);
+  Clock::time_point next_upload = Clock::now();
   const auto report = [this](std::string_view what, const Status& s) {
     if (s.ok()) return;
     if (stopping_) {
@@ -335,7 +508,14 @@ void Db::BackgroundLoop() {
         due = FlushDue();
       }
       // The WAL keeps the spans of a flush abandoned at shutdown; they are replayed on start.
-      if (due) report("flush", Flush());
+      if (due) {
+        report("flush", Flush());
+      } else if (Clock::now() >= next_upload) {
+        // Spooled (or failed) blocks are retried while no new flush is due.
+        std::lock_guard flush_lock(flush_mu_);
+        if (!pending_.empty()) report("upload of pending blocks", DrainPending());
+        next_upload = Clock::now() + std::chrono::seconds(1);
+      }
     }
     if (Clock::now() >= next_refresh) {
       report("block list refresh", Refresh());
@@ -384,10 +564,17 @@ Status Db::Purge() {
   {
     std::unique_lock lock(sources_mu_);
     frozen_.clear();
+    spooled_.clear();
     blocks_.clear();
   }
   return ingester_->Purge([&]() -> Status {
-    pending_.clear();
+    while (!pending_.empty()) {
+      if (const auto& spooled = pending_.front().spooled) {
+        TB_RETURN_IF_ERROR(DeleteBlockObjects(*spool_, options_.tenant, spooled->meta().block_id));
+        spool_budget_->Release(spooled->meta().data_size + spooled->meta().index_size);
+      }
+      pending_.pop_front();
+    }
     adopted_ = BlockList{};
     unreadable_.clear();
     cache_.Clear();
@@ -456,6 +643,8 @@ DbStats Db::Stats() const {
     s.frozen_memory_bytes += h.memory_bytes;
   }
   s.blocks = blocks_.size();
+  s.spooled_blocks = spooled_.size();
+  for (const auto& reader : spooled_) s.spooled_bytes += reader->meta().data_size + reader->meta().index_size;
   s.wal_covered_through = covered_through_;
   lock.unlock();
   if (wal_) s.wal_usage = wal_->Usage();

@@ -5,10 +5,13 @@
 //                                                            └─▶ block list ─▶ BlockReader
 //
 // so that a query always sees every acknowledged span exactly once: a frozen head leaves the
-// query sources in the same step that its block's reader joins them. A WAL segment is removed
-// only after the block holding its records and the block list naming it are durable; on start,
-// WAL records that a block of this process already holds (by the WAL range in its meta) are
-// skipped, so a crash at any point of a flush loses nothing and shows nothing twice.
+// query sources in the same step that its block's reader joins them. While the object store is
+// down, a frozen head goes to a block in the local spool instead (the spool's reader replaces it),
+// and waits there to be uploaded and published, oldest first (docs/format/spool.md). A WAL
+// segment is removed only after every record in it is durable in a published block or in a
+// spooled one; on start the spool is taken back and the WAL records that a block of this process
+// already holds (by the WAL range in its meta) are skipped, so a crash at any point of a flush
+// loses nothing and shows nothing twice.
 #pragma once
 
 #include <atomic>
@@ -63,6 +66,19 @@ struct DbOptions {
   // that must exercise the block path end to end (Jaeger's e2e suite).
   bool flush_every_write = false;
   uint64_t cache_bytes = 256ull << 20;  // index sections and pages of blocks, in memory
+  // The local spool (docs/format/spool.md): when a flush cannot store its block (the object store
+  // is down), the block is written to spool_dir instead, its frozen head leaves memory and its WAL
+  // segments may go; queries read the spooled copy, and the spooled blocks are uploaded and
+  // published oldest first once the store answers. Empty: <data_dir>/spool. Several Dbs may share
+  // one folder: the keys name the tenant.
+  std::string spool_dir;
+  // flush.spool_max_size: no block is spooled while the spool holds this much (data + index
+  // bytes; the last one may pass it by one block); a failed flush then keeps its head in memory,
+  // and the head's budget pushes back on ingest. 0: no spool.
+  uint64_t spool_max_bytes = 10ull << 30;
+  // When set, the spool draws from this budget instead (the Dbs of every tenant share one), and
+  // spool_max_bytes is ignored.
+  std::shared_ptr<head::MemoryBudget> shared_spool_budget;
   // 13 bits per trace in the trace-ID bloom (~0.2 % false positives, 1.6 B a trace) instead of the
   // writer's 10: a reader pins that bloom, and each false positive costs a cold lookup a GET
   // (docs/format/reads.md).
@@ -102,21 +118,26 @@ struct DbStats {
   uint64_t frozen_memory_bytes = 0;
   size_t blocks = 0;
   uint64_t wal_covered_through = 0;  // WAL records up to here are in blocks
+  size_t spooled_blocks = 0;         // in the local spool, waiting for the object store
+  uint64_t spooled_bytes = 0;        // their data + index bytes
   wal::DiskUsage wal_usage;
   block::LruBlockCache::Stats cache;  // the memory tier of the block cache
 };
 
 class Db {
  public:
-  // Recovers: reads the block list (repairing it from a LIST of blocks/), replays the WAL records
-  // no block holds (minus expired spans), and starts the background loop.
+  // Recovers: reads the block list (repairing it from a LIST of blocks/), takes back the spool,
+  // replays the WAL records no published or spooled block holds (minus expired spans), and starts
+  // the background loop. Needs the object store to answer.
   static Result<std::unique_ptr<Db>> Open(const DbOptions& options, std::shared_ptr<objstore::ObjectStore> store);
   ~Db();
 
   ingest::Ingester& ingester() { return *ingester_; }
   const query::QueryEngine& engine() const { return *engine_; }
 
-  // Writes the active head as a block and returns once the block is durable and published.
+  // Writes the active head as a block and returns once the block is durable and published, with
+  // every older pending one. When the store fails, the pending heads go to the spool (out of
+  // memory, in order) and the store's error is returned; the background loop retries every second.
   Status Flush();
   // Re-reads the newest block list when it changed (an unchanged list costs one LIST) and adopts
   // it: readers of blocks new to this process join the query sources, readers of blocks no longer
@@ -165,14 +186,37 @@ class Db {
   std::shared_ptr<head::Head> NewHead() const;
   std::shared_ptr<block::BlockReader> NewReader(const std::string& prefix, const block::BlockMeta& meta);
   std::string NewBlockId();
-  // A frozen head on its way to a block; kept across failed attempts.
+  // A frozen head on its way to a block; kept across failed attempts. Once spooled, the spool's
+  // reader serves its spans instead of the head, which is released (a block recovered from the
+  // spool at start never had one).
   struct PendingFlush {
     std::shared_ptr<head::Head> head;
-    uint64_t wal_last = 0;                    // the last WAL record it holds
-    block::BlockIdentity identity;            // chosen on the first attempt
-    std::optional<block::BlockMeta> written;  // set once data, index and meta are stored
+    uint64_t wal_last = 0;                        // the last WAL record it holds
+    block::BlockIdentity identity;                // chosen on the first attempt
+    std::optional<block::BlockMeta> written;      // set once data, index and meta are in the bucket
+    std::shared_ptr<block::BlockReader> spooled;  // set once data, index and meta are in the spool
   };
+  // Publishes the pending flushes oldest first. When one fails, the heads from the oldest on are
+  // spooled (in order) and the failure is returned; when the oldest is already spooled (the store
+  // failed before), the newer heads are spooled first, so memory drains before the store is tried.
+  Status DrainPending();
+  void AssignIdentity(size_t index);
   Status WriteBlock(PendingFlush* pending);
+  // Spools the pending flushes oldest first, stopping at the first that cannot be (spool full), so
+  // that the spooled blocks always continue the published ones without a gap; then removes the WAL
+  // segments they made durable.
+  Status SpoolPending();
+  // Encodes the pending head into the spool and swaps it for the spool's reader in the sources.
+  Status SpoolBlock(PendingFlush* pending);
+  // Copies a spooled block to the object store, meta last.
+  Status UploadSpooled(const PendingFlush& pending);
+  // The last WAL record durable outside the WAL: in a published block, or in a block of the
+  // unbroken run of pending flushes, from the oldest, that are stored or spooled (docs/format/spool.md).
+  uint64_t DurableThrough() const;  // requires flush_mu_
+  // At start: takes back the spooled blocks that continue the published ones (as pending flushes
+  // without a head) and deletes the rest; returns the last WAL record they hold.
+  Result<uint64_t> RecoverSpool();
+  std::shared_ptr<block::BlockReader> NewSpoolReader(const std::string& prefix, const block::BlockMeta& meta);
   // Makes `list` the set of block readers (reusing the readers of blocks already held) and, in the
   // same step for queries, takes `completing`'s frozen head out of the sources when it is set. The
   // blocks of other pending flushes are left out even if listed: their frozen heads still serve
@@ -186,6 +230,8 @@ class Db {
   const DbOptions options_;
   const std::shared_ptr<objstore::ObjectStore> store_;
   const std::shared_ptr<head::MemoryBudget> budget_;
+  const std::shared_ptr<head::MemoryBudget> spool_budget_;
+  std::shared_ptr<objstore::ObjectStore> spool_;  // set by Recover
   BlockListStore block_lists_;
   block::LruBlockCache cache_;
   std::string instance_id_;
@@ -198,14 +244,15 @@ class Db {
   std::mutex compact_mu_;  // one compaction (or purge) at a time; taken before flush_mu_
   std::mutex flush_mu_;    // one flush at a time
   mutable std::shared_mutex sources_mu_;
-  std::vector<std::shared_ptr<head::Head>> frozen_;          // GUARDED_BY(sources_mu_)
-  std::vector<std::shared_ptr<block::BlockReader>> blocks_;  // GUARDED_BY(sources_mu_)
-  std::map<std::string, uint32_t> levels_;                   // GUARDED_BY(sources_mu_); of the adopted blocks, by ID
-  std::deque<PendingFlush> pending_;                         // GUARDED_BY(flush_mu_); oldest first
-  uint64_t covered_through_ = 0;                             // GUARDED_BY(flush_mu_)
-  BlockList adopted_;                                        // GUARDED_BY(flush_mu_); the newest version seen
-  std::set<std::string> unreadable_;                         // GUARDED_BY(flush_mu_); format too new, logged
-  std::chrono::steady_clock::time_point active_since_;       // GUARDED_BY(flush_mu_)
+  std::vector<std::shared_ptr<head::Head>> frozen_;           // GUARDED_BY(sources_mu_)
+  std::vector<std::shared_ptr<block::BlockReader>> blocks_;   // GUARDED_BY(sources_mu_)
+  std::vector<std::shared_ptr<block::BlockReader>> spooled_;  // GUARDED_BY(sources_mu_)
+  std::map<std::string, uint32_t> levels_;                    // GUARDED_BY(sources_mu_); of the adopted blocks, by ID
+  std::deque<PendingFlush> pending_;                          // GUARDED_BY(flush_mu_); oldest first
+  uint64_t covered_through_ = 0;                              // GUARDED_BY(flush_mu_)
+  BlockList adopted_;                                         // GUARDED_BY(flush_mu_); the newest version seen
+  std::set<std::string> unreadable_;                          // GUARDED_BY(flush_mu_); format too new, logged
+  std::chrono::steady_clock::time_point active_since_;        // GUARDED_BY(flush_mu_)
 
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;

@@ -88,10 +88,12 @@ class DbTest : public ::testing::Test {
     o.data_dir = dir_.string();
     o.background_flush = false;
     o.background_compaction = false;
-    o.head_memory_budget_bytes = 256 << 20;
+    o.head_memory_budget_bytes = head_budget_;
     o.flush_every_write = flush_every_write_;
     o.blocklist_refresh_interval = std::chrono::milliseconds(0);  // tests call Refresh()
     o.retention = retention_;
+    o.spool_max_bytes = spool_max_;
+    o.wal_segment_bytes = wal_segment_bytes_;
     o.clock = [this] { return now_; };
     return o;
   }
@@ -122,6 +124,9 @@ class DbTest : public ::testing::Test {
   std::filesystem::path dir_;
   bool flush_every_write_ = false;
   std::chrono::milliseconds retention_{0};
+  uint64_t head_budget_ = 256 << 20;
+  uint64_t spool_max_ = 10ull << 30;
+  uint64_t wal_segment_bytes_ = 64ull << 20;
   std::chrono::system_clock::time_point now_ = std::chrono::system_clock::now();
   std::shared_ptr<objstore::MemoryStore> memory_ = std::make_shared<objstore::MemoryStore>();
   std::unique_ptr<Db> db_;
@@ -322,6 +327,184 @@ TEST_F(DbTest, FailedFlushesAreRetriedWithoutLossOrDuplicates) {
   std::set<std::string> with_meta, without_meta;
   ASSERT_TRUE(BlockListStore(memory_.get(), "default").ScanBlocks(&with_meta, &without_meta).ok());
   EXPECT_EQ(with_meta.size(), db_->Stats().blocks);  // no block written twice
+}
+
+// Files under the spool folder (the LocalStore may leave empty folders behind).
+size_t SpooledFiles(const std::filesystem::path& data_dir) {
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(data_dir / "spool"))
+    if (entry.is_regular_file()) ++files;
+  return files;
+}
+
+// A store that answers nothing, as when the S3 server is stopped.
+void FailEverything(objstore::FaultStore& faults) {
+  faults.FailWhen([](objstore::StoreOp, std::string_view) { return true; }, Status::Unavailable("store down"));
+}
+
+// The block IDs in the bucket with and without a meta.
+std::pair<std::set<std::string>, std::set<std::string>> BlocksIn(objstore::ObjectStore* store) {
+  std::set<std::string> with_meta, without_meta;
+  EXPECT_TRUE(BlockListStore(store, "default").ScanBlocks(&with_meta, &without_meta).ok());
+  return {with_meta, without_meta};
+}
+
+TEST_F(DbTest, AStoreOutageSpoolsFlushesAndUploadsEachBlockOnceItReturns) {
+  // A head budget that three of the batches below would fill: ingest goes past it only because
+  // each flush leaves memory for the spool.
+  head_budget_ = 512 << 10;
+  wal_segment_bytes_ = 16 << 10;  // several segments, so that spooling can free some
+  auto faults = std::make_shared<objstore::FaultStore>(memory_);
+  Open(faults);
+  FailEverything(*faults);
+  constexpr int kFlushes = 12;
+  constexpr uint16_t kSpansPerTrace = 100;
+  std::vector<model::TraceId> ids;
+  for (uint8_t t = 1; t <= kFlushes; ++t) {
+    std::vector<model::Span> spans;
+    for (uint16_t i = 0; i < kSpansPerTrace; ++i) spans.push_back(MakeSpan(t, i, 1000 * t + i));
+    Ingest(Batch("a", std::move(spans)));
+    ids.push_back(Trace(t));
+    Status flushed = db_->Flush();
+    EXPECT_EQ(flushed.code(), StatusCode::kUnavailable) << flushed.ToString();
+    ASSERT_EQ(db_->Stats().frozen_heads, 0u);  // the head left memory at once
+  }
+  const DbStats down = db_->Stats();
+  EXPECT_EQ(down.frozen_memory_bytes, 0u);
+  EXPECT_EQ(down.spooled_blocks, static_cast<size_t>(kFlushes));
+  EXPECT_GT(down.spooled_bytes, 0u);
+  EXPECT_EQ(down.blocks, 0u);
+  EXPECT_EQ(down.wal_covered_through, 0u);       // nothing is published...
+  EXPECT_EQ(down.wal_usage.segments, 1u);        // ...but the spool let every full WAL segment go
+  EXPECT_EQ(SpooledFiles(dir_), 3u * kFlushes);  // data, index, meta each
+  EXPECT_EQ(SpansOf(db_->engine(), ids).size(), size_t{kFlushes} * kSpansPerTrace);  // served from the spool
+  EXPECT_TRUE(BlocksIn(memory_.get()).first.empty());                                // nothing reached the bucket
+
+  faults->Clear();
+  ASSERT_TRUE(db_->Flush().ok());  // uploads the spooled blocks oldest first
+  const DbStats up = db_->Stats();
+  EXPECT_EQ(up.spooled_blocks, 0u);
+  EXPECT_EQ(up.spooled_bytes, 0u);
+  EXPECT_EQ(up.blocks, static_cast<size_t>(kFlushes));
+  EXPECT_EQ(SpooledFiles(dir_), 0u);
+  EXPECT_EQ(SpansOf(db_->engine(), ids).size(), size_t{kFlushes} * kSpansPerTrace);
+  const auto [with_meta, without_meta] = BlocksIn(memory_.get());
+  EXPECT_EQ(with_meta.size(), static_cast<size_t>(kFlushes));  // each published once
+  EXPECT_TRUE(without_meta.empty());
+  const std::vector<ListedBlock> published = db_->PublishedBlocks();
+  for (size_t i = 1; i < published.size(); ++i)  // in WAL order, without a gap
+    EXPECT_EQ(published[i].meta.wal_first, published[i - 1].meta.wal_last + 1);
+  Open(memory_);  // restart: every span once, nothing replayed
+  EXPECT_EQ(SpansOf(db_->engine(), ids).size(), size_t{kFlushes} * kSpansPerTrace);
+  EXPECT_EQ(db_->Stats().active_head.spans, 0u);
+}
+
+TEST_F(DbTest, ARestartReplaysTheSpoolAndUploadsItOnceTheStoreAnswers) {
+  wal_segment_bytes_ = 4 << 10;
+  auto faults = std::make_shared<objstore::FaultStore>(memory_);
+  Open(faults);
+  FailEverything(*faults);
+  for (uint8_t t = 1; t <= 3; ++t) {
+    std::vector<model::Span> spans;
+    for (uint16_t i = 0; i < 20; ++i) spans.push_back(MakeSpan(t, i, 100 * t + i));
+    Ingest(Batch("a", std::move(spans)));
+    EXPECT_FALSE(db_->Flush().ok());
+  }
+  Ingest(Batch("a", {MakeSpan(4, 1, 400)}));  // in the WAL and the head only
+  ASSERT_EQ(db_->Stats().spooled_blocks, 3u);
+  const std::vector<model::TraceId> ids = {Trace(1), Trace(2), Trace(3), Trace(4)};
+
+  // The store answers again, but the process restarts before it uploads anything.
+  faults->Clear();
+  Open(faults);
+  DbStats reopened = db_->Stats();
+  EXPECT_EQ(reopened.spooled_blocks, 3u);     // the spool is taken back...
+  EXPECT_EQ(reopened.active_head.spans, 1u);  // ...and the WAL replays only what it does not hold
+  EXPECT_EQ(SpansOf(db_->engine(), ids).size(), 61u);
+  ASSERT_TRUE(db_->Flush().ok());
+  EXPECT_EQ(db_->Stats().blocks, 4u);
+  EXPECT_EQ(SpooledFiles(dir_), 0u);
+  EXPECT_EQ(SpansOf(db_->engine(), ids).size(), 61u);
+  Open(memory_);
+  EXPECT_EQ(SpansOf(db_->engine(), ids).size(), 61u);
+  EXPECT_EQ(BlocksIn(memory_.get()).first.size(), 4u);
+}
+
+TEST_F(DbTest, ARestartAfterASpooledBlockWasUploadedButNotPublishedShowsItOnce) {
+  auto faults = std::make_shared<objstore::FaultStore>(memory_);
+  Open(faults);
+  FailEverything(*faults);
+  Ingest(Batch("a", {MakeSpan(1, 1, 100), MakeSpan(1, 2, 101)}));
+  EXPECT_FALSE(db_->Flush().ok());
+  ASSERT_EQ(db_->Stats().spooled_blocks, 1u);
+  // The upload lands, the block list PUT does not; the process dies before deleting the copy.
+  faults->Clear();
+  faults->FailWhen(
+      [](objstore::StoreOp op, std::string_view key) {
+        return op == objstore::StoreOp::kPut && key.find("/blocklist/") != std::string_view::npos;
+      },
+      Status::Unavailable("list PUT lost"));
+  EXPECT_FALSE(db_->Flush().ok());
+  ASSERT_EQ(BlocksIn(memory_.get()).first.size(), 1u);
+  ASSERT_EQ(SpooledFiles(dir_), 3u);
+  faults->Clear();
+  Open(faults);  // recovery publishes the uploaded block; its spooled copy goes
+  EXPECT_EQ(db_->Stats().spooled_blocks, 0u);
+  EXPECT_EQ(db_->Stats().blocks, 1u);
+  EXPECT_EQ(SpooledFiles(dir_), 0u);
+  EXPECT_EQ(db_->Stats().active_head.spans, 0u);
+  EXPECT_EQ(SpansOf(db_->engine(), {Trace(1)}).size(), 2u);
+}
+
+TEST_F(DbTest, AFullSpoolKeepsTheHeadInMemoryAndIngestGetsBackPressure) {
+  spool_max_ = 1;  // the first block passes it
+  head_budget_ = 256 << 10;
+  auto faults = std::make_shared<objstore::FaultStore>(memory_);
+  Open(faults);
+  FailEverything(*faults);
+  Ingest(Batch("a", {MakeSpan(1, 1, 100)}));
+  EXPECT_FALSE(db_->Flush().ok());
+  EXPECT_EQ(db_->Stats().spooled_blocks, 1u);
+  Ingest(Batch("a", {MakeSpan(2, 1, 200)}));
+  Status flushed = db_->Flush();
+  EXPECT_NE(flushed.message().find("flush.spool_max_size"), std::string::npos) << flushed.ToString();
+  EXPECT_EQ(db_->Stats().spooled_blocks, 1u);
+  EXPECT_EQ(db_->Stats().frozen_heads, 1u);  // kept in memory, and queryable
+  EXPECT_EQ(SpansOf(db_->engine(), {Trace(1), Trace(2)}).size(), 2u);
+  // With the spool full, the head's budget pushes back.
+  Status refused = Status::Ok();
+  for (uint16_t i = 0; i < 2000 && refused.ok(); ++i) {
+    std::vector<model::Span> spans;
+    for (uint16_t j = 0; j < 10; ++j) spans.push_back(MakeSpan(3, static_cast<uint16_t>(i * 10 + j), 300 + j));
+    refused = db_->ingester().Ingest(Batch("a", std::move(spans))).status();
+  }
+  EXPECT_EQ(refused.code(), StatusCode::kResourceExhausted) << refused.ToString();
+  faults->Clear();
+  ASSERT_TRUE(db_->Flush().ok());  // the store is back: everything is published
+  EXPECT_EQ(db_->Stats().spooled_blocks, 0u);
+  EXPECT_EQ(db_->Stats().frozen_heads, 0u);
+  EXPECT_EQ(db_->Stats().blocks, 3u);
+}
+
+TEST_F(DbTest, TheBackgroundLoopUploadsTheSpoolByItself) {
+  auto faults = std::make_shared<objstore::FaultStore>(memory_);
+  Open(faults);
+  FailEverything(*faults);
+  Ingest(Batch("a", {MakeSpan(1, 1, 100)}));
+  EXPECT_FALSE(db_->Flush().ok());
+  ASSERT_EQ(db_->Stats().spooled_blocks, 1u);
+  faults->Clear();
+  DbOptions o = Options();
+  o.background_flush = true;
+  db_.reset();
+  auto db = Db::Open(o, faults);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  db_ = std::move(*db);
+  // No flush is due (the head is empty): the retry of the pending blocks uploads it.
+  for (int i = 0; i < 100 && db_->Stats().spooled_blocks > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(db_->Stats().spooled_blocks, 0u);
+  EXPECT_EQ(db_->Stats().blocks, 1u);
 }
 
 // flush_every_write: a write returns only once its spans are in a published block, so the head is

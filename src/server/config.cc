@@ -391,6 +391,12 @@ std::vector<Setting> MakeSettings() {
       Make("flush.size", "", "Head memory at which a block is written", TB_FIELD(flush_bytes), true),
       Make("flush.age_seconds", "", "Write a block once the head has held spans this long",
            TB_FIELD(flush_age_seconds)),
+      Make("flush.spool_dir", "",
+           "Folder of the blocks spooled while the object store is down (empty: <data_dir>/spool)",
+           TB_FIELD(spool_dir)),
+      Make("flush.spool_max_size", "",
+           "Disk for spooled blocks: ingest goes on while the object store is down until it is full; 0: no spool",
+           TB_FIELD(spool_max_bytes), true),
       Switch(
           Make("flush.background", "--no-background-flush",
                "Write blocks in the background; false: only on POST /admin/flush (tests)", TB_FIELD(background_flush)),

@@ -124,6 +124,10 @@ struct Config {
   std::string azure_endpoint;
   uint64_t flush_bytes = 128ull << 20;  // head memory at which a block is written (≤ half the budget)
   uint64_t flush_age_seconds = 300;     // or after this long
+  // Blocks that could not be uploaded (store down) wait here, all tenants together, up to
+  // spool_max_bytes (docs/format/spool.md); empty: <data_dir>/spool.
+  std::string spool_dir;
+  uint64_t spool_max_bytes = 10ull << 30;
   bool background_flush = true;         // false: blocks are written only by POST /admin/flush
   bool flush_every_write = false;       // tests: each write is in a block before it is acknowledged
   uint64_t cache_bytes = 256ull << 20;  // block indexes and pages kept in memory

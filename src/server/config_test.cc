@@ -68,6 +68,17 @@ TEST(ConfigTest, LoadsCacheTiers) {
   EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
 }
 
+TEST(ConfigTest, LoadsTheSpool) {
+  Config c;
+  EXPECT_EQ(c.spool_dir, "");
+  EXPECT_EQ(c.spool_max_bytes, 10ull << 30);
+  ASSERT_TRUE(
+      LoadConfigFile(WriteFile("tb_spool.yaml", "flush: {spool_dir: /var/spool/tb, spool_max_size: 2GiB}\n"), &c).ok());
+  EXPECT_EQ(c.spool_dir, "/var/spool/tb");
+  EXPECT_EQ(c.spool_max_bytes, 2ull << 30);
+  EXPECT_FALSE(LoadConfigFile(WriteFile("tb_spool_bad.yaml", "flush: {spool_max_size: lots}\n"), &c).ok());
+}
+
 TEST(ConfigTest, UnknownKeysAndBadValuesAreErrors) {
   Config c;
   auto typo = LoadConfigFile(WriteFile("tb_typo.yaml", "data_dri: /x\n"), &c);

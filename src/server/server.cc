@@ -49,6 +49,10 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   options.head_memory_budget_bytes = config.head_memory_budget_bytes;
   options.wal_sync = config.wal_sync;
   options.wal_segment_bytes = config.wal_segment_bytes;
+  options.spool_dir =
+      config.spool_dir.empty() ? (std::filesystem::path(config.data_dir) / "spool").string() : config.spool_dir;
+  options.shared_spool_budget =
+      std::make_shared<head::MemoryBudget>(config.spool_max_bytes, nullptr, "flush.spool_max_size");
   options.limits = config.limits;
   options.query_limits.max_search_depth = static_cast<int>(std::min<uint32_t>(config.max_search_depth, INT32_MAX));
   options.query_limits.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config.query_timeout);
