@@ -34,10 +34,14 @@ void HealthMonitor::Stop() {
   if (prober_.joinable()) prober_.join();
 }
 
+std::chrono::steady_clock::time_point HealthMonitor::Now() const {
+  return options_.clock ? options_.clock() : std::chrono::steady_clock::now();
+}
+
 void HealthMonitor::ProbeLoop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    probe_started_ = std::chrono::steady_clock::now();
+    probe_started_ = Now();
     lock.unlock();
     Status result = probe_store_();
     lock.lock();
@@ -55,8 +59,7 @@ Readiness HealthMonitor::Check() const {
   HealthCheck store{"object_store", false, ""};
   {
     std::lock_guard lock(mu_);
-    const auto now = std::chrono::steady_clock::now();
-    if (probe_started_ && now - *probe_started_ > options_.probe_timeout) {
+    if (probe_started_ && Now() - *probe_started_ > options_.probe_timeout) {
       store.detail = "probe running for over " + std::to_string(options_.probe_timeout.count()) + " ms";
     } else if (!last_probe_) {
       store.detail = "not probed yet";

@@ -35,6 +35,9 @@ struct HealthOptions {
   std::chrono::milliseconds probe_interval{std::chrono::seconds(10)};
   // A probe still running after this long counts as failed: the store is not reachable in time.
   std::chrono::milliseconds probe_timeout{std::chrono::seconds(2)};
+  // The time probe_timeout is measured in. Null: std::chrono::steady_clock::now; tests pass a clock
+  // they move themselves.
+  std::function<std::chrono::steady_clock::time_point()> clock;
 };
 
 class HealthMonitor {
@@ -56,6 +59,7 @@ class HealthMonitor {
  private:
   void ProbeLoop();
   void Stop();
+  std::chrono::steady_clock::time_point Now() const;
 
   const HealthOptions options_;
   const std::function<Status()> wal_writable_;
