@@ -198,8 +198,7 @@ Result<std::string> DiskCacheStore::ReadEntry(std::string_view key, uint64_t off
                                               const std::string& name) {
   TB_ASSIGN_OR_RETURN(std::string file, files_->Get(name));
   TB_ASSIGN_OR_RETURN(std::string data, DecodeEntry(std::move(file), key, offset, length, files_->root() + "/" + name));
-  // Recency survives a restart through the file's modification time; best effort.
-  (void)::utimensat(AT_FDCWD, (files_->root() + "/" + name).c_str(), nullptr, 0);
+  Touch(name);
   std::lock_guard lock(mu_);
   ++counters_.hits;
   return data;
@@ -228,6 +227,7 @@ void DiskCacheStore::Insert(std::string_view key, uint64_t offset, uint64_t leng
     DeleteFiles(victims);
     return;
   }
+  Touch(name);
   std::vector<std::string> victims;
   {
     std::lock_guard lock(mu_);
@@ -243,6 +243,20 @@ void DiskCacheStore::Insert(std::string_view key, uint64_t offset, uint64_t leng
     }
   }
   DeleteFiles(victims);
+}
+
+void DiskCacheStore::Touch(const std::string& name) {
+  const std::string path = files_->root() + "/" + name;
+  if (!options_.clock) {
+    (void)::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // both times to the kernel's now
+    return;
+  }
+  const auto since_epoch = options_.clock().time_since_epoch();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+  const timespec now{.tv_sec = static_cast<time_t>(seconds.count()),
+                     .tv_nsec = static_cast<long>(std::chrono::nanoseconds(since_epoch - seconds).count())};
+  const timespec times[2] = {now, now};  // access, modification
+  (void)::utimensat(AT_FDCWD, path.c_str(), times, 0);
 }
 
 void DiskCacheStore::Invalidate(std::string_view key) {

@@ -25,6 +25,7 @@
 // index lock; a Put/Delete that races with a miss keeps the fetched bytes out of the cache.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -45,6 +46,10 @@ struct DiskCacheOptions {
   uint64_t capacity_bytes = 0;  // total size of the entry files
   // Keys whose bytes never change after they are first written; only these are cached.
   std::function<bool(std::string_view key)> cacheable;
+  // The time stamped on an entry's file when it is written and each time it is read: its recency,
+  // kept across a restart. Null: the kernel's current time; tests pass a clock they move
+  // themselves, since the kernel's file times are too coarse (a few ms) to order quick reads.
+  std::function<std::chrono::system_clock::time_point()> clock;
 };
 
 struct DiskCacheStats {
@@ -81,6 +86,8 @@ class DiskCacheStore : public ForwardingStore {
   Result<std::string> ReadEntry(std::string_view key, uint64_t offset, uint64_t length, const std::string& name);
   void Insert(std::string_view key, uint64_t offset, uint64_t length, const std::string& name, std::string_view data,
               uint64_t generation);
+  // Sets the entry file's modification time to now (options_.clock); best effort.
+  void Touch(const std::string& name);
   // Drops every cached range of the key (index and files).
   void Invalidate(std::string_view key);
   // Removes `name` from the index if present. Caller holds mu_.

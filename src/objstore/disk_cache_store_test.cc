@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include "objstore/memory_store.h"
 #include "objstore/metering_store.h"
 #include "objstore/object_store_suite.h"
+#include "util/test_sync.h"
 
 namespace tb::objstore {
 namespace {
@@ -84,6 +86,7 @@ class DiskCacheStoreTest : public ::testing::Test {
     options.dir = CacheDir();
     options.capacity_bytes = capacity;
     options.cacheable = IsBlockKey;
+    options.clock = clock_.Function();
     Result<std::shared_ptr<DiskCacheStore>> opened = DiskCacheStore::Open(meter_, options);
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     cache_ = std::move(opened).value();
@@ -109,6 +112,7 @@ class DiskCacheStoreTest : public ::testing::Test {
   std::shared_ptr<MemoryStore> memory_ = std::make_shared<MemoryStore>();
   std::shared_ptr<MeteringStore> meter_;
   std::shared_ptr<DiskCacheStore> cache_;
+  test_sync::ManualClock<std::chrono::system_clock> clock_;  // stamps the entry files
 };
 
 TEST_F(DiskCacheStoreTest, HitAvoidsTheInnerGet) {
@@ -249,39 +253,40 @@ TEST_F(DiskCacheStoreTest, CorruptOrTruncatedEntryIsRefetched) {
   EXPECT_EQ(cache_->stats().corrupt, 2u);
 }
 
+// Recency survives restarts through the entry files' times, stamped from clock_, which moves a
+// second after each step here: an entry counts as used when it was written or last read.
 TEST_F(DiskCacheStoreTest, RestartKeepsEntriesAndTheirRecency) {
-  // File times come from the kernel's coarse clock (a few ms): pause so they differ.
-  constexpr auto kTick = std::chrono::milliseconds(15);
+  const auto key = [](int i) { return "blocks/b" + std::to_string(i) + "/data"; };
   Open(1 << 20);
   for (int i = 0; i < 6; ++i) {
-    const std::string key = "blocks/b" + std::to_string(i) + "/data";
-    ASSERT_TRUE(memory_->Put(key, Bytes(1000, i)).ok());
-    ASSERT_TRUE(cache_->Get(key).ok());
-    std::this_thread::sleep_for(kTick);
+    ASSERT_TRUE(memory_->Put(key(i), Bytes(1000, i)).ok());
+    ASSERT_TRUE(cache_->Get(key(i)).ok());
+    clock_.Advance(std::chrono::seconds(1));
   }
-  ASSERT_TRUE(cache_->Get("blocks/b0/data").ok());  // b0 becomes the most recent
+  ASSERT_TRUE(cache_->Get(key(0)).ok());  // b0 becomes the most recent
+  clock_.Advance(std::chrono::seconds(1));
   const uint64_t entry_size = cache_->stats().bytes / 6;
   // Debris that is not an entry is removed on open.
   std::ofstream(CacheDir() + "/not-an-entry") << "x";
 
-  Open(1 << 20);  // restart, same size
-  EXPECT_EQ(cache_->stats().entries, 6u);
+  // Restart with room for five: b1, the entry written first and not read since, goes.
+  Open(5 * entry_size);
+  EXPECT_EQ(cache_->stats().entries, 5u);
   EXPECT_FALSE(fs::exists(CacheDir() + "/not-an-entry"));
-  for (int i = 0; i < 6; ++i) {
-    EXPECT_EQ(cache_->Get("blocks/b" + std::to_string(i) + "/data").value(), Bytes(1000, i));
-    std::this_thread::sleep_for(kTick);
+  for (int i : {5, 4, 3, 2, 0}) {
+    EXPECT_EQ(cache_->Get(key(i)).value(), Bytes(1000, i));
+    clock_.Advance(std::chrono::seconds(1));
   }
   EXPECT_EQ(meter_->snapshot().gets, 0u);
 
-  // Restart with room for three entries: the three most recently used stay (b3, b4, b5 were read
-  // last above, in that order).
+  // Restart with room for three: the three read last above stay (b3, b2, b0).
   Open(3 * entry_size);
   EXPECT_EQ(cache_->stats().entries, 3u);
   EXPECT_LE(FileBytes(), 3 * entry_size);
-  for (int i : {3, 4, 5}) ASSERT_TRUE(cache_->Get("blocks/b" + std::to_string(i) + "/data").ok());
+  for (int i : {3, 2, 0}) ASSERT_TRUE(cache_->Get(key(i)).ok());
   EXPECT_EQ(meter_->snapshot().gets, 0u);
-  ASSERT_TRUE(cache_->Get("blocks/b0/data").ok());
-  EXPECT_EQ(meter_->snapshot().gets, 1u);
+  for (int i : {5, 1}) ASSERT_TRUE(cache_->Get(key(i)).ok());
+  EXPECT_EQ(meter_->snapshot().gets, 2u);
 }
 
 TEST_F(DiskCacheStoreTest, DeleteAndPutInvalidate) {
@@ -312,6 +317,7 @@ TEST_F(DiskCacheStoreTest, DeleteAndPutInvalidate) {
 TEST_F(DiskCacheStoreTest, ConcurrentReadersSeeTheRightBytes) {
   constexpr int kObjects = 24;
   constexpr size_t kSize = 3000;
+  constexpr int kReaders = 8, kReadsEach = 400;
   Open(20 * 1024);
   std::vector<std::string> objects;
   for (int i = 0; i < kObjects; ++i) {
@@ -319,21 +325,23 @@ TEST_F(DiskCacheStoreTest, ConcurrentReadersSeeTheRightBytes) {
     ASSERT_TRUE(memory_->Put("blocks/b" + std::to_string(i) + "/data", objects.back()).ok());
   }
   std::atomic<int> wrong{0};
-  std::atomic<bool> stop{false};
+  test_sync::Progress reads;  // the vandal strikes once every few reads, however fast they go
   std::vector<std::thread> readers;
-  for (int t = 0; t < 8; ++t) {
+  for (int t = 0; t < kReaders; ++t) {
     readers.emplace_back([&, t] {
       std::mt19937 rng(t);
-      for (int n = 0; n < 400; ++n) {
+      for (int n = 0; n < kReadsEach; ++n) {
         const int i = static_cast<int>(rng() % kObjects);
         const uint64_t offset = (rng() % 4) * 500;  // few distinct ranges, so there are hits
         Result<std::string> got = cache_->Get("blocks/b" + std::to_string(i) + "/data", offset, 1000);
         if (!got.ok() || *got != objects[i].substr(offset, 1000)) ++wrong;
+        reads.Add();
       }
     });
   }
   std::thread vandal([&] {
-    while (!stop) {
+    constexpr uint64_t kAllReads = kReaders * kReadsEach, kReadsPerStrike = 10;
+    for (uint64_t seen = 0; (seen = reads.WaitFor(std::min(seen + kReadsPerStrike, kAllReads))) < kAllReads;) {
       // The folder changes under the walk: step with error codes, never exceptions.
       std::error_code ec;
       for (fs::recursive_directory_iterator it(CacheDir(), ec), end; !ec && it != end; it.increment(ec)) {
@@ -342,11 +350,9 @@ TEST_F(DiskCacheStoreTest, ConcurrentReadersSeeTheRightBytes) {
           break;
         }
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   });
   for (std::thread& r : readers) r.join();
-  stop = true;
   vandal.join();
   EXPECT_EQ(wrong.load(), 0);
   const DiskCacheStats stats = cache_->stats();

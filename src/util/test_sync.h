@@ -1,11 +1,14 @@
 // Deterministic signals for tests of concurrent code, instead of sleeping to let time pass or to
-// order events: a rendezvous that threads wait on, and a clock that moves only when told. Header
+// order events: a rendezvous, a count of progress that threads wait on, and a clock that moves
+// only when told. Header
 // only, and included by tests only.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 
@@ -28,6 +31,48 @@ class Rendezvous {
   std::mutex mu_;
   std::condition_variable all_;
   int left_;
+};
+
+// A count that only grows (sequences acknowledged, reads done), for threads to wait on instead of
+// polling it.
+class Progress {
+ public:
+  // Raises the count to `value` if it is below.
+  void Reach(uint64_t value) {
+    {
+      std::lock_guard lock(mu_);
+      count_ = std::max(count_, value);
+    }
+    changed_.notify_all();
+  }
+  void Add(uint64_t n = 1) {
+    {
+      std::lock_guard lock(mu_);
+      count_ += n;
+    }
+    changed_.notify_all();
+  }
+  // Wakes every waiter for good, so that none is left waiting for a count that may never come
+  // (e.g. the threads that make progress stopped early).
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopped_ = true;
+    }
+    changed_.notify_all();
+  }
+  // Waits until the count is at least `at_least`, or Stop(); returns the count.
+  uint64_t WaitFor(uint64_t at_least) {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [&] { return count_ >= at_least || stopped_; });
+    return count_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  uint64_t count_ = 0;    // GUARDED_BY(mu_)
+  bool stopped_ = false;  // GUARDED_BY(mu_)
 };
 
 // A clock of type C (steady_clock, system_clock) that stands still until Advance moves it. Safe to

@@ -11,12 +11,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <new>
 #include <set>
 #include <thread>
@@ -289,39 +287,6 @@ TEST_F(WalTest, ConcurrentAppendsReplayExactlyOnce) {
   }
 }
 
-// The highest sequence acknowledged so far, for threads to wait on instead of polling the log.
-class AckedSequence {
- public:
-  void Acked(uint64_t sequence) {
-    {
-      std::lock_guard lock(mu_);
-      highest_ = std::max(highest_, sequence);
-    }
-    changed_.notify_all();
-  }
-  // Wakes every waiter for good: a writer that stops appending calls it, so that no waiter is left
-  // waiting for sequences that may never come.
-  void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      stopped_ = true;
-    }
-    changed_.notify_all();
-  }
-  // Waits until `at_least` (or a later sequence) is acknowledged, or Stop(); the highest so far.
-  uint64_t WaitFor(uint64_t at_least) {
-    std::unique_lock lock(mu_);
-    changed_.wait(lock, [&] { return highest_ >= at_least || stopped_; });
-    return highest_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable changed_;
-  uint64_t highest_ = 0;  // GUARDED_BY(mu_)
-  bool stopped_ = false;  // GUARDED_BY(mu_)
-};
-
 // Writers append until Close refuses them, while another thread removes the older half of the log
 // after every acknowledgement: no acknowledged record is lost or doubled.
 TEST_F(WalTest, CloseAndRemovalRacingWithAppendsLoseNoAcknowledgedRecord) {
@@ -334,7 +299,7 @@ TEST_F(WalTest, CloseAndRemovalRacingWithAppendsLoseNoAcknowledgedRecord) {
     auto wal = OpenWal(MakeOptions(/*segment_target_bytes=*/4096), &replayed, nullptr);
     ASSERT_NE(wal, nullptr);
     std::atomic<bool> stop{false};
-    AckedSequence progress;
+    test_sync::Progress acked_through;  // the highest sequence acknowledged
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
@@ -344,17 +309,17 @@ TEST_F(WalTest, CloseAndRemovalRacingWithAppendsLoseNoAcknowledgedRecord) {
           if (!seq.ok()) {
             EXPECT_EQ(seq.status().code(), StatusCode::kFailedPrecondition) << seq.status().ToString();
             ++refused;
-            progress.Stop();
+            acked_through.Stop();
             return;
           }
           acked[t].emplace_back(*seq, std::move(payload));
-          progress.Acked(*seq);
+          acked_through.Reach(*seq);
         }
       });
     }
     std::thread remover([&] {
       for (uint64_t seen = 0; !stop;) {
-        seen = progress.WaitFor(seen + 1);
+        seen = acked_through.WaitFor(seen + 1);
         const uint64_t through = wal->last_sequence() / 2;
         Status s = wal->RemoveSegmentsThrough(through);
         if (!s.ok()) {
@@ -364,7 +329,7 @@ TEST_F(WalTest, CloseAndRemovalRacingWithAppendsLoseNoAcknowledgedRecord) {
         removed_through = through;
       }
     });
-    progress.WaitFor(2000);
+    acked_through.WaitFor(2000);
     ASSERT_TRUE(wal->Close().ok());
     stop = true;
     for (auto& th : threads) th.join();
