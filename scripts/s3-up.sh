@@ -51,6 +51,8 @@ for n in rgw osd mon; do # refuse to wipe the state of a running instance
 done
 MON_PORT=${MON_PORT:-0}
 RGW_PORT=${RGW_PORT:-0}
+ports_picked_here=0
+[[ $MON_PORT != 0 || $RGW_PORT != 0 ]] || ports_picked_here=1
 [[ $MON_PORT != 0 ]] || MON_PORT=$(free_port)
 [[ $RGW_PORT != 0 ]] || RGW_PORT=$(free_port "$MON_PORT")
 for port in "$MON_PORT" "$RGW_PORT"; do
@@ -65,6 +67,8 @@ fsid=$(uuidgen)
 #   off port 6789 and every ceph command then hangs).
 # - paxos intervals: pool creation in ~1 s instead of ~14 s.
 # - crash dir / mon cluster log to file = false: nothing written to /var/lib/ceph or /var/log/ceph.
+# - mon data avail crit = 0: by default ceph-mon will not start on a disk with under 5% free, which a
+#   shared CI disk can be; this monitor keeps kilobytes.
 # - cluster addr: else the OSD binds 0.0.0.0.
 # - tcp_nodelay=1: else every keep-alive GET waits ~50 ms (Nagle + delayed ACK).
 # - rgw dns name = localhost: virtual-hosted requests to http://<bucket>.localhost:<port>/ work
@@ -91,6 +95,7 @@ mon allow pool delete = true
 mon max pg per osd = 1000
 mon warn on pool no redundancy = false
 mon data avail warn = 1
+mon data avail crit = 0
 mon cluster log to file = false
 paxos propose interval = 0.01
 paxos min wait = 0.01
@@ -123,6 +128,25 @@ monmaptool --create --fsid "$fsid" --addv a "[v1:127.0.0.1:$MON_PORT]" "$D/monma
 ceph-mon "${C[@]}" --mkfs -i a --monmap "$D/monmap" --keyring "$D/keyring"
 ceph-mon "${C[@]}" -i a -f >"$D/log/mon.stdout" 2>&1 3>&- &
 echo $! >"$D/mon.pid"
+for _ in $(seq 1 120); do
+  listening "$MON_PORT" && break
+  running "$(cat "$D/mon.pid")" || break
+  sleep 0.25
+done
+if ! listening "$MON_PORT"; then
+  echo "s3-up: ceph-mon is not listening on 127.0.0.1:$MON_PORT; the end of $D/log/mon.a.log:" >&2
+  tail -n 5 "$D/log/mon.a.log" "$D/log/mon.stdout" >&2 || true
+  kill -9 "$(cat "$D/mon.pid")" 2>/dev/null || true
+  # Most likely another process took the port between free_port and the bind: try other ports,
+  # twice at most, when they were picked here.
+  attempt=${S3_UP_ATTEMPT:-1}
+  if [[ $ports_picked_here == 1 && $attempt -lt 3 ]]; then
+    echo "s3-up: starting again on other ports (attempt $((attempt + 1)) of 3)" >&2
+    exec 1>&3 3>&-
+    S3_UP_ATTEMPT=$((attempt + 1)) MON_PORT=0 RGW_PORT=0 exec bash "$0"
+  fi
+  exit 1
+fi
 T1=$(ms)
 
 osd_uuid=$(uuidgen)

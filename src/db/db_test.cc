@@ -9,15 +9,17 @@
 #include <fstream>
 #include <initializer_list>
 #include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "db/block_list.h"
 #include "model/random_traces.h"
 #include "objstore/disk_cache_store.h"
 #include "objstore/fault_store.h"
-#include "objstore/latency_store.h"
 #include "objstore/memory_store.h"
 #include "objstore/metering_store.h"
+#include "util/test_sync.h"
 
 namespace tb::db {
 namespace {
@@ -728,23 +730,52 @@ TEST_F(DbTest, CrashAtEveryStepOfAPurgeBringsNothingBack) {
   }
 }
 
+// A store whose first read of each block (each folder), once armed, waits at a rendezvous for the
+// first reads of `blocks` blocks: they all meet only if the blocks are read in parallel.
+class MeetingStore final : public objstore::ForwardingStore {
+ public:
+  MeetingStore(std::shared_ptr<objstore::ObjectStore> base, int blocks)
+      : ForwardingStore(std::move(base)), first_reads_(blocks) {}
+  void Arm() { armed_ = true; }
+  Result<std::string> Get(std::string_view key, uint64_t offset = 0, uint64_t length = objstore::kToEnd) override {
+    if (armed_ && FirstOfItsFolder(key) && !first_reads_.ArriveAndWait()) all_met_ = false;
+    return base().Get(key, offset, length);
+  }
+  bool all_met() const { return all_met_; }
+  size_t folders_read() const {
+    std::lock_guard lock(mu_);
+    return folders_.size();
+  }
+
+ private:
+  bool FirstOfItsFolder(std::string_view key) {
+    std::lock_guard lock(mu_);
+    return folders_.emplace(key.substr(0, key.rfind('/'))).second;
+  }
+
+  test_sync::Rendezvous first_reads_;
+  std::atomic<bool> armed_ = false;
+  std::atomic<bool> all_met_ = true;
+  mutable std::mutex mu_;
+  std::set<std::string> folders_;  // GUARDED_BY(mu_)
+};
+
+// A cold lookup of a trace with a span in each of 8 blocks reads the 8 blocks at the same time.
 TEST_F(DbTest, QueriesOverManyBlocksReadThemInParallel) {
-  const auto delay = std::chrono::milliseconds(50);
-  auto slow = std::make_shared<objstore::LatencyStore>(memory_, delay);
   Open(memory_);
   for (uint8_t b = 1; b <= 8; ++b) {
     Ingest(Batch("svc", {MakeSpan(b, 1, 100 * b), MakeSpan(42, b, 100 * b)}));
     ASSERT_TRUE(db_->Flush().ok());
   }
-  Open(slow);  // cold: nothing cached; every read costs 50 ms
+  auto meeting = std::make_shared<MeetingStore>(memory_, 8);
+  Open(meeting);  // cold: nothing cached
   model::TraceId shared{};
   shared[15] = 42;
-  const auto start = std::chrono::steady_clock::now();
+  meeting->Arm();
   const auto spans = SpansOf(db_->engine(), {shared});
-  const auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(spans.size(), 8u);  // one span in each block
-  // Sequential reads would take at least 8 blocks × 2 reads × 50 ms = 800 ms.
-  EXPECT_LT(elapsed, 4 * delay) << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms";
+  EXPECT_EQ(meeting->folders_read(), 8u);
+  EXPECT_TRUE(meeting->all_met()) << "the blocks were not read at the same time";
 }
 
 // Two processes on one bucket: what one publishes, the other serves after a refresh, and a block

@@ -20,6 +20,7 @@
 
 #include "objstore/object_store_suite.h"
 #include "objstore/s3_store.h"
+#include "util/test_http_server.h"
 
 namespace tb::objstore {
 namespace {
@@ -312,7 +313,7 @@ class LocalAzure {
     server_.Put(".*", route);
     server_.Delete(".*", route);
     port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_ = test_sync::ServeInBackground(server_);
   }
   ~LocalAzure() {
     server_.stop();

@@ -21,6 +21,7 @@
 
 #include "objstore/gcs_store.h"
 #include "objstore/gcs_test_server.h"
+#include "util/test_sync.h"
 
 namespace tb::objstore::gcs {
 namespace {
@@ -87,12 +88,13 @@ http::ClientOptions FastClient() {
   return o;
 }
 
-// A store on the fake's bucket "bkt", with these credentials.
-Result<std::shared_ptr<GcsStore>> OpenStore(const FakeGoogle& google, std::unique_ptr<TokenSource> source) {
+// A store on the fake's bucket "bkt", with these credentials, cached on `clock` (null: steady_clock).
+Result<std::shared_ptr<GcsStore>> OpenStore(const FakeGoogle& google, std::unique_ptr<TokenSource> source,
+                                            TokenCache::Clock clock = {}) {
   GcsOptions o;
   o.endpoint = google.Origin();
   o.bucket = "bkt";
-  o.credentials = std::make_shared<TokenCache>(std::move(source));
+  o.credentials = std::make_shared<TokenCache>(std::move(source), std::move(clock));
   o.http.retry.base_delay = milliseconds(5);
   return GcsStore::Open(o);
 }
@@ -199,17 +201,18 @@ TEST(GcsAuthTest, AssertionSignedWithAnotherKeyIsRefused) {
 // while it is still valid: no request ever carries an expired token.
 TEST(GcsAuthTest, TokenIsRefreshedBeforeItExpires) {
   TestKey key;
-  FakeGoogle google(key);
+  test_sync::ManualSteadyClock clock;  // Google's and the cache's: time passes when the test says
+  FakeGoogle google(key, clock.Function());
   google.SetTokenLifetime(seconds(3));  // refresh due after 1.5 s
   KeyFile file(google.KeyFileJson(key));
   auto source = ServiceAccount(file);
   ASSERT_TRUE(source.ok()) << source.status().ToString();
-  Result<std::shared_ptr<GcsStore>> store = OpenStore(google, std::move(source).value());
+  Result<std::shared_ptr<GcsStore>> store = OpenStore(google, std::move(source).value(), clock.Function());
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   TB_ASSERT_OK((*store)->Head("a"));
-  std::this_thread::sleep_for(milliseconds(600));
+  clock.Advance(milliseconds(600));
   TB_ASSERT_OK((*store)->Head("a"));  // not yet due: the same token
-  std::this_thread::sleep_for(milliseconds(1100));
+  clock.Advance(milliseconds(1100));
   TB_ASSERT_OK((*store)->Head("a"));  // due (1.7 s of 3 s): a new token
   TB_ASSERT_OK((*store)->Head("a"));
 

@@ -9,11 +9,10 @@
 #include <stdexcept>
 
 #include "objstore/gcs_auth.h"
+#include "util/test_http_server.h"
 
 namespace tb::objstore::gcs::testing {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // base64url (no padding) → bytes; "" and false on bad input.
 bool Base64UrlDecode(std::string_view in, std::string* out) {
@@ -61,7 +60,7 @@ std::string TestKey::PrivatePem() const {
   return pem;
 }
 
-FakeGoogle::FakeGoogle(const TestKey& trusted) : trusted_(trusted.pkey()) {
+FakeGoogle::FakeGoogle(const TestKey& trusted, Clock clock) : trusted_(trusted.pkey()), clock_(std::move(clock)) {
   server_.Post("/token", [this](const httplib::Request& req, httplib::Response& res) { TokenEndpoint(req, res); });
   server_.Get("/computeMetadata/v1/instance/service-accounts/default/token",
               [this](const httplib::Request& req, httplib::Response& res) { MetadataToken(req, res); });
@@ -69,7 +68,7 @@ FakeGoogle::FakeGoogle(const TestKey& trusted) : trusted_(trusted.pkey()) {
   server_.Get("/storage/v1/.*", storage);
   server_.Post("/upload/storage/v1/.*", storage);
   port_ = server_.bind_to_any_port("127.0.0.1");
-  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  thread_ = test_sync::ServeInBackground(server_);
 }
 
 FakeGoogle::~FakeGoogle() {
@@ -116,10 +115,14 @@ bool FakeGoogle::IssuedBeforePreviousExpired(const std::string& token) const {
   return it->second.issued_at < issued_.at(it->second.previous).expires_at;
 }
 
+std::chrono::steady_clock::time_point FakeGoogle::Now() const {
+  return clock_ ? clock_() : std::chrono::steady_clock::now();
+}
+
 std::string FakeGoogle::Issue() {
   std::string token = "ya29.test-" + std::to_string(issued_.size() + 1);
   Issued& t = issued_[token];
-  t.issued_at = Clock::now();
+  t.issued_at = Now();
   t.expires_at = t.issued_at + lifetime_;
   t.previous = last_issued_;
   last_issued_ = token;
@@ -208,7 +211,7 @@ void FakeGoogle::Storage(const httplib::Request& req, httplib::Response& res) {
   std::string token = auth.starts_with("Bearer ") ? auth.substr(7) : "";
   std::lock_guard lock(mu_);
   auto it = issued_.find(token);
-  bool expired = it != issued_.end() && Clock::now() >= it->second.expires_at;
+  bool expired = it != issued_.end() && Now() >= it->second.expires_at;
   if (expired) ++counts_.expired_token_requests;
   if (it == issued_.end() || revoked_.contains(token) || expired) {
     ++counts_.storage_refused;

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -40,8 +41,10 @@ class FakeGoogle {
   static constexpr char kEmail[] = "tracebucket-test@project.iam.gserviceaccount.com";
   static constexpr char kKeyId[] = "test-key-1";
 
-  // Trusts assertions signed by `trusted`.
-  explicit FakeGoogle(const TestKey& trusted);
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+  // Trusts assertions signed by `trusted`. Tokens are issued and expire on `clock` (null:
+  // std::chrono::steady_clock::now), which a test shares with the TokenCache under test.
+  explicit FakeGoogle(const TestKey& trusted, Clock clock = {});
   ~FakeGoogle();
 
   std::string Origin() const { return "http://127.0.0.1:" + std::to_string(port_); }
@@ -84,7 +87,10 @@ class FakeGoogle {
   std::string CheckAssertion(const std::string& jwt) const;
   std::string Issue();  // under mu_
 
+  std::chrono::steady_clock::time_point Now() const;
+
   EVP_PKEY* trusted_;
+  const Clock clock_;
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <thread>
 
+#include "util/test_http_server.h"
+
 namespace tb::objstore::http {
 namespace {
 
@@ -41,7 +43,7 @@ class LocalServer {
     server_.Get(".*", handler);
     server_.Put(".*", handler);
     port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_ = test_sync::ServeInBackground(server_);
   }
   ~LocalServer() {
     server_.stop();

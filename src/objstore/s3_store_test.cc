@@ -29,6 +29,7 @@
 #include <thread>
 
 #include "objstore/object_store_suite.h"
+#include "util/test_http_server.h"
 
 namespace tb::objstore {
 namespace {
@@ -336,7 +337,7 @@ class FakeS3 {
     server_->Post(".*", route);
     server_->Delete(".*", route);
     port_ = server_->bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    thread_ = test_sync::ServeInBackground(*server_);
   }
   ~FakeS3() {
     server_->stop();
