@@ -71,6 +71,7 @@ class BlockReader final : public query::TraceSource {
   std::unique_ptr<TraceScan> ScanTraces() const;
 
   // query::TraceSource
+  std::string Name() const override { return "block " + meta_.block_id; }
   std::optional<query::StartTimeRange> StartTimes() const override {
     return query::StartTimeRange{meta_.min_span_start, meta_.max_span_start};
   }

@@ -509,6 +509,49 @@ TEST_F(DbTest, TheBackgroundLoopUploadsTheSpoolByItself) {
   EXPECT_EQ(db_->Stats().blocks, 1u);
 }
 
+// The object store fails every read of one block: a query with a warning list answers from the
+// head and the other block and names the unreadable one; a query without one fails.
+TEST_F(DbTest, AnUnreadableBlockIsLeftOutOfAQueryThatReportsItAndFailsOneThatCannot) {
+  auto faults = std::make_shared<objstore::FaultStore>(memory_);
+  Open(faults);
+  FlushTwoBlocks();
+  Ingest(Batch("c", {MakeSpan(3, 1, 300)}));  // in the head
+  std::set<std::string> blocks, meta_less;
+  ASSERT_TRUE(BlockListStore(memory_.get(), "default").ScanBlocks(&blocks, &meta_less).ok());
+  ASSERT_EQ(blocks.size(), 2u);
+  const std::string unreadable = *blocks.begin();
+  faults->FailWhen([&](objstore::StoreOp, std::string_view key) { return key.find(unreadable) != key.npos; },
+                   Status::Unavailable("store down"));
+
+  query::QueryWarnings warnings;
+  const query::QueryEngine reporting = db_->engine().WithWarnings(&warnings);
+  std::set<model::TraceId> read;
+  ASSERT_TRUE(reporting
+                  .GetTraces({Trace(1), Trace(2), Trace(3)},
+                             [&](const model::TraceId& id, model::Traces&&) {
+                               read.insert(id);
+                               return Status::Ok();
+                             })
+                  .ok());
+  EXPECT_EQ(read.size(), 2u);  // the head's trace and the readable block's
+  EXPECT_TRUE(read.contains(Trace(3)));
+  query::TraceQuery everything;
+  everything.search_depth = 10;
+  auto found = reporting.FindTraceIds(everything);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  std::set<model::TraceId> found_ids;
+  for (const auto& hit : *found) found_ids.insert(hit.trace_id);
+  EXPECT_EQ(found_ids, read);
+  const std::vector<query::SourceWarning> list = warnings.List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].source, "block " + unreadable);
+  EXPECT_EQ(list[0].reason.code(), StatusCode::kUnavailable);
+
+  const Status strict = db_->engine().GetTraces({Trace(1), Trace(2)},
+                                                [](const model::TraceId&, model::Traces&&) { return Status::Ok(); });
+  EXPECT_EQ(strict.code(), StatusCode::kUnavailable) << strict.ToString();
+}
+
 // flush_every_write: a write returns only once its spans are in a published block, so the head is
 // empty whenever no write is in flight; concurrent writers share blocks but every span is there once.
 TEST_F(DbTest, FlushEveryWritePutsEachAcknowledgedWriteInABlock) {

@@ -118,6 +118,7 @@ class Head final : public query::TraceSource {
   HeadStats Stats() const;
 
   // query::TraceSource
+  std::string Name() const override { return "head"; }
   Status FindTraces(const query::SpanMatcher& matcher, size_t limit, std::vector<query::TraceHit>* hits) const override;
   Status ReadTrace(const model::TraceId& id, model::Traces* out) const override;
   Status TraceRanges(const std::vector<model::TraceId>& ids, std::vector<query::TraceHit>* out) const override;

@@ -42,17 +42,25 @@ Status TraceSource::TracesInWindow(uint64_t start_unix_nano, uint64_t end_unix_n
   return Status::Ok();
 }
 
-namespace {
+std::string SourceWarning::Message() const { return source + " could not be read: " + reason.ToString(); }
 
-// A corrupt block must not take the others down: its DATA_LOSS is logged, and the query answers
-// from the rest.
-Status ToleratingDataLoss(Status s) {
-  if (s.code() != StatusCode::kDataLoss) return s;
-  spdlog::error("skipping a source in this query: {}", s.ToString());
-  return Status::Ok();
+bool QueryWarnings::Add(std::string source, Status reason) {
+  std::lock_guard lock(mu_);
+  for (const auto& w : warnings_)
+    if (w.source == source) return false;
+  warnings_.push_back({std::move(source), std::move(reason)});
+  return true;
 }
 
-}  // namespace
+std::vector<SourceWarning> QueryWarnings::List() const {
+  std::lock_guard lock(mu_);
+  return warnings_;
+}
+
+bool QueryWarnings::empty() const {
+  std::lock_guard lock(mu_);
+  return warnings_.empty();
+}
 
 // When a request must stop (QueryLimits::timeout, or its client gone), checked between its steps.
 class Deadline {
@@ -86,10 +94,31 @@ Status QueryEngine::CheckSearchDepth(const TraceQuery& query) const {
                                  " is more than limits.max_search_depth (" + std::to_string(max) + ")");
 }
 
-Status QueryEngine::ForEachSource(const SourceList& sources,
-                                  const std::function<Status(const TraceSource&, size_t)>& fn) const {
-  return ParallelFor(sources.size(), options_.max_parallel,
-                     [&](size_t i) { return ToleratingDataLoss(fn(*sources[i], i)); });
+Status QueryEngine::Tolerating(const TraceSource& source, Status read) const {
+  if (read.ok()) return read;
+  if (warnings_ != nullptr) {
+    // Logged once per request and source: a block that cannot be read may be asked once per trace.
+    std::string name = source.Name();
+    if (warnings_->Add(name, read)) spdlog::warn("query answered without {}: {}", name, read.ToString());
+    return Status::Ok();
+  }
+  // A corrupt block must not take the others down.
+  if (read.code() != StatusCode::kDataLoss) return read;
+  spdlog::error("skipping {} in this query: {}", source.Name(), read.ToString());
+  return Status::Ok();
+}
+
+template <typename T>
+Status QueryEngine::ForEachSource(
+    const SourceList& sources, std::vector<T>* out,
+    const std::function<Status(const TraceSource&, size_t, std::type_identity_t<T>*)>& fn) const {
+  out->assign(sources.size(), T{});
+  return ParallelFor(sources.size(), options_.max_parallel, [&](size_t i) {
+    T gathered{};
+    Status status = fn(*sources[i], i, &gathered);
+    if (status.ok()) (*out)[i] = std::move(gathered);
+    return Tolerating(*sources[i], std::move(status));
+  });
 }
 
 SourceList QueryEngine::Overlapping(const SourceList& sources, uint64_t min_unix_nano, uint64_t max_unix_nano) {
@@ -104,9 +133,10 @@ SourceList QueryEngine::Overlapping(const SourceList& sources, uint64_t min_unix
 
 Result<bool> QueryEngine::AnyMatch(const SourceList& sources, const TraceQuery& query) const {
   const SpanMatcher matcher(query);
-  std::vector<std::vector<TraceHit>> hits(sources.size());
-  TB_RETURN_IF_ERROR(
-      ForEachSource(sources, [&](const TraceSource& s, size_t i) { return s.FindTraces(matcher, 1, &hits[i]); }));
+  std::vector<std::vector<TraceHit>> hits;
+  TB_RETURN_IF_ERROR(ForEachSource(sources, &hits, [&](const TraceSource& s, size_t, std::vector<TraceHit>* found) {
+    return s.FindTraces(matcher, 1, found);
+  }));
   return std::any_of(hits.begin(), hits.end(), [](const auto& h) { return !h.empty(); });
 }
 
@@ -128,7 +158,12 @@ Result<model::Traces> QueryEngine::ReadTrace(const SourceList& sources, const mo
     waiting.clear();
   }
   std::vector<model::Traces> parts(sources.size());
-  const auto read = [&](size_t i) { return ToleratingDataLoss(sources[i]->ReadTrace(id, &parts[i])); };
+  // A source that fails is left out whole, not with the spans it read before failing.
+  const auto read = [&](size_t i) {
+    Status status = sources[i]->ReadTrace(id, &parts[i]);
+    if (!status.ok()) parts[i] = {};
+    return Tolerating(*sources[i], std::move(status));
+  };
   const size_t tasks = waiting.size() + (in_memory.empty() ? 0 : 1);
   TB_RETURN_IF_ERROR(ParallelFor(tasks, options_.max_parallel, [&](size_t task) -> Status {
     if (task < waiting.size()) return read(waiting[task]);
@@ -197,7 +232,11 @@ Status QueryEngine::SearchNewestFirst(const SourceList& candidates, const SpanMa
     const size_t first = next;
     hits->resize(end);
     TB_RETURN_IF_ERROR(ParallelFor(end - first, options_.max_parallel, [&](size_t k) {
-      return ToleratingDataLoss(order[first + k]->FindTraces(matcher, limit, &(*hits)[first + k]));
+      const TraceSource& source = *order[first + k];
+      std::vector<TraceHit>& found_here = (*hits)[first + k];
+      Status search = source.FindTraces(matcher, limit, &found_here);
+      if (!search.ok()) found_here.clear();  // left out whole
+      return Tolerating(source, std::move(search));
     }));
     for (size_t i = first; i < end; ++i)
       for (const auto& h : (*hits)[i]) {
@@ -250,13 +289,14 @@ Result<std::vector<TraceHit>> QueryEngine::SearchTraceIds(const TraceQuery& quer
     std::set<model::TraceId> all_ids;
     for (const auto& hits : per_source)
       for (const auto& h : hits) all_ids.insert(h.trace_id);
-    std::vector<std::vector<TraceHit>> extra(sources.size());
-    TB_RETURN_IF_ERROR(ForEachSource(sources, [&](const TraceSource& s, size_t i) {
-      std::set<model::TraceId> missing = all_ids;
-      for (const auto& h : per_source[i]) missing.erase(h.trace_id);
-      if (missing.empty()) return Status::Ok();
-      return s.TraceRanges(std::vector<model::TraceId>(missing.begin(), missing.end()), &extra[i]);
-    }));
+    std::vector<std::vector<TraceHit>> extra;
+    TB_RETURN_IF_ERROR(
+        ForEachSource(sources, &extra, [&](const TraceSource& s, size_t i, std::vector<TraceHit>* ranges) {
+          std::set<model::TraceId> missing = all_ids;
+          for (const auto& h : per_source[i]) missing.erase(h.trace_id);
+          if (missing.empty()) return Status::Ok();
+          return s.TraceRanges(std::vector<model::TraceId>(missing.begin(), missing.end()), ranges);
+        }));
     for (size_t i = 0; i < sources.size(); ++i)
       per_source[i].insert(per_source[i].end(), extra[i].begin(), extra[i].end());
   }
@@ -303,9 +343,9 @@ Result<std::vector<T>> QueryEngine::CollectUnexpired(
     const std::function<TraceQuery(const T&)>& query_for) const {
   const uint64_t expired_before = ExpiredBefore();
   const SourceList sources = Overlapping(sources_(), expired_before, UINT64_MAX);
-  std::vector<std::set<T>> per_source(sources.size());
-  TB_RETURN_IF_ERROR(
-      ForEachSource(sources, [&](const TraceSource& s, size_t i) { return collect(s, &per_source[i]); }));
+  std::vector<std::set<T>> per_source;
+  TB_RETURN_IF_ERROR(ForEachSource(
+      sources, &per_source, [&](const TraceSource& s, size_t, std::set<T>* items) { return collect(s, items); }));
   std::set<T> all, unsure;
   SourceList partly_expired;
   for (size_t i = 0; i < sources.size(); ++i) {
@@ -370,9 +410,9 @@ Result<DependencyCounts> QueryEngine::Dependencies(uint64_t start_unix_nano, uin
 Result<DependencyCounts> QueryEngine::CountCalls(const SourceList& sources, uint64_t start_unix_nano,
                                                  uint64_t end_unix_nano) const {
   const Deadline deadline = StartDeadline();
-  std::vector<DependencyCounts> per_source(sources.size());
-  TB_RETURN_IF_ERROR(ForEachSource(sources, [&](const TraceSource& s, size_t i) {
-    return s.Dependencies(start_unix_nano, end_unix_nano, &per_source[i]);
+  std::vector<DependencyCounts> per_source;
+  TB_RETURN_IF_ERROR(ForEachSource(sources, &per_source, [&](const TraceSource& s, size_t, DependencyCounts* calls) {
+    return s.Dependencies(start_unix_nano, end_unix_nano, calls);
   }));
   DependencyCounts counts;
   for (const auto& part : per_source)
@@ -382,9 +422,9 @@ Result<DependencyCounts> QueryEngine::CountCalls(const SourceList& sources, uint
   // Each source counted the calls whose parent and child it holds both. A trace split between
   // sources (e.g. across a flush) also has calls from a span in one source to a span in another:
   // read those traces fragment by fragment and add the calls that cross.
-  std::vector<std::vector<TraceHit>> windows(sources.size());
-  TB_RETURN_IF_ERROR(ForEachSource(sources, [&](const TraceSource& s, size_t i) {
-    return s.TracesInWindow(start_unix_nano, end_unix_nano, &windows[i]);
+  std::vector<std::vector<TraceHit>> windows;
+  TB_RETURN_IF_ERROR(ForEachSource(sources, &windows, [&](const TraceSource& s, size_t, std::vector<TraceHit>* hits) {
+    return s.TracesInWindow(start_unix_nano, end_unix_nano, hits);
   }));
   std::map<model::TraceId, int> holders;
   for (const auto& hits : windows)
@@ -393,9 +433,9 @@ Result<DependencyCounts> QueryEngine::CountCalls(const SourceList& sources, uint
     if (n < 2) continue;
     const model::TraceId& id = held;  // a lambda below captures it (Clang 14 cannot capture a binding)
     TB_RETURN_IF_ERROR(deadline.Check());
-    std::vector<model::Traces> parts(sources.size());
-    TB_RETURN_IF_ERROR(
-        ForEachSource(sources, [&](const TraceSource& s, size_t i) { return s.ReadTrace(id, &parts[i]); }));
+    std::vector<model::Traces> parts;
+    TB_RETURN_IF_ERROR(ForEachSource(
+        sources, &parts, [&](const TraceSource& s, size_t, model::Traces* part) { return s.ReadTrace(id, part); }));
     std::multimap<model::SpanId, std::pair<size_t, std::string>> spans;  // span → (source, service)
     for (size_t i = 0; i < parts.size(); ++i)
       for (const auto& rs : parts[i].resource_spans)

@@ -5,6 +5,9 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "metrics/handles.h"
@@ -37,6 +40,29 @@ struct TraceSummary {
 TraceSummary Summarize(const model::TraceId& id, const model::Traces& trace);
 
 using SourceList = std::vector<std::shared_ptr<const TraceSource>>;
+
+// A source that one request could not read (the object store down, a corrupt block), and why: the
+// request answered from the other sources.
+struct SourceWarning {
+  std::string source;  // TraceSource::Name()
+  Status reason;
+  // "block <id> could not be read: UNAVAILABLE: ...", for clients and logs.
+  std::string Message() const;
+};
+
+// The sources one request could not read, each once (with its first failure), in the order they
+// failed. Thread-safe, since a request reads its sources in parallel.
+class QueryWarnings {
+ public:
+  // Whether `source` is new to the list.
+  bool Add(std::string source, Status reason);
+  std::vector<SourceWarning> List() const;
+  bool empty() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<SourceWarning> warnings_;  // guarded by mu_
+};
 
 class Deadline;
 
@@ -78,8 +104,10 @@ class QueryEngine {
   // `sources` is asked once per request, since flushes change the set between requests. Sources
   // are queried in parallel, up to `max_parallel` at a time; a trace read asks only the sources
   // that may hold the trace (TraceSource::PlanReadTrace), and starts threads only when two or more
-  // of them may wait on storage. A source that reports DATA_LOSS (a
-  // corrupt block) is logged and left out of that answer; other errors fail the request.
+  // of them may wait on storage. A source whose read fails is left out of the answer and reported
+  // when the request has a warning list (WithWarnings); without one, only DATA_LOSS (a corrupt
+  // block) is left out (and logged), and other errors fail the request, so that no caller takes a
+  // short answer for a whole one unawares.
   explicit QueryEngine(std::function<SourceList()> sources, QueryEngineOptions options = {})
       : sources_(std::move(sources)), options_(std::move(options)) {}
   explicit QueryEngine(SourceList fixed, QueryEngineOptions options = {})
@@ -98,6 +126,18 @@ class QueryEngine {
     watched.cancelled_ = std::move(cancelled);
     return watched;
   }
+
+  // The same engine for one request that answers from the sources it can read: a source whose
+  // read fails (the object store down, a corrupt block) is left out, logged once and added to
+  // `warnings` (which must outlive the engine's calls), and the request goes on with the others.
+  // Errors of the request itself (a limit, its deadline, its sink) still fail it.
+  QueryEngine WithWarnings(QueryWarnings* warnings) const {
+    QueryEngine reporting = *this;
+    reporting.warnings_ = warnings;
+    return reporting;
+  }
+  // The list WithWarnings gave, or null.
+  QueryWarnings* warnings() const { return warnings_; }
 
   // Streams each known trace in request order; unknown IDs are skipped.
   Status GetTraces(const std::vector<model::TraceId>& ids, const TraceSink& sink) const;
@@ -142,8 +182,14 @@ class QueryEngine {
     metrics_.Record(kind, since, StatusOf(result));
     return result;
   }
-  // Runs fn(source, i) for every source in parallel.
-  Status ForEachSource(const SourceList& sources, const std::function<Status(const TraceSource&, size_t)>& fn) const;
+  // What a request does with the result of reading `source`: OK when the read may be left out of
+  // the answer (see the constructor and WithWarnings), else `read`.
+  Status Tolerating(const TraceSource& source, Status read) const;
+  // Runs fn(source, i, &(*out)[i]) for every source in parallel, Tolerating each; a source whose
+  // fn fails is left out whole: its (*out)[i] stays empty, not holding what it gathered first.
+  template <typename T>
+  Status ForEachSource(const SourceList& sources, std::vector<T>* out,
+                       const std::function<Status(const TraceSource&, size_t, std::type_identity_t<T>*)>& fn) const;
 
   // Where this request must stop: QueryLimits::timeout from now, or its client gone.
   Deadline StartDeadline() const;
@@ -162,7 +208,8 @@ class QueryEngine {
   std::function<SourceList()> sources_;
   QueryEngineOptions options_;
   metrics::QueryMetrics metrics_;
-  CancelCheck cancelled_;  // null: nobody cancels
+  CancelCheck cancelled_;              // null: nobody cancels
+  QueryWarnings* warnings_ = nullptr;  // null: strict (see the constructor)
 };
 
 }  // namespace tb::query

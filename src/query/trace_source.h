@@ -50,6 +50,9 @@ class TraceSource {
  public:
   virtual ~TraceSource() = default;
 
+  // Names the source in a request's warnings and in logs ("head", "block <id>").
+  virtual std::string Name() const { return "unnamed source"; }
+
   // The range of span start times this source holds, when known without I/O (a block's meta); the
   // engine skips a source whose range misses a query's window or lies wholly before retention.
   // nullopt: unknown, always asked.

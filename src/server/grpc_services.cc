@@ -113,6 +113,10 @@ grpc::Status WriteTraceSummaries(const query::QueryEngine& engine, const v2::Tra
 
 }  // namespace
 
+void AddWarningsTrailer(grpc::ServerContext* context, const query::QueryWarnings& warnings) {
+  if (!warnings.empty()) context->AddTrailingMetadata(kWarningsKey, WarningsJson(warnings.List()));
+}
+
 HeaderLookup MetadataOf(const grpc::ServerContext& context) {
   return [&context](std::string_view name) {
     std::vector<std::string> values;

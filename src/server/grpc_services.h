@@ -28,14 +28,23 @@ grpc::Status ToGrpc(const Status& status);
 // The request's metadata, for the access check.
 HeaderLookup MetadataOf(const grpc::ServerContext& context);
 
+// Adds the `tracebucket-warnings` trailing metadata (server/query_log.h) when `warnings` holds any.
+void AddWarningsTrailer(grpc::ServerContext* context, const query::QueryWarnings& warnings);
+
 // Answers with `serve(engine)`, `engine` being the query engine of the request's tenant, or with
 // the access check's refusal.
 template <typename Serve>
-grpc::Status WithReader(const TenantDoor& door, const grpc::ServerContext* context, Serve serve) {
+grpc::Status WithReader(const TenantDoor& door, grpc::ServerContext* context, Serve serve) {
   auto engine = door.Reader(MetadataOf(*context));
   if (!engine.ok()) return ToGrpc(engine.status());
-  // A call its client cancelled, or past the client's own deadline, stops at its next step.
-  return serve(engine->WithCancellation([context] { return context->IsCancelled(); }));
+  // A call its client cancelled, or past the client's own deadline, stops at its next step. The
+  // sources it could not read are named in a trailer, the one place a stream that already sent
+  // answers can still report something.
+  query::QueryWarnings warnings;
+  grpc::Status status =
+      serve(engine->WithCancellation([context] { return context->IsCancelled(); }).WithWarnings(&warnings));
+  AddWarningsTrailer(context, warnings);
+  return status;
 }
 
 // Answers GetServices of either storage API version (same field names in v1 and v2).

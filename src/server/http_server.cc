@@ -14,6 +14,7 @@
 #include "server/compact.h"
 #include "server/http_body.h"
 #include "server/jaeger_http_api.h"
+#include "server/query_log.h"
 #include "server/rpc_status.h"
 #include "wire/otlp_codec.h"
 #include "wire/otlp_json.h"
@@ -152,7 +153,9 @@ void GetWithTenant(httplib::Server& http, const std::string& pattern, const Tena
   http.Get(pattern, [&door, refuse, serve = std::move(serve)](const httplib::Request& req, httplib::Response& res) {
     auto engine = door.Reader(HeadersOf(req));
     if (!engine.ok()) return refuse(res, engine.status());
-    serve(*engine, req, res);
+    query::QueryWarnings warnings;  // the sources the query could not read
+    serve(engine->WithWarnings(&warnings), req, res);
+    if (!warnings.empty()) res.set_header(kWarningsKey, WarningsJson(warnings.List()));
   });
 }
 

@@ -74,6 +74,9 @@ HeaderLookup HeadersOf(const httplib::Request& req);
 using QueryRoute = std::function<void(const query::QueryEngine&, const httplib::Request&, httplib::Response&)>;
 // Registers GET `pattern` as a query route of `door`; when the request's tenant cannot be served
 // (the access check, or its Db failing to open) `refuse` answers instead, in the door's own form.
+// The query answers from the sources it can read; those it could not are named in the answer's
+// `tracebucket-warnings` header (server/query_log.h), and `serve` finds them in the engine's
+// warnings() to put in its body.
 void GetWithTenant(httplib::Server& http, const std::string& pattern, const TenantDoor& door,
                    void (*refuse)(httplib::Response&, const Status&), QueryRoute serve);
 

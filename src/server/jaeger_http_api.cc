@@ -129,9 +129,21 @@ void SendData(const httplib::Request& req, httplib::Response& res, Json envelope
 }
 
 // As Go's http.Error: the JSON envelope plus a newline, as text/plain.
-void SendError(httplib::Response& res, int http_code, std::string_view message) {
+void SendError(httplib::Response& res, int http_code, std::string_view message,
+               const std::vector<query::SourceWarning>& unread = {}) {
   res.status = http_code;
-  res.set_content(ErrorJson(http_code, message) + "\n", "text/plain; charset=utf-8");
+  res.set_content(ErrorJson(http_code, message, unread) + "\n", "text/plain; charset=utf-8");
+}
+
+// The sources the query of `engine` could not read (QueryEngine::WithWarnings, which
+// GetWithTenant sets).
+std::vector<query::SourceWarning> Unread(const query::QueryEngine& engine) {
+  return engine.warnings() == nullptr ? std::vector<query::SourceWarning>{} : engine.warnings()->List();
+}
+
+// Jaeger's structuredError for a source the query could not read.
+Json UnreadError(const query::SourceWarning& w) {
+  return Json{{"code", HttpStatusFor(w.reason.code())}, {"msg", w.Message()}};
 }
 
 // 400 for a bad parameter and 500 for a failure, as Jaeger's own query service; the codes a client
@@ -168,14 +180,14 @@ class UiTracesAnswer {
   size_t traces() const { return traces_; }
 
   // Closes the envelope: total 0 (Jaeger counts only services and operations), errors one
-  // "trace not found" per ID in `missing`, or null when there is none.
-  std::string Finish(const std::vector<model::TraceId>& missing) && {
+  // "trace not found" per ID in `missing` and one per source in `unread`, or null when there is none.
+  std::string Finish(const std::vector<model::TraceId>& missing, const std::vector<query::SourceWarning>& unread) && {
     w_.EndArray();
     w_.Member("total", uint64_t{0});
     w_.Member("limit", uint64_t{0});
     w_.Member("offset", uint64_t{0});
     w_.Key("errors");
-    if (missing.empty()) {
+    if (missing.empty() && unread.empty()) {
       w_.Null();
     } else {
       w_.BeginArray();
@@ -183,6 +195,12 @@ class UiTracesAnswer {
         w_.BeginObject();
         w_.Member("msg", kTraceNotFound);
         w_.Member("traceID", wire::JaegerUiTraceId(id));
+        w_.EndObject();
+      }
+      for (const auto& w : unread) {
+        w_.BeginObject();
+        w_.Member("code", static_cast<uint64_t>(HttpStatusFor(w.reason.code())));
+        w_.Member("msg", w.Message());
         w_.EndObject();
       }
       w_.EndArray();
@@ -219,7 +237,7 @@ void Search(const query::QueryEngine& engine, const AnswerLimits& answers, const
   } else if (Status s = FindTracesLogged(engine, "jaeger_http", request->query, answer.Sink(nullptr)); !s.ok()) {
     return SendStatus(res, s);
   }
-  SendJson(res, std::move(answer).Finish(missing));
+  SendJson(res, std::move(answer).Finish(missing, Unread(engine)));
 }
 
 void GetTrace(const query::QueryEngine& engine, const AnswerLimits& answers, const httplib::Request& req,
@@ -235,8 +253,8 @@ void GetTrace(const query::QueryEngine& engine, const AnswerLimits& answers, con
   UiTracesAnswer answer(Pretty(req), answers);
   if (Status s = GetTracesLogged(engine, "jaeger_http", {*id}, answer.Sink(nullptr)); !s.ok())
     return SendStatus(res, s);
-  if (answer.traces() == 0) return SendError(res, 404, kTraceNotFound);
-  SendJson(res, std::move(answer).Finish({}));
+  if (answer.traces() == 0) return SendError(res, 404, kTraceNotFound, Unread(engine));
+  SendJson(res, std::move(answer).Finish({}, Unread(engine)));
 }
 
 // A signed decimal 64-bit integer, as Go's strconv.ParseInt(text, 10, 64) reads it.
@@ -364,12 +382,13 @@ Result<std::string> TransformOtlpJson(std::string_view body, bool pretty) {
   // Bounded by the request's size (limits.max_request_size), not by the answer limits.
   UiTracesAnswer answer(pretty, AnswerLimits{.max_spans = 0, .max_bytes = 0});
   for (const auto& id : order) answer.Write(id, by_trace.extract(id).mapped());
-  return std::move(answer).Finish({});
+  return std::move(answer).Finish({}, {});
 }
 
-std::string ErrorJson(int http_code, std::string_view message) {
+std::string ErrorJson(int http_code, std::string_view message, const std::vector<query::SourceWarning>& unread) {
   Json envelope = Envelope(nullptr, 0);
   envelope["errors"] = Json::array({Json{{"code", http_code}, {"msg", message}}});
+  for (const auto& w : unread) envelope["errors"].push_back(UnreadError(w));
   return Dump(envelope, false);
 }
 

@@ -81,13 +81,16 @@ Status CheckMetricsParams(MetricsRoute route, const QueryParams& params);
 // unmarshal OTLP: ..." with the parser's message.
 Result<std::string> TransformOtlpJson(std::string_view body, bool pretty = false);
 
-// The error envelope's body (without the trailing newline http.Error adds).
-std::string ErrorJson(int http_code, std::string_view message);
+// The error envelope's body (without the trailing newline http.Error adds); `unread` adds an error
+// for each source the query could not read.
+std::string ErrorJson(int http_code, std::string_view message, const std::vector<query::SourceWarning>& unread = {});
 
 // Adds the routes to `http`. `engine` must outlive the server. POST /api/transform bodies larger
 // than `max_request_bytes` (after any gzip decoding) are refused with 413 as they arrive, without
 // holding more than that many bytes. A trace search or lookup whose answer would pass `answers`
-// stops there and is refused.
+// stops there and is refused. A query answers from the sources it can read and adds an error to
+// the envelope's `errors` for each one it could not: {"code": 503, "msg": "block <id> could not
+// be read: UNAVAILABLE: ..."} (the code is the HTTP status of the read's failure).
 void RegisterRoutes(httplib::Server& http, const TenantDoor& door, uint64_t max_request_bytes,
                     const AnswerLimits& answers);
 

@@ -93,4 +93,13 @@ Result<std::vector<query::TraceHit>> FindTraceIdsLogged(const query::QueryEngine
   });
 }
 
+std::string WarningsJson(const std::vector<query::SourceWarning>& warnings) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& w : warnings)
+    list.push_back({{"source", w.source},
+                    {"code", std::string(StatusCodeName(w.reason.code()))},
+                    {"message", w.reason.message()}});
+  return list.dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace tb::server

@@ -1,6 +1,7 @@
 // The doors' trace queries, timed: each runs the query engine's call and, when it took longer
 // than the slow-query threshold, logs a "slow query" event (server/logging.h) with the door, the
-// kind of query, its parameters, the duration and the number of traces returned.
+// kind of query, its parameters, the duration and the number of traces returned. Also the one form
+// in which every door names the sources a query could not read.
 #pragma once
 
 #include <chrono>
@@ -21,5 +22,12 @@ Status FindTracesLogged(const query::QueryEngine& engine, std::string_view door,
                         const query::TraceSink& sink);
 Result<std::vector<query::TraceHit>> FindTraceIdsLogged(const query::QueryEngine& engine, std::string_view door,
                                                         const query::TraceQuery& query);
+
+// The header (HTTP) and trailing metadata key (gRPC) that name the sources a query could not read
+// (query::QueryEngine::WithWarnings), present only when there is one.
+inline constexpr char kWarningsKey[] = "tracebucket-warnings";
+// Its value: a JSON array of {"source": "block <id>", "code": "UNAVAILABLE", "message": "..."}, in
+// ASCII (other characters \u-escaped), so that it is a valid header and metadata value.
+std::string WarningsJson(const std::vector<query::SourceWarning>& warnings);
 
 }  // namespace tb::server
