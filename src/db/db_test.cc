@@ -552,6 +552,62 @@ TEST_F(DbTest, AnUnreadableBlockIsLeftOutOfAQueryThatReportsItAndFailsOneThatCan
   EXPECT_EQ(strict.code(), StatusCode::kUnavailable) << strict.ToString();
 }
 
+// The object store down after one flush: the next flush is spooled. A query with a warning list
+// answers from the head and the spooled block (local, so readable) and names only the block in the
+// bucket; the spooled one is never reported.
+TEST_F(DbTest, WhileTheStoreIsDownASpooledBlockIsServedAndTheBucketBlockIsNamed) {
+  auto faults = std::make_shared<objstore::FaultStore>(memory_);
+  Open(faults);
+  Ingest(Batch("a", {MakeSpan(1, 1, 100)}));
+  ASSERT_TRUE(db_->Flush().ok());
+  const std::set<std::string> in_bucket = BlocksIn(memory_.get()).first;
+  ASSERT_EQ(in_bucket.size(), 1u);
+  FailEverything(*faults);
+  Ingest(Batch("b", {MakeSpan(2, 1, 200)}));
+  EXPECT_EQ(db_->Flush().code(), StatusCode::kUnavailable);
+  ASSERT_EQ(db_->Stats().spooled_blocks, 1u);
+  Ingest(Batch("c", {MakeSpan(3, 1, 300)}));  // in the head
+
+  query::QueryWarnings warnings;
+  const query::QueryEngine reporting = db_->engine().WithWarnings(&warnings);
+  std::set<model::TraceId> read;
+  ASSERT_TRUE(reporting
+                  .GetTraces({Trace(1), Trace(2), Trace(3)},
+                             [&](const model::TraceId& id, model::Traces&&) {
+                               read.insert(id);
+                               return Status::Ok();
+                             })
+                  .ok());
+  EXPECT_EQ(read, (std::set<model::TraceId>{Trace(2), Trace(3)}));  // spooled block and head
+  query::TraceQuery everything;
+  everything.search_depth = 10;
+  auto found = reporting.FindTraceIds(everything);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  std::set<model::TraceId> found_ids;
+  for (const auto& hit : *found) found_ids.insert(hit.trace_id);
+  EXPECT_EQ(found_ids, read);
+  const std::vector<query::SourceWarning> list = warnings.List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].source, "block " + *in_bucket.begin());
+  EXPECT_EQ(list[0].reason.code(), StatusCode::kUnavailable);
+
+  // The store answers again: the spooled block is uploaded and nothing is left out.
+  faults->Clear();
+  ASSERT_TRUE(db_->Flush().ok());
+  query::QueryWarnings after;
+  read.clear();
+  ASSERT_TRUE(db_->engine()
+                  .WithWarnings(&after)
+                  .GetTraces({Trace(1), Trace(2), Trace(3)},
+                             [&](const model::TraceId& id, model::Traces&&) {
+                               read.insert(id);
+                               return Status::Ok();
+                             })
+                  .ok());
+  EXPECT_EQ(read.size(), 3u);
+  EXPECT_TRUE(after.empty());
+}
+
 // flush_every_write: a write returns only once its spans are in a published block, so the head is
 // empty whenever no write is in flight; concurrent writers share blocks but every span is there once.
 TEST_F(DbTest, FlushEveryWritePutsEachAcknowledgedWriteInABlock) {
