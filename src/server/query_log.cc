@@ -94,12 +94,30 @@ Result<std::vector<query::TraceHit>> FindTraceIdsLogged(const query::QueryEngine
 }
 
 std::string WarningsJson(const std::vector<query::SourceWarning>& warnings) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& w : warnings)
-    list.push_back({{"source", w.source},
-                    {"code", std::string(StatusCodeName(w.reason.code()))},
-                    {"message", w.reason.message()}});
-  return list.dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
+  const auto dump = [](const nlohmann::json& j) {
+    return j.dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace);
+  };
+  const auto entry = [&](std::string source, StatusCode code, std::string message) {
+    return dump({{"source", std::move(source)}, {"code", std::string(StatusCodeName(code))}, {"message", message}});
+  };
+  // Room for the closing entry that counts the sources left out (well under 200 bytes).
+  constexpr size_t kSummaryRoom = 200;
+  std::string out = "[";
+  size_t listed = 0;
+  for (; listed < warnings.size(); ++listed) {
+    const query::SourceWarning& w = warnings[listed];
+    const std::string next = entry(w.source, w.reason.code(), w.reason.message());
+    const bool last = listed + 1 == warnings.size();
+    if (out.size() + 1 + next.size() + 1 + (last ? 0 : kSummaryRoom) > kMaxWarningsBytes) break;
+    if (listed > 0) out += ',';
+    out += next;
+  }
+  if (listed < warnings.size()) {
+    if (listed > 0) out += ',';
+    out += entry(std::to_string(warnings.size() - listed) + " more sources", warnings[listed].reason.code(),
+                 "not listed, to keep this value small; the server log names each");
+  }
+  return out + "]";
 }
 
 }  // namespace tb::server

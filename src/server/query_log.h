@@ -27,7 +27,12 @@ Result<std::vector<query::TraceHit>> FindTraceIdsLogged(const query::QueryEngine
 // (query::QueryEngine::WithWarnings), present only when there is one.
 inline constexpr char kWarningsKey[] = "tracebucket-warnings";
 // Its value: a JSON array of {"source": "block <id>", "code": "UNAVAILABLE", "message": "..."}, in
-// ASCII (other characters \u-escaped), so that it is a valid header and metadata value.
+// ASCII (other characters \u-escaped), so that it is a valid header and metadata value. At most
+// kMaxWarningsBytes: gRPC C-core clients fail a call whose metadata passes 8 KiB by default, and
+// Node's HTTP parser an answer whose headers pass 16 KiB, while a store that is down may leave
+// hundreds of blocks unread. The entries that do not fit are counted in a last one,
+// {"source": "<n> more sources", "code": <the first one's code>, "message": "..."}.
+inline constexpr size_t kMaxWarningsBytes = 4096;
 std::string WarningsJson(const std::vector<query::SourceWarning>& warnings);
 
 }  // namespace tb::server

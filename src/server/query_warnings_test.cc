@@ -226,5 +226,36 @@ TEST_F(QueryWarningsDoorsTest, RemoteStorageV1StreamsTheHeadAndNamesTheUnreadabl
   ExpectOneUnreadableBlock(TrailerOf(context));
 }
 
+// A store that is down may leave hundreds of blocks unread: the value stays within
+// kMaxWarningsBytes (gRPC and Node clients refuse large metadata), lists the first sources in
+// order and counts the rest in a last entry.
+TEST(WarningsJsonTest, ListsWhatFitsAndCountsTheRest) {
+  std::vector<query::SourceWarning> warnings;
+  for (int i = 0; i < 300; ++i)
+    warnings.push_back(
+        {"block " + std::to_string(i), Status::Unavailable("GET tenants/default/blocks/" + std::to_string(i) +
+                                                           "/index: connection refused \xc3\xa9")});
+  const std::string value = WarningsJson(warnings);
+  EXPECT_LE(value.size(), kMaxWarningsBytes);
+  for (char c : value) ASSERT_TRUE(c >= 0x20 && c < 0x7f) << value;  // a valid header value
+  const nlohmann::json list = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(list.is_array()) << value;
+  ASSERT_GE(list.size(), 10u) << value;
+  const size_t listed = list.size() - 1;
+  for (size_t i = 0; i < listed; ++i) {
+    EXPECT_EQ(list[i]["source"], "block " + std::to_string(i));
+    EXPECT_EQ(list[i]["code"], "UNAVAILABLE");
+    EXPECT_EQ(list[i]["message"].get<std::string>().substr(0, 4), "GET ");
+  }
+  EXPECT_EQ(list.back()["source"], std::to_string(300 - listed) + " more sources");
+  EXPECT_EQ(list.back()["code"], "UNAVAILABLE");
+
+  // A few fit whole, with no count.
+  warnings.resize(3);
+  const nlohmann::json few = nlohmann::json::parse(WarningsJson(warnings));
+  ASSERT_EQ(few.size(), 3u);
+  EXPECT_EQ(few[2]["source"], "block 2");
+}
+
 }  // namespace
 }  // namespace tb::server
