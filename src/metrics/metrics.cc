@@ -137,7 +137,8 @@ RefusalReason IngestMetrics::ReasonFor(const Status& status) {
 }
 
 struct Metrics::State {
-  prometheus::Gauge *wal_bytes, *wal_segments, *head_spans, *head_traces, *head_bytes, *flush_pending, *blocks;
+  prometheus::Gauge *wal_bytes, *wal_segments, *head_spans, *head_traces, *head_bytes, *flush_pending, *blocks,
+      *spool_blocks, *spool_bytes;
   CacheTierSeries memory_cache, disk_cache;
   FollowedCounter cpu_seconds;
   prometheus::Gauge *resident_bytes, *virtual_bytes, *start_time, *open_fds, *max_fds;
@@ -314,6 +315,8 @@ Metrics::Metrics(const BuildInfo& build, std::string tenant) : registry_(std::ma
       gauge("tracebucket_head_bytes", "Estimated memory of the heads", tenant_label),
       gauge("tracebucket_flush_pending", "Heads waiting for, or in, a flush"),
       gauge("tracebucket_blocks", "Published blocks served by queries", tenant_label),
+      gauge("tracebucket_spool_blocks", "Blocks in the local spool, waiting for the object store", tenant_label),
+      gauge("tracebucket_spool_bytes", "Data and index bytes of the spooled blocks", tenant_label),
       tier("memory"),
       tier("disk"),
       FollowedCounter(&BuildCounter()
@@ -347,6 +350,8 @@ void Metrics::Refresh() {
     st.head_bytes->Set(static_cast<double>(s.head_bytes));
     st.flush_pending->Set(static_cast<double>(s.flush_pending));
     st.blocks->Set(static_cast<double>(s.blocks));
+    st.spool_blocks->Set(static_cast<double>(s.spool_blocks));
+    st.spool_bytes->Set(static_cast<double>(s.spool_bytes));
     st.memory_cache.Update(s.memory_cache);
     if (s.disk_cache) st.disk_cache.Update(*s.disk_cache);
   }

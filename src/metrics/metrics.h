@@ -51,6 +51,8 @@ struct StateSnapshot {
   uint64_t head_bytes = 0;     // estimated memory of the active and frozen heads
   uint64_t flush_pending = 0;  // frozen heads waiting for (or in) a flush
   uint64_t blocks = 0;         // published blocks served
+  uint64_t spool_blocks = 0;   // blocks in the local spool, waiting for the object store
+  uint64_t spool_bytes = 0;    // their data + index bytes
   CacheTierSnapshot memory_cache;
   std::optional<CacheTierSnapshot> disk_cache;  // only with s3:// storage and a disk cache
 };

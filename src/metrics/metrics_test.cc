@@ -83,6 +83,8 @@ TEST(MetricsTest, StateIsReadAtScrapeTimeAndCountersFollowIt) {
   state.wal_segments = 2;
   state.head_spans = 7;
   state.blocks = 3;
+  state.spool_blocks = 2;
+  state.spool_bytes = 5000;
   state.memory_cache = {.hits = 10, .misses = 4, .evictions = 1, .bytes = 999};
   metrics.SetStateSource([&] { return state; });
   std::string text = metrics.Scrape();
@@ -90,6 +92,8 @@ TEST(MetricsTest, StateIsReadAtScrapeTimeAndCountersFollowIt) {
   EXPECT_EQ(Sample(text, "tracebucket_wal_segments"), 2);
   EXPECT_EQ(Sample(text, R"(tracebucket_head_spans{tenant="default"})"), 7);
   EXPECT_EQ(Sample(text, R"(tracebucket_blocks{tenant="default"})"), 3);
+  EXPECT_EQ(Sample(text, R"(tracebucket_spool_blocks{tenant="default"})"), 2);
+  EXPECT_EQ(Sample(text, R"(tracebucket_spool_bytes{tenant="default"})"), 5000);
   EXPECT_EQ(Sample(text, R"(tracebucket_cache_hits_total{tier="memory"})"), 10);
   EXPECT_EQ(Sample(text, R"(tracebucket_cache_bytes{tier="memory"})"), 999);
   EXPECT_EQ(Sample(text, R"(tracebucket_cache_hits_total{tier="disk"})"), 0);

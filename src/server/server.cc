@@ -107,6 +107,8 @@ metrics::StateSnapshot Server::State() const {
     s.head_bytes += db.active_head.memory_bytes + db.frozen_memory_bytes;
     s.flush_pending += db.frozen_heads;
     s.blocks += db.blocks;
+    s.spool_blocks += db.spooled_blocks;
+    s.spool_bytes += db.spooled_bytes;
     s.memory_cache.hits += db.cache.hits;
     s.memory_cache.misses += db.cache.misses;
     s.memory_cache.evictions += db.cache.evictions;

@@ -122,12 +122,11 @@ class Writer {
   }
 }
 
-/** The heads' estimated memory per span, from GET /metrics (null while they hold nothing). */
-async function headBytesPerSpan() {
+/** The tenant's gauges from /metrics: head_spans, head_bytes, spool_blocks, spool_bytes. */
+async function gauges() {
   const text = await (await fetch(`${server.httpBase}/metrics`)).text();
-  const sample = (name) => Number(text.match(new RegExp(`^${name}\\{tenant="default"\\} (\\S+)$`, 'm'))?.[1] ?? NaN);
-  const spans = sample('tracebucket_head_spans');
-  return spans > 0 ? sample('tracebucket_head_bytes') / spans : null;
+  const sample = (name) => Number(text.match(new RegExp(`^tracebucket_${name}\\{tenant="default"\\} (\\S+)$`, 'm'))?.[1] ?? NaN);
+  return Object.fromEntries(['head_spans', 'head_bytes', 'spool_blocks', 'spool_bytes'].map((n) => [n, sample(n)]));
 }
 
 function spooledBlocks() {
@@ -195,10 +194,15 @@ test(`ingest goes on through a ${OUTAGE_MS / 1000} s S3 outage, the spool upload
     const down = Date.now();
     let spooledMidway = 0;
     let perSpan = Infinity;
+    let spoolGaugeMax = 0;  // tracebucket_spool_blocks, what an operator would watch
     while (Date.now() - down < OUTAGE_MS) {
       await sleep(1000);
-      spooledMidway = Math.max(spooledMidway, spooledBlocks());
-      perSpan = Math.min(perSpan, (await headBytesPerSpan()) ?? Infinity);
+      const onDisk = spooledBlocks();
+      const g = await gauges();
+      spooledMidway = Math.max(spooledMidway, onDisk);
+      spoolGaugeMax = Math.max(spoolGaugeMax, g.spool_blocks);
+      if (g.spool_blocks > 0) assert.ok(g.spool_bytes > 0, `spool_blocks ${g.spool_blocks} with spool_bytes ${g.spool_bytes}`);
+      if (g.head_spans > 0) perSpan = Math.min(perSpan, g.head_bytes / g.head_spans);
     }
     const up = Date.now();
     await startRgw();
@@ -213,14 +217,17 @@ test(`ingest goes on through a ${OUTAGE_MS / 1000} s S3 outage, the spool upload
       + `up to ${spooledMidway} blocks spooled at once`);
     assert.ok(Number.isFinite(perSpan), 'the heads held no span at any sample of /metrics');
     assert.ok(spooledMidway > 0, `nothing was spooled while the store was down:\n${server.stderrTail()}`);
+    assert.ok(spoolGaugeMax > 0, 'tracebucket_spool_blocks stayed 0 while blocks were spooled');
     // More than the head could hold: the spool, not the head, absorbed the outage.
     assert.ok(headBytesDuring > HEAD_BUDGET, `only ${spansDuring} spans (${headBytesDuring} head bytes) acknowledged while the store was down`);
     assert.equal(refusedDuring, 0, 'back-pressure while the spool had room');
 
     // The writers go on: the spool must empty by itself, with no flush asked for.
     const deadline = Date.now() + 120_000;
-    while (spooledBlocks() > 0 && Date.now() < deadline) await sleep(100);
+    while ((spooledBlocks() > 0 || (await gauges()).spool_blocks > 0) && Date.now() < deadline) await sleep(100);
     assert.equal(spooledBlocks(), 0, `the spool did not empty after the store came back:\n${server.stderrTail()}`);
+    const drained = await gauges();
+    assert.deepEqual([drained.spool_blocks, drained.spool_bytes], [0, 0], 'the spool gauges after the upload');
     t.diagnostic(`spool empty ${((Date.now() - restarted) / 1000).toFixed(1)} s after radosgw answered again`);
     await sleep(Math.max(0, restarted + 5_000 - Date.now()));
     for (const w of writers) w.stopping = true;
