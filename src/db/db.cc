@@ -535,11 +535,29 @@ Result<CompactionSummary> Db::Compact() {
   // Each publication is adopted at once: the inputs' readers leave the query sources as the
   // outputs' join (queries that already took their sources keep the inputs, whose objects stay for
   // the grace period).
-  return compactor.RunUntilDone(
+  const auto since = std::chrono::steady_clock::now();
+  Result<CompactionSummary> done = compactor.RunUntilDone(
       [this](const std::vector<ListedBlock>&, const std::vector<std::string>&) {
         if (Status s = Refresh(); !s.ok()) spdlog::warn("adopting a compaction's block list: {}", s.ToString());
       },
       &stopping_);
+  const metrics::CompactionMetrics& m = options_.compaction_metrics;
+  m.runs.Add();
+  m.duration_seconds.ObserveSince(since);
+  if (!done.ok()) {
+    m.failures.Add();
+    return done;
+  }
+  if (done->lease_held_elsewhere) m.lease_held_elsewhere.Add();
+  m.input_blocks.Add(static_cast<double>(done->input_blocks));
+  m.output_blocks.Add(static_cast<double>(done->output_blocks));
+  m.input_bytes.Add(static_cast<double>(done->input_bytes));
+  m.output_bytes.Add(static_cast<double>(done->output_bytes));
+  m.output_spans.Add(static_cast<double>(done->output_spans));
+  m.duplicate_spans_dropped.Add(static_cast<double>(done->duplicate_spans_dropped));
+  m.expired_blocks.Add(static_cast<double>(done->blocks_expired));
+  m.swept_blocks.Add(static_cast<double>(done->blocks_swept));
+  return done;
 }
 
 void Db::CompactLoop() {

@@ -102,6 +102,7 @@ struct DbOptions {
   // Where the WAL, flushes and block reads record (metrics/handles.h); empty handles: no metrics.
   metrics::WalMetrics wal_metrics;
   metrics::FlushMetrics flush_metrics;
+  metrics::CompactionMetrics compaction_metrics;
   metrics::BlockReadMetrics block_read_metrics;
 
   CompactionOptions compaction;

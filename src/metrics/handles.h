@@ -64,6 +64,22 @@ struct FlushMetrics {
   CounterRef failures;
 };
 
+// Compaction and retention runs (db::Db::Compact: the background loop, /admin/compact, the CLI).
+struct CompactionMetrics {
+  HistogramRef duration_seconds;  // one observation per run, until nothing is left to do
+  CounterRef runs;
+  CounterRef failures;              // runs that stopped on an error (they are retried)
+  CounterRef lease_held_elsewhere;  // runs that found another process compacting the tenant
+  CounterRef input_blocks;
+  CounterRef output_blocks;
+  CounterRef input_bytes;   // data + index
+  CounterRef output_bytes;  // data + index
+  CounterRef output_spans;
+  CounterRef duplicate_spans_dropped;
+  CounterRef expired_blocks;  // retired by retention
+  CounterRef swept_blocks;    // retired blocks deleted after the grace period, and abandoned outputs
+};
+
 // What queries read from blocks (block::BlockReader), over every door.
 struct BlockReadMetrics {
   CounterRef blocks;  // a block asked for a trace's pages or a search's candidate pages

@@ -21,6 +21,9 @@ using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 using prometheus::Histogram;
 
+// Durations of background work (compaction runs), from 100 ms to 2 h.
+Histogram::BucketBoundaries LongRunBuckets() { return {0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 7200}; }
+
 // Latencies from 100 µs to ~100 s, factor ~2.5 apart.
 Histogram::BucketBoundaries LatencyBuckets() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120};
@@ -253,6 +256,34 @@ Metrics::Metrics(const BuildInfo& build, std::string tenant) : registry_(std::ma
                                     .Help("Flush attempts that failed (the head stays pending and is retried)")
                                     .Register(r)
                                     .Add({}));
+
+  // Compaction and retention.
+  auto counter = [&](const char* name, const char* help) {
+    return CounterRef(&BuildCounter().Name(name).Help(help).Register(r).Add({}));
+  };
+  compaction_.duration_seconds = HistogramRef(&BuildHistogram()
+                                                   .Name("tracebucket_compaction_duration_seconds")
+                                                   .Help("Time of one compaction run, until nothing was left to do")
+                                                   .Register(r)
+                                                   .Add({}, LongRunBuckets()));
+  compaction_.runs = counter("tracebucket_compaction_runs_total", "Compaction and retention runs");
+  compaction_.failures =
+      counter("tracebucket_compaction_failures_total", "Compaction runs that stopped on an error (retried later)");
+  compaction_.lease_held_elsewhere = counter("tracebucket_compaction_lease_held_elsewhere_total",
+                                             "Compaction runs that found another process holding the tenant's lease");
+  compaction_.input_blocks = counter("tracebucket_compaction_input_blocks_total", "Blocks merged away by compaction");
+  compaction_.output_blocks = counter("tracebucket_compaction_output_blocks_total", "Blocks written by compaction");
+  compaction_.input_bytes =
+      counter("tracebucket_compaction_input_bytes_total", "Data and index bytes of the blocks merged away");
+  compaction_.output_bytes =
+      counter("tracebucket_compaction_output_bytes_total", "Data and index bytes of the blocks compaction wrote");
+  compaction_.output_spans = counter("tracebucket_compaction_output_spans_total", "Spans written by compaction");
+  compaction_.duplicate_spans_dropped = counter("tracebucket_compaction_duplicate_spans_dropped_total",
+                                                "Spans identical in every byte to another of their trace, kept once");
+  compaction_.expired_blocks =
+      counter("tracebucket_retention_expired_blocks_total", "Blocks retired because all their spans passed retention");
+  compaction_.swept_blocks = counter("tracebucket_compaction_swept_blocks_total",
+                                     "Retired blocks deleted after the grace period, and abandoned compaction outputs");
 
   // Object store.
   auto& store_requests = BuildCounter()

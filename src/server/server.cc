@@ -69,6 +69,7 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   if (s->metrics_) {
     options.wal_metrics = s->metrics_->wal();
     options.flush_metrics = s->metrics_->flush();
+    options.compaction_metrics = s->metrics_->compaction();
     options.block_read_metrics = s->metrics_->block_reads();
   }
   TB_ASSIGN_OR_RETURN(options.compaction, CompactionOptionsOf(config));

@@ -135,6 +135,15 @@ describe('compaction', () => {
       assert.equal(summary.output_blocks, 1);
       assert.equal(summary.output_spans, ledger.ackedSpans());
       assert.equal(summary.input_spans, ledger.ackedSpans());
+      // The same run, as an operator's dashboard sees it.
+      const metrics = await (await fetch(`${server.httpBase}/metrics`)).text();
+      const counter = (name) => Number(metrics.match(new RegExp(`^tracebucket_${name} (\\S+)$`, 'm'))?.[1]);
+      assert.deepEqual(
+        ['compaction_runs_total', 'compaction_failures_total', 'compaction_input_blocks_total',
+          'compaction_output_blocks_total', 'compaction_output_spans_total'].map(counter),
+        [1, 0, 4, 1, ledger.ackedSpans()]);
+      assert.equal(counter('compaction_output_bytes_total'), summary.output_bytes);
+      assert.equal(Number(metrics.match(/^tracebucket_compaction_duration_seconds_count (\S+)$/m)?.[1]), 1);
       await verify(server, ledger, 'after POST /admin/compact');
       const listed = (await (await fetch(`${server.httpBase}/admin/blocks`)).json()).blocks;
       assert.deepEqual(listed.map((b) => [b.level, b.spans]), [[1, ledger.ackedSpans()]], 'one level-1 block');
