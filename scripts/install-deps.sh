@@ -10,7 +10,7 @@ packages=(
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   libzstd-dev zlib1g-dev libxxhash-dev libroaring-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
-  nlohmann-json3-dev libcpp-httplib-dev libssl-dev libcurl4-openssl-dev libpugixml-dev
+  nlohmann-json3-dev libboost-dev libcpp-httplib-dev libssl-dev libcurl4-openssl-dev libpugixml-dev
   prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps

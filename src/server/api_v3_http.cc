@@ -1,7 +1,5 @@
 #include "server/api_v3_http.h"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <initializer_list>
 #include <limits>
@@ -106,12 +104,12 @@ Result<std::vector<query::AttributeFilter>> ParseAttributes(const std::string& n
   return filters;
 }
 
-void Send(httplib::Response& res, int status, std::string body) {
+void Send(HttpResponse& res, int status, std::string body) {
   res.status = status;
-  res.set_content(std::move(body), kJson);
+  res.SetContent(std::move(body), kJson);
 }
 
-void SendStatus(httplib::Response& res, const Status& status) {
+void SendStatus(HttpResponse& res, const Status& status) {
   const int code = HttpStatusFor(status.code());
   Send(res, code, ErrorJson(code, status.message()));
 }
@@ -127,8 +125,7 @@ query::TraceSink MergeInto(model::Traces* merged, const AnswerLimits& answers) {
   };
 }
 
-void SendTraces(httplib::Response& res, const Status& status, const model::Traces& merged,
-                const AnswerLimits& answers) {
+void SendTraces(HttpResponse& res, const Status& status, const model::Traces& merged, const AnswerLimits& answers) {
   if (!status.ok()) return SendStatus(res, status);
   if (merged.resource_spans.empty()) return Send(res, 404, ErrorJson(404, kNoTraces));
   std::string body = "{\"result\":" + wire::EncodeOtlpJson(merged) + "}";
@@ -359,21 +356,21 @@ std::string TraceSummariesJson(const std::vector<query::TraceSummary>& summaries
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void RegisterRoutes(httplib::Server& http, const TenantDoor& door, const AnswerLimits& answers) {
-  GetWithTenant(http, "/api/v3/services", door, SendStatus,
-                [](const query::QueryEngine& e, const httplib::Request&, httplib::Response& res) {
+void RegisterRoutes(HttpRouter& router, const TenantDoor& door, const AnswerLimits& answers) {
+  GetWithTenant(router, "/api/v3/services", door, SendStatus,
+                [](const query::QueryEngine& e, const HttpRequest&, HttpResponse& res) {
                   auto services = e.Services();
                   if (!services.ok()) return SendStatus(res, services.status());
                   Send(res, 200, ServicesJson(*services));
                 });
 
-  GetWithTenant(http, "/api/v3/operations", door, SendStatus,
-                [](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+  GetWithTenant(router, "/api/v3/operations", door, SendStatus,
+                [](const query::QueryEngine& e, const HttpRequest& req, HttpResponse& res) {
                   auto kind = Param(req.params, {"spanKind", "span_kind"});
                   const std::string wanted_kind = kind ? kind->second : "";
                   // Kind-less operations are shown as "internal", so asking for "internal" must find them too.
                   const bool internal = wanted_kind == "internal";
-                  auto ops = e.Operations(req.get_param_value("service"), internal ? "" : wanted_kind);
+                  auto ops = e.Operations(req.Param("service"), internal ? "" : wanted_kind);
                   if (!ops.ok()) return SendStatus(res, ops.status());
                   if (internal)
                     std::erase_if(*ops, [](const query::Operation& op) {
@@ -382,17 +379,17 @@ void RegisterRoutes(httplib::Server& http, const TenantDoor& door, const AnswerL
                   Send(res, 200, OperationsJson(*ops));
                 });
 
-  GetWithTenant(http, "/api/v3/traces/([^/]*)", door, SendStatus,
-                [answers](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
-                  auto request = ParseGetTrace(req.matches[1].str(), req.params);
+  GetWithTenant(router, "/api/v3/traces/([^/]*)", door, SendStatus,
+                [answers](const query::QueryEngine& e, const HttpRequest& req, HttpResponse& res) {
+                  auto request = ParseGetTrace(req.matches[1], req.params);
                   if (!request.ok()) return SendStatus(res, request.status());
                   model::Traces merged;
                   const Status status = GetTracesLogged(e, "api_v3", {request->trace_id}, MergeInto(&merged, answers));
                   SendTraces(res, status, merged, answers);
                 });
 
-  GetWithTenant(http, "/api/v3/traces", door, SendStatus,
-                [answers](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+  GetWithTenant(router, "/api/v3/traces", door, SendStatus,
+                [answers](const query::QueryEngine& e, const HttpRequest& req, HttpResponse& res) {
                   auto q = ParseTraceQuery(req.params);
                   if (!q.ok()) return SendStatus(res, q.status());
                   model::Traces merged;
@@ -400,8 +397,8 @@ void RegisterRoutes(httplib::Server& http, const TenantDoor& door, const AnswerL
                   SendTraces(res, status, merged, answers);
                 });
 
-  GetWithTenant(http, "/api/v3/trace-summaries", door, SendStatus,
-                [](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+  GetWithTenant(router, "/api/v3/trace-summaries", door, SendStatus,
+                [](const query::QueryEngine& e, const HttpRequest& req, HttpResponse& res) {
                   auto q = ParseTraceQuery(req.params);
                   if (!q.ok()) return SendStatus(res, q.status());
                   std::vector<query::TraceSummary> summaries;

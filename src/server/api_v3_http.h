@@ -20,14 +20,9 @@
 #include "server/tenants.h"
 #include "util/status.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace tb::server::api_v3 {
 
-// URL query parameters, as httplib::Params holds them.
-using QueryParams = std::multimap<std::string, std::string>;
+using QueryParams = server::QueryParams;
 
 // RFC 3339 with an optional fraction of up to 9 digits and "Z" or a ±hh:mm offset (Go's
 // time.RFC3339Nano) → nanoseconds since the Unix epoch. Times before 1970 or after 2554 (beyond
@@ -70,8 +65,8 @@ std::string ServicesJson(const std::vector<std::string>& services);
 std::string OperationsJson(const std::vector<query::Operation>& operations);
 std::string TraceSummariesJson(const std::vector<query::TraceSummary>& summaries);
 
-// Adds the GET routes to `http`. `engine` must outlive the server. A trace answer past `answers`
+// Adds the GET routes to `router`. `engine` must outlive the server. A trace answer past `answers`
 // is refused (its spans counted as they arrive, its bytes once encoded).
-void RegisterRoutes(httplib::Server& http, const TenantDoor& door, const AnswerLimits& answers);
+void RegisterRoutes(HttpRouter& router, const TenantDoor& door, const AnswerLimits& answers);
 
 }  // namespace tb::server::api_v3

@@ -338,6 +338,17 @@ std::vector<Setting> MakeSettings() {
            TB_FIELD(grpc_max_concurrent_streams)),
       Make("http_listen", "--http-listen", "HTTP address: OTLP/HTTP, /live, /ready, Jaeger HTTP APIs",
            TB_FIELD(http_listen)),
+      Make("http.max_connections", "", "Open HTTP connections at once; more are answered 503",
+           TB_FIELD(http_max_connections)),
+      Make("http.workers", "", "HTTP requests served at once (the rest wait their turn)", TB_FIELD(http_workers)),
+      Make("http.max_header_size", "", "Largest HTTP request header (431 beyond)", TB_FIELD(http_max_header_bytes),
+           true),
+      Make("http.header_timeout", "", "Time a client has to send a request's header", TB_FIELD(http_header_timeout)),
+      Make("http.body_timeout", "", "Time a client has to send a request's body", TB_FIELD(http_body_timeout)),
+      Make("http.idle_timeout", "", "An idle kept-alive HTTP connection is closed after this",
+           TB_FIELD(http_idle_timeout)),
+      Make("http.write_timeout", "", "An HTTP client that does not take its answer within this is dropped",
+           TB_FIELD(http_write_timeout)),
       Make("http.cors.allowed_origins", "--cors-allowed-origins",
            "Browser origins allowed to call the HTTP API, comma-separated; * for any", TB_FIELD(cors_allowed_origins)),
       Switch(Make("enable_purge", "--enable-purge", "Serve POST /purge, which deletes ALL data (tests only)",
@@ -757,6 +768,16 @@ Status ValidateConfig(const Config& c) {
     if (Status name = CheckTenantName(tenant); !name.ok())
       return Status::InvalidArgument("tenancy.tenants: " + name.message());
   if (!c.http_listen.empty()) TB_RETURN_IF_ERROR(listen("http_listen", c.http_listen));
+  if (c.http_max_connections < 1) return bad("http.max_connections", "0", "must allow one connection");
+  if (c.http_workers < 1) return bad("http.workers", "0", "must allow one request at a time");
+  // Browsers send a few KiB of headers (cookies included); less would refuse ordinary requests.
+  if (c.http_max_header_bytes < 4096)
+    return bad("http.max_header_size", std::to_string(c.http_max_header_bytes), "is less than 4KiB");
+  for (const auto& [key, value] : {std::pair{"http.header_timeout", c.http_header_timeout},
+                                   {"http.body_timeout", c.http_body_timeout},
+                                   {"http.idle_timeout", c.http_idle_timeout},
+                                   {"http.write_timeout", c.http_write_timeout}})
+    if (value < std::chrono::milliseconds(1)) return bad(key, "0", "must be at least 1ms");
   if (!c.storage.empty() && !c.storage.starts_with("file://") && !IsBucketStorage(c.storage))
     return bad("storage", c.storage, "must start with file://, s3://, gs:// or azblob://");
   if (IsBucketStorage(c.storage)) {

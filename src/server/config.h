@@ -56,6 +56,18 @@ struct Config {
   std::chrono::microseconds grpc_max_connection_age{0};
   std::chrono::microseconds grpc_max_connection_age_grace{std::chrono::seconds(30)};
   uint32_t grpc_max_concurrent_streams = 100;  // calls at once per connection
+  // HTTP connections (server/http_listener.h): a client has header_timeout to send a request's
+  // header (from the connection's start, or from a kept-alive connection's first byte of the next
+  // request) and body_timeout for its body; an idle kept-alive connection is closed after
+  // idle_timeout, one that does not take its answer within write_timeout too. Beyond
+  // max_connections a new connection gets 503. `workers` routes run at once.
+  uint32_t http_max_connections = 1024;
+  uint32_t http_workers = 8;
+  uint64_t http_max_header_bytes = 64 << 10;
+  std::chrono::microseconds http_header_timeout{std::chrono::seconds(10)};
+  std::chrono::microseconds http_body_timeout{std::chrono::seconds(60)};
+  std::chrono::microseconds http_idle_timeout{std::chrono::seconds(60)};
+  std::chrono::microseconds http_write_timeout{std::chrono::seconds(60)};
   // Browser origins (e.g. "https://jaeger.example.com") allowed to call the HTTP API cross-origin;
   // "*" allows any. Empty: no CORS headers at all, so browsers refuse cross-origin reads.
   std::vector<std::string> cors_allowed_origins;

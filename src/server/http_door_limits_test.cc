@@ -14,6 +14,7 @@
 #include "objstore/memory_store.h"
 #include "server/access.h"
 #include "server/api_v3_http.h"
+#include "server/http_listener.h"
 #include "server/jaeger_http_api.h"
 #include "server/tenants.h"
 #include "util/worker_pool.h"
@@ -43,22 +44,20 @@ class HttpDoorLimitsTest : public ::testing::Test {
     door_ = std::make_unique<TenantDoor>(&policy_, tenants_.get());
   }
   void TearDown() override {
-    if (serving_.joinable()) {
-      http_.stop();
-      serving_.join();
-    }
+    if (listener_ != nullptr) listener_->Stop();
     EXPECT_TRUE(tenants_->Close().ok());
     std::filesystem::remove_all(dir_);
   }
 
   // Serves both query doors with `answers` on a free port of 127.0.0.1.
   httplib::Client Serve(const AnswerLimits& answers) {
-    jaeger_api::RegisterRoutes(http_, *door_, 1 << 20, answers);
-    api_v3::RegisterRoutes(http_, *door_, answers);
-    const int port = http_.bind_to_any_port("127.0.0.1");
-    EXPECT_GT(port, 0);
-    serving_ = std::thread([this] { http_.listen_after_bind(); });
-    return httplib::Client("127.0.0.1", port);
+    jaeger_api::RegisterRoutes(router_, *door_, 1 << 20, answers);
+    api_v3::RegisterRoutes(router_, *door_, answers);
+    listener_ = std::make_unique<HttpListener>(
+        &router_, [](const HttpRequest&, HttpResponse&) { return false; }, HttpListenerOptions{});
+    EXPECT_TRUE(listener_->Start("127.0.0.1", 0).ok());
+    EXPECT_GT(listener_->port(), 0);
+    return httplib::Client("127.0.0.1", listener_->port());
   }
 
   std::string dir_;
@@ -66,8 +65,8 @@ class HttpDoorLimitsTest : public ::testing::Test {
   db::Db* db_ = nullptr;
   const AccessPolicy policy_ = *AccessPolicy::Open(Config{});
   std::unique_ptr<TenantDoor> door_;
-  httplib::Server http_;
-  std::thread serving_;
+  HttpRouter router_;
+  std::unique_ptr<HttpListener> listener_;
 };
 
 TEST_F(HttpDoorLimitsTest, NoThreadLeftForTheQueryWorkersAnswers503NamingTheLimit) {

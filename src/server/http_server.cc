@@ -1,6 +1,5 @@
 #include "server/http_server.h"
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -12,7 +11,6 @@
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "server/api_v3_http.h"
 #include "server/compact.h"
-#include "server/http_body.h"
 #include "server/jaeger_http_api.h"
 #include "server/query_log.h"
 #include "server/rpc_status.h"
@@ -32,13 +30,13 @@ std::string JsonEscape(const std::string& s) {
 
 // An OTLP/HTTP error: google.rpc.Status in the request's encoding. Back-pressure (429) carries the
 // retry delay twice, as Retry-After and as a RetryInfo detail, as on the gRPC door.
-void SendError(httplib::Response& res, bool protobuf, const Status& status) {
+void SendError(HttpResponse& res, bool protobuf, const Status& status) {
   res.status = HttpStatusFor(status.code());
   if (status.code() == StatusCode::kResourceExhausted || status.code() == StatusCode::kUnavailable)
-    res.set_header("Retry-After", std::to_string(kRetryDelaySeconds));
+    res.SetHeader("Retry-After", std::to_string(kRetryDelaySeconds));
   const google::rpc::Status body = ToRpcStatus(status);
   if (protobuf) {
-    res.set_content(body.SerializeAsString(), kProtobuf);
+    res.SetContent(body.SerializeAsString(), kProtobuf);
     return;
   }
   // protobuf's JSON mapping of the same message: an Any holds "@type" and the message's own fields,
@@ -50,36 +48,15 @@ void SendError(httplib::Response& res, bool protobuf, const Status& status) {
     json["details"].push_back(
         {{"@type", detail.type_url()}, {"retryDelay", std::to_string(retry.retry_delay().seconds()) + "s"}});
   }
-  res.set_content(json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJson);
+  res.SetContent(json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJson);
 }
 
-std::string MediaType(const httplib::Request& req) {
-  std::string type = req.get_header_value("Content-Type");
+std::string MediaType(const HttpRequest& req) {
+  std::string type = req.Header("Content-Type");
   type = type.substr(0, type.find(';'));
   type.erase(std::remove(type.begin(), type.end(), ' '), type.end());
   std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
   return type;
-}
-
-// httplib compresses JSON and text answers itself and picks brotli whenever Accept-Encoding lists
-// "br", as every browser's does; its brotli runs at the slowest quality (23 s for a 2.7 MB trace,
-// where gzip takes 0.16 s) and cannot be tuned. So "br" is struck from the request's Accept-Encoding
-// before routing, which leaves gzip. The Request is httplib's own mutable object, handed to the
-// pre-routing handler as const only by signature.
-void OfferGzipNotBrotli(const httplib::Request& req) {
-  auto& headers = const_cast<httplib::Headers&>(req.headers);
-  for (auto [it, end] = headers.equal_range("Accept-Encoding"); it != end; ++it) {
-    std::string kept;
-    std::stringstream codings(it->second);
-    for (std::string coding; std::getline(codings, coding, ',');) {
-      std::string name = coding.substr(0, coding.find(';'));
-      std::erase(name, ' ');
-      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-      if (name == "br") continue;
-      kept += (kept.empty() ? "" : ",") + coding;
-    }
-    it->second = kept;
-  }
 }
 
 // Whether `origin` is on the allow-list of http.cors.allowed_origins ("*": any).
@@ -90,25 +67,25 @@ bool OriginListed(const std::vector<std::string>& allowed_origins, const std::st
 
 // CORS (Fetch standard): a request from an allowed Origin gets Access-Control-Allow-Origin, and a
 // preflight OPTIONS of any path is answered here with the methods and the request headers asked for.
-// With no allowed origins nothing is added, so browsers keep refusing cross-origin reads.
-httplib::Server::HandlerResponse ApplyCors(const std::vector<std::string>& allowed_origins, const httplib::Request& req,
-                                           httplib::Response& res) {
-  if (allowed_origins.empty()) return httplib::Server::HandlerResponse::Unhandled;
+// With no allowed origins nothing is added, so browsers keep refusing cross-origin reads. true: the
+// request was a preflight and is answered.
+bool ApplyCors(const std::vector<std::string>& allowed_origins, const HttpRequest& req, HttpResponse& res) {
+  if (allowed_origins.empty()) return false;
   // The answer depends on Origin, so caches must key on it.
-  res.set_header("Vary", "Origin");
+  res.SetHeader("Vary", "Origin");
   const bool any = std::find(allowed_origins.begin(), allowed_origins.end(), "*") != allowed_origins.end();
-  const std::string origin = req.get_header_value("Origin");
+  const std::string origin = req.Header("Origin");
   const bool allowed = OriginListed(allowed_origins, origin);
-  if (allowed) res.set_header("Access-Control-Allow-Origin", any ? "*" : origin);
-  if (req.method != "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;
+  if (allowed) res.SetHeader("Access-Control-Allow-Origin", any ? "*" : origin);
+  if (req.method != "OPTIONS") return false;
   if (allowed) {
-    res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-    if (req.has_header("Access-Control-Request-Headers"))
-      res.set_header("Access-Control-Allow-Headers", req.get_header_value("Access-Control-Request-Headers"));
-    res.set_header("Access-Control-Max-Age", "600");
+    res.SetHeader("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    if (req.HasHeader("Access-Control-Request-Headers"))
+      res.SetHeader("Access-Control-Allow-Headers", req.Header("Access-Control-Request-Headers"));
+    res.SetHeader("Access-Control-Max-Age", "600");
   }
   res.status = 204;
-  return httplib::Server::HandlerResponse::Handled;
+  return true;
 }
 
 // Whether a request that changes something comes from a web page the operator did not allow. A
@@ -116,13 +93,13 @@ httplib::Server::HandlerResponse ApplyCors(const std::vector<std::string>& allow
 // preflight, so CORS alone would not stop a page from flushing or purging; other clients send no
 // Origin. The server's own origin is not exempt: it serves no pages, and a page that rebinds its DNS
 // name to this server would look like it (its Origin and Host agree).
-bool ForeignOrigin(const std::vector<std::string>& allowed_origins, const httplib::Request& req) {
-  if (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS" || !req.has_header("Origin")) return false;
-  return !OriginListed(allowed_origins, req.get_header_value("Origin"));
+bool ForeignOrigin(const std::vector<std::string>& allowed_origins, const HttpRequest& req) {
+  if (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS" || !req.HasHeader("Origin")) return false;
+  return !OriginListed(allowed_origins, req.Header("Origin"));
 }
 
 // The role a request for a tenant's data needs.
-Role RoleOf(const httplib::Request& req) {
+Role RoleOf(const HttpRequest& req) {
   const std::string& path = req.path;
   if (path == "/v1/traces") return Role::kWrite;
   if (path.starts_with("/admin/") || path == "/purge") return Role::kAdmin;
@@ -130,17 +107,17 @@ Role RoleOf(const httplib::Request& req) {
 }
 
 // A failed request as JSON, with google.rpc.Status's fields (code, message).
-void SendStatusJson(httplib::Response& res, const Status& status) {
+void SendStatusJson(HttpResponse& res, const Status& status) {
   res.status = HttpStatusFor(status.code());
-  if (status.code() == StatusCode::kUnauthenticated) res.set_header("WWW-Authenticate", "Bearer");
-  res.set_content("{\"code\":" + std::to_string(static_cast<int>(status.code())) +
-                      ",\"message\":" + JsonEscape(status.message()) + "}",
-                  kJson);
+  if (status.code() == StatusCode::kUnauthenticated) res.SetHeader("WWW-Authenticate", "Bearer");
+  res.SetContent("{\"code\":" + std::to_string(static_cast<int>(status.code())) +
+                     ",\"message\":" + JsonEscape(status.message()) + "}",
+                 kJson);
 }
 
 }  // namespace
 
-HeaderLookup HeadersOf(const httplib::Request& req) {
+HeaderLookup HeadersOf(const HttpRequest& req) {
   return [&req](std::string_view name) {
     std::vector<std::string> values;
     for (auto [it, end] = req.headers.equal_range(std::string(name)); it != end; ++it) values.push_back(it->second);
@@ -148,14 +125,14 @@ HeaderLookup HeadersOf(const httplib::Request& req) {
   };
 }
 
-void GetWithTenant(httplib::Server& http, const std::string& pattern, const TenantDoor& door,
-                   void (*refuse)(httplib::Response&, const Status&), QueryRoute serve) {
-  http.Get(pattern, [&door, refuse, serve = std::move(serve)](const httplib::Request& req, httplib::Response& res) {
+void GetWithTenant(HttpRouter& router, const std::string& pattern, const TenantDoor& door,
+                   void (*refuse)(HttpResponse&, const Status&), QueryRoute serve) {
+  router.Get(pattern, [&door, refuse, serve = std::move(serve)](const HttpRequest& req, HttpResponse& res) {
     auto engine = door.Reader(HeadersOf(req));
     if (!engine.ok()) return refuse(res, engine.status());
     query::QueryWarnings warnings;  // the sources the query could not read
     serve(engine->WithWarnings(&warnings), req, res);
-    if (!warnings.empty()) res.set_header(kWarningsKey, WarningsJson(warnings.List()));
+    if (!warnings.empty()) res.SetHeader(kWarningsKey, WarningsJson(warnings.List()));
   });
 }
 
@@ -208,14 +185,19 @@ metrics::QueryMetrics QueryMetricsOf(metrics::Metrics* m, metrics::QueryDoor doo
 }
 }  // namespace
 
-namespace {
-std::unique_ptr<httplib::Server> MakeServer(const TlsMaterial* tls) {
-  if (tls == nullptr) return std::make_unique<httplib::Server>();
-  // LoadTls has checked the material with the same set-up; a failure leaves the server invalid,
-  // which Start reports.
-  return std::make_unique<httplib::SSLServer>([tls](SSL_CTX& ctx) { return ConfigureServerContext(&ctx, *tls).ok(); });
+HttpListenerOptions ListenerOptionsOf(const Config& config) {
+  HttpListenerOptions options;
+  options.max_request_bytes = config.limits.max_request_bytes;
+  options.max_header_bytes = static_cast<uint32_t>(std::min<uint64_t>(config.http_max_header_bytes, UINT32_MAX));
+  options.max_connections = config.http_max_connections;
+  options.workers = config.http_workers;
+  const auto ms = [](std::chrono::microseconds d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); };
+  options.header_timeout = ms(config.http_header_timeout);
+  options.idle_timeout = ms(config.http_idle_timeout);
+  options.body_timeout = ms(config.http_body_timeout);
+  options.write_timeout = ms(config.http_write_timeout);
+  return options;
 }
-}  // namespace
 
 HttpServer::HttpServer(const Config& config, Tenants* tenants, const AccessPolicy* access, const HealthMonitor* health,
                        metrics::Metrics* metrics, const TlsMaterial* tls)
@@ -228,201 +210,112 @@ HttpServer::HttpServer(const Config& config, Tenants* tenants, const AccessPolic
       door_(access, tenants),
       api_v3_door_(access, tenants, QueryMetricsOf(metrics, metrics::QueryDoor::kApiV3)),
       jaeger_api_door_(access, tenants, QueryMetricsOf(metrics, metrics::QueryDoor::kJaegerHttp)),
-      http_(MakeServer(tls)) {
+      listener_(
+          &router_, [this](const HttpRequest& req, HttpResponse& res) { return PreRoute(req, res); },
+          ListenerOptionsOf(config), tls) {
   Routes();
 }
 
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Routes() {
-  http_->set_payload_max_length(config_.limits.max_request_bytes);
-  // SO_REUSEADDR only: without SO_REUSEPORT a second server cannot bind a port already served.
-  http_->set_socket_options([](int sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-  // Idle keep-alive connections hold a worker until this timeout, and shutdown waits for them.
-  http_->set_keep_alive_timeout(1);
-  // Answers are written in a few send() calls; with Nagle's algorithm on, the last small one waits
-  // for the client's delayed ACK (40 ms on Linux), which dominated every small answer's latency.
-  http_->set_tcp_nodelay(true);
-  // Every request but a CORS preflight passes the access check here, before its body is read; the
-  // routes then ask their TenantDoor for the request's tenant.
-  http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    return PreRoute(req, res) ? httplib::Server::HandlerResponse::Handled : httplib::Server::HandlerResponse::Unhandled;
-  });
   const AnswerLimits answers{config_.max_answer_spans, config_.max_answer_bytes};
-  api_v3::RegisterRoutes(*http_, api_v3_door_, answers);
-  jaeger_api::RegisterRoutes(*http_, jaeger_api_door_, config_.limits.max_request_bytes, answers);
+  api_v3::RegisterRoutes(router_, api_v3_door_, answers);
+  jaeger_api::RegisterRoutes(router_, jaeger_api_door_, config_.limits.max_request_bytes, answers);
+  router_.Post("/v1/traces", [this](const HttpRequest& req, HttpResponse& res) { ExportTraces(req, res); });
 
-  // The body is read through ReadBodyWithin, so the request-size limit holds for chunked and
-  // compressed bodies too. It is read whole before anything is answered, as httplib would, so the
-  // connection stays usable after a refusal.
-  http_->Post(
-      "/v1/traces", [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read) {
-        const std::string type = MediaType(req);
-        const bool protobuf = type == kProtobuf;
-        std::string body;
-        switch (ReadBodyWithin(req, res, read, config_.limits.max_request_bytes, &body)) {
-          case BodyRead::kComplete: break;
-          case BodyRead::kTooLarge:
-            ingest_metrics_.Refused(metrics::RefusalReason::kLimit);
-            SendError(res, protobuf, Status::InvalidArgument(BodyTooLargeMessage(config_.limits.max_request_bytes)));
-            res.status = 413;
-            return;
-          case BodyRead::kMalformed:
-            ingest_metrics_.Refused(metrics::RefusalReason::kBadInput);
-            return SendError(res, protobuf, Status::InvalidArgument(kMalformedBodyMessage));
-        }
-        if (!protobuf && type != kJson) {
-          ingest_metrics_.Refused(metrics::RefusalReason::kBadInput);
-          SendError(res, false,
-                    Status::InvalidArgument("unsupported Content-Type '" + type +
-                                            "': use application/x-protobuf or application/json"));
-          res.status = 415;
-          return;
-        }
-        auto ingester = door_.Writer(HeadersOf(req));
-        if (!ingester.ok()) return SendError(res, protobuf, ingester.status());
-        if (Status room = (*ingester)->CheckCapacity(); !room.ok()) {
-          ingest_metrics_.Failed(room);
-          return SendError(res, protobuf, room);
-        }
-        auto batch = protobuf ? wire::DecodeOtlpProtobuf(body) : wire::ParseOtlpJson(body);
-        if (!batch.ok()) {
-          ingest_metrics_.Failed(batch.status());
-          return SendError(res, protobuf, batch.status());
-        }
-        auto result = (*ingester)->Ingest(std::move(*batch), protobuf ? std::string_view(body) : std::string_view());
-        if (!result.ok()) {
-          ingest_metrics_.Failed(result.status());
-          return SendError(res, protobuf, result.status());
-        }
-        ingest_metrics_.Accepted(result->accepted_spans, result->rejected_spans, body.size());
-        opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse response;
-        if (result->rejected_spans > 0 || !result->message.empty()) {
-          response.mutable_partial_success()->set_rejected_spans(static_cast<int64_t>(result->rejected_spans));
-          response.mutable_partial_success()->set_error_message(result->message);
-        }
-        if (protobuf) {
-          res.set_content(response.SerializeAsString(), kProtobuf);
-        } else if (response.has_partial_success()) {
-          res.set_content("{\"partialSuccess\":{\"rejectedSpans\":\"" + std::to_string(result->rejected_spans) +
-                              "\",\"errorMessage\":" + JsonEscape(result->message) + "}}",
-                          kJson);
-        } else {
-          res.set_content("{}", kJson);
-        }
-      });
-
-  http_->Get("/live", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("{\"status\":\"live\"}\n", kJson);
-  });
-  http_->Get("/ready", [this](const httplib::Request&, httplib::Response& res) {
+  router_.Get("/live", [](const HttpRequest&, HttpResponse& res) { res.SetContent("{\"status\":\"live\"}\n", kJson); });
+  router_.Get("/ready", [this](const HttpRequest&, HttpResponse& res) {
     const Readiness readiness = health_->Check();
     res.status = readiness.ready ? 200 : 503;
-    res.set_content(ReadinessJson(readiness), kJson);
+    res.SetContent(ReadinessJson(readiness), kJson);
   });
 
   // Prometheus's text exposition of every metric (docs/metrics.md).
-  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+  router_.Get("/metrics", [this](const HttpRequest&, HttpResponse& res) {
     if (metrics_ == nullptr) {
       res.status = 404;
-      res.set_content("metrics are disabled (metrics.enabled: false)\n", "text/plain");
+      res.SetContent("metrics are disabled (metrics.enabled: false)\n", "text/plain");
       return;
     }
-    res.set_content(metrics_->Scrape(), "text/plain; version=0.0.4; charset=utf-8");
+    res.SetContent(metrics_->Scrape(), "text/plain; version=0.0.4; charset=utf-8");
   });
 
-  PostCommand("/purge", [this](db::Db& db, httplib::Response& res) {
+  PostCommand("/purge", [this](db::Db& db, HttpResponse& res) {
     // A test harness purges between tests and may check for leaked connections once it is done
     // (Jaeger's e2e suite does, with goleak): a kept-alive socket to this server, which outlives
     // the harness, would count as a leak, so every purge answer ends its connection.
-    res.set_header("Connection", "close");
+    res.SetHeader("Connection", "close");
     if (!config_.enable_purge) {
       res.status = 404;
-      res.set_content("purge is disabled; start the server with --enable-purge\n", "text/plain");
+      res.SetContent("purge is disabled; start the server with --enable-purge\n", "text/plain");
       return;
     }
     Status s = db.Purge();
     if (!s.ok()) {
       res.status = 500;
-      res.set_content(s.ToString() + "\n", "text/plain");
+      res.SetContent(s.ToString() + "\n", "text/plain");
       return;
     }
     spdlog::warn("purged all data of tenant {} on request", db.tenant());
-    res.set_content("purged\n", "text/plain");
+    res.SetContent("purged\n", "text/plain");
   });
 
-  PostCommand("/admin/flush", [](db::Db& db, httplib::Response& res) {
+  PostCommand("/admin/flush", [](db::Db& db, HttpResponse& res) {
     Status s = db.Flush();
     if (!s.ok()) {
       res.status = 500;
-      res.set_content(s.ToString() + "\n", "text/plain");
+      res.SetContent(s.ToString() + "\n", "text/plain");
       return;
     }
-    res.set_content("flushed; " + std::to_string(db.Stats().blocks) + " blocks\n", "text/plain");
+    res.SetContent("flushed; " + std::to_string(db.Stats().blocks) + " blocks\n", "text/plain");
   });
 
   // The live block list, for operators and tests (the document of `tracebucket blocks --json`).
-  http_->Get("/admin/blocks", [this](const httplib::Request& req, httplib::Response& res) {
+  router_.Get("/admin/blocks", [this](const HttpRequest& req, HttpResponse& res) {
     auto db = door_.Admin(HeadersOf(req));
     if (!db.ok()) return SendStatusJson(res, db.status());
     std::vector<db::BlockSummary> blocks;
     for (const auto& b : (*db)->PublishedBlocks())
       blocks.push_back(db::SummarizeBlock((*db)->tenant(), b.meta, b.level));
-    res.set_content(db::BlocksJson(blocks), kJson);
+    res.SetContent(db::BlocksJson(blocks), kJson);
   });
 
   // Merges the tenant's blocks until nothing is left to merge; answers once the result is durable.
   // Like /admin/flush, it takes no body.
-  PostCommand("/admin/compact", [](db::Db& db, httplib::Response& res) {
+  PostCommand("/admin/compact", [](db::Db& db, HttpResponse& res) {
     auto summary = db.Compact();
     if (!summary.ok()) {
       res.status = 500;
-      res.set_content(summary.status().ToString() + "\n", "text/plain");
+      res.SetContent(summary.status().ToString() + "\n", "text/plain");
       return;
     }
     // Another process holds the tenant's compactor lease: it does the work; ask again later.
     if (summary->lease_held_elsewhere) res.status = 409;
-    res.set_content(CompactionSummaryJson(*summary), kJson);
-  });
-
-  // httplib answers some errors itself (oversized or undecodable bodies) with an empty body.
-  http_->set_error_handler([this](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    std::string message;
-    switch (res.status) {
-      case 413: message = BodyTooLargeMessage(config_.limits.max_request_bytes); break;
-      case 400: message = "malformed request: bad headers or an undecodable body (e.g. invalid gzip data)"; break;
-      case 404: message = "no such endpoint"; break;
-      default: message = "request failed with HTTP status " + std::to_string(res.status);
-    }
-    res.set_content("{\"code\":3,\"message\":" + JsonEscape(message) + "}", kJson);
+    res.SetContent(CompactionSummaryJson(*summary), kJson);
   });
 }
 
-bool HttpServer::PreRoute(const httplib::Request& req, httplib::Response& res) const {
-  OfferGzipNotBrotli(req);
+bool HttpServer::PreRoute(const HttpRequest& req, HttpResponse& res) const {
   // /live and /ready are open to anyone (probes, which present no client certificate); /metrics
   // holds no tenant's data and needs only a token when tokens are set.
   const bool probe = req.path == "/live" || req.path == "/ready";
-  if (client_certificates_ && !probe && !ClientCertificateVerified(req.ssl)) {
+  if (client_certificates_ && !probe && !req.client_certificate_verified) {
     SendStatusJson(res, Status::Unauthenticated("a client certificate signed by the CA of tls.client_ca_file is "
                                                 "required (only /live and /ready are served without one)"));
     return true;
   }
-  if (ApplyCors(config_.cors_allowed_origins, req, res) == httplib::Server::HandlerResponse::Handled) return true;
+  if (ApplyCors(config_.cors_allowed_origins, req, res)) return true;
   if (probe) return false;
   if (command_paths_.contains(req.path) && req.method != "POST") {
     SendStatusJson(res, Status::InvalidArgument(req.path + " changes state and takes POST only, not " + req.method));
     res.status = 405;
-    res.set_header("Allow", "POST");
+    res.SetHeader("Allow", "POST");
     return true;
   }
   if (ForeignOrigin(config_.cors_allowed_origins, req)) {
-    SendStatusJson(res, Status::PermissionDenied("origin '" + req.get_header_value("Origin") + "' may not " +
-                                                 req.method + " here: it is not in http.cors.allowed_origins"));
+    SendStatusJson(res, Status::PermissionDenied("origin '" + req.Header("Origin") + "' may not " + req.method +
+                                                 " here: it is not in http.cors.allowed_origins"));
     return true;
   }
   const Status access = req.path == "/metrics" ? access_->Authenticate(HeadersOf(req))
@@ -432,12 +325,10 @@ bool HttpServer::PreRoute(const httplib::Request& req, httplib::Response& res) c
   return true;
 }
 
-void HttpServer::PostCommand(const std::string& path, std::function<void(db::Db&, httplib::Response&)> run) {
+void HttpServer::PostCommand(const std::string& path, std::function<void(db::Db&, HttpResponse&)> run) {
   command_paths_.insert(path);
-  http_->Post(path, [this, run = std::move(run)](const httplib::Request& req, httplib::Response& res,
-                                                 const httplib::ContentReader& read) {
-    std::string ignored;
-    switch (ReadBodyWithin(req, res, read, config_.limits.max_request_bytes, &ignored)) {
+  router_.Post(path, [this, run = std::move(run)](const HttpRequest& req, HttpResponse& res) {
+    switch (req.body_read) {
       case BodyRead::kComplete: {
         auto db = door_.Admin(HeadersOf(req));
         if (!db.ok()) return SendStatusJson(res, db.status());
@@ -445,31 +336,81 @@ void HttpServer::PostCommand(const std::string& path, std::function<void(db::Db&
       }
       case BodyRead::kTooLarge:
         res.status = 413;
-        res.set_content(BodyTooLargeMessage(config_.limits.max_request_bytes) + "\n", "text/plain");
+        res.SetContent(BodyTooLargeMessage(config_.limits.max_request_bytes) + "\n", "text/plain");
         return;
       case BodyRead::kMalformed:
         res.status = 400;
-        res.set_content(std::string(kMalformedBodyMessage) + "\n", "text/plain");
+        res.SetContent(std::string(kMalformedBodyMessage) + "\n", "text/plain");
         return;
     }
   });
+}
+
+// The body arrives read and decoded within the request-size limit (server/http_listener.h), chunked
+// or compressed alike; a refused one is answered here, in the request's encoding.
+void HttpServer::ExportTraces(const HttpRequest& req, HttpResponse& res) const {
+  const std::string type = MediaType(req);
+  const bool protobuf = type == kProtobuf;
+  switch (req.body_read) {
+    case BodyRead::kComplete: break;
+    case BodyRead::kTooLarge:
+      ingest_metrics_.Refused(metrics::RefusalReason::kLimit);
+      SendError(res, protobuf, Status::InvalidArgument(BodyTooLargeMessage(config_.limits.max_request_bytes)));
+      res.status = 413;
+      return;
+    case BodyRead::kMalformed:
+      ingest_metrics_.Refused(metrics::RefusalReason::kBadInput);
+      return SendError(res, protobuf, Status::InvalidArgument(kMalformedBodyMessage));
+  }
+  const std::string& body = req.body;
+  if (!protobuf && type != kJson) {
+    ingest_metrics_.Refused(metrics::RefusalReason::kBadInput);
+    SendError(res, false,
+              Status::InvalidArgument("unsupported Content-Type '" + type +
+                                      "': use application/x-protobuf or application/json"));
+    res.status = 415;
+    return;
+  }
+  auto ingester = door_.Writer(HeadersOf(req));
+  if (!ingester.ok()) return SendError(res, protobuf, ingester.status());
+  if (Status room = (*ingester)->CheckCapacity(); !room.ok()) {
+    ingest_metrics_.Failed(room);
+    return SendError(res, protobuf, room);
+  }
+  auto batch = protobuf ? wire::DecodeOtlpProtobuf(body) : wire::ParseOtlpJson(body);
+  if (!batch.ok()) {
+    ingest_metrics_.Failed(batch.status());
+    return SendError(res, protobuf, batch.status());
+  }
+  auto result = (*ingester)->Ingest(std::move(*batch), protobuf ? std::string_view(body) : std::string_view());
+  if (!result.ok()) {
+    ingest_metrics_.Failed(result.status());
+    return SendError(res, protobuf, result.status());
+  }
+  ingest_metrics_.Accepted(result->accepted_spans, result->rejected_spans, body.size());
+  opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse response;
+  if (result->rejected_spans > 0 || !result->message.empty()) {
+    response.mutable_partial_success()->set_rejected_spans(static_cast<int64_t>(result->rejected_spans));
+    response.mutable_partial_success()->set_error_message(result->message);
+  }
+  if (protobuf) {
+    res.SetContent(response.SerializeAsString(), kProtobuf);
+  } else if (response.has_partial_success()) {
+    res.SetContent("{\"partialSuccess\":{\"rejectedSpans\":\"" + std::to_string(result->rejected_spans) +
+                       "\",\"errorMessage\":" + JsonEscape(result->message) + "}}",
+                   kJson);
+  } else {
+    res.SetContent("{}", kJson);
+  }
 }
 
 Status HttpServer::Start(const std::string& listen) {
   std::string host;
   int port = 0;
   TB_RETURN_IF_ERROR(SplitHostPort(listen, &host, &port));
-  if (!http_->is_valid()) return Status::Internal("cannot set up TLS for HTTP on " + listen);
-  if (!http_->bind_to_port(host, port)) return Status::Unavailable("cannot listen for HTTP on " + listen);
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
-  return Status::Ok();
+  return listener_.Start(host, port);
 }
 
-void HttpServer::Stop() {
-  if (thread_.joinable()) {
-    http_->stop();
-    thread_.join();
-  }
-}
+void HttpServer::Stop() { listener_.Stop(); }
 
 }  // namespace tb::server

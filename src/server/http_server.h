@@ -13,14 +13,10 @@
 #include "metrics/metrics.h"
 #include "server/config.h"
 #include "server/health.h"
+#include "server/http_listener.h"
+#include "server/http_router.h"
 #include "server/tenants.h"
 #include "server/tls.h"
-
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
 
 namespace tb::server {
 
@@ -34,7 +30,7 @@ class HttpServer {
              metrics::Metrics* metrics, const TlsMaterial* tls = nullptr);
   ~HttpServer();
 
-  // Binds `host:port` and serves on a background thread.
+  // Binds `host:port` and serves on background threads.
   Status Start(const std::string& listen);
   // Stops accepting and returns once in-flight requests have finished.
   void Stop();
@@ -45,11 +41,13 @@ class HttpServer {
   // method than POST on an operator's command (405, Allow: POST); a POST, PUT, PATCH or DELETE from a
   // browser page of a foreign origin (403); then what the access policy refuses. /live and /ready
   // are refused nothing. CORS preflights are answered here. true: answered.
-  bool PreRoute(const httplib::Request& req, httplib::Response& res) const;
+  bool PreRoute(const HttpRequest& req, HttpResponse& res) const;
   // Registers an operator's command on the Db of the request's tenant, a POST that takes no body:
   // one sent anyway is read within the request-size limit and ignored, and a POST with neither
   // Content-Length nor Transfer-Encoding (`curl -X POST URL`) has an empty body, as HTTP/1.1 says.
-  void PostCommand(const std::string& path, std::function<void(db::Db&, httplib::Response&)> run);
+  void PostCommand(const std::string& path, std::function<void(db::Db&, HttpResponse&)> run);
+  // The OTLP/HTTP export: POST /v1/traces.
+  void ExportTraces(const HttpRequest& req, HttpResponse& res) const;
 
   const Config& config_;
   const AccessPolicy* access_;
@@ -62,23 +60,26 @@ class HttpServer {
   // Each HTTP query door, recording into its own query metrics.
   const TenantDoor api_v3_door_;
   const TenantDoor jaeger_api_door_;
-  std::unique_ptr<httplib::Server> http_;
+  HttpRouter router_;
   std::set<std::string> command_paths_;  // the routes PostCommand registered: POST only
-  std::thread thread_;
+  HttpListener listener_;
 };
 
 // Every value of one header of `req`, for the access check.
-HeaderLookup HeadersOf(const httplib::Request& req);
+HeaderLookup HeadersOf(const HttpRequest& req);
+
+// The listener's settings of `config` (http.*, limits.max_request_size).
+HttpListenerOptions ListenerOptionsOf(const Config& config);
 
 // A query route: answers `req` with the query engine of the request's tenant.
-using QueryRoute = std::function<void(const query::QueryEngine&, const httplib::Request&, httplib::Response&)>;
+using QueryRoute = std::function<void(const query::QueryEngine&, const HttpRequest&, HttpResponse&)>;
 // Registers GET `pattern` as a query route of `door`; when the request's tenant cannot be served
 // (the access check, or its Db failing to open) `refuse` answers instead, in the door's own form.
 // The query answers from the sources it can read; those it could not are named in the answer's
 // `tracebucket-warnings` header (server/query_log.h), and `serve` finds them in the engine's
 // warnings() to put in its body.
-void GetWithTenant(httplib::Server& http, const std::string& pattern, const TenantDoor& door,
-                   void (*refuse)(httplib::Response&, const Status&), QueryRoute serve);
+void GetWithTenant(HttpRouter& router, const std::string& pattern, const TenantDoor& door,
+                   void (*refuse)(HttpResponse&, const Status&), QueryRoute serve);
 
 // The HTTP status of a failed request with this status code.
 int HttpStatusFor(StatusCode code);

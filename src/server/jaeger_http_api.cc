@@ -1,7 +1,5 @@
 #include "server/jaeger_http_api.h"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -12,7 +10,6 @@
 
 #include "model/jaeger.h"
 #include "model/text.h"
-#include "server/http_body.h"
 #include "server/http_server.h"
 #include "server/query_log.h"
 #include "wire/jaeger_ui_json.h"
@@ -121,18 +118,18 @@ Json Envelope(Json data, size_t total) {
   return Json{{"data", std::move(data)}, {"total", total}, {"limit", 0}, {"offset", 0}, {"errors", nullptr}};
 }
 
-bool Pretty(const httplib::Request& req) { return req.get_param_value("prettyPrint") == "true"; }
+bool Pretty(const HttpRequest& req) { return req.Param("prettyPrint") == "true"; }
 
-void SendData(const httplib::Request& req, httplib::Response& res, Json envelope) {
+void SendData(const HttpRequest& req, HttpResponse& res, Json envelope) {
   res.status = 200;
-  res.set_content(Dump(envelope, Pretty(req)), kJson);
+  res.SetContent(Dump(envelope, Pretty(req)), kJson);
 }
 
 // As Go's http.Error: the JSON envelope plus a newline, as text/plain.
-void SendError(httplib::Response& res, int http_code, std::string_view message,
+void SendError(HttpResponse& res, int http_code, std::string_view message,
                const std::vector<query::SourceWarning>& unread = {}) {
   res.status = http_code;
-  res.set_content(ErrorJson(http_code, message, unread) + "\n", "text/plain; charset=utf-8");
+  res.SetContent(ErrorJson(http_code, message, unread) + "\n", "text/plain; charset=utf-8");
 }
 
 // The sources the query of `engine` could not read (QueryEngine::WithWarnings, which
@@ -148,7 +145,7 @@ Json UnreadError(const query::SourceWarning& w) {
 
 // 400 for a bad parameter and 500 for a failure, as Jaeger's own query service; the codes a client
 // acts on (401/403, 429 and 503 to come back later, 504 for a query past its time) as on every door.
-void SendStatus(httplib::Response& res, const Status& status) {
+void SendStatus(HttpResponse& res, const Status& status) {
   SendError(res, HttpStatusFor(status.code()), status.message());
 }
 
@@ -217,13 +214,12 @@ class UiTracesAnswer {
   uint64_t spans_ = 0;
 };
 
-void SendJson(httplib::Response& res, std::string text) {
+void SendJson(HttpResponse& res, std::string text) {
   res.status = 200;
-  res.set_content(std::move(text), kJson);
+  res.SetContent(std::move(text), kJson);
 }
 
-void Search(const query::QueryEngine& engine, const AnswerLimits& answers, const httplib::Request& req,
-            httplib::Response& res) {
+void Search(const query::QueryEngine& engine, const AnswerLimits& answers, const HttpRequest& req, HttpResponse& res) {
   auto request = ParseSearch(req.params, NowUnixNano());
   if (!request.ok()) return SendStatus(res, request.status());
   UiTracesAnswer answer(Pretty(req), answers);
@@ -240,9 +236,9 @@ void Search(const query::QueryEngine& engine, const AnswerLimits& answers, const
   SendJson(res, std::move(answer).Finish(missing, Unread(engine)));
 }
 
-void GetTrace(const query::QueryEngine& engine, const AnswerLimits& answers, const httplib::Request& req,
-              httplib::Response& res) {
-  auto id = ParseTraceIdParam(req.matches[1].str());
+void GetTrace(const query::QueryEngine& engine, const AnswerLimits& answers, const HttpRequest& req,
+              HttpResponse& res) {
+  auto id = ParseTraceIdParam(req.matches[1]);
   if (!id.ok()) return SendStatus(res, ParseError("traceID", id.status().message()));
   // start/end are hints Jaeger uses to narrow its storage reads; the trace index needs none, but
   // malformed ones are still refused.
@@ -265,7 +261,7 @@ bool IsGoInt64(const std::string& text) {
   return ec == std::errc() && end == text.data() + text.size() && begin != end;
 }
 
-void Dependencies(const query::QueryEngine& engine, const httplib::Request& req, httplib::Response& res) {
+void Dependencies(const query::QueryEngine& engine, const HttpRequest& req, HttpResponse& res) {
   auto request = ParseDependencies(req.params, NowUnixNano());
   if (!request.ok()) return SendStatus(res, request.status());
   auto counts = engine.Dependencies(request->start_unix_nano, request->end_unix_nano);
@@ -392,10 +388,10 @@ std::string ErrorJson(int http_code, std::string_view message, const std::vector
   return Dump(envelope, false);
 }
 
-void RegisterRoutes(httplib::Server& http, const TenantDoor& door, uint64_t max_request_bytes,
+void RegisterRoutes(HttpRouter& router, const TenantDoor& door, uint64_t max_request_bytes,
                     const AnswerLimits& answers) {
-  GetWithTenant(http, "/api/services", door, SendStatus,
-                [](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+  GetWithTenant(router, "/api/services", door, SendStatus,
+                [](const query::QueryEngine& e, const HttpRequest& req, HttpResponse& res) {
                   auto services = e.Services();
                   if (!services.ok()) return SendStatus(res, services.status());
                   const size_t total = services->size();
@@ -403,40 +399,40 @@ void RegisterRoutes(httplib::Server& http, const TenantDoor& door, uint64_t max_
                 });
 
   // Unique operation names over every span kind; null when there are none, as Jaeger answers.
-  GetWithTenant(http, "/api/services/(.+)/operations", door, SendStatus,
-                [](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
-                  auto ops = e.Operations(req.matches[1].str(), "");
+  GetWithTenant(router, "/api/services/(.+)/operations", door, SendStatus,
+                [](const query::QueryEngine& e, const HttpRequest& req, HttpResponse& res) {
+                  auto ops = e.Operations(req.matches[1], "");
                   if (!ops.ok()) return SendStatus(res, ops.status());
                   std::set<std::string> names;
                   for (const auto& op : *ops) names.insert(op.name);
                   SendData(req, res, Envelope(names.empty() ? Json(nullptr) : Json(names), names.size()));
                 });
 
-  GetWithTenant(http, "/api/operations", door, SendStatus,
-                [](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
-                  const std::string service = req.get_param_value("service");
+  GetWithTenant(router, "/api/operations", door, SendStatus,
+                [](const query::QueryEngine& e, const HttpRequest& req, HttpResponse& res) {
+                  const std::string service = req.Param("service");
                   if (service.empty()) return SendError(res, 400, "parameter 'service' is required");
-                  auto ops = e.Operations(service, req.get_param_value("spanKind"));
+                  auto ops = e.Operations(service, req.Param("spanKind"));
                   if (!ops.ok()) return SendStatus(res, ops.status());
                   Json list = Json::array();
                   for (const auto& op : *ops) list.push_back(Json{{"name", op.name}, {"spanKind", op.span_kind}});
                   SendData(req, res, Envelope(std::move(list), ops->size()));
                 });
 
-  GetWithTenant(http, "/api/traces", door, SendStatus,
-                [answers](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+  GetWithTenant(router, "/api/traces", door, SendStatus,
+                [answers](const query::QueryEngine& e, const HttpRequest& req, HttpResponse& res) {
                   Search(e, answers, req, res);
                 });
-  GetWithTenant(http, "/api/traces/([^/]+)", door, SendStatus,
-                [answers](const query::QueryEngine& e, const httplib::Request& req, httplib::Response& res) {
+  GetWithTenant(router, "/api/traces/([^/]+)", door, SendStatus,
+                [answers](const query::QueryEngine& e, const HttpRequest& req, HttpResponse& res) {
                   GetTrace(e, answers, req, res);
                 });
-  GetWithTenant(http, "/api/dependencies", door, SendStatus, Dependencies);
+  GetWithTenant(router, "/api/dependencies", door, SendStatus, Dependencies);
 
   // No metrics store: a well-formed request gets Jaeger's 501, which Jaeger UI's Monitor tab turns
   // into its own explanation instead of an error in every panel.
-  http.Get("/api/metrics/(latencies|calls|errors|minstep)", [](const httplib::Request& req, httplib::Response& res) {
-    const std::string which = req.matches[1].str();
+  router.Get("/api/metrics/(latencies|calls|errors|minstep)", [](const HttpRequest& req, HttpResponse& res) {
+    const std::string which = req.matches[1];
     const MetricsRoute route = which == "latencies" ? MetricsRoute::kLatencies
                                : which == "calls"   ? MetricsRoute::kCalls
                                : which == "errors"  ? MetricsRoute::kErrors
@@ -445,15 +441,13 @@ void RegisterRoutes(httplib::Server& http, const TenantDoor& door, uint64_t max_
     SendError(res, 501, kMetricsDisabled);
   });
 
-  http.Post("/api/transform", [max_request_bytes](const httplib::Request& req, httplib::Response& res,
-                                                  const httplib::ContentReader& read) {
-    std::string body;
-    switch (ReadBodyWithin(req, res, read, max_request_bytes, &body)) {
+  router.Post("/api/transform", [max_request_bytes](const HttpRequest& req, HttpResponse& res) {
+    switch (req.body_read) {
       case BodyRead::kComplete: break;
       case BodyRead::kTooLarge: return SendError(res, 413, BodyTooLargeMessage(max_request_bytes));
       case BodyRead::kMalformed: return SendError(res, 400, kMalformedBodyMessage);
     }
-    auto answer = TransformOtlpJson(body, Pretty(req));
+    auto answer = TransformOtlpJson(req.body, Pretty(req));
     if (!answer.ok()) return SendStatus(res, answer.status());
     SendJson(res, std::move(*answer));
   });

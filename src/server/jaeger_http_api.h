@@ -22,10 +22,6 @@
 #include "server/api_v3_http.h"
 #include "util/status.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace tb::server::jaeger_api {
 
 using QueryParams = api_v3::QueryParams;
@@ -85,13 +81,13 @@ Result<std::string> TransformOtlpJson(std::string_view body, bool pretty = false
 // for each source the query could not read.
 std::string ErrorJson(int http_code, std::string_view message, const std::vector<query::SourceWarning>& unread = {});
 
-// Adds the routes to `http`. `engine` must outlive the server. POST /api/transform bodies larger
-// than `max_request_bytes` (after any gzip decoding) are refused with 413 as they arrive, without
-// holding more than that many bytes. A trace search or lookup whose answer would pass `answers`
-// stops there and is refused. A query answers from the sources it can read and adds an error to
-// the envelope's `errors` for each one it could not: {"code": 503, "msg": "block <id> could not
-// be read: UNAVAILABLE: ..."} (the code is the HTTP status of the read's failure).
-void RegisterRoutes(httplib::Server& http, const TenantDoor& door, uint64_t max_request_bytes,
+// Adds the routes to `router`. `engine` must outlive the server. POST /api/transform bodies larger
+// than `max_request_bytes` (after any decoding) are refused with 413; the listener stops reading
+// them at that size. A trace search or lookup whose answer would pass `answers` stops there and is
+// refused. A query answers from the sources it can read and adds an error to the envelope's
+// `errors` for each one it could not: {"code": 503, "msg": "block <id> could not be read:
+// UNAVAILABLE: ..."} (the code is the HTTP status of the read's failure).
+void RegisterRoutes(HttpRouter& router, const TenantDoor& door, uint64_t max_request_bytes,
                     const AnswerLimits& answers);
 
 }  // namespace tb::server::jaeger_api

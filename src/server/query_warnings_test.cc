@@ -10,8 +10,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "model/text.h"
 #include "objstore/fault_store.h"
@@ -20,6 +20,7 @@
 #include "server/api_v3_http.h"
 #include "server/grpc_services.h"
 #include "server/grpc_v1_services.h"
+#include "server/http_listener.h"
 #include "server/jaeger_http_api.h"
 #include "server/query_log.h"
 #include "server/tenants.h"
@@ -76,11 +77,12 @@ class QueryWarningsDoorsTest : public ::testing::Test {
     head_only_[15] = 8;
     ASSERT_TRUE((*db)->ingester().Ingest(OneSpan(head_only_, 3, now)).ok());
 
-    jaeger_api::RegisterRoutes(http_, *door_, 1 << 20, AnswerLimits{});
-    api_v3::RegisterRoutes(http_, *door_, AnswerLimits{});
-    port_ = http_.bind_to_any_port("127.0.0.1");
-    ASSERT_GT(port_, 0);
-    serving_ = std::thread([this] { http_.listen_after_bind(); });
+    jaeger_api::RegisterRoutes(router_, *door_, 1 << 20, AnswerLimits{});
+    api_v3::RegisterRoutes(router_, *door_, AnswerLimits{});
+    listener_ = std::make_unique<HttpListener>(
+        &router_, [](const HttpRequest&, HttpResponse&) { return false; }, HttpListenerOptions{});
+    ASSERT_TRUE(listener_->Start("127.0.0.1", 0).ok());
+    port_ = listener_->port();
 
     v2_reader_ = std::make_unique<StorageV2TraceReader>(door_.get());
     v1_reader_ = std::make_unique<StorageV1SpanReader>(door_.get());
@@ -93,10 +95,7 @@ class QueryWarningsDoorsTest : public ::testing::Test {
   }
   void TearDown() override {
     if (grpc_ != nullptr) grpc_->Shutdown();
-    if (serving_.joinable()) {
-      http_.stop();
-      serving_.join();
-    }
+    if (listener_ != nullptr) listener_->Stop();
     EXPECT_TRUE(tenants_->Close().ok());
     std::filesystem::remove_all(dir_);
   }
@@ -148,9 +147,9 @@ class QueryWarningsDoorsTest : public ::testing::Test {
   std::unique_ptr<TenantDoor> door_;
   model::TraceId trace_{};      // span 1 in a block, span 2 in the head
   model::TraceId head_only_{};  // span 3 in the head
-  httplib::Server http_;
+  HttpRouter router_;
+  std::unique_ptr<HttpListener> listener_;
   int port_ = 0;
-  std::thread serving_;
   std::unique_ptr<StorageV2TraceReader> v2_reader_;
   std::unique_ptr<StorageV1SpanReader> v1_reader_;
   std::unique_ptr<grpc::Server> grpc_;
