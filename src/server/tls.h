@@ -1,7 +1,7 @@
 // TLS on the listeners: the certificate, key and optional client CA of config.tls_*, read and
 // checked once at start so that a wrong file stops the server with a message naming it, instead of
 // every handshake failing later. Both doors take the same material: gRPC as PEM text
-// (grpc::SslServerCredentials), HTTP as an OpenSSL context (httplib::SSLServer).
+// (grpc::SslServerCredentials), HTTP as an OpenSSL context (server/http_listener.h).
 #pragma once
 
 #include <grpcpp/security/server_credentials.h>
