@@ -38,8 +38,6 @@ using tcp = asio::ip::tcp;
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
-// Answers smaller than this go out as they are: compressing them saves nothing worth the time.
-constexpr size_t kMinCompressedAnswer = 1024;
 // The I/O threads only move bytes and parse; the routes run on the workers.
 constexpr int kIoThreads = 2;
 // How long Stop waits for answers in flight, and a closing connection for the client's last bytes.
@@ -401,12 +399,16 @@ class Connection final : public HttpListener::Impl::Session {
     }
     std::string body = std::move(response_.body);
     const auto type = response_.headers.find("Content-Type");
-    if (accepts_gzip_ && body.size() >= kMinCompressedAnswer && type != response_.headers.end() &&
-        Compressible(type->second) && !response_.headers.contains("Content-Encoding")) {
-      if (auto gzipped = Gzip(body)) {
-        body = std::move(*gzipped);
-        answer_.set(bhttp::field::content_encoding, "gzip");
-        answer_.set(bhttp::field::vary, "Accept-Encoding");
+    // Every text or JSON answer is gzipped when the client accepts it, small ones too, so that
+    // whether it is depends on the request alone, as Vary says (added to the route's own Vary).
+    if (!body.empty() && type != response_.headers.end() && Compressible(type->second) &&
+        !response_.headers.contains("Content-Encoding")) {
+      answer_.insert(bhttp::field::vary, "Accept-Encoding");
+      if (accepts_gzip_) {
+        if (auto gzipped = Gzip(body)) {
+          body = std::move(*gzipped);
+          answer_.set(bhttp::field::content_encoding, "gzip");
+        }
       }
     }
     answer_.keep_alive(keep_alive_ && !close && !server_.stopping_);

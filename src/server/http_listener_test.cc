@@ -116,6 +116,7 @@ class HttpListenerTest : public ::testing::Test {
   void SetUp() override {
     router_.Get("/hello/([a-z]+)", [](const HttpRequest& req, HttpResponse& res) {
       res.SetContent("hello " + req.matches[1] + " " + req.Param("x"), "text/plain");
+      res.SetHeader("Vary", "Origin");  // as the CORS answers do; the listener adds to it
     });
     router_.Get("/big", [](const HttpRequest&, HttpResponse& res) {
       res.SetContent("[" + std::string(8000, '7') + "]", "application/json");
@@ -232,6 +233,12 @@ TEST_F(HttpListenerTest, AnswersAreGzippedWhenAcceptedAndHeadHasNoBody) {
   const std::string zipped = client.ReceiveResponse(milliseconds(1000));
   EXPECT_NE(zipped.find("Content-Encoding: gzip"), std::string::npos) << zipped.substr(0, 300);
   EXPECT_LT(zipped.size(), 1000u);
+  RawClient small(port);  // small answers too, so that the encoding depends on the request alone
+  small.Send("GET /hello/x HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n");
+  const std::string small_zipped = small.ReceiveResponse(milliseconds(1000));
+  EXPECT_NE(small_zipped.find("Content-Encoding: gzip"), std::string::npos) << small_zipped;
+  EXPECT_NE(small_zipped.find("Vary: Accept-Encoding"), std::string::npos) << small_zipped;
+  EXPECT_NE(small_zipped.find("Vary: Origin"), std::string::npos) << small_zipped;
   RawClient plain(port);
   plain.Send("GET /big HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip;q=0\r\n\r\n");
   EXPECT_GT(plain.ReceiveResponse(milliseconds(1000)).size(), 8000u);

@@ -110,8 +110,8 @@ describe('lifecycle', () => {
 
   // A harness that checks for leaked connections when it ends (Jaeger's e2e suite does, with goleak) must not find a
   // kept-alive socket to the server it purged. The answer carries `Connection: close`, so the client closes the
-  // connection as soon as it has read it (RFC 9112 §9.6; Go's transport does). httplib 0.11.4 itself closes its side
-  // only at the keep-alive timeout (1 s), which the client need not wait for.
+  // connection as soon as it has read it (RFC 9112 §9.6; Go's transport does). The server also shuts down its sending
+  // side once the answer is written, and closes the socket when the client has (2 s at most).
   test('POST /purge answers Connection: close', async () => {
     await withServer(async (server) => {
       const answer = await new Promise((resolve, reject) => {
@@ -150,7 +150,8 @@ describe('lifecycle', () => {
   }
 
   // `curl -X POST URL`, the way an operator types it, sends neither Content-Length nor Transfer-Encoding: HTTP/1.1
-  // says that body is empty. httplib read on until its 5 s timeout and answered 400 "malformed request".
+  // says that body is empty: the server must not wait for one (cpp-httplib, which served HTTP before, read on until
+  // its 5 s timeout and answered 400 "malformed request").
   test('POST /admin/flush with no body and no Content-Length flushes at once', async () => {
     await withServer(async (server, clients) => {
       await clients().export(otlpJsonToProto(exampleText()));

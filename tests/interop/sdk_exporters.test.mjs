@@ -267,7 +267,7 @@ describe('bad input and OTLP/HTTP details', () => {
   });
 });
 
-// The request-size limit holds however an OTLP/HTTP body arrives: by Content-Length (httplib's own check), chunked,
+// The request-size limit holds however an OTLP/HTTP body arrives: by Content-Length, chunked,
 // or gzip-compressed far below the limit but larger once decoded. Nothing of a refused body is stored.
 describe('OTLP/HTTP: --max-request-size holds for chunked and compressed bodies', () => {
   const LIMIT = 256 * 1024;
