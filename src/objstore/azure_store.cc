@@ -443,19 +443,19 @@ Status AzureStore::Impl::CheckContainer() {
 
 Status AzureStore::Impl::CreateOnlyRefused(std::string_view op, std::string_view key, const http::Response& r,
                                            const std::string& md5) {
-  if (r.attempts > 1) {
-    Result<http::Response> head = [&] {
-      http::Request req;
-      req.method = "HEAD";
-      req.url = BlobUrl(key);
-      req.op = "HEAD " + std::string(key);
-      return Send(std::move(req));
-    }();
-    const std::string* stored = head.ok() && head->status == 200 ? head->Header("content-md5") : nullptr;
-    if (stored != nullptr && *stored == md5) return Status::Ok();
-  }
-  return Status::AlreadyExists("azure " + std::string(op) + ": the blob already exists (" + std::to_string(r.status) +
-                               " " + ErrorCode(r) + ")");
+  return CreateOnlyRefusal(r.attempts,
+                           Status::AlreadyExists("azure " + std::string(op) + ": the blob already exists (" +
+                                                 std::to_string(r.status) + " " + ErrorCode(r) + ")"),
+                           [&] {
+                             http::Request req;
+                             req.method = "HEAD";
+                             req.url = BlobUrl(key);
+                             req.op = "HEAD " + std::string(key);
+                             Result<http::Response> head = Send(std::move(req));
+                             const std::string* stored =
+                                 head.ok() && head->status == 200 ? head->Header("content-md5") : nullptr;
+                             return stored != nullptr && *stored == md5;
+                           });
 }
 
 Status AzureStore::Impl::PutBlob(std::string_view key, std::string_view data, PutMode mode) {

@@ -261,8 +261,7 @@ Status GcsStore::Impl::PutMultipart(std::string_view key, std::string_view data,
   TB_ASSIGN_OR_RETURN(http::Response r, Send(*client_, req));
   if (r.status == 200) return Status::Ok();
   if (r.status == 412 && mode == PutMode::kCreateOnly) {
-    if (r.attempts > 1 && HoldsOurUpload(key, md5)) return Status::Ok();
-    return AlreadyExists(req.op);
+    return CreateOnlyRefusal(r.attempts, AlreadyExists(req.op), [&] { return HoldsOurUpload(key, md5); });
   }
   return HttpError(req.op, r);
 }

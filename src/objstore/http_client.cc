@@ -85,16 +85,6 @@ Status CurlError(std::string_view service, std::string_view op, CURLcode rc, con
 
 }  // namespace
 
-std::chrono::milliseconds RetryPolicy::Backoff(int attempt) const {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  int64_t cap = max_delay.count();
-  int64_t exp = base_delay.count();
-  for (int i = 1; i < attempt && exp < cap; ++i) exp *= 2;
-  exp = std::min(exp, cap);
-  if (exp <= 0) return std::chrono::milliseconds(0);
-  return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, exp)(rng));
-}
-
 const std::string* Response::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
     if (k == name) return &v;
@@ -161,7 +151,7 @@ Result<std::string> ReadRange(const RangedGet& g, uint64_t offset, uint64_t leng
 // ---------------------------------------------------------------------------------------------
 class HttpClient::Pool {
  public:
-  explicit Pool(ClientOptions o) : opts(std::move(o)) {}
+  explicit Pool(ClientOptions o) : opts(std::move(o)), retrier(opts.retry) {}
   ~Pool() {
     for (CURL* h : idle_) curl_easy_cleanup(h);
     if (share_) curl_share_cleanup(share_);
@@ -208,6 +198,7 @@ class HttpClient::Pool {
   CURLcode Perform(CURL* h, const Request& req, Response* resp, char* errbuf);
 
   const ClientOptions opts;
+  Retrier retrier;  // of opts.retry
   std::atomic<uint64_t> requests{0}, retries{0}, connections{0}, bytes_sent{0}, bytes_received{0};
 
  private:
@@ -308,7 +299,8 @@ const ClientOptions& HttpClient::options() const { return pool_->opts; }
 
 Result<Response> HttpClient::Call(const Request& req, const Classifier& classify) {
   const ClientOptions& opts = pool_->opts;
-  for (int attempt = 1;; ++attempt) {
+  return pool_->retrier.Run(req.op, [&](int attempt) -> Result<Response> {
+    if (attempt > 1) ++pool_->retries;
     Response resp;
     char errbuf[CURL_ERROR_SIZE];
     CURL* h = pool_->Acquire();
@@ -321,29 +313,22 @@ Result<Response> HttpClient::Call(const Request& req, const Classifier& classify
     pool_->Release(h);
     resp.attempts = attempt;
 
-    Status error;
-    if (rc != CURLE_OK) {
-      error = CurlError(opts.service, req.op, rc, errbuf, attempt);
-      if (!RetryableCurlCode(rc)) return error;
-    } else if (classify) {
-      error = classify(resp);
-      if (error.ok()) return resp;
-    } else {
-      if (!RetryableHttpStatus(resp.status)) return resp;
-      std::string msg = opts.service + " " + req.op + ": " + std::to_string(resp.status);
-      if (!resp.body.empty()) msg += ": " + Snippet(resp.body);
-      error = Status::Unavailable(msg + AttemptsSuffix(attempt));
+    if (rc != CURLE_OK) return CurlError(opts.service, req.op, rc, errbuf, attempt);
+    if (classify) {
+      Status transient = classify(resp);
+      if (transient.ok()) return resp;
+      return transient;
     }
-    if (attempt >= opts.retry.max_attempts) return error;
-    WaitBeforeRetry(req.op, attempt, error);
-  }
+    if (!RetryableHttpStatus(resp.status)) return resp;
+    std::string msg = opts.service + " " + req.op + ": " + std::to_string(resp.status);
+    if (!resp.body.empty()) msg += ": " + Snippet(resp.body);
+    return Status::Unavailable(msg + AttemptsSuffix(attempt));
+  });
 }
 
 void HttpClient::WaitBeforeRetry(std::string_view op, int attempt, const Status& why) {
-  std::chrono::milliseconds delay = pool_->opts.retry.Backoff(attempt);
   ++pool_->retries;
-  if (pool_->opts.retry.on_retry) pool_->opts.retry.on_retry(RetryEvent{op, attempt, &why, delay});
-  std::this_thread::sleep_for(delay);
+  pool_->retrier.WaitBeforeRetry(op, attempt, why);
 }
 
 HttpClient::Stats HttpClient::GetStats() const {

@@ -1,16 +1,15 @@
 // HttpClient: the HTTP layer shared by the cloud object stores (S3, Azure Blob, GCS). One call is
-// one HTTP exchange on a pooled libcurl easy handle, repeated under one retry policy
-// (RetryPolicy) while it fails transiently. The stores build requests, sign them and map the
-// answers to Status; this part knows nothing of any service's API.
+// one HTTP exchange on a pooled libcurl easy handle, repeated by a Retrier under the retry policy
+// of every store (retry_policy.h: attempts, full-jitter backoff, what is retried) while it fails
+// transiently. The stores build requests, sign them and map the answers to Status; this part
+// knows nothing of any service's API.
 //
-// Retry policy, the same for every store (docs/format/s3-store.md, azure-store.md):
-//  - transport failures that a new attempt can cure are retried (connection refused or reset, DNS,
-//    timeouts, TLS handshake errors, an empty or malformed reply); others (bad URL, certificate
-//    problems) are configuration errors and returned at once as FAILED_PRECONDITION;
-//  - an answer is retried when the store's classifier calls it transient (RetryableHttpStatus is
-//    the default: 408, 429 and 5xx other than 501);
-//  - before attempt n+1 the caller's thread sleeps a uniformly random time in
-//    [0, min(max_delay, base_delay * 2^(n-1))] ("full jitter"), after telling on_retry.
+// What a transient failure is, in HTTP (docs/format/s3-store.md, azure-store.md):
+//  - transport failures that a new attempt can cure (connection refused or reset, DNS, timeouts,
+//    TLS handshake errors, an empty or malformed reply) are UNAVAILABLE; others (bad URL,
+//    certificate problems) are configuration errors, FAILED_PRECONDITION, never retried;
+//  - an answer is transient when the store's classifier says so (RetryableHttpStatus is the
+//    default: 408, 429 and 5xx other than 501), as UNAVAILABLE.
 //
 // Thread-safety: every method may be called concurrently. At most `max_connections` requests are
 // in flight; further callers wait for a pooled handle. DNS and TLS sessions are shared.
@@ -26,30 +25,10 @@
 #include <utility>
 #include <vector>
 
+#include "objstore/retry_policy.h"
 #include "util/status.h"
 
 namespace tb::objstore::http {
-
-// One failed attempt that is about to be retried; passed to RetryPolicy::on_retry.
-struct RetryEvent {
-  std::string_view operation;  // "PUT blocks/x", "GET bucket", ...
-  int attempt = 0;             // the attempt that failed, 1-based
-  const Status* error = nullptr;
-  std::chrono::milliseconds delay{0};  // the backoff before the next attempt
-};
-
-struct RetryPolicy {
-  // Attempts per request (1 = no retries).
-  int max_attempts = 5;
-  std::chrono::milliseconds base_delay{100};
-  std::chrono::milliseconds max_delay{5000};
-  // Called before each retry's backoff sleep, on the thread that made the request (possibly
-  // several threads at once: must be thread-safe). For logging, metrics, tests.
-  std::function<void(const RetryEvent&)> on_retry;
-
-  // The full-jitter backoff after failed attempt `attempt` (1-based).
-  std::chrono::milliseconds Backoff(int attempt) const;
-};
 
 struct Request {
   const char* method = "GET";        // GET, HEAD, PUT, POST, DELETE
@@ -117,9 +96,10 @@ struct ClientOptions {
 class HttpClient {
  public:
   // Decides what an answer that arrived means: OK hands it to the caller as it is (success, or an
-  // error the caller maps itself); an error status marks it as a transient failure, retried while
-  // attempts remain and returned as that status after the last. It may rewrite the answer (S3
-  // turns an <Error> document that came with 200 into the status S3 would have used).
+  // error the caller maps itself); an error status (UNAVAILABLE for a transient answer) is that
+  // attempt's failure, retried while the policy retries it and attempts remain, and returned
+  // after the last. It may rewrite the answer (S3 turns an <Error> document that came with 200
+  // into the status S3 would have used).
   using Classifier = std::function<Status(Response&)>;
 
   // INVALID_ARGUMENT for bad options; RESOURCE_EXHAUSTED if libcurl cannot allocate.
@@ -134,8 +114,9 @@ class HttpClient {
   // RetryableHttpStatus (transient answers become UNAVAILABLE naming the status and body).
   Result<Response> Call(const Request& request, const Classifier& classify = nullptr);
 
-  // Tells on_retry and sleeps the backoff, for stores that retry part of a request themselves (S3's
-  // multi-object delete retries the keys that failed transiently) under the same policy.
+  // Tells on_retry and sleeps the backoff (Retrier::WaitBeforeRetry), for a store's protocol loops
+  // under the same policy: S3's multi-object delete re-sends the keys that failed transiently, a
+  // GCS resumable upload resumes where the server says.
   void WaitBeforeRetry(std::string_view op, int attempt, const Status& why);
 
   const ClientOptions& options() const;

@@ -1,5 +1,5 @@
-// Tests of the shared HTTP layer (http_client.h): the retry policy's backoff bounds and its
-// default classification, against a local httplib server.
+// Tests of the shared HTTP layer (http_client.h): its default classification and its use of the
+// stores' retry policy (retry_policy_test.cc tests the policy itself), against a local httplib server.
 #include "objstore/http_client.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <thread>
+#include <vector>
 
 #include "util/test_http_server.h"
 
@@ -15,24 +16,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-TEST(RetryPolicyTest, BackoffIsFullJitterUnderTheCappedExponential) {
-  RetryPolicy policy;
-  policy.base_delay = milliseconds(10);
-  policy.max_delay = milliseconds(50);
-  for (int attempt = 1; attempt <= 6; ++attempt) {
-    milliseconds cap = std::min(milliseconds(10 << (attempt - 1)), milliseconds(50));
-    milliseconds longest{0};
-    for (int i = 0; i < 200; ++i) {
-      milliseconds d = policy.Backoff(attempt);
-      EXPECT_GE(d.count(), 0);
-      EXPECT_LE(d, cap) << "attempt " << attempt;
-      longest = std::max(longest, d);
-    }
-    EXPECT_GT(longest, cap / 2) << "200 draws never reached the upper half of [0, " << cap.count() << "] ms";
-  }
-}
-
-TEST(RetryPolicyTest, RetryableStatuses) {
+TEST(HttpClientTest, RetryableStatuses) {
   for (long s : {408L, 429L, 500L, 502L, 503L, 504L}) EXPECT_TRUE(RetryableHttpStatus(s)) << s;
   for (long s : {200L, 304L, 400L, 403L, 404L, 409L, 412L, 416L, 501L}) EXPECT_FALSE(RetryableHttpStatus(s)) << s;
 }
@@ -120,6 +104,39 @@ TEST(HttpClientTest, ClientErrorsComeBackAtOnceAndTransientOnesGiveUp) {
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(r.status().message(), "test GET broken: 500: nope (after 3 attempts)");
   EXPECT_EQ(retries.load(), 2);
+}
+
+// The client waits between attempts through its RetryPolicy (the sleep hook, the full-jitter
+// caps) and retries only what the policy retries: a classifier's non-retryable error ends the call.
+TEST(HttpClientTest, AttemptsFollowTheStoresRetryPolicy) {
+  std::atomic<int> calls{0};
+  LocalServer server([&](const httplib::Request&, httplib::Response& res) { res.status = calls++ < 3 ? 503 : 200; });
+  std::atomic<int> retries{0};
+  ClientOptions o = FastRetries(5, &retries);
+  o.retry.base_delay = milliseconds(10);
+  o.retry.max_delay = milliseconds(25);
+  std::vector<milliseconds> sleeps;
+  o.retry.sleep = [&](milliseconds d) { sleeps.push_back(d); };
+  auto client = HttpClient::Create(o);
+  ASSERT_TRUE(client.ok());
+  Request req;
+  req.url = server.Url("/x");
+  req.op = "GET x";
+  Result<Response> r = (*client)->Call(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->attempts, 4);
+  ASSERT_EQ(sleeps.size(), 3u);
+  for (size_t i = 0; i < sleeps.size(); ++i) EXPECT_LE(sleeps[i], std::min(milliseconds(10 << i), milliseconds(25)));
+  EXPECT_EQ((*client)->GetStats().retries, 3u);
+
+  calls = 0;
+  sleeps.clear();
+  r = (*client)->Call(req, [](Response& resp) {
+    return resp.status == 503 ? Status::FailedPrecondition("not worth another attempt") : Status::Ok();
+  });
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_TRUE(sleeps.empty());
 }
 
 TEST(HttpClientTest, BadOptionsAreRefused) {

@@ -2,7 +2,7 @@
 // (metrics::ObjectStoreMetrics): requests by operation and outcome, their latency, and the bytes
 // read and written. Failed calls count as requests with their status; bytes count for successful
 // calls only. Like MeteringStore it sees ObjectStore calls, not the HTTP requests a backend sends
-// for one; the S3 store's own retries are counted by its retry hook (config's OpenStorage).
+// for one; retries are counted by the retry policy's hook (config's StorageRetryPolicy).
 //
 // Thread-safety: every method may be called concurrently.
 #pragma once

@@ -66,7 +66,6 @@ class ObjectStore {
   virtual bool SupportsCreateOnly() const = 0;
 };
 
-// Every object under `prefix`, following pages.
 // The base of a decorator (retries, faults, metrics, a cache), as leveldb's EnvWrapper: every call
 // goes to the store it wraps, so a decorator overrides only the calls it changes.
 class ForwardingStore : public ObjectStore {
@@ -94,6 +93,7 @@ class ForwardingStore : public ObjectStore {
   const std::shared_ptr<ObjectStore> base_;
 };
 
+// Every object under `prefix`, following pages.
 Result<std::vector<ObjectInfo>> ListAll(ObjectStore& store, std::string_view prefix);
 
 // The portable key rules, which LocalStore and MemoryStore enforce (INVALID_ARGUMENT otherwise):

@@ -51,7 +51,7 @@ INSTANTIATE_TEST_SUITE_P(
                       StoreFactory{"LocalNoSync", [] { return MakeLocalStore(/*sync=*/false); }},
                       StoreFactory{"RetryingMemory",
                                    [] {
-                                     RetryOptions options;
+                                     RetryPolicy options;
                                      options.max_attempts = 3;
                                      return std::make_shared<RetryingStore>(Memory(), options);
                                    }},

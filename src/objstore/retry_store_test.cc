@@ -19,7 +19,7 @@ using std::chrono::nanoseconds;
 
 // Retrying → Metering (counts attempts) → Fault → Memory, with a fake sleep that records delays.
 struct Stack {
-  explicit Stack(RetryOptions options = {}) {
+  explicit Stack(RetryPolicy options = {}) {
     memory = std::make_shared<MemoryStore>();
     faults = std::make_shared<FaultStore>(memory);
     meter = std::make_shared<MeteringStore>(faults);
@@ -42,9 +42,9 @@ struct Stack {
   std::vector<nanoseconds> sleeps;
 };
 
-RetryOptions Options(int max_attempts, milliseconds base = milliseconds(100), milliseconds max = milliseconds(5000),
-                     uint64_t seed = 0) {
-  RetryOptions o;
+RetryPolicy Options(int max_attempts, milliseconds base = milliseconds(100), milliseconds max = milliseconds(5000),
+                    uint64_t seed = 0) {
+  RetryPolicy o;
   o.max_attempts = max_attempts;
   o.base_delay = base;
   o.max_delay = max;
@@ -215,9 +215,9 @@ TEST(RetryingStoreTest, ForwardsDescribeAndCapabilities) {
   Stack s;
   EXPECT_EQ(s.store->Describe(), "mem://");
   EXPECT_TRUE(s.store->SupportsCreateOnly());
-  EXPECT_TRUE(RetryingStore::IsRetryable(Status::Unavailable("")));
-  EXPECT_FALSE(RetryingStore::IsRetryable(Status::AlreadyExists("")));
-  EXPECT_FALSE(RetryingStore::IsRetryable(Status::Ok()));
+  EXPECT_TRUE(RetryPolicy::IsRetryable(Status::Unavailable("")));
+  EXPECT_FALSE(RetryPolicy::IsRetryable(Status::AlreadyExists("")));
+  EXPECT_FALSE(RetryPolicy::IsRetryable(Status::Ok()));
 }
 
 }  // namespace

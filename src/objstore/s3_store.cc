@@ -370,10 +370,7 @@ Status S3Store::Impl::Init() {
   client.connect_timeout = o.connect_timeout;
   client.request_timeout = o.request_timeout;
   client.max_connections = o.max_connections;
-  client.retry.max_attempts = o.max_attempts;
-  client.retry.base_delay = o.retry_base_delay;
-  client.retry.max_delay = o.retry_max_delay;
-  client.retry.on_retry = o.on_retry;
+  client.retry = o.retry;
   client.aws_sigv4 = "aws:amz:" + o.region + ":s3";
   client.aws_access_key = o.access_key;
   client.aws_secret_key = o.secret_key;
@@ -467,20 +464,16 @@ Status S3Store::Impl::PutSingle(std::string_view key, std::string_view data, Put
   TB_ASSIGN_OR_RETURN(Response r, Call(req));
   if (r.status == 200) return Status::Ok();
   if (r.status == 412 && mode == PutMode::kCreateOnly) {
-    // After a retry, the 412 may be our own earlier attempt that succeeded without us seeing the
-    // answer: the object then has our content, i.e. our MD5 as its ETag.
-    if (r.attempts > 1) {
+    // Our own earlier attempt, if it was, left our content: our MD5 as the object's ETag.
+    return CreateOnlyRefusal(r.attempts, Status::AlreadyExists("s3 " + req.op + ": the object already exists"), [&] {
       Request head;
       head.method = "HEAD";
       head.path = req.path;
       head.op = "HEAD " + std::string(key);
       Result<Response> h = Call(head);
-      if (h.ok() && h->status == 200) {
-        const std::string* etag = h->Header("etag");
-        if (etag && StripQuotes(*etag) == s3::HexEncode(md5)) return Status::Ok();
-      }
-    }
-    return Status::AlreadyExists("s3 " + req.op + ": the object already exists");
+      const std::string* etag = h.ok() && h->status == 200 ? h->Header("etag") : nullptr;
+      return etag != nullptr && StripQuotes(*etag) == s3::HexEncode(md5);
+    });
   }
   return HttpError(req.op, r);
 }
@@ -718,7 +711,7 @@ Status S3Store::Impl::DeleteBatch(const std::string* keys, size_t n) {
       if (code == "NoSuchKey") continue;
       std::string key = e.child("Key").text().as_string();
       if (key.starts_with(prefix_)) key.erase(0, prefix_.size());
-      if (RetryableErrorCode(code) && round < opts_.max_attempts) {
+      if (RetryableErrorCode(code) && round < opts_.retry.max_attempts) {
         retry.push_back(std::move(key));
         continue;
       }

@@ -28,9 +28,6 @@
 
 namespace tb::objstore {
 
-// One failed attempt that is about to be retried; passed to S3Options::on_retry.
-using S3RetryEvent = http::RetryEvent;
-
 struct S3Options {
   // Scheme, host and optional port (and optional base path): "http://127.0.0.1:7480",
   // "https://s3.eu-west-1.amazonaws.com".
@@ -55,16 +52,10 @@ struct S3Options {
   std::chrono::milliseconds connect_timeout{5000};
   // Per attempt, the whole request including the body transfer; 0 means no limit.
   std::chrono::milliseconds request_timeout{120000};
-  // Attempts per request (1 = no retries), under the shared policy of http_client.h. Retried:
+  // The retry policy of every store (retry_policy.h), applied to each HTTP request. Transient here:
   // connection errors, timeouts, 5xx (except 501), 429, SlowDown, RequestTimeout,
-  // ConditionalRequestConflict. Between attempts the store sleeps a uniformly random time in
-  // [0, min(retry_max_delay, retry_base_delay * 2^(attempt-1))] ("full jitter").
-  int max_attempts = 5;
-  std::chrono::milliseconds retry_base_delay{100};
-  std::chrono::milliseconds retry_max_delay{5000};
-  // Called before each retry's backoff sleep, on the thread that made the request (possibly
-  // several threads at once: must be thread-safe). For logging, metrics, tests.
-  std::function<void(const S3RetryEvent&)> on_retry;
+  // ConditionalRequestConflict.
+  RetryPolicy retry;
 
   // Objects of at least this many bytes are uploaded with a multipart upload.
   uint64_t multipart_threshold = 64ull << 20;

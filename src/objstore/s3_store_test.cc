@@ -72,7 +72,7 @@ S3Options RgwOptions(const std::string& bucket, const std::string& prefix) {
   o.secret_key = Env("S3_SECRET_KEY");
   o.bucket = bucket;
   o.prefix = prefix;
-  o.retry_base_delay = milliseconds(20);
+  o.retry.base_delay = milliseconds(20);
   o.request_timeout = milliseconds(60000);
   return o;
 }
@@ -258,7 +258,7 @@ TEST(S3OptionsTest, Validation) {
   EXPECT_EQ(code_with([](S3Options& x) { x.endpoint = "127.0.0.1:7480"; }), StatusCode::kInvalidArgument);
   EXPECT_EQ(code_with([](S3Options& x) { x.endpoint = "ftp://h"; }), StatusCode::kInvalidArgument);
   EXPECT_EQ(code_with([](S3Options& x) { x.part_size = 1 << 20; }), StatusCode::kInvalidArgument);
-  EXPECT_EQ(code_with([](S3Options& x) { x.max_attempts = 0; }), StatusCode::kInvalidArgument);
+  EXPECT_EQ(code_with([](S3Options& x) { x.retry.max_attempts = 0; }), StatusCode::kInvalidArgument);
   EXPECT_EQ(code_with([](S3Options& x) { x.prefix = "/abs"; }), StatusCode::kInvalidArgument);
 }
 
@@ -350,9 +350,9 @@ class FakeS3 {
     o.bucket = "bkt";
     o.access_key = "AKFAKE";
     o.secret_key = "secret";
-    o.max_attempts = 3;
-    o.retry_base_delay = milliseconds(5);
-    o.retry_max_delay = milliseconds(20);
+    o.retry.max_attempts = 3;
+    o.retry.base_delay = milliseconds(5);
+    o.retry.max_delay = milliseconds(20);
     return o;
   }
   std::vector<Seen> Requests() {
@@ -467,9 +467,9 @@ TEST(S3FakeTest, RetriesSlowDownThenSucceeds) {
     }
   });
   S3Options o = fake.Options();
-  o.max_attempts = 5;
+  o.retry.max_attempts = 5;
   std::vector<std::string> events;
-  o.on_retry = [&](const S3RetryEvent& e) {
+  o.retry.on_retry = [&](const RetryEvent& e) {
     events.push_back(std::string(e.operation) + " #" + std::to_string(e.attempt) + ": " + e.error->message());
   };
   auto store = S3Store::Open(o);
@@ -537,10 +537,10 @@ TEST(S3FakeTest, ConnectionRefusedIsRetriedThenUnavailable) {
   o.bucket = "bkt";
   o.access_key = "AK";
   o.secret_key = "SK";
-  o.max_attempts = 3;
-  o.retry_base_delay = milliseconds(5);
+  o.retry.max_attempts = 3;
+  o.retry.base_delay = milliseconds(5);
   int retries = 0;
-  o.on_retry = [&](const S3RetryEvent&) { ++retries; };
+  o.retry.on_retry = [&](const RetryEvent&) { ++retries; };
   auto store = S3Store::Open(o);
   close(fd);
   EXPECT_EQ(store.status().code(), StatusCode::kUnavailable);

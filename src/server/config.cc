@@ -13,6 +13,7 @@
 #include "objstore/azure_store.h"
 #include "objstore/gcs_store.h"
 #include "objstore/local_store.h"
+#include "objstore/retry_store.h"
 #include "objstore/s3_store.h"
 #include "server/access.h"
 
@@ -399,6 +400,14 @@ std::vector<Setting> MakeSettings() {
            "Azure Blob service URL (empty: BlobEndpoint of AZURE_STORAGE_CONNECTION_STRING if set, else "
            "https://ACCOUNT.blob.core.windows.net; emulators: http://HOST:PORT/ACCOUNT)",
            TB_FIELD(azure_endpoint)),
+      Make("storage_retry.max_attempts", "",
+           "Attempts per object-store request, the first included (1: no retries); the same for every store",
+           TB_FIELD(storage_retry_max_attempts)),
+      Make("storage_retry.base_delay", "",
+           "Backoff before the 2nd attempt; it doubles per attempt up to storage_retry.max_delay, and a random "
+           "part of it is slept (full jitter)",
+           TB_FIELD(storage_retry_base_delay)),
+      Make("storage_retry.max_delay", "", "Cap of the object-store retry backoff", TB_FIELD(storage_retry_max_delay)),
       Make("flush.size", "", "Head memory at which a block is written", TB_FIELD(flush_bytes), true),
       Make("flush.age_seconds", "", "Write a block once the head has held spans this long",
            TB_FIELD(flush_age_seconds)),
@@ -590,13 +599,26 @@ bool IsBucketStorage(std::string_view storage) {
   return storage.starts_with("s3://") || storage.starts_with("gs://") || storage.starts_with("azblob://");
 }
 
+objstore::RetryPolicy StorageRetryPolicy(const Config& config, const metrics::ObjectStoreMetrics* metrics) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  objstore::RetryPolicy policy;
+  policy.max_attempts = static_cast<int>(std::min<uint32_t>(config.storage_retry_max_attempts, INT32_MAX));
+  policy.base_delay = duration_cast<milliseconds>(config.storage_retry_base_delay);
+  policy.max_delay = duration_cast<milliseconds>(config.storage_retry_max_delay);
+  if (metrics != nullptr)
+    policy.on_retry = [retries = metrics->retries](const objstore::RetryEvent&) { retries.Add(); };
+  return policy;
+}
+
 Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config,
                                                            const metrics::ObjectStoreMetrics* metrics) {
   std::string url = config.storage;
   if (url.empty()) url = "file://" + (std::filesystem::absolute(config.data_dir) / "blocks").string();
   if (url.starts_with("file://")) {
     TB_ASSIGN_OR_RETURN(auto store, objstore::LocalStore::Open(url.substr(7)));
-    return std::shared_ptr<objstore::ObjectStore>(std::move(store));
+    return std::shared_ptr<objstore::ObjectStore>(
+        std::make_shared<objstore::RetryingStore>(std::move(store), StorageRetryPolicy(config, metrics)));
   }
   if (url.starts_with("s3://")) {
     const std::string rest = url.substr(5);
@@ -609,7 +631,7 @@ Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config,
     o.path_style = config.s3_path_style;
     o.ca_file = config.s3_ca_file;
     TB_RETURN_IF_ERROR(CheckS3Transport(config));
-    if (metrics != nullptr) o.on_retry = [retries = metrics->retries](const objstore::S3RetryEvent&) { retries.Add(); };
+    o.retry = StorageRetryPolicy(config, metrics);
     if (o.bucket.empty()) return Status::InvalidArgument("storage '" + url + "' names no bucket");
     TB_ASSIGN_OR_RETURN(auto store, objstore::S3Store::Open(o));
     return std::shared_ptr<objstore::ObjectStore>(std::move(store));
@@ -622,7 +644,7 @@ Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config,
     TB_ASSIGN_OR_RETURN(objstore::GcsOptions o,
                         objstore::GcsOptionsFromEnvironment(
                             bucket, slash == std::string::npos ? "" : rest.substr(slash + 1), config.gcs_endpoint));
-    if (metrics != nullptr) o.http.retry.on_retry = [retries = metrics->retries](const auto&) { retries.Add(); };
+    o.http.retry = StorageRetryPolicy(config, metrics);
     TB_ASSIGN_OR_RETURN(auto store, objstore::GcsStore::Open(std::move(o)));
     return std::shared_ptr<objstore::ObjectStore>(std::move(store));
   }
@@ -635,7 +657,7 @@ Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config,
         objstore::AzureOptions o,
         objstore::AzureOptionsFromEnvironment(container, slash == std::string::npos ? "" : rest.substr(slash + 1),
                                               config.azure_endpoint));
-    if (metrics != nullptr) o.http.retry.on_retry = [retries = metrics->retries](const auto&) { retries.Add(); };
+    o.http.retry = StorageRetryPolicy(config, metrics);
     TB_ASSIGN_OR_RETURN(auto store, objstore::AzureStore::Open(std::move(o)));
     return std::shared_ptr<objstore::ObjectStore>(std::move(store));
   }
@@ -758,6 +780,7 @@ Status ValidateConfig(const Config& c) {
   if (c.head_share_percent < 1 || c.head_share_percent > 100)
     return bad("limits.head_share_percent", std::to_string(c.head_share_percent), "is not a percentage from 1 to 100");
   if (c.max_tenants < 1) return bad("limits.max_tenants", "0", "must allow at least the default tenant");
+  if (c.storage_retry_max_attempts < 1) return bad("storage_retry.max_attempts", "0", "must allow the first attempt");
   // The writer cuts pages near 512 KiB: a smaller cap would refuse ordinary blocks.
   if (c.max_decoded_page_bytes < (1u << 20))
     return bad("limits.max_decoded_page_size", std::to_string(c.max_decoded_page_bytes), "is less than 1MiB");

@@ -17,6 +17,7 @@
 #include "ingest/ingester.h"
 #include "metrics/handles.h"
 #include "objstore/object_store.h"
+#include "objstore/retry_policy.h"
 #include "util/status.h"
 
 namespace tb::server {
@@ -134,6 +135,11 @@ struct Config {
   // Azure's Blob service URL of the account. Empty: BlobEndpoint of AZURE_STORAGE_CONNECTION_STRING
   // when set, else https://ACCOUNT.blob.core.windows.net; emulators path-style, http://HOST:PORT/ACCOUNT.
   std::string azure_endpoint;
+  // The retry policy of every object store (objstore/retry_policy.h): attempts per request, the
+  // first included, and the full-jitter backoff's base and cap.
+  uint32_t storage_retry_max_attempts = 5;
+  std::chrono::microseconds storage_retry_base_delay{std::chrono::milliseconds(100)};
+  std::chrono::microseconds storage_retry_max_delay{std::chrono::seconds(5)};
   uint64_t flush_bytes = 128ull << 20;  // head memory at which a block is written (≤ half the budget)
   uint64_t flush_age_seconds = 300;     // or after this long
   // Blocks that could not be uploaded (store down) wait here, all tenants together, up to
@@ -179,10 +185,15 @@ Result<uint64_t> ParseByteSize(const std::string& text);
 // Whether `storage` names a bucket store (s3://, gs://, azblob://) rather than a local folder.
 bool IsBucketStorage(std::string_view storage);
 
+// The retry policy of every object store, from storage_retry.*; `metrics`, when given, counts the
+// retries.
+objstore::RetryPolicy StorageRetryPolicy(const Config& config, const metrics::ObjectStoreMetrics* metrics = nullptr);
+
 // Opens the object store named by config.storage (see Config::storage). S3 credentials come from
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN; GCS's as objstore::GcsOptionsFromEnvironment
 // and Azure's as objstore::AzureOptionsFromEnvironment take them.
-// `metrics`, when given, counts the bucket store's retries.
+// Every store retries under StorageRetryPolicy: the bucket stores each HTTP request, a file://
+// store each call (objstore::RetryingStore). `metrics`, when given, counts the retries.
 Result<std::shared_ptr<objstore::ObjectStore>> OpenStorage(const Config& config,
                                                            const metrics::ObjectStoreMetrics* metrics = nullptr);
 

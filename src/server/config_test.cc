@@ -1,12 +1,19 @@
 #include "server/config.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
+#include "objstore/retry_store.h"
 #include "server/config_flags.h"
 #include "server/http_server.h"
 
@@ -435,6 +442,81 @@ TEST(ConfigTest, PlainHttpS3EndpointsOnlyOnLoopback) {
           .ok());
   EXPECT_EQ(yaml.s3_ca_file, "/etc/tb/s3-ca.pem");
   EXPECT_TRUE(yaml.s3_allow_insecure);
+}
+
+// A TCP port of 127.0.0.1 on which nothing listens: every connection is refused.
+int ClosedPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Sets an environment variable for the life of the object, then puts back what was there.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// storage_retry.* is the policy of every store OpenStorage opens: a file:// store is wrapped in a
+// RetryingStore with it, and each bucket store (whose Open asks the service once) gives up on a
+// refused connection after exactly its attempts.
+TEST(ConfigTest, EveryStoreRetriesUnderTheStorageRetryPolicy) {
+  Config c;
+  c.storage_retry_max_attempts = 2;
+  c.storage_retry_base_delay = std::chrono::milliseconds(1);
+  c.storage_retry_max_delay = std::chrono::milliseconds(3);
+  const objstore::RetryPolicy policy = StorageRetryPolicy(c);
+  EXPECT_EQ(policy.max_attempts, 2);
+  EXPECT_EQ(policy.base_delay, std::chrono::milliseconds(1));
+  EXPECT_EQ(policy.max_delay, std::chrono::milliseconds(3));
+
+  c.storage = "file://" + ::testing::TempDir() + "tb_storage_retry";
+  auto local = OpenStorage(c);
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  const auto* retrying = dynamic_cast<const objstore::RetryingStore*>(local->get());
+  ASSERT_NE(retrying, nullptr) << "file:// is not under the retry policy";
+  EXPECT_EQ(retrying->policy().max_attempts, 2);
+  EXPECT_EQ(retrying->policy().base_delay, std::chrono::milliseconds(1));
+
+  const std::string endpoint = "127.0.0.1:" + std::to_string(ClosedPort());
+  c.storage = "s3://bucket";
+  c.s3_endpoint = "http://" + endpoint;
+  const ScopedEnv access_key("AWS_ACCESS_KEY_ID", "AKTEST"), secret_key("AWS_SECRET_ACCESS_KEY", "secret");
+  const ScopedEnv gcs_endpoint("STORAGE_EMULATOR_HOST", endpoint);
+  const ScopedEnv azure(
+      "AZURE_STORAGE_CONNECTION_STRING",
+      "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;BlobEndpoint=http://" + endpoint +
+          "/devstoreaccount1");
+  for (const char* storage : {"s3://bucket", "gs://bucket", "azblob://container"}) {
+    c.storage = storage;
+    auto store = OpenStorage(c);
+    ASSERT_FALSE(store.ok()) << storage;
+    EXPECT_EQ(store.status().code(), StatusCode::kUnavailable) << storage << ": " << store.status().ToString();
+    EXPECT_NE(store.status().message().find("(after 2 attempts)"), std::string::npos)
+        << storage << ": " << store.status().ToString();
+  }
 }
 
 TEST(ConfigTest, SplitsListenAddresses) {
