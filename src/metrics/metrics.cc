@@ -13,6 +13,8 @@
 #include <iterator>
 #include <sstream>
 
+#include "util/text.h"
+
 namespace tb::metrics {
 namespace {
 
@@ -27,12 +29,6 @@ Histogram::BucketBoundaries LongRunBuckets() { return {0.1, 0.5, 1, 5, 15, 60, 3
 // Latencies from 100 µs to ~100 s, factor ~2.5 apart.
 Histogram::BucketBoundaries LatencyBuckets() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120};
-}
-
-std::string Lowercase(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
 }
 
 constexpr std::array<std::string_view, 3> kIngestDoorNames = {"otlp_grpc", "otlp_http", "jaeger_v1"};
@@ -298,7 +294,7 @@ Metrics::Metrics(const BuildInfo& build, std::string tenant) : registry_(std::ma
     const std::string operation(kStoreOpNames[op]);
     for (StatusCode code : kStatusCodesUsed) {
       object_store_.requests[op][static_cast<size_t>(code)] =
-          CounterRef(&store_requests.Add({{"operation", operation}, {"status", Lowercase(StatusCodeName(code))}}));
+          CounterRef(&store_requests.Add({{"operation", operation}, {"status", AsciiLowercase(StatusCodeName(code))}}));
     }
     object_store_.duration_seconds[op] =
         HistogramRef(&store_duration.Add({{"operation", operation}}, LatencyBuckets()));

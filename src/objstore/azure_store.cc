@@ -20,6 +20,7 @@
 
 #include "objstore/s3_store.h"  // s3::UriEncode, UrlDecode, Md5Base64, Base64Encode: the same encodings serve Azure
 #include "util/parallel.h"
+#include "util/text.h"
 
 namespace tb::objstore {
 namespace {
@@ -30,23 +31,11 @@ constexpr std::string_view kApiVersion = "2021-12-02";
 constexpr uint64_t kMaxBlockSize = 4000ull << 20;
 constexpr uint64_t kMaxBlocks = 50000;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
-}
-
 // The value of the request's header `name` (case-insensitive), or "".
 std::string HeaderValue(const http::Request& req, std::string_view name) {
   for (const std::string& h : req.headers) {
     if (h.size() > name.size() && h[name.size()] == ':' && strncasecmp(h.data(), name.data(), name.size()) == 0) {
-      return Trim(std::string_view(h).substr(name.size() + 1));
+      return std::string(TrimAsciiWhitespace(std::string_view(h).substr(name.size() + 1)));
     }
   }
   return {};
@@ -161,8 +150,8 @@ std::string StringToSign(const http::Request& req, std::string_view account) {
   for (const std::string& h : req.headers) {
     size_t colon = h.find(':');
     if (colon == std::string::npos) continue;
-    std::string name = Lower(Trim(std::string_view(h).substr(0, colon)));
-    if (name.starts_with("x-ms-")) ms[name] = Trim(std::string_view(h).substr(colon + 1));
+    std::string name = AsciiLowercase(TrimAsciiWhitespace(std::string_view(h).substr(0, colon)));
+    if (name.starts_with("x-ms-")) ms[name] = TrimAsciiWhitespace(std::string_view(h).substr(colon + 1));
   }
   for (const auto& [name, value] : ms) s += name + ":" + value + "\n";
   // Canonicalized resource: "/account" + the URL's path as sent, then each query parameter as
@@ -186,7 +175,7 @@ std::string StringToSign(const http::Request& req, std::string_view account) {
     size_t eq = pair.find('=');
     Result<std::string> name = PercentDecode(pair.substr(0, eq));
     Result<std::string> value = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
-    params[Lower(name.ok() ? *name : pair.substr(0, eq))].push_back(value.ok() ? *value : std::string());
+    params[AsciiLowercase(name.ok() ? *name : pair.substr(0, eq))].push_back(value.ok() ? *value : std::string());
   }
   for (auto& [name, values] : params) {
     std::sort(values.begin(), values.end());
@@ -251,14 +240,14 @@ Result<ConnectionString> ParseConnectionString(std::string_view text) {
     size_t semi = text.find(';');
     std::string_view part = text.substr(0, semi);
     text = semi == std::string_view::npos ? std::string_view() : text.substr(semi + 1);
-    if (Trim(part).empty()) continue;
+    if (TrimAsciiWhitespace(part).empty()) continue;
     size_t eq = part.find('=');
     if (eq == std::string_view::npos) {
       return Status::InvalidArgument("azure: connection string part \"" + std::string(part.substr(0, 40)) +
                                      "\" is not Key=Value");
     }
-    const std::string key = Lower(Trim(part.substr(0, eq)));
-    std::string value = Trim(part.substr(eq + 1));
+    const std::string key = AsciiLowercase(TrimAsciiWhitespace(part.substr(0, eq)));
+    std::string value(TrimAsciiWhitespace(part.substr(eq + 1)));
     if (key == "accountname") cs.account = value;
     if (key == "accountkey") cs.account_key = value;
     if (key == "sharedaccesssignature") cs.sas_token = value;

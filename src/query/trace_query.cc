@@ -4,15 +4,10 @@
 #include <cctype>
 
 #include "model/text.h"
+#include "util/text.h"
 
 namespace tb::query {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 // Go's strconv.ParseBool, which Jaeger uses for the "error" key.
 std::optional<bool> ParseGoBool(std::string_view s) {
@@ -43,12 +38,12 @@ SpanMatcher::SpanMatcher(const TraceQuery& query) : query_(query) {
       c.error_wanted = b.value_or(false);
     } else if (f.key == "span.kind") {
       c.special = Special::kSpanKind;
-      std::string lower = Lower(f.value);
+      std::string lower = AsciiLowercase(f.value);
       // Anything but a known non-empty kind name means "unspecified".
       if (lower.empty() || !model::ParseSpanKind(lower, &c.kind)) c.kind = model::SpanKind::kUnspecified;
     } else if (f.key == "span.status") {
       c.special = Special::kSpanStatus;
-      std::string lower = Lower(f.value);
+      std::string lower = AsciiLowercase(f.value);
       c.status = lower == "ok"      ? model::StatusCode::kOk
                  : lower == "error" ? model::StatusCode::kError
                                     : model::StatusCode::kUnset;

@@ -8,24 +8,15 @@
 #include <fstream>
 #include <sstream>
 
+#include "util/text.h"
+
 namespace tb::server {
 namespace {
-
-std::string Lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
 
 std::array<unsigned char, 32> Sha256(std::string_view text) {
   std::array<unsigned char, 32> digest;
   SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
   return digest;
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  return text;
 }
 
 bool Contains(const std::vector<std::string>& list, std::string_view item) {
@@ -56,7 +47,7 @@ Result<AccessPolicy> AccessPolicy::Open(const Config& config) {
       text << in.rdbuf();
       if (!in) return Status::InvalidArgument(where + ".token_file: cannot read " + c.file);
       const std::string contents = text.str();
-      const std::string_view secret = Trim(contents);
+      const std::string_view secret = TrimAsciiWhitespace(contents);
       if (secret.empty()) return Status::InvalidArgument(where + ".token_file: " + c.file + " is empty");
       token.sha256 = Sha256(secret);
     } else {
@@ -74,7 +65,7 @@ Result<AccessPolicy> AccessPolicy::Open(const Config& config) {
 
 AccessPolicy::AccessPolicy(const Config& config, std::vector<Token> tokens)
     : tenancy_(config.tenancy_enabled),
-      tenant_header_(Lower(config.tenancy_header)),
+      tenant_header_(AsciiLowercase(config.tenancy_header)),
       allowed_tenants_(config.tenancy_tenants),
       tokens_(std::move(tokens)) {}
 
@@ -85,11 +76,11 @@ Result<const AccessPolicy::Token*> AccessPolicy::FindToken(const HeaderLookup& h
   // RFC 6750: the scheme is case-insensitive, one space, then the token.
   const std::string_view value = values.front();
   constexpr std::string_view kScheme = "bearer ";
-  if (value.size() <= kScheme.size() || Lower(std::string(value.substr(0, kScheme.size()))) != kScheme)
+  if (value.size() <= kScheme.size() || AsciiLowercase(value.substr(0, kScheme.size())) != kScheme)
     return Status::Unauthenticated("the authorization header is not a bearer token");
   // Digests of equal length compared in constant time, every configured token each time: the
   // time an answer takes tells nothing about how close a guess was.
-  const Digest digest = Sha256(Trim(value.substr(kScheme.size())));
+  const Digest digest = Sha256(TrimAsciiWhitespace(value.substr(kScheme.size())));
   const Token* found = nullptr;
   for (const Token& token : tokens_)
     if (CRYPTO_memcmp(token.sha256.data(), digest.data(), digest.size()) == 0) found = &token;

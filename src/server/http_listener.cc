@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "util/capped_decoder.h"
+#include "util/text.h"
 
 namespace tb::server {
 namespace {
@@ -49,29 +50,17 @@ bool IsParseError(const beast::error_code& ec) {
          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
 }
 
-std::string Lower(std::string_view s) {
-  std::string lower(s);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  return lower;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // Whether Accept-Encoding lets the answer be gzip: "gzip" or "*" listed without q=0.
 bool AcceptsGzip(std::string_view accept_encoding) {
   while (!accept_encoding.empty()) {
     const size_t comma = accept_encoding.find(',');
-    const std::string coding = Lower(accept_encoding.substr(0, comma));
+    const std::string coding = AsciiLowercase(accept_encoding.substr(0, comma));
     accept_encoding = comma == std::string_view::npos ? std::string_view() : accept_encoding.substr(comma + 1);
     const size_t semicolon = coding.find(';');
-    const std::string_view name = Trim(std::string_view(coding).substr(0, semicolon));
+    const std::string_view name = TrimAsciiWhitespace(std::string_view(coding).substr(0, semicolon));
     if (name != "gzip" && name != "*") continue;
     if (semicolon == std::string::npos) return true;
-    std::string_view q = Trim(std::string_view(coding).substr(semicolon + 1));
+    std::string_view q = TrimAsciiWhitespace(std::string_view(coding).substr(semicolon + 1));
     if (!q.starts_with("q=")) return true;
     q.remove_prefix(2);
     return q.find_first_not_of("0.") != std::string_view::npos;
@@ -80,7 +69,7 @@ bool AcceptsGzip(std::string_view accept_encoding) {
 }
 
 bool Compressible(std::string_view content_type) {
-  const std::string type = Lower(content_type);
+  const std::string type = AsciiLowercase(content_type);
   return type.starts_with("text/") || type.find("json") != std::string::npos;
 }
 
@@ -306,7 +295,7 @@ class Connection final : public HttpListener::Impl::Session {
     decoder_.emplace(*coding, max, &request_.body);
     encoded_bytes_ = 0;
     Lowest().expires_after(options().body_timeout);
-    if (Lower(request_.Header("Expect")) != "100-continue") return ReadBody();
+    if (AsciiLowercase(request_.Header("Expect")) != "100-continue") return ReadBody();
     continue_ = bhttp::response<bhttp::empty_body>(bhttp::status::continue_, 11);
     bhttp::async_write(stream_, continue_, [self = Self()](beast::error_code ec, size_t) {
       if (ec) return self->Close();

@@ -6,20 +6,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include "util/text.h"
+
 namespace tb {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string lower(s);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  return lower;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 Status TooLarge(uint64_t cap) {
   return Status::ResourceExhausted("the data decodes to more than " + std::to_string(cap) + " bytes");
@@ -28,12 +18,12 @@ Status TooLarge(uint64_t cap) {
 }  // namespace
 
 Result<ContentCoding> ParseContentCoding(std::string_view content_encoding) {
-  const std::string coding = Lower(Trim(content_encoding));
+  const std::string coding = AsciiLowercase(TrimAsciiWhitespace(content_encoding));
   if (coding.empty() || coding == "identity") return ContentCoding::kIdentity;
   if (coding == "gzip" || coding == "x-gzip") return ContentCoding::kGzip;
   if (coding == "deflate") return ContentCoding::kDeflate;
   if (coding == "zstd") return ContentCoding::kZstd;
-  return Status::InvalidArgument("unsupported Content-Encoding '" + std::string(Trim(content_encoding)) +
+  return Status::InvalidArgument("unsupported Content-Encoding '" + std::string(TrimAsciiWhitespace(content_encoding)) +
                                  "': use gzip, deflate, zstd or none");
 }
 
