@@ -72,7 +72,7 @@ tsan_tests=(tb_util_test tb_wal_test tb_head_test tb_ingest_test tb_query_test t
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTB_TSAN=ON >/dev/null
 ninja -C build-tsan "${tsan_tests[@]}"
 # ctest lists the binaries not built here as *_NOT_BUILT: left out with the rest.
-(cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+(cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/../scripts/tsan.supp" \
   ctest --output-on-failure --timeout 900 -j2 -L unit \
   -E '_NOT_BUILT|BlockSearch\.|BlockCorruption\.|BlockMetering\.|S3|Gcs|GCS|Azure|Rgw|"(s3|gcs|azure)"')
 

@@ -139,7 +139,7 @@ Status Db::Recover() {
     Adopt(list, nullptr);
   }
   // WAL records up to here are in a published or a spooled block.
-  const uint64_t durable_through = std::max(covered_through_, spooled_through);
+  const uint64_t durable_through = std::max(covered_through_.load(), spooled_through);
 
   auto head = NewHead();
   wal::Options wal_options;
@@ -237,7 +237,7 @@ void Db::AssignIdentity(size_t index) {
   if (!p.identity.block_id.empty()) return;
   p.identity.block_id = NewBlockId();
   p.identity.writer_id = instance_id_;
-  p.identity.wal_first = (index == 0 ? covered_through_ : pending_[index - 1].wal_last) + 1;
+  p.identity.wal_first = (index == 0 ? covered_through_.load() : pending_[index - 1].wal_last) + 1;
   p.identity.wal_last = p.wal_last;
 }
 
@@ -312,7 +312,7 @@ Status Db::WriteBlock(PendingFlush* p) {
   if (p->head != nullptr && p->head->Stats().spans == 0) {
     std::unique_lock lock(sources_mu_);
     std::erase(frozen_, p->head);
-    covered_through_ = std::max(covered_through_, p->wal_last);
+    covered_through_ = std::max(covered_through_.load(), p->wal_last);
     return Status::Ok();
   }
   const std::string prefix = BlockPrefix(options_.tenant, p->identity.block_id);
@@ -336,7 +336,7 @@ Status Db::WriteBlock(PendingFlush* p) {
   const block::BlockMeta& meta = *p->written;
   TB_ASSIGN_OR_RETURN(BlockList list, block_lists_.Update({meta}, {}));
   Adopt(list, p);
-  covered_through_ = std::max(covered_through_, p->wal_last);
+  covered_through_ = std::max(covered_through_.load(), p->wal_last);
   if (p->spooled) {
     // Published: the bucket's copy serves from now on (Adopt swapped the readers).
     if (Status s = DeleteBlockObjects(*spool_, options_.tenant, meta.block_id); !s.ok())

@@ -250,10 +250,11 @@ class Db {
   std::vector<std::shared_ptr<block::BlockReader>> spooled_;  // GUARDED_BY(sources_mu_)
   std::map<std::string, uint32_t> levels_;                    // GUARDED_BY(sources_mu_); of the adopted blocks, by ID
   std::deque<PendingFlush> pending_;                          // GUARDED_BY(flush_mu_); oldest first
-  uint64_t covered_through_ = 0;                              // GUARDED_BY(flush_mu_)
-  BlockList adopted_;                                         // GUARDED_BY(flush_mu_); the newest version seen
-  std::set<std::string> unreadable_;                          // GUARDED_BY(flush_mu_); format too new, logged
-  std::chrono::steady_clock::time_point active_since_;        // GUARDED_BY(flush_mu_)
+  // Written under flush_mu_; atomic so that Stats() reads it without waiting for a flush.
+  std::atomic<uint64_t> covered_through_ = 0;
+  BlockList adopted_;                                   // GUARDED_BY(flush_mu_); the newest version seen
+  std::set<std::string> unreadable_;                    // GUARDED_BY(flush_mu_); format too new, logged
+  std::chrono::steady_clock::time_point active_since_;  // GUARDED_BY(flush_mu_)
 
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;
