@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -51,26 +52,20 @@ class RawClient {
   }
   // Everything received until the peer closes or `wait` passes with nothing new; "" if closed at once.
   std::string Receive(milliseconds wait, size_t enough = SIZE_MAX) {
-    std::string got;
-    char buffer[65536];
-    pollfd p{fd_, POLLIN, 0};
-    while (got.size() < enough && poll(&p, 1, static_cast<int>(wait.count())) == 1) {
-      const ssize_t n = recv(fd_, buffer, sizeof buffer, 0);
-      if (n <= 0) {
-        closed_ = true;
-        break;
-      }
-      got.append(buffer, static_cast<size_t>(n));
-    }
-    return got;
+    return ReceiveUntil(wait, [enough](const std::string& got) { return got.size() >= enough; });
   }
   // One whole answer: its header and as many body bytes as its Content-Length says, without waiting for
   // the peer to close; whatever arrived if the peer closes or `wait` passes with nothing new first.
-  std::string ReceiveResponse(milliseconds wait) {
+  std::string ReceiveResponse(milliseconds wait) { return ReceiveUntil(wait, IsWholeResponse); }
+  bool closed() const { return closed_; }
+
+ private:
+  // What arrives until `done` says it is enough, the peer closes, or `wait` passes with nothing new.
+  std::string ReceiveUntil(milliseconds wait, const std::function<bool(const std::string&)>& done) {
     std::string got;
     char buffer[65536];
     pollfd p{fd_, POLLIN, 0};
-    while (!IsWholeResponse(got) && poll(&p, 1, static_cast<int>(wait.count())) == 1) {
+    while (!done(got) && poll(&p, 1, static_cast<int>(wait.count())) == 1) {
       const ssize_t n = recv(fd_, buffer, sizeof buffer, 0);
       if (n <= 0) {
         closed_ = true;
@@ -80,9 +75,6 @@ class RawClient {
     }
     return got;
   }
-  bool closed() const { return closed_; }
-
- private:
   int fd_;
   bool connected_ = false;
   bool closed_ = false;
