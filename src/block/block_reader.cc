@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <numeric>
 #include <optional>
 
 #include "block/internal/block_objects.h"
@@ -115,35 +116,111 @@ query::TraceReadPlan BlockReader::PlanReadTrace(const model::TraceId& id) const 
 }
 
 Status BlockReader::ReadTrace(const model::TraceId& id, model::Traces* out) const {
+  std::vector<Result<model::Traces>> read = ReadTraces({id});
+  if (!read.front().ok()) return read.front().status();
+  for (auto& rs : read.front()->resource_spans) out->resource_spans.push_back(std::move(rs));
+  return Status::Ok();
+}
+
+std::vector<Result<model::Traces>> BlockReader::ReadTraces(const std::vector<model::TraceId>& ids) const {
   const Impl& m = *impl_;
-  bool found = false;
-  uint32_t t = 0;
-  TraceRow row;
-  TB_RETURN_IF_ERROR(m.index.FindTraceRow(id, &found, &t, &row));
-  if (!found) return Status::Ok();
+  std::vector<Result<model::Traces>> out(ids.size(), model::Traces{});
+  // Each held trace: its ordinal, row and pages. Each page to read: the ordinals wanted from it.
+  struct Wanted {
+    size_t slot;  // index in `ids`
+    uint32_t ordinal;
+    TraceRow row;
+    std::vector<uint32_t> pages;
+  };
+  std::vector<Wanted> wanted;
+  std::map<uint32_t, std::vector<uint32_t>> ordinals_by_page;
   std::shared_ptr<const std::vector<PageInfo>> pages;
   std::shared_ptr<const Tables> tables;
-  TB_RETURN_IF_ERROR(m.index.Basics(&pages, &tables, true));
-  const std::vector<uint32_t> page_list = PagesOfTrace(*pages, t);
-  if (page_list.empty()) return m.io.SectionCorrupt(SectionId::kPages, "no page holds trace " + std::to_string(t));
-  uint64_t raw = 0;
-  for (uint32_t p : page_list) raw += (*pages)[p].RawBytes();
-  if (raw > m.io.max_trace_bytes)
-    return m.io.SectionCorrupt(SectionId::kPages, "trace " + std::to_string(t) + " decodes to " + std::to_string(raw) +
-                                                      " bytes, more than limits.max_decoded_trace_size (" +
-                                                      std::to_string(m.io.max_trace_bytes) + ")");
+  for (size_t k = 0; k < ids.size(); ++k) {
+    bool found = false;
+    Wanted w{k, 0, {}, {}};
+    if (Status s = m.index.FindTraceRow(ids[k], &found, &w.ordinal, &w.row); !s.ok()) {
+      out[k] = std::move(s);
+      continue;
+    }
+    if (!found) continue;
+    if (pages == nullptr) {
+      if (Status s = m.index.Basics(&pages, &tables, true); !s.ok()) {
+        for (size_t j = k; j < ids.size(); ++j) out[j] = s;
+        break;
+      }
+    }
+    const uint32_t t = w.ordinal;
+    w.pages = PagesOfTrace(*pages, t);
+    if (w.pages.empty()) {
+      out[k] = m.io.SectionCorrupt(SectionId::kPages, "no page holds trace " + std::to_string(t));
+      continue;
+    }
+    uint64_t raw = 0;
+    for (uint32_t p : w.pages) raw += (*pages)[p].RawBytes();
+    if (raw > m.io.max_trace_bytes) {
+      out[k] =
+          m.io.SectionCorrupt(SectionId::kPages, "trace " + std::to_string(t) + " decodes to " + std::to_string(raw) +
+                                                     " bytes, more than limits.max_decoded_trace_size (" +
+                                                     std::to_string(m.io.max_trace_bytes) + ")");
+      continue;
+    }
+    for (uint32_t p : w.pages) ordinals_by_page[p].push_back(t);
+    wanted.push_back(std::move(w));
+  }
+  if (wanted.empty()) return out;
   m.io.metrics.blocks.Add();
-  std::vector<std::vector<DecodedSpan>> decoded(page_list.size());
-  TB_RETURN_IF_ERROR(tb::ParallelFor(page_list.size(), static_cast<size_t>(m.io.max_parallel_reads), [&](size_t i) {
-    return m.decoder.DecodeTraceSegment(*pages, page_list[i], t, *tables, &decoded[i]);
-  }));
-  size_t total = 0;
-  for (const auto& d : decoded) total += d.size();
-  if (total != row.count) return m.io.SectionCorrupt(SectionId::kTraces, "span count disagrees with the pages");
-  TraceAssembler assemble(id, *tables, out);
-  for (auto& d : decoded)
-    for (auto& s : d) assemble.Add(std::move(s));
-  return Status::Ok();
+  // Every page once, however many of the traces it holds; a page that fails fails only the traces
+  // it holds.
+  struct PageRead {
+    uint32_t page;
+    std::vector<uint32_t> ordinals;
+    Status status;
+    std::vector<Segment> segments;  // in page (ordinal) order
+  };
+  std::vector<PageRead> reads;
+  for (auto& [p, ordinals] : ordinals_by_page) {
+    std::sort(ordinals.begin(), ordinals.end());
+    ordinals.erase(std::unique(ordinals.begin(), ordinals.end()), ordinals.end());
+    reads.push_back(PageRead{p, std::move(ordinals), {}, {}});
+  }
+  // As many pages at once as traces asked for (at least max_parallel_reads): the caller sized its
+  // batch for the parallelism it wants, as when it read each trace in a task of its own.
+  const size_t parallel = std::max(wanted.size(), static_cast<size_t>(m.io.max_parallel_reads));
+  const Status ran = tb::ParallelFor(reads.size(), parallel, [&](size_t i) {
+    reads[i].status = m.decoder.DecodeSegments(*pages, reads[i].page, reads[i].ordinals, *tables, &reads[i].segments);
+    return Status::Ok();
+  });
+  if (!ran.ok()) {  // the pool could not start a thread: some pages were not read
+    for (const Wanted& w : wanted) out[w.slot] = ran;
+    return out;
+  }
+  const auto read_of = [&](uint32_t p) -> PageRead& {
+    return *std::lower_bound(reads.begin(), reads.end(), p, [](const PageRead& r, uint32_t q) { return r.page < q; });
+  };
+  for (const Wanted& w : wanted) {
+    Status failed;
+    for (uint32_t p : w.pages)
+      if (!read_of(p).status.ok()) failed = read_of(p).status;
+    if (!failed.ok()) {
+      out[w.slot] = std::move(failed);
+      continue;
+    }
+    model::Traces& trace = *out[w.slot];
+    TraceAssembler assemble(ids[w.slot], *tables, &trace);
+    size_t total = 0;
+    for (uint32_t p : w.pages)  // ascending, so the spans come in the order they were added
+      for (Segment& segment : read_of(p).segments) {
+        if (segment.trace != w.ordinal) continue;
+        total += segment.spans.size();
+        for (auto& s : segment.spans) assemble.Add(std::move(s));
+      }
+    if (total != w.row.count) {
+      trace = {};
+      out[w.slot] = m.io.SectionCorrupt(SectionId::kTraces, "span count disagrees with the pages");
+    }
+  }
+  return out;
 }
 
 struct TraceScan::State {
@@ -160,8 +237,9 @@ struct TraceScan::State {
   Status DecodeNextPage() {
     std::vector<Segment> segments;
     const PageInfo& info = (*pages)[next_page];
-    TB_RETURN_IF_ERROR(
-        block.decoder.DecodeSegments(*pages, next_page, info.first_trace, info.last_trace, *tables, &segments));
+    std::vector<uint32_t> every_trace(info.last_trace - info.first_trace + 1);
+    std::iota(every_trace.begin(), every_trace.end(), info.first_trace);
+    TB_RETURN_IF_ERROR(block.decoder.DecodeSegments(*pages, next_page, every_trace, *tables, &segments));
     ++next_page;
     for (auto& s : segments) decoded.push_back(std::move(s));
     return Status::Ok();

@@ -77,6 +77,10 @@ class BlockReader final : public query::TraceSource {
   }
   Status FindTraces(const query::SpanMatcher& matcher, size_t limit, std::vector<query::TraceHit>* hits) const override;
   Status ReadTrace(const model::TraceId& id, model::Traces* out) const override;
+  // Decodes each page holding any of the traces once, as many pages at once as there are traces
+  // (at least max_parallel_reads), passing the spans of the other traces before the last wanted one
+  // (docs/format/block.md §5).
+  std::vector<Result<model::Traces>> ReadTraces(const std::vector<model::TraceId>& ids) const override;
   // kAbsent when the trace table and bloom are loaded and do not hold `id`; kFromMemory when they
   // do and every page of the trace is in the cache; else kMayWait.
   query::TraceReadPlan PlanReadTrace(const model::TraceId& id) const override;

@@ -1184,7 +1184,9 @@ TEST(BlockVerify, DescribeAddsUpToTheObjects) {
 // the per-key runs. Every trace of pages holding many traces comes back exactly: traces at page
 // starts and ends, a trace split over several pages, spans with events and links, values packed
 // as repeats and templates whose previous value belongs to an earlier trace of the page.
-TEST(BlockTraceById, SegmentOfAPageExactAtStartsEndsAndSplits) {
+// 80 traces of 1 to 7 spans over two resources, and trace 40 of 700 spans, which alone exceeds a
+// page of 4 KiB: values repeated across traces, events and links on every third span.
+model::Traces TracesSharingPages() {
   model::Traces input;
   input.resource_spans.resize(2);
   for (int r = 0; r < 2; ++r) {
@@ -1219,6 +1221,11 @@ TEST(BlockTraceById, SegmentOfAPageExactAtStartsEndsAndSplits) {
       input.resource_spans[static_cast<size_t>(i % 2)].scope_spans[0].spans.push_back(std::move(s));
     }
   }
+  return input;
+}
+
+TEST(BlockTraceById, SegmentOfAPageExactAtStartsEndsAndSplits) {
+  const model::Traces input = TracesSharingPages();
   for (bool all_inline : {false, true}) {
     Store store;
     BlockWriterOptions o;
@@ -1237,6 +1244,67 @@ TEST(BlockTraceById, SegmentOfAPageExactAtStartsEndsAndSplits) {
       ASSERT_EQ(got, want) << "trace " << static_cast<int>(id[0]) << (all_inline ? " (all inline)" : "");
     }
   }
+}
+
+// A batch decodes each page once, however many of its traces it asks for, and gives each trace as
+// a read of it alone does; a trace the block does not hold comes back empty.
+TEST(BlockTraceById, ABatchDecodesEachPageOnceAndMatchesSingleReads) {
+  const model::Traces input = TracesSharingPages();
+  Store store;
+  BlockWriterOptions o;
+  o.target_page_bytes = 4096;
+  const BlockMeta meta = Write(store.metered, input, o);
+  const std::vector<model::TraceId> ids = TraceIds(input);
+  ASSERT_LT(meta.page_count, ids.size());                      // pages hold several traces
+  BlockReader reader(&store.metered, kPrefix, meta, nullptr);  // no cache: a page decoded is a GET
+  model::Traces first;
+  ASSERT_TRUE(reader.ReadTrace(ids.front(), &first).ok());      // the index sections, kept by the reader
+  std::vector<model::TraceId> asked(ids.rbegin(), ids.rend());  // any order
+  const model::TraceId unknown{0xee, 0xee};
+  asked.insert(asked.begin() + 3, unknown);
+  const uint64_t before = store.gets();
+  std::vector<Result<model::Traces>> got = reader.ReadTraces(asked);
+  EXPECT_EQ(store.gets() - before, meta.page_count) << "every page once";
+  ASSERT_EQ(got.size(), asked.size());
+  auto head = MakeHead(input);
+  for (size_t k = 0; k < asked.size(); ++k) {
+    ASSERT_TRUE(got[k].ok()) << got[k].status().ToString();
+    model::Traces want;
+    ASSERT_TRUE(head->ReadTrace(asked[k], &want).ok());
+    EXPECT_EQ(*got[k], want) << "trace " << static_cast<int>(asked[k][0]);
+  }
+  EXPECT_EQ(got[3]->SpanCount(), 0u);
+}
+
+// A damaged page fails, in a batch, only the traces it holds.
+TEST(BlockTraceById, ADamagedPageFailsOnlyItsTracesInABatch) {
+  const model::Traces input = TracesSharingPages();
+  Store store;
+  BlockWriterOptions o;
+  o.target_page_bytes = 4096;
+  const BlockMeta meta = Write(store.metered, input, o);
+  const std::string data_key = kPrefix + kDataObject;
+  std::string data = *store.memory->Get(data_key);
+  data[data.size() / 2] ^= 0x40;  // inside some page's columns: its checksum no longer matches
+  ASSERT_TRUE(store.memory->Put(data_key, data).ok());
+  BlockReader reader(&store.metered, kPrefix, meta, nullptr);
+  const std::vector<model::TraceId> ids = TraceIds(input);
+  std::vector<Result<model::Traces>> got = reader.ReadTraces(ids);
+  ASSERT_EQ(got.size(), ids.size());
+  auto head = MakeHead(input);
+  size_t failed = 0;
+  for (size_t k = 0; k < ids.size(); ++k) {
+    if (!got[k].ok()) {
+      EXPECT_EQ(got[k].status().code(), StatusCode::kDataLoss) << got[k].status().ToString();
+      ++failed;
+      continue;
+    }
+    model::Traces want;
+    ASSERT_TRUE(head->ReadTrace(ids[k], &want).ok());
+    EXPECT_EQ(*got[k], want) << "trace " << static_cast<int>(ids[k][0]);
+  }
+  EXPECT_GE(failed, 1u);
+  EXPECT_LT(failed, ids.size() / 4) << "a page holds a few traces, not the block's";
 }
 
 }  // namespace

@@ -13,6 +13,20 @@
 
 namespace tb::query {
 
+std::vector<Result<model::Traces>> TraceSource::ReadTraces(const std::vector<model::TraceId>& ids) const {
+  std::vector<Result<model::Traces>> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) {
+    model::Traces trace;
+    Status status = ReadTrace(id, &trace);
+    if (status.ok())
+      out.emplace_back(std::move(trace));
+    else
+      out.emplace_back(std::move(status));
+  }
+  return out;
+}
+
 Status TraceSource::TraceRanges(const std::vector<model::TraceId>& ids, std::vector<TraceHit>* out) const {
   for (const auto& id : ids) {
     model::Traces trace;
@@ -140,45 +154,71 @@ Result<bool> QueryEngine::AnyMatch(const SourceList& sources, const TraceQuery& 
   return std::any_of(hits.begin(), hits.end(), [](const auto& h) { return !h.empty(); });
 }
 
-Result<model::Traces> QueryEngine::ReadTrace(const SourceList& sources, const model::TraceId& id,
-                                             uint64_t expired_before) const {
-  // Sources that rule the trace out are not asked. A thread costs more than a read from memory (and
-  // on a busy machine waits for a core), so the reads run on this thread unless two or more may
+Result<std::vector<model::Traces>> QueryEngine::ReadTraces(const SourceList& sources,
+                                                           const std::vector<model::TraceId>& ids,
+                                                           uint64_t expired_before) const {
+  // Each source is asked once, for the traces it does not rule out, so that a block reads a page
+  // once however many of the traces share it. A thread costs more than a read from memory (and on a
+  // busy machine waits for a core), so the reads run on this thread unless two or more sources may
   // wait on storage: then each of those gets a task, and the in-memory reads share one.
-  std::vector<size_t> waiting, in_memory;
+  struct Batch {
+    size_t source = 0;
+    std::vector<model::TraceId> ids;
+    std::vector<size_t> slots;  // index in `ids` of each of this batch's ids
+    bool may_wait = false;
+    std::vector<Result<model::Traces>> read;
+  };
+  std::vector<Batch> batches;
   for (size_t i = 0; i < sources.size(); ++i) {
-    switch (sources[i]->PlanReadTrace(id)) {
-      case TraceReadPlan::kAbsent: break;
-      case TraceReadPlan::kFromMemory: in_memory.push_back(i); break;
-      case TraceReadPlan::kMayWait: waiting.push_back(i); break;
+    Batch batch;
+    batch.source = i;
+    for (size_t k = 0; k < ids.size(); ++k) {
+      const TraceReadPlan plan = sources[i]->PlanReadTrace(ids[k]);
+      if (plan == TraceReadPlan::kAbsent) continue;
+      batch.ids.push_back(ids[k]);
+      batch.slots.push_back(k);
+      batch.may_wait = batch.may_wait || plan == TraceReadPlan::kMayWait;
     }
+    if (!batch.ids.empty()) batches.push_back(std::move(batch));
   }
+  std::vector<size_t> waiting, in_memory;
+  for (size_t b = 0; b < batches.size(); ++b) (batches[b].may_wait ? waiting : in_memory).push_back(b);
   if (waiting.size() < 2) {
     in_memory.insert(in_memory.end(), waiting.begin(), waiting.end());
     waiting.clear();
   }
-  std::vector<model::Traces> parts(sources.size());
-  // A source that fails is left out whole, not with the spans it read before failing.
-  const auto read = [&](size_t i) {
-    Status status = sources[i]->ReadTrace(id, &parts[i]);
-    if (!status.ok()) parts[i] = {};
-    return Tolerating(*sources[i], std::move(status));
+  // A source that fails a trace is left out of that trace whole, not with the spans it read before
+  // failing.
+  const auto read = [&](Batch& batch) {
+    batch.read = sources[batch.source]->ReadTraces(batch.ids);
+    Status first_error;
+    for (auto& result : batch.read) {
+      if (result.ok()) continue;
+      Status s = Tolerating(*sources[batch.source], result.status());
+      if (first_error.ok()) first_error = std::move(s);
+    }
+    return first_error;
   };
   const size_t tasks = waiting.size() + (in_memory.empty() ? 0 : 1);
   TB_RETURN_IF_ERROR(ParallelFor(tasks, options_.max_parallel, [&](size_t task) -> Status {
-    if (task < waiting.size()) return read(waiting[task]);
+    if (task < waiting.size()) return read(batches[waiting[task]]);
     Status first_error;
-    for (size_t i : in_memory) {
-      Status s = read(i);
+    for (size_t b : in_memory) {
+      Status s = read(batches[b]);
       if (first_error.ok()) first_error = std::move(s);
     }
     return first_error;
   }));
-  model::Traces trace;
-  for (auto& part : parts)
-    for (auto& rs : part.resource_spans) trace.resource_spans.push_back(std::move(rs));
-  if (expired_before > 0) trace.DropSpansStartedBefore(expired_before);
-  return trace;
+  std::vector<model::Traces> traces(ids.size());
+  for (auto& batch : batches)  // in source order, as each trace's parts were always joined
+    for (size_t j = 0; j < batch.read.size(); ++j) {
+      if (!batch.read[j].ok()) continue;
+      auto& into = traces[batch.slots[j]].resource_spans;
+      for (auto& rs : batch.read[j]->resource_spans) into.push_back(std::move(rs));
+    }
+  if (expired_before > 0)
+    for (auto& trace : traces) trace.DropSpansStartedBefore(expired_before);
+  return traces;
 }
 
 Status QueryEngine::GetTraces(const std::vector<model::TraceId>& ids, const TraceSink& sink) const {
@@ -196,11 +236,9 @@ Status QueryEngine::StreamTraces(const SourceList& sources, const std::vector<mo
   for (size_t begin = 0; begin < ids.size(); begin += wave) {
     TB_RETURN_IF_ERROR(deadline.Check());
     const size_t end = std::min(ids.size(), begin + wave);
-    traces.assign(end - begin, model::Traces{});
-    TB_RETURN_IF_ERROR(ParallelFor(end - begin, options_.max_parallel, [&](size_t k) -> Status {
-      TB_ASSIGN_OR_RETURN(traces[k], ReadTrace(sources, ids[begin + k], expired_before));
-      return Status::Ok();
-    }));
+    const std::vector<model::TraceId> wave_ids(ids.begin() + static_cast<ptrdiff_t>(begin),
+                                               ids.begin() + static_cast<ptrdiff_t>(end));
+    TB_ASSIGN_OR_RETURN(traces, ReadTraces(sources, wave_ids, expired_before));
     bool handed = false;
     for (size_t k = 0; k < traces.size(); ++k) {
       if (traces[k].resource_spans.empty()) continue;  // unknown, or purged or expired meanwhile

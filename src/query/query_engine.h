@@ -157,12 +157,14 @@ class QueryEngine {
   // Call counts over every source, same-service pairs included.
   Result<DependencyCounts> CountCalls(const SourceList& sources, uint64_t start_unix_nano,
                                       uint64_t end_unix_nano) const;
-  // The unexpired spans of trace `id` (ExpiredBefore() = `expired_before`).
-  Result<model::Traces> ReadTrace(const SourceList& sources, const model::TraceId& id, uint64_t expired_before) const;
-  // Reads the traces `ids` in waves of max_parallel, each wave's traces in parallel (a trace read
-  // mostly waits on storage or decompresses pages), and hands the known ones to `sink` in the
-  // order of `ids`. At most one wave of traces is held; `deadline` is checked before each wave and
-  // between the traces handed over.
+  // The unexpired spans of each of `ids` (ExpiredBefore() = `expired_before`), in order; a trace
+  // no source holds is empty.
+  Result<std::vector<model::Traces>> ReadTraces(const SourceList& sources, const std::vector<model::TraceId>& ids,
+                                                uint64_t expired_before) const;
+  // Reads the traces `ids` in waves of max_parallel, each wave with one ReadTraces (sources in
+  // parallel, and a block's pages in parallel: a trace read mostly waits on storage or decompresses
+  // pages), and hands the known ones to `sink` in the order of `ids`. At most one wave of traces is held; `deadline` is
+  // checked before each wave and between the traces handed over.
   Status StreamTraces(const SourceList& sources, const std::vector<model::TraceId>& ids, uint64_t expired_before,
                       const Deadline& deadline, const TraceSink& sink) const;
   // The union of what `collect` gathers from every unexpired source. An item gathered only from

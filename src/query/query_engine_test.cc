@@ -245,13 +245,17 @@ TEST(QueryLimits, TimeoutStopsTheQueryAtItsNextStep) {
   EXPECT_EQ(traces, 3);
 }
 
-// A source whose trace reads each wait until `expected` of them are inside at once, and record
-// whether they all met: parallel reads meet, serial ones do not.
+// A source holding one trace, whose read waits until every source sharing `met` is reading at
+// once, and records whether they all met: parallel reads meet, serial ones do not.
 class RendezvousSource final : public TraceSource {
  public:
-  explicit RendezvousSource(int expected) : met_(expected) {}
+  RendezvousSource(model::TraceId id, std::shared_ptr<Rendezvous> met) : id_(id), met_(std::move(met)) {}
+  TraceReadPlan PlanReadTrace(const model::TraceId& id) const override {
+    return id == id_ ? TraceReadPlan::kMayWait : TraceReadPlan::kAbsent;
+  }
   Status ReadTrace(const model::TraceId& id, model::Traces* out) const override {
-    if (!met_.ArriveAndWait()) all_met_ = false;
+    ++reads_;
+    if (!met_->ArriveAndWait()) all_met_ = false;
     model::Span span;
     span.trace_id = id;
     out->resource_spans.push_back({{}, {{{}, {span}}}});
@@ -264,26 +268,40 @@ class RendezvousSource final : public TraceSource {
   }
   Status Dependencies(uint64_t, uint64_t, DependencyCounts*) const override { return Status::Ok(); }
   bool all_met() const { return all_met_; }
+  int reads() const { return reads_; }
 
  private:
-  mutable Rendezvous met_;
+  const model::TraceId id_;
+  std::shared_ptr<Rendezvous> met_;
+  mutable std::atomic<int> reads_ = 0;
   mutable std::atomic<bool> all_met_ = true;
 };
 
-// Traces are read in parallel waves and handed over in the order asked.
+// The sources that may hold a wave's traces are read in parallel, each only for the traces it
+// does not rule out, and the traces are handed over in the order asked.
 TEST(QueryEngineTest, TracesAreReadInParallelAndStreamedInTheOrderAsked) {
-  const auto source = std::make_shared<RendezvousSource>(5);
-  QueryEngine engine(SourceList{source});  // max_parallel 16: one wave
+  const auto met = std::make_shared<Rendezvous>(5);
+  SourceList sources;
+  std::vector<std::shared_ptr<RendezvousSource>> held;
+  for (int i : {1, 2, 5, 8, 9}) {
+    held.push_back(std::make_shared<RendezvousSource>(Id(i), met));
+    sources.push_back(held.back());
+  }
+  QueryEngine engine(sources);  // max_parallel 16: one wave
   std::vector<model::TraceId> order;
   ASSERT_TRUE(engine
                   .GetTraces({Id(5), Id(2), Id(8), Id(1), Id(9)},
-                             [&](const model::TraceId& id, model::Traces&&) {
+                             [&](const model::TraceId& id, model::Traces&& trace) {
+                               EXPECT_EQ(trace.SpanCount(), 1u);
                                order.push_back(id);
                                return Status::Ok();
                              })
                   .ok());
   EXPECT_EQ(order, (std::vector<model::TraceId>{Id(5), Id(2), Id(8), Id(1), Id(9)}));
-  EXPECT_TRUE(source->all_met()) << "the five reads did not overlap";
+  for (const auto& source : held) {
+    EXPECT_TRUE(source->all_met()) << "the five reads did not overlap";
+    EXPECT_EQ(source->reads(), 1);
+  }
 }
 
 // A request whose client went away stops at its next step with CANCELLED: a lookup after the trace

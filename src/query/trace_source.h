@@ -63,6 +63,10 @@ class TraceSource {
   virtual Status FindTraces(const SpanMatcher& matcher, size_t limit, std::vector<TraceHit>* hits) const = 0;
   // Appends every span of trace `id` held by this source; nothing if it holds none.
   virtual Status ReadTrace(const model::TraceId& id, model::Traces* out) const = 0;
+  // Reads several traces at once: one result per id, in order, each holding what ReadTrace would
+  // append for that id, or the error that reading it met. A source whose traces share what it
+  // reads (a block's pages) reads that once for the whole call. The default calls ReadTrace.
+  virtual std::vector<Result<model::Traces>> ReadTraces(const std::vector<model::TraceId>& ids) const;
   // Judges ReadTrace(id) from what the source holds in memory, doing no I/O; a hint for scheduling
   // (what it holds may change before the read), except that kAbsent must be certain. The default
   // cannot tell.

@@ -224,25 +224,29 @@ Status PageDecoder::CheckPage(const std::vector<PageInfo>& pages, uint32_t p, co
   return Status::Ok();
 }
 
-Status PageDecoder::DecodeSegments(const std::vector<PageInfo>& pages, uint32_t p, uint32_t first, uint32_t last,
+Status PageDecoder::DecodeSegments(const std::vector<PageInfo>& pages, uint32_t p, const std::vector<uint32_t>& wanted,
                                    const Tables& tables, std::vector<Segment>* out) const {
   const PageInfo& info = pages[p];
   const auto bad = [&](std::string_view column, std::string_view what) { return io_.PageCorrupt(p, column, what); };
+  if (wanted.empty()) return Status::Ok();
+  if (wanted.front() < info.first_trace || wanted.back() > info.last_trace)
+    return bad("traces", "trace not in the page's range");
   PageSpans page;
   TB_RETURN_IF_ERROR(OpenPageSpans(info, p, &page));
   const Decoder dec(tables.dict);
-  if (first > info.last_trace || last < info.first_trace) return bad("traces", "trace not in the page's range");
   std::vector<uint64_t> parent_ref;
+  auto next_wanted = wanted.begin();
   uint64_t seen = 0;
-  for (uint32_t trace = info.first_trace; trace <= std::min(last, info.last_trace); ++trace) {
+  for (uint32_t trace = info.first_trace; next_wanted != wanted.end(); ++trace) {
     if (seen == info.span_count) return bad("traces", "fewer segments than traces");
     const uint64_t count = page.col[kColTraces].Varint();
     const uint64_t base = io_.meta.min_span_start + page.col[kColTraces].Varint();
     if (page.col[kColTraces].failed() || count == 0 || count > info.span_count - seen)
       return bad("traces", "malformed");
-    const bool keep = trace >= first;
+    const bool keep = trace == *next_wanted;
     std::vector<DecodedSpan>* spans = nullptr;
     if (keep) {
+      ++next_wanted;
       out->push_back(Segment{trace, {}});
       spans = &out->back().spans;
       spans->reserve(count);
@@ -266,13 +270,6 @@ Status PageDecoder::DecodeSegments(const std::vector<PageInfo>& pages, uint32_t 
   return Status::Ok();
 }
 
-Status PageDecoder::DecodeTraceSegment(const std::vector<PageInfo>& pages, uint32_t p, uint32_t t, const Tables& tables,
-                                       std::vector<DecodedSpan>* out) const {
-  std::vector<Segment> segments;
-  TB_RETURN_IF_ERROR(DecodeSegments(pages, p, t, t, tables, &segments));
-  if (!segments.empty()) *out = std::move(segments.front().spans);
-  return Status::Ok();
-}
 Status PageDecoder::MatchPage(const std::vector<PageInfo>& pages, uint32_t p, uint32_t columns, const Tables& t,
                               const SearchPrefilter& pre, const query::SpanMatcher& matcher,
                               std::vector<std::pair<uint32_t, uint64_t>>* found) const {

@@ -98,17 +98,15 @@ class PageDecoder {
   // trace segment's span count to spans_per_trace[trace ordinal].
   Status CheckPage(const std::vector<PageInfo>& pages, uint32_t p, const Tables& tables,
                    std::vector<uint64_t>* spans_per_trace) const;
-  // Decodes page p's segments of the traces with ordinals in [first, last] into `out`, one entry
-  // per segment in page order (whole pages are fetched, through the cache). The spans of the page's
-  // earlier traces are passed without being built (their values in the per-key runs are passed,
-  // since the cursors must advance past them), and the spans after `last` are not read at all. So,
-  // unlike a search, a lookup verifies the checksum of every column and the structure of the spans
-  // up to its last segment, not the page's tail.
-  Status DecodeSegments(const std::vector<PageInfo>& pages, uint32_t p, uint32_t first, uint32_t last,
+  // Decodes page p's segments of the traces whose ordinals are in `wanted` (strictly ascending, in the
+  // page's trace range) into `out`, one entry per segment in page order (whole pages are fetched,
+  // through the cache). The spans of the other traces before the last wanted one are passed
+  // without being built (their values in the per-key runs are passed, since the cursors must
+  // advance past them), and the spans after it are not read at all. So, unlike a search, a lookup
+  // verifies the checksum of every column and the structure of the spans up to its last segment,
+  // not the page's tail.
+  Status DecodeSegments(const std::vector<PageInfo>& pages, uint32_t p, const std::vector<uint32_t>& wanted,
                         const Tables& tables, std::vector<Segment>* out) const;
-  // Decodes the segment of trace t in page p.
-  Status DecodeTraceSegment(const std::vector<PageInfo>& pages, uint32_t p, uint32_t t, const Tables& tables,
-                            std::vector<DecodedSpan>* out) const;
 
  private:
   const BlockObjects& io_;
