@@ -254,8 +254,24 @@ int64_t Dictionary::Find(std::string_view s) const {
   return lo < size() && at(lo) == s ? static_cast<int64_t>(lo) : -1;
 }
 
+namespace {
+constexpr uint32_t kGolden = 0x9E3779B1u;  // 2^32 / golden ratio: spreads consecutive keys
+}  // namespace
+
+ValueCursors::Cursor* ValueCursors::Find(uint32_t key) {
+  if (slots_.empty()) return nullptr;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = (key * kGolden) >> slot_shift_;; i = (i + 1) & mask) {
+    const int32_t run = slots_[i];
+    if (run < 0) return nullptr;
+    if (run_keys_[static_cast<size_t>(run)] == key) return &runs_[static_cast<size_t>(run)];
+  }
+}
+
 bool ValueCursors::Parse(std::string_view column) {
   runs_.clear();
+  run_keys_.clear();
+  slots_.clear();
   if (column.empty()) return true;  // no attribute values in the page
   ByteReader r(column);
   const size_t n = r.Count(4);
@@ -272,18 +288,31 @@ bool ValueCursors::Parse(std::string_view column) {
     d.binary = r.Varint();
   }
   if (r.failed()) return false;
+  int bits = 1;
+  while ((size_t{1} << bits) < 2 * n) ++bits;
+  slot_shift_ = 32 - bits;
+  slots_.assign(size_t{1} << bits, -1);
+  runs_.resize(n);
+  run_keys_.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (Find(dir[i].key) != nullptr) return false;  // a key has one run
+    run_keys_[i] = dir[i].key;
+    size_t slot = (dir[i].key * kGolden) >> slot_shift_;
+    while (slots_[slot] >= 0) slot = (slot + 1) & (slots_.size() - 1);
+    slots_[slot] = static_cast<int32_t>(i);
+  }
   // The values streams of every key, then the shapes, then the texts, then the binaries.
   const std::pair<uint64_t Lengths::*, ByteReader Cursor::*> streams[] = {{&Lengths::values, &Cursor::values},
                                                                           {&Lengths::shapes, &Cursor::shapes},
                                                                           {&Lengths::text, &Cursor::text},
                                                                           {&Lengths::binary, &Cursor::binary}};
   for (const auto& [length, cursor] : streams) {
-    for (const auto& d : dir) {
-      if (d.*length > r.remaining()) return false;
-      runs_[d.key].*cursor = ByteReader(r.Bytes(static_cast<size_t>(d.*length)));
+    for (size_t i = 0; i < n; ++i) {
+      if (dir[i].*length > r.remaining()) return false;
+      runs_[i].*cursor = ByteReader(r.Bytes(static_cast<size_t>(dir[i].*length)));
     }
   }
-  return runs_.size() == n && r.done();
+  return r.done();
 }
 
 bool ValueCursors::ReadPacked(uint64_t shape, Cursor& c, ByteReader& text, ByteReader& binary, std::string* out) {
@@ -386,9 +415,9 @@ bool ValueCursors::SkipPacked(Cursor& c) {
 }
 
 bool ValueCursors::Next(uint32_t key, const Decoder& dec, model::AnyValue* out) {
-  auto it = runs_.find(key);
-  if (it == runs_.end()) return false;
-  Cursor& c = it->second;
+  Cursor* run = Find(key);
+  if (run == nullptr) return false;
+  Cursor& c = *run;
   const uint8_t tag = ByteReader(c.values).U8();
   if (tag == kTagRepeat) {
     c.values.U8();
@@ -409,9 +438,9 @@ bool ValueCursors::Next(uint32_t key, const Decoder& dec, model::AnyValue* out) 
 }
 
 bool ValueCursors::Skip(uint32_t key, const Decoder& dec) {
-  auto it = runs_.find(key);
-  if (it == runs_.end()) return false;
-  Cursor& c = it->second;
+  Cursor* run = Find(key);
+  if (run == nullptr) return false;
+  Cursor& c = *run;
   const uint8_t tag = ByteReader(c.values).U8();
   if (tag == kTagRepeat) {
     c.values.U8();
@@ -428,7 +457,7 @@ bool ValueCursors::Skip(uint32_t key, const Decoder& dec) {
 }
 
 bool ValueCursors::Exhausted() const {
-  for (const auto& [key, c] : runs_)
+  for (const Cursor& c : runs_)
     if (!c.values.done() || !c.shapes.done() || !c.text.done() || !c.binary.done()) return false;
   return true;
 }

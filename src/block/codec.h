@@ -106,7 +106,13 @@ class ValueCursors {
   static bool ReadPacked(uint64_t shape, Cursor& c, ByteReader& text, ByteReader& binary, std::string* out);
   static bool NextPacked(Cursor& c, std::string* out);
   static bool SkipPacked(Cursor& c);
-  std::unordered_map<uint32_t, Cursor> runs_;
+  // The run of `key`, or null. Every value read or skipped looks its key up, so the runs sit in an
+  // open-addressed table (power-of-two size, at most half full, multiplicative hash).
+  Cursor* Find(uint32_t key);
+  std::vector<Cursor> runs_;
+  std::vector<uint32_t> run_keys_;  // key of runs_[i]
+  std::vector<int32_t> slots_;      // index into runs_, or -1 for an empty slot
+  int slot_shift_ = 32;             // a key's home slot: (key * kGolden) >> slot_shift_
 };
 
 class Decoder {
