@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <system_error>
 #include <thread>
 
@@ -15,6 +16,7 @@
 #include "server/access.h"
 #include "server/api_v3_http.h"
 #include "server/http_listener.h"
+#include "server/http_server.h"
 #include "server/jaeger_http_api.h"
 #include "server/tenants.h"
 #include "util/worker_pool.h"
@@ -94,6 +96,33 @@ TEST_F(HttpDoorLimitsTest, NoThreadLeftForTheQueryWorkersAnswers503NamingTheLimi
   EXPECT_NE(refused->body.find("limits.query_workers=3"), std::string::npos) << refused->body;
   ASSERT_TRUE(served);
   EXPECT_EQ(served->status, 200) << served->body;
+}
+
+// A query whose client has gone (a closed browser tab) stops at its next step with CANCELLED; a
+// client that waits gets its answer.
+TEST_F(HttpDoorLimitsTest, AQueryStopsOnceItsClientHasGone) {
+  std::promise<StatusCode> waited, left;
+  GetWithTenant(
+      router_, "/probe", *door_, [](HttpResponse& res, const Status& s) { res.status = HttpStatusFor(s.code()); },
+      [&](const query::QueryEngine& engine, const HttpRequest& req, HttpResponse& res) {
+        const bool leaving = req.Param("leave") == "1";
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (leaving && !req.client_gone() && std::chrono::steady_clock::now() < until)
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        const Status status = engine.FindTraceIds(query::TraceQuery{}).status();
+        (leaving ? left : waited).set_value(status.code());
+        res.status = status.ok() ? 200 : HttpStatusFor(status.code());
+      });
+  httplib::Client client = Serve(AnswerLimits{});
+  auto answer = client.Get("/probe?leave=0");
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_EQ(waited.get_future().get(), StatusCode::kOk);
+
+  httplib::Client impatient("127.0.0.1", listener_->port());
+  impatient.set_read_timeout(0, 300'000);  // gives up after 300 ms and closes its connection
+  EXPECT_FALSE(impatient.Get("/probe?leave=1"));
+  EXPECT_EQ(left.get_future().get(), StatusCode::kCancelled);
 }
 
 // A trace of 5 spans and one of 25: with room for 10 spans both doors serve the small one and

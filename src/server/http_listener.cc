@@ -1,6 +1,7 @@
 #include "server/http_listener.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <condition_variable>
 #include <limits>
 #include <map>
@@ -41,6 +43,14 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 // The I/O threads only move bytes and parse; the routes run on the workers.
 constexpr int kIoThreads = 2;
+
+// Whether the peer of `fd` has closed or reset the connection, reading nothing it sent. A client
+// that half-closes after its request counts as gone, as with most servers.
+bool PeerClosed(int fd) {
+  char byte;
+  const ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
 // How long Stop waits for answers in flight, and a closing connection for the client's last bytes.
 constexpr auto kStopGrace = std::chrono::seconds(5);
 constexpr auto kLingerOnClose = std::chrono::seconds(2);
@@ -341,6 +351,8 @@ class Connection final : public HttpListener::Impl::Session {
   void Dispatch() {
     busy_ = true;
     Lowest().expires_never();  // a route may take long; the client has nothing to send meanwhile
+    // Nothing reads or closes the socket while the route runs, so the route may look at it.
+    request_.client_gone = [fd = Lowest().socket().native_handle()] { return PeerClosed(fd); };
     asio::post(server_.workers_, [self = Self()] {
       self->RunRoute();
       self->BuildAnswer();

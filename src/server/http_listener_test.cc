@@ -12,8 +12,10 @@
 
 #include <chrono>
 #include <functional>
+#include <future>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace tb::server {
 namespace {
@@ -250,6 +252,34 @@ TEST_F(HttpListenerTest, AnOversizedHeaderGets431) {
   const std::string answer = client.Receive(milliseconds(2000), 1);
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 431")) << answer.substr(0, 200);
   EXPECT_NE(answer.find("http.max_header_size"), std::string::npos);
+}
+
+// While a route runs it can tell whether its client is still there: not while the client waits,
+// yes once the client has closed its connection.
+TEST_F(HttpListenerTest, ARouteSeesItsClientGo) {
+  std::promise<bool> started;  // whether the client looked present when the route began
+  std::promise<bool> noticed;  // whether the route saw it go within 10 s
+  router_.Get("/wait", [&](const HttpRequest& req, HttpResponse& res) {
+    started.set_value(req.client_gone && !req.client_gone());
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    bool gone = false;
+    while (!gone && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(milliseconds(5));
+      gone = req.client_gone();
+    }
+    noticed.set_value(gone);
+    res.SetContent("late", "text/plain");
+  });
+  const int port = Serve({});
+  {
+    RawClient client(port);
+    client.Send("GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
+    EXPECT_TRUE(started.get_future().get()) << "the waiting client looked gone";
+  }  // the client closes its socket
+  EXPECT_TRUE(noticed.get_future().get()) << "the route never saw the client go";
+  RawClient next(port);
+  next.Send("GET /hello/after HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_NE(next.Receive(milliseconds(2000), 1).find("hello after"), std::string::npos);
 }
 
 }  // namespace

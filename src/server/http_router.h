@@ -42,6 +42,10 @@ struct HttpRequest {
   BodyRead body_read = BodyRead::kComplete;
   // Over TLS with a client CA: the client presented a certificate that verified.
   bool client_certificate_verified = false;
+  // Set by the listener for the route's run: whether the client has closed or reset its
+  // connection since (one non-blocking system call, cheap enough for every step of a query).
+  // Over TLS a client that sends close_notify before closing is not seen. Null when no listener.
+  std::function<bool()> client_gone;
 
   // The first value of a header or parameter, or "" when there is none.
   const std::string& Header(std::string_view name) const;

@@ -131,7 +131,9 @@ void GetWithTenant(HttpRouter& router, const std::string& pattern, const TenantD
     auto engine = door.Reader(HeadersOf(req));
     if (!engine.ok()) return refuse(res, engine.status());
     query::QueryWarnings warnings;  // the sources the query could not read
-    serve(engine->WithWarnings(&warnings), req, res);
+    // A client that went away (a closed browser tab) stops its query at the next step.
+    const query::QueryEngine watched = req.client_gone ? engine->WithCancellation(req.client_gone) : *engine;
+    serve(watched.WithWarnings(&warnings), req, res);
     if (!warnings.empty()) res.SetHeader(kWarningsKey, WarningsJson(warnings.List()));
   });
 }
@@ -156,6 +158,7 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kUnimplemented: return 501;
     case StatusCode::kUnavailable: return 503;
     case StatusCode::kDeadlineExceeded: return 504;
+    case StatusCode::kCancelled: return 499;  // the client closed the request (nginx's code)
     default: return 500;
   }
 }
