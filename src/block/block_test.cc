@@ -1246,14 +1246,19 @@ TEST(BlockTraceById, SegmentOfAPageExactAtStartsEndsAndSplits) {
   }
 }
 
+// `input` in pages of 4 KiB.
+BlockMeta WriteInSmallPages(Store& store, const model::Traces& input) {
+  BlockWriterOptions o;
+  o.target_page_bytes = 4096;
+  return Write(store.metered, input, o);
+}
+
 // A batch decodes each page once, however many of its traces it asks for, and gives each trace as
 // a read of it alone does; a trace the block does not hold comes back empty.
 TEST(BlockTraceById, ABatchDecodesEachPageOnceAndMatchesSingleReads) {
   const model::Traces input = TracesSharingPages();
   Store store;
-  BlockWriterOptions o;
-  o.target_page_bytes = 4096;
-  const BlockMeta meta = Write(store.metered, input, o);
+  const BlockMeta meta = WriteInSmallPages(store, input);
   const std::vector<model::TraceId> ids = TraceIds(input);
   ASSERT_LT(meta.page_count, ids.size());                      // pages hold several traces
   BlockReader reader(&store.metered, kPrefix, meta, nullptr);  // no cache: a page decoded is a GET
@@ -1280,9 +1285,7 @@ TEST(BlockTraceById, ABatchDecodesEachPageOnceAndMatchesSingleReads) {
 TEST(BlockTraceById, ADamagedPageFailsOnlyItsTracesInABatch) {
   const model::Traces input = TracesSharingPages();
   Store store;
-  BlockWriterOptions o;
-  o.target_page_bytes = 4096;
-  const BlockMeta meta = Write(store.metered, input, o);
+  const BlockMeta meta = WriteInSmallPages(store, input);
   const std::string data_key = kPrefix + kDataObject;
   std::string data = *store.memory->Get(data_key);
   data[data.size() / 2] ^= 0x40;  // inside some page's columns: its checksum no longer matches
