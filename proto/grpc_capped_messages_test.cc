@@ -8,24 +8,14 @@
 #include <string>
 
 #include "grpc_byte_buffer_peer.h"
+#include "util/test_zlib.h"
 
 namespace tb::grpc_messages {
 namespace {
 
 // `raw` compressed with zlib: gzip framing (as gRPC's "gzip") or zlib framing (its "deflate").
 std::string Compress(const std::string& raw, bool gzip) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, gzip ? MAX_WBITS + 16 : MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
-            Z_OK);
-  std::string out(deflateBound(&z, raw.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
-  z.avail_in = static_cast<uInt>(raw.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
+  return test_zlib::Compress(raw, gzip ? MAX_WBITS + 16 : MAX_WBITS, Z_BEST_COMPRESSION);
 }
 
 // A received message as gRPC's core hands it over with per-message decompression off: the bytes as

@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <functional>
@@ -16,6 +15,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+
+#include "util/test_zlib.h"
 
 namespace tb::server {
 namespace {
@@ -81,20 +82,6 @@ class RawClient {
   bool connected_ = false;
   bool closed_ = false;
 };
-
-std::string Gzip(std::string_view data) {
-  z_stream z{};
-  deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, MAX_WBITS + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, data.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
 
 const char* BodyReadName(BodyRead read) {
   switch (read) {
@@ -197,7 +184,7 @@ TEST_F(HttpListenerTest, BodiesAreCountedEncodedAndDecodedAgainstTheLimit) {
             std::string::npos);
   // gzip: small on the wire, counted as it inflates; the bomb is under the limit on the wire and 100 times
   // over it decoded.
-  const std::string small = Gzip(std::string(900, 'z')), bomb = Gzip(std::string(100'000, 'z'));
+  const std::string small = test_zlib::Gzip(std::string(900, 'z')), bomb = test_zlib::Gzip(std::string(100'000, 'z'));
   EXPECT_NE(Post(port, "Content-Encoding: gzip\r\nContent-Length: " + std::to_string(small.size()) + "\r\n", small)
                 .find("complete 900"),
             std::string::npos);

@@ -7,28 +7,16 @@
 #include <random>
 #include <string>
 
+#include "util/test_zlib.h"
+
 namespace tb {
 namespace {
-
-std::string Deflate(std::string_view data, int window_bits) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, data.size()) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
 
 std::string Compress(ContentCoding coding, std::string_view data) {
   switch (coding) {
     case ContentCoding::kIdentity: return std::string(data);
-    case ContentCoding::kGzip: return Deflate(data, MAX_WBITS + 16);
-    case ContentCoding::kDeflate: return Deflate(data, MAX_WBITS);
+    case ContentCoding::kGzip: return test_zlib::Compress(data, MAX_WBITS + 16);
+    case ContentCoding::kDeflate: return test_zlib::Compress(data, MAX_WBITS);
     case ContentCoding::kZstd: {
       std::string out(ZSTD_compressBound(data.size()), '\0');
       out.resize(ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 1));
