@@ -19,6 +19,7 @@
 #include "server/http_server.h"
 #include "server/jaeger_http_api.h"
 #include "server/tenants.h"
+#include "server/test_tenants.h"
 #include "util/worker_pool.h"
 
 namespace tb::server {
@@ -27,28 +28,14 @@ namespace {
 class HttpDoorLimitsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "tb_http_door_limits_XXXXXX";
-    ASSERT_NE(mkdtemp(dir_.data()), nullptr);
-    auto tenants = Tenants::Open(
-        dir_, 64 << 20, 10,
-        [](const std::string&) {
-          db::DbOptions options;
-          options.background_flush = false;
-          options.background_compaction = false;
-          return options;
-        },
-        std::make_shared<objstore::MemoryStore>());
-    ASSERT_TRUE(tenants.ok()) << tenants.status().ToString();
-    tenants_ = std::move(*tenants);
-    auto db = tenants_->Get("default");
-    ASSERT_TRUE(db.ok());
-    db_ = *db;
-    door_ = std::make_unique<TenantDoor>(&policy_, tenants_.get());
+    tenants_ = std::make_unique<TestTenants>(std::make_shared<objstore::MemoryStore>(), "tb_http_door_limits");
+    ASSERT_TRUE(tenants_->ok());
+    db_ = &tenants_->default_db();
+    door_ = &tenants_->door();
   }
   void TearDown() override {
     if (listener_ != nullptr) listener_->Stop();
-    EXPECT_TRUE(tenants_->Close().ok());
-    std::filesystem::remove_all(dir_);
+    tenants_.reset();
   }
 
   // Serves both query doors with `answers` on a free port of 127.0.0.1.
@@ -62,11 +49,9 @@ class HttpDoorLimitsTest : public ::testing::Test {
     return httplib::Client("127.0.0.1", listener_->port());
   }
 
-  std::string dir_;
-  std::unique_ptr<Tenants> tenants_;
+  std::unique_ptr<TestTenants> tenants_;
   db::Db* db_ = nullptr;
-  const AccessPolicy policy_ = *AccessPolicy::Open(Config{});
-  std::unique_ptr<TenantDoor> door_;
+  TenantDoor* door_ = nullptr;
   HttpRouter router_;
   std::unique_ptr<HttpListener> listener_;
 };

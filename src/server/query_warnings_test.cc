@@ -24,6 +24,7 @@
 #include "server/jaeger_http_api.h"
 #include "server/query_log.h"
 #include "server/tenants.h"
+#include "server/test_tenants.h"
 
 namespace tb::server {
 namespace {
@@ -49,33 +50,21 @@ model::Traces OneSpan(const model::TraceId& trace, uint8_t span, uint64_t start)
 class QueryWarningsDoorsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "tb_query_warnings_XXXXXX";
-    ASSERT_NE(mkdtemp(dir_.data()), nullptr);
-    auto tenants = Tenants::Open(
-        dir_, 64 << 20, 10,
-        [](const std::string&) {
-          db::DbOptions options;
-          options.background_flush = false;
-          options.background_compaction = false;
-          return options;
-        },
-        faults_);
-    ASSERT_TRUE(tenants.ok()) << tenants.status().ToString();
-    tenants_ = std::move(*tenants);
-    auto db = tenants_->Get("default");
-    ASSERT_TRUE(db.ok());
-    door_ = std::make_unique<TenantDoor>(&policy_, tenants_.get());
+    tenants_ = std::make_unique<TestTenants>(faults_, "tb_query_warnings");
+    ASSERT_TRUE(tenants_->ok());
+    db::Db* db = &tenants_->default_db();
+    door_ = &tenants_->door();
 
     // Span 1 of the trace in a block, span 2 in the head.
     const uint64_t now = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count());
     trace_[15] = 7;
-    ASSERT_TRUE((*db)->ingester().Ingest(OneSpan(trace_, 1, now - 2'000'000'000)).ok());
-    ASSERT_TRUE((*db)->Flush().ok());
-    ASSERT_TRUE((*db)->ingester().Ingest(OneSpan(trace_, 2, now - 1'000'000'000)).ok());
+    ASSERT_TRUE(db->ingester().Ingest(OneSpan(trace_, 1, now - 2'000'000'000)).ok());
+    ASSERT_TRUE(db->Flush().ok());
+    ASSERT_TRUE(db->ingester().Ingest(OneSpan(trace_, 2, now - 1'000'000'000)).ok());
     head_only_[15] = 8;
-    ASSERT_TRUE((*db)->ingester().Ingest(OneSpan(head_only_, 3, now)).ok());
+    ASSERT_TRUE(db->ingester().Ingest(OneSpan(head_only_, 3, now)).ok());
 
     jaeger_api::RegisterRoutes(router_, *door_, 1 << 20, AnswerLimits{});
     api_v3::RegisterRoutes(router_, *door_, AnswerLimits{});
@@ -84,8 +73,8 @@ class QueryWarningsDoorsTest : public ::testing::Test {
     ASSERT_TRUE(listener_->Start("127.0.0.1", 0).ok());
     port_ = listener_->port();
 
-    v2_reader_ = std::make_unique<StorageV2TraceReader>(door_.get());
-    v1_reader_ = std::make_unique<StorageV1SpanReader>(door_.get());
+    v2_reader_ = std::make_unique<StorageV2TraceReader>(door_);
+    v1_reader_ = std::make_unique<StorageV1SpanReader>(door_);
     grpc::ServerBuilder builder;
     builder.RegisterService(v2_reader_.get());
     builder.RegisterService(v1_reader_.get());
@@ -96,8 +85,7 @@ class QueryWarningsDoorsTest : public ::testing::Test {
   void TearDown() override {
     if (grpc_ != nullptr) grpc_->Shutdown();
     if (listener_ != nullptr) listener_->Stop();
-    EXPECT_TRUE(tenants_->Close().ok());
-    std::filesystem::remove_all(dir_);
+    tenants_.reset();
   }
 
   void StoreDown() {
@@ -139,12 +127,10 @@ class QueryWarningsDoorsTest : public ::testing::Test {
     return it == trailers.end() ? "" : std::string(it->second.data(), it->second.size());
   }
 
-  std::string dir_;
   std::shared_ptr<objstore::FaultStore> faults_ =
       std::make_shared<objstore::FaultStore>(std::make_shared<objstore::MemoryStore>());
-  std::unique_ptr<Tenants> tenants_;
-  const AccessPolicy policy_ = *AccessPolicy::Open(Config{});
-  std::unique_ptr<TenantDoor> door_;
+  std::unique_ptr<TestTenants> tenants_;
+  TenantDoor* door_ = nullptr;
   model::TraceId trace_{};      // span 1 in a block, span 2 in the head
   model::TraceId head_only_{};  // span 3 in the head
   HttpRouter router_;
