@@ -76,7 +76,9 @@ ninja -C build-tsan "${tsan_tests[@]}"
   ctest --output-on-failure --timeout 900 -j2 -L unit \
   -E '_NOT_BUILT|BlockSearch\.|BlockCorruption\.|BlockMetering\.|S3|Gcs|GCS|Azure|Rgw|"(s3|gcs|azure)"')
 
-bash scripts/build.sh build-asan -DTB_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+# Only the unit tests' binaries: the programs and benchmarks were built (and warned about) above.
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTB_SANITIZE=ON >/dev/null
+ninja -C build-asan unit_tests
 # The block format's long randomized searches and byte-flip sweeps, and the compaction crash test on the
 # cloud stores (2-2.5 min each under the sanitizers), run in the release stage above; under the sanitizers
 # (about 10x slower) the round-trip and edge-case tests, and the crash test on memory and the local
