@@ -1,5 +1,7 @@
 #include "block/block_writer.h"
 
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 #include <fcntl.h>
 #include <roaring/roaring.h>
 #include <sys/mman.h>
@@ -255,9 +257,9 @@ class Builder {
 
  private:
   struct KeyStats {
-    std::unordered_set<uint64_t> distinct;  // value hashes
-    uint64_t trace_values = 0;              // distinct (trace, value) pairs
-    uint64_t key_mix = 0;                   // mixed into value hashes for `in_trace`
+    absl::flat_hash_set<uint64_t> distinct;  // value hashes
+    uint64_t trace_values = 0;               // distinct (trace, value) pairs
+    uint64_t key_mix = 0;                    // mixed into value hashes for `in_trace`
   };
   struct Page {
     ByteWriter cols[kColumnCount];
@@ -279,7 +281,7 @@ class Builder {
 
   // Counts a value of `key`; `in_trace` collects the (key, value) pairs seen in the current trace.
   // `key` must outlive ChooseKeys().
-  void CountKey(const std::string& key, const AnyValue& v, std::unordered_set<uint64_t>* in_trace) {
+  void CountKey(const std::string& key, const AnyValue& v, absl::flat_hash_set<uint64_t>* in_trace) {
     std::string scratch;
     auto [it, fresh] = key_stats_.try_emplace(key);
     KeyStats& ks = it->second;
@@ -359,15 +361,17 @@ class Builder {
   const std::atomic<bool>* cancel_;  // may be null
   bool cancelled_ = false;
 
-  // Strings by view, hashed with XXH3 (std::hash showed up in profiles).
+  // Strings by view, hashed with XXH3 (std::hash showed up in profiles), in open-addressed tables:
+  // every attribute of every span is counted here, and neither table's order reaches the block
+  // (the dictionary is sorted, the key choice is a set).
   struct ViewHash {
     size_t operator()(std::string_view s) const { return static_cast<size_t>(Checksum64(s)); }
   };
-  std::unordered_map<std::string_view, KeyStats, ViewHash> key_stats_;
+  absl::flat_hash_map<std::string_view, KeyStats, ViewHash> key_stats_;
   std::unordered_set<std::string> high_card_names_;
   std::unordered_set<std::string> inline_names_;  // high-cardinality keys whose strings are packed
   // Occurrences of every string (Candidate).
-  std::unordered_map<std::string_view, uint32_t, ViewHash> candidates_;
+  absl::flat_hash_map<std::string_view, uint32_t, ViewHash> candidates_;
   std::deque<std::string> made_candidates_;  // the strings of CandidateMade
   std::vector<std::string> dict_;
   StringIndex dict_index_;
@@ -596,7 +600,7 @@ std::vector<Builder::Trace> Builder::OrderTraces(const Spans& spans) {
 
 template <typename Spans>
 void Builder::ChooseKeys(const Spans& spans, const std::vector<Trace>& traces) {
-  std::unordered_set<uint64_t> in_trace;  // resources and scopes count as one "trace" each
+  absl::flat_hash_set<uint64_t> in_trace;  // resources and scopes count as one "trace" each
   for (const auto& r : resources_) {
     in_trace.clear();
     for (const auto& kv : r.attributes) CountKey(kv.key, kv.value, &in_trace);

@@ -1,5 +1,8 @@
 #include "head/head.h"
 
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/inlined_vector.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -74,8 +77,8 @@ uint64_t ValueCost(const AnyValue& v) {
   }
 }
 
-// Stored attributes plus their index entries: a posting (with vector slack) and, since the value
-// may be new, a posting key and its hash-node.
+// Stored attributes plus their index entries: a posting and, since the value may be new, a
+// posting key and its table slot (PostingIndex).
 uint64_t AttributesCost(const model::Attributes& attributes) {
   uint64_t c = 0;
   for (const auto& kv : attributes) {
@@ -155,14 +158,58 @@ struct TraceEntry {
   uint64_t max_end = 0;
 };
 
+// The head's posting lists: span ordinals, ascending, by key (KeyBuilder). Most keys are an
+// attribute value held by one span or two (IDs, URLs), and every span adds about ten, so this sits
+// on ingest's path: a list keeps two ordinals in place, the keys' bytes are copied into chunks the
+// index owns, and the table is open-addressed (abseil's flat map, seeded hash). Adding a posting
+// then allocates nothing most of the time, where a node-based map allocated a node, a key and a
+// list for each new key.
+class PostingIndex {
+ public:
+  using List = absl::InlinedVector<uint32_t, 2>;
+
+  void Add(std::string_view key, uint32_t ordinal) {
+    auto it = lists_.find(key);
+    if (it == lists_.end()) it = lists_.emplace(Keep(key), List{}).first;
+    List& list = it->second;
+    if (list.empty() || list.back() != ordinal) list.push_back(ordinal);
+  }
+  const List* Find(std::string_view key) const {
+    auto it = lists_.find(key);
+    return it == lists_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  static constexpr size_t kChunkBytes = 64 << 10;
+  // A copy of `key` that lives as long as the index.
+  std::string_view Keep(std::string_view key) {
+    if (key.size() > chunk_left_) {
+      const size_t size = std::max(kChunkBytes, key.size());
+      chunks_.push_back(std::make_unique<char[]>(size));
+      chunk_next_ = chunks_.back().get();
+      chunk_left_ = size;
+    }
+    std::memcpy(chunk_next_, key.data(), key.size());
+    const std::string_view kept(chunk_next_, key.size());
+    chunk_next_ += key.size();
+    chunk_left_ -= key.size();
+    return kept;
+  }
+
+  absl::flat_hash_map<std::string_view, List, SeededKeyHash> lists_;
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  char* chunk_next_ = nullptr;
+  size_t chunk_left_ = 0;
+};
+
 // Ordinals present in every list; lists are ascending. Starts from the shortest list; each longer
 // one is merged linearly when its size is comparable, or probed by binary search when it is much
 // longer, so the cost follows the most selective filter.
-std::vector<uint32_t> Intersect(std::vector<const std::vector<uint32_t>*> lists) {
+std::vector<uint32_t> Intersect(std::vector<const PostingIndex::List*> lists) {
   std::sort(lists.begin(), lists.end(), [](auto* a, auto* b) { return a->size() < b->size(); });
-  std::vector<uint32_t> out = *lists[0];
+  std::vector<uint32_t> out(lists[0]->begin(), lists[0]->end());
   for (size_t i = 1; i < lists.size() && !out.empty(); ++i) {
-    const std::vector<uint32_t>& other = *lists[i];
+    const PostingIndex::List& other = *lists[i];
     if (other.size() < out.size() * 32) {
       std::vector<uint32_t> merged;
       std::set_intersection(out.begin(), out.end(), other.begin(), other.end(), std::back_inserter(merged));
@@ -181,26 +228,20 @@ struct Head::Index {
   InternPool<model::Resource> resources;
   InternPool<model::Scope> scopes;
   std::vector<TraceEntry> traces;
-  std::unordered_map<model::TraceId, uint32_t, SeededKeyHash> trace_ordinals;  // into traces
+  absl::flat_hash_map<model::TraceId, uint32_t, SeededKeyHash> trace_ordinals;  // into traces
   // Per span ordinal, compact so that search can reject candidates without touching the span.
   std::vector<uint32_t> span_trace;  // trace ordinal
   std::vector<uint64_t> span_start;  // start, unix nanos
   std::vector<uint64_t> span_duration;
-  std::unordered_map<std::string, std::vector<uint32_t>, SeededKeyHash> postings;
+  PostingIndex postings;
   std::map<std::string, std::set<query::Operation, OperationLess>> operations;  // by service
 
-  void Post(const std::string& key, uint32_t ordinal) {
-    auto& list = postings[key];
-    if (list.empty() || list.back() != ordinal) list.push_back(ordinal);
-  }
+  void Post(std::string_view key, uint32_t ordinal) { postings.Add(key, ordinal); }
   const TraceEntry* FindTrace(const model::TraceId& id) const {
     auto it = trace_ordinals.find(id);
     return it == trace_ordinals.end() ? nullptr : &traces[it->second];
   }
-  const std::vector<uint32_t>* Find(const std::string& key) const {
-    auto it = postings.find(key);
-    return it == postings.end() ? nullptr : &it->second;
-  }
+  const PostingIndex::List* Find(std::string_view key) const { return postings.Find(key); }
 };
 
 uint64_t EstimateMemory(const model::Traces& batch) {
@@ -391,7 +432,7 @@ Status Head::FindTraces(const query::SpanMatcher& matcher, size_t limit, std::ve
   std::shared_lock lock(mu_);
   const Index& ix = *index_;
 
-  std::vector<const std::vector<uint32_t>*> lists;
+  std::vector<const PostingIndex::List*> lists;
   auto require = [&](const std::string& key) {
     const auto* list = ix.Find(key);
     lists.push_back(list);
