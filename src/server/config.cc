@@ -260,6 +260,7 @@ Setting Make(std::string_view key, std::string_view flag, std::string_view help,
             nullptr,
             nullptr};
   s.set = [field, bytes](Config& c, const std::string& text) -> Status {
+    static_cast<void>(bytes);  // read only where T is a count
     T& target = field(c);
     if constexpr (std::is_same_v<T, std::string>) {
       target = text;
@@ -287,6 +288,7 @@ Setting Make(std::string_view key, std::string_view flag, std::string_view help,
     return Status::Ok();
   };
   s.show = [field, bytes](const Config& c) -> std::string {
+    static_cast<void>(bytes);  // read only where T is a count
     Config copy = c;
     const T& value = field(copy);
     if constexpr (std::is_same_v<T, std::string>) {
