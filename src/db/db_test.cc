@@ -339,6 +339,29 @@ size_t SpooledFiles(const std::filesystem::path& data_dir) {
   return files;
 }
 
+// The traces among those of MakeSpan(1..3, ...) that `engine` reads by ID; an unbounded search must find exactly
+// those.
+std::set<model::TraceId> ReadableOfThree(const query::QueryEngine& engine) {
+  const auto trace = [](uint8_t n) { return MakeSpan(n, 0, 0).trace_id; };
+  std::set<model::TraceId> read;
+  EXPECT_TRUE(engine
+                  .GetTraces({trace(1), trace(2), trace(3)},
+                             [&](const model::TraceId& id, model::Traces&&) {
+                               read.insert(id);
+                               return Status::Ok();
+                             })
+                  .ok());
+  query::TraceQuery everything;
+  everything.search_depth = 10;
+  auto found = engine.FindTraceIds(everything);
+  EXPECT_TRUE(found.ok()) << found.status().ToString();
+  std::set<model::TraceId> found_ids;
+  if (found.ok())
+    for (const auto& hit : *found) found_ids.insert(hit.trace_id);
+  EXPECT_EQ(found_ids, read);
+  return read;
+}
+
 // A store that answers nothing, as when the S3 server is stopped.
 void FailEverything(objstore::FaultStore& faults) {
   faults.FailWhen([](objstore::StoreOp, std::string_view) { return true; }, Status::Unavailable("store down"));
@@ -524,24 +547,9 @@ TEST_F(DbTest, AnUnreadableBlockIsLeftOutOfAQueryThatReportsItAndFailsOneThatCan
                    Status::Unavailable("store down"));
 
   query::QueryWarnings warnings;
-  const query::QueryEngine reporting = db_->engine().WithWarnings(&warnings);
-  std::set<model::TraceId> read;
-  ASSERT_TRUE(reporting
-                  .GetTraces({Trace(1), Trace(2), Trace(3)},
-                             [&](const model::TraceId& id, model::Traces&&) {
-                               read.insert(id);
-                               return Status::Ok();
-                             })
-                  .ok());
+  const std::set<model::TraceId> read = ReadableOfThree(db_->engine().WithWarnings(&warnings));
   EXPECT_EQ(read.size(), 2u);  // the head's trace and the readable block's
   EXPECT_TRUE(read.contains(Trace(3)));
-  query::TraceQuery everything;
-  everything.search_depth = 10;
-  auto found = reporting.FindTraceIds(everything);
-  ASSERT_TRUE(found.ok()) << found.status().ToString();
-  std::set<model::TraceId> found_ids;
-  for (const auto& hit : *found) found_ids.insert(hit.trace_id);
-  EXPECT_EQ(found_ids, read);
   const std::vector<query::SourceWarning> list = warnings.List();
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].source, "block " + unreadable);
@@ -569,23 +577,8 @@ TEST_F(DbTest, WhileTheStoreIsDownASpooledBlockIsServedAndTheBucketBlockIsNamed)
   Ingest(Batch("c", {MakeSpan(3, 1, 300)}));  // in the head
 
   query::QueryWarnings warnings;
-  const query::QueryEngine reporting = db_->engine().WithWarnings(&warnings);
-  std::set<model::TraceId> read;
-  ASSERT_TRUE(reporting
-                  .GetTraces({Trace(1), Trace(2), Trace(3)},
-                             [&](const model::TraceId& id, model::Traces&&) {
-                               read.insert(id);
-                               return Status::Ok();
-                             })
-                  .ok());
-  EXPECT_EQ(read, (std::set<model::TraceId>{Trace(2), Trace(3)}));  // spooled block and head
-  query::TraceQuery everything;
-  everything.search_depth = 10;
-  auto found = reporting.FindTraceIds(everything);
-  ASSERT_TRUE(found.ok()) << found.status().ToString();
-  std::set<model::TraceId> found_ids;
-  for (const auto& hit : *found) found_ids.insert(hit.trace_id);
-  EXPECT_EQ(found_ids, read);
+  EXPECT_EQ(ReadableOfThree(db_->engine().WithWarnings(&warnings)),
+            (std::set<model::TraceId>{Trace(2), Trace(3)}));  // spooled block and head
   const std::vector<query::SourceWarning> list = warnings.List();
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].source, "block " + *in_bucket.begin());
@@ -595,16 +588,7 @@ TEST_F(DbTest, WhileTheStoreIsDownASpooledBlockIsServedAndTheBucketBlockIsNamed)
   faults->Clear();
   ASSERT_TRUE(db_->Flush().ok());
   query::QueryWarnings after;
-  read.clear();
-  ASSERT_TRUE(db_->engine()
-                  .WithWarnings(&after)
-                  .GetTraces({Trace(1), Trace(2), Trace(3)},
-                             [&](const model::TraceId& id, model::Traces&&) {
-                               read.insert(id);
-                               return Status::Ok();
-                             })
-                  .ok());
-  EXPECT_EQ(read.size(), 3u);
+  EXPECT_EQ(ReadableOfThree(db_->engine().WithWarnings(&after)).size(), 3u);
   EXPECT_TRUE(after.empty());
 }
 
