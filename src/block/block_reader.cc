@@ -133,6 +133,8 @@ std::vector<Result<model::Traces>> BlockReader::ReadTraces(const std::vector<mod
     std::vector<uint32_t> pages;
   };
   std::vector<Wanted> wanted;
+  std::map<uint32_t, size_t> slot_of_ordinal;      // the first slot asking for each trace
+  std::vector<std::pair<size_t, size_t>> repeats;  // (slot, the earlier slot of the same trace)
   std::map<uint32_t, std::vector<uint32_t>> ordinals_by_page;
   std::shared_ptr<const std::vector<PageInfo>> pages;
   std::shared_ptr<const Tables> tables;
@@ -144,6 +146,10 @@ std::vector<Result<model::Traces>> BlockReader::ReadTraces(const std::vector<mod
       continue;
     }
     if (!found) continue;
+    if (auto [first, fresh] = slot_of_ordinal.emplace(w.ordinal, k); !fresh) {
+      repeats.emplace_back(k, first->second);  // an ID asked twice is read once
+      continue;
+    }
     if (pages == nullptr) {
       if (Status s = m.index.Basics(&pages, &tables, true); !s.ok()) {
         for (size_t j = k; j < ids.size(); ++j) out[j] = s;
@@ -170,8 +176,9 @@ std::vector<Result<model::Traces>> BlockReader::ReadTraces(const std::vector<mod
   }
   if (wanted.empty()) return out;
   m.io.metrics.blocks.Add();
-  // Every page once, however many of the traces it holds; a page that fails fails only the traces
-  // it holds.
+  // Every page once, however many of the traces it holds. A page that fails fails the traces it
+  // holds from the failing one on: those decoded whole before it are served, as a read of them
+  // alone would have stopped there.
   struct PageRead {
     uint32_t page;
     std::vector<uint32_t> ordinals;
@@ -199,9 +206,18 @@ std::vector<Result<model::Traces>> BlockReader::ReadTraces(const std::vector<mod
     return *std::lower_bound(reads.begin(), reads.end(), p, [](const PageRead& r, uint32_t q) { return r.page < q; });
   };
   for (const Wanted& w : wanted) {
+    std::vector<Segment*> parts;  // the trace's segment of each of its pages, in page order
     Status failed;
-    for (uint32_t p : w.pages)
-      if (!read_of(p).status.ok()) failed = read_of(p).status;
+    for (uint32_t p : w.pages) {
+      PageRead& read = read_of(p);
+      auto it = std::find_if(read.segments.begin(), read.segments.end(),
+                             [&](const Segment& segment) { return segment.trace == w.ordinal; });
+      if (it != read.segments.end()) {
+        parts.push_back(&*it);
+      } else if (!read.status.ok()) {
+        failed = read.status;
+      }
+    }
     if (!failed.ok()) {
       out[w.slot] = std::move(failed);
       continue;
@@ -209,17 +225,16 @@ std::vector<Result<model::Traces>> BlockReader::ReadTraces(const std::vector<mod
     model::Traces& trace = *out[w.slot];
     TraceAssembler assemble(ids[w.slot], *tables, &trace);
     size_t total = 0;
-    for (uint32_t p : w.pages)  // ascending, so the spans come in the order they were added
-      for (Segment& segment : read_of(p).segments) {
-        if (segment.trace != w.ordinal) continue;
-        total += segment.spans.size();
-        for (auto& s : segment.spans) assemble.Add(std::move(s));
-      }
+    for (Segment* segment : parts) {  // pages ascend, so the spans come in the order they were added
+      total += segment->spans.size();
+      for (auto& s : segment->spans) assemble.Add(std::move(s));
+    }
     if (total != w.row.count) {
       trace = {};
       out[w.slot] = m.io.SectionCorrupt(SectionId::kTraces, "span count disagrees with the pages");
     }
   }
+  for (const auto& [slot, earlier] : repeats) out[slot] = out[earlier];
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include "block/block_reader.h"
 #include "block/block_writer.h"
 #include "block/codec.h"
+#include "block_image.h"
 #include "head/head.h"
 #include "model/random_traces.h"
 #include "model/text.h"
@@ -933,12 +934,24 @@ TEST(BlockCorruption, FlippedBytesGiveDataLossOrTheRightAnswer) {
       }
       LruBlockCache cache(1 << 20);
       BlockReader r(&store.metered, kPrefix, *m, &cache);
+      std::vector<bool> read_alone(ids.size());
       for (size_t i = 0; i < ids.size(); ++i) {
         model::Traces got;
-        if (check(r.ReadTrace(ids[i], &got))) {
+        read_alone[i] = check(r.ReadTrace(ids[i], &got));
+        if (read_alone[i]) {
           EXPECT_EQ(got, want_traces[i]) << object << " offset " << off;
         } else {
           ++errors;
+        }
+      }
+      // Read together, every trace gets the answer it got alone: damage past one trace's segment
+      // does not fail it because another trace of its page was asked for too.
+      const std::vector<Result<model::Traces>> together =
+          BlockReader(&store.metered, kPrefix, *m, nullptr).ReadTraces(ids);
+      for (size_t i = 0; i < ids.size(); ++i) {
+        EXPECT_EQ(together[i].ok(), read_alone[i]) << object << " offset " << off << " trace " << i;
+        if (together[i].ok() && read_alone[i]) {
+          EXPECT_EQ(*together[i], want_traces[i]) << object << " offset " << off;
         }
       }
       for (size_t i = 0; i < queries.size(); ++i) {
@@ -1267,6 +1280,7 @@ TEST(BlockTraceById, ABatchDecodesEachPageOnceAndMatchesSingleReads) {
   std::vector<model::TraceId> asked(ids.rbegin(), ids.rend());  // any order
   const model::TraceId unknown{0xee, 0xee};
   asked.insert(asked.begin() + 3, unknown);
+  asked.push_back(ids[5]);  // asked twice: read once, answered whole twice
   const uint64_t before = store.gets();
   std::vector<Result<model::Traces>> got = reader.ReadTraces(asked);
   EXPECT_EQ(store.gets() - before, meta.page_count) << "every page once";
@@ -1279,6 +1293,43 @@ TEST(BlockTraceById, ABatchDecodesEachPageOnceAndMatchesSingleReads) {
     EXPECT_EQ(*got[k], want) << "trace " << static_cast<int>(asked[k][0]);
   }
   EXPECT_EQ(got[3]->SpanCount(), 0u);
+}
+
+// Damage behind valid checksums (the block unsealed, changed and sealed again, as the fuzz target
+// does): the second trace of the first page has a malformed segment. Read together with the first
+// trace, only the second fails; the first reads as it does alone, where the decoder stops after
+// its segment.
+TEST(BlockTraceById, DamageAfterATracesSegmentFailsOnlyTheTracesFromThere) {
+  const model::Traces input = TracesSharingPages();
+  Store store;
+  WriteInSmallPages(store, input);
+  fuzz::BlockImage sealed{*store.memory->Get(kPrefix + kMetaObject), *store.memory->Get(kPrefix + kIndexObject),
+                          *store.memory->Get(kPrefix + kDataObject)};
+  fuzz::BlockImage image;
+  ASSERT_TRUE(fuzz::Unseal(sealed, &image));
+  // The first page's `traces` column opens the plain data: (span count, start offset 0) of trace
+  // ordinal 0, each one byte, then the span count of ordinal 1, which 0 makes malformed.
+  ASSERT_GT(image.data.size(), 2u);
+  ASSERT_NE(image.data[2], '\0');
+  image.data[2] = '\0';
+  sealed = fuzz::Seal(image);
+  for (const auto& [object, bytes] : {std::pair{kMetaObject, &sealed.meta}, std::pair{kIndexObject, &sealed.index},
+                                      std::pair{kDataObject, &sealed.data}})
+    ASSERT_TRUE(store.memory->Put(kPrefix + object, *bytes).ok());
+  auto resealed = ReadBlockMeta(store.metered, kPrefix);
+  ASSERT_TRUE(resealed.ok()) << resealed.status().ToString();
+  const std::vector<model::TraceId> ids = TraceIds(input);  // by ID: ordinals 0 and 1 are t = 0, 1
+  BlockReader reader(&store.metered, kPrefix, *resealed, nullptr);
+  const std::vector<Result<model::Traces>> together = reader.ReadTraces({ids[0], ids[1]});
+  auto head = MakeHead(input);
+  model::Traces want;
+  ASSERT_TRUE(head->ReadTrace(ids[0], &want).ok());
+  ASSERT_TRUE(together[0].ok()) << together[0].status().ToString();
+  EXPECT_EQ(*together[0], want);
+  EXPECT_EQ(together[1].status().code(), StatusCode::kDataLoss) << together[1].status().ToString();
+  model::Traces alone;
+  ASSERT_TRUE(reader.ReadTrace(ids[0], &alone).ok());
+  EXPECT_EQ(alone, want);
 }
 
 // A damaged page fails, in a batch, only the traces it holds.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "util/seeded_hash.h"
+
 namespace tb::block {
 
 void Encoder::Ref(ByteWriter& w, std::string_view s) const {
@@ -254,14 +256,18 @@ int64_t Dictionary::Find(std::string_view s) const {
   return lo < size() && at(lo) == s ? static_cast<int64_t>(lo) : -1;
 }
 
-namespace {
-constexpr uint32_t kGolden = 0x9E3779B1u;  // 2^32 / golden ratio: spreads consecutive keys
-}  // namespace
+size_t ValueCursors::HomeSlot(uint32_t key) const {
+  uint64_t h = (key ^ seed_) * 0x9E3779B97F4A7C15ull;  // 2^64 / golden ratio
+  h ^= h >> 32;
+  h *= 0xD6E8FEB86659FD93ull;
+  h ^= h >> 32;
+  return static_cast<size_t>(h >> slot_shift_);
+}
 
 ValueCursors::Cursor* ValueCursors::Find(uint32_t key) {
   if (slots_.empty()) return nullptr;
   const size_t mask = slots_.size() - 1;
-  for (size_t i = (key * kGolden) >> slot_shift_;; i = (i + 1) & mask) {
+  for (size_t i = HomeSlot(key);; i = (i + 1) & mask) {
     const int32_t run = slots_[i];
     if (run < 0) return nullptr;
     if (run_keys_[static_cast<size_t>(run)] == key) return &runs_[static_cast<size_t>(run)];
@@ -290,14 +296,15 @@ bool ValueCursors::Parse(std::string_view column) {
   if (r.failed()) return false;
   int bits = 1;
   while ((size_t{1} << bits) < 2 * n) ++bits;
-  slot_shift_ = 32 - bits;
+  slot_shift_ = 64 - bits;
+  seed_ = ProcessHashSeed();
   slots_.assign(size_t{1} << bits, -1);
   runs_.resize(n);
   run_keys_.resize(n);
   for (size_t i = 0; i < n; ++i) {
     if (Find(dir[i].key) != nullptr) return false;  // a key has one run
     run_keys_[i] = dir[i].key;
-    size_t slot = (dir[i].key * kGolden) >> slot_shift_;
+    size_t slot = HomeSlot(dir[i].key);
     while (slots_[slot] >= 0) slot = (slot + 1) & (slots_.size() - 1);
     slots_[slot] = static_cast<int32_t>(i);
   }

@@ -107,12 +107,16 @@ class ValueCursors {
   static bool NextPacked(Cursor& c, std::string* out);
   static bool SkipPacked(Cursor& c);
   // The run of `key`, or null. Every value read or skipped looks its key up, so the runs sit in an
-  // open-addressed table (power-of-two size, at most half full, multiplicative hash).
+  // open-addressed table (power-of-two size, at most half full).
   Cursor* Find(uint32_t key);
+  // Where `key`'s probe starts: the key mixed with the process's hash seed (util/seeded_hash.h),
+  // so that a crafted block cannot choose keys that pile into one probe sequence.
+  size_t HomeSlot(uint32_t key) const;
   std::vector<Cursor> runs_;
   std::vector<uint32_t> run_keys_;  // key of runs_[i]
   std::vector<int32_t> slots_;      // index into runs_, or -1 for an empty slot
-  int slot_shift_ = 32;             // a key's home slot: (key * kGolden) >> slot_shift_
+  int slot_shift_ = 63;             // 64 - log2(slots_.size())
+  uint64_t seed_ = 0;
 };
 
 class Decoder {

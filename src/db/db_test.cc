@@ -122,6 +122,27 @@ class DbTest : public ::testing::Test {
     ASSERT_TRUE(db_->Flush().ok());
   }
   static model::TraceId Trace(uint8_t n) { return MakeSpan(n, 0, 0).trace_id; }
+  // The traces among Trace(1..3) that `engine` reads by ID; an unbounded search must find exactly
+  // those.
+  static std::set<model::TraceId> ReadableOfThree(const query::QueryEngine& engine) {
+    std::set<model::TraceId> read;
+    EXPECT_TRUE(engine
+                    .GetTraces({Trace(1), Trace(2), Trace(3)},
+                               [&](const model::TraceId& id, model::Traces&&) {
+                                 read.insert(id);
+                                 return Status::Ok();
+                               })
+                    .ok());
+    query::TraceQuery everything;
+    everything.search_depth = 10;
+    auto found = engine.FindTraceIds(everything);
+    EXPECT_TRUE(found.ok()) << found.status().ToString();
+    std::set<model::TraceId> found_ids;
+    if (found.ok())
+      for (const auto& hit : *found) found_ids.insert(hit.trace_id);
+    EXPECT_EQ(found_ids, read);
+    return read;
+  }
 
   std::filesystem::path dir_;
   bool flush_every_write_ = false;
@@ -337,29 +358,6 @@ size_t SpooledFiles(const std::filesystem::path& data_dir) {
   for (const auto& entry : std::filesystem::recursive_directory_iterator(data_dir / "spool"))
     if (entry.is_regular_file()) ++files;
   return files;
-}
-
-// The traces among those of MakeSpan(1..3, ...) that `engine` reads by ID; an unbounded search must find exactly
-// those.
-std::set<model::TraceId> ReadableOfThree(const query::QueryEngine& engine) {
-  const auto trace = [](uint8_t n) { return MakeSpan(n, 0, 0).trace_id; };
-  std::set<model::TraceId> read;
-  EXPECT_TRUE(engine
-                  .GetTraces({trace(1), trace(2), trace(3)},
-                             [&](const model::TraceId& id, model::Traces&&) {
-                               read.insert(id);
-                               return Status::Ok();
-                             })
-                  .ok());
-  query::TraceQuery everything;
-  everything.search_depth = 10;
-  auto found = engine.FindTraceIds(everything);
-  EXPECT_TRUE(found.ok()) << found.status().ToString();
-  std::set<model::TraceId> found_ids;
-  if (found.ok())
-    for (const auto& hit : *found) found_ids.insert(hit.trace_id);
-  EXPECT_EQ(found_ids, read);
-  return read;
 }
 
 // A store that answers nothing, as when the S3 server is stopped.

@@ -44,7 +44,8 @@ struct HttpRequest {
   bool client_certificate_verified = false;
   // Set by the listener for the route's run: whether the client has closed or reset its
   // connection since (one non-blocking system call, cheap enough for every step of a query).
-  // Over TLS a client that sends close_notify before closing is not seen. Null when no listener.
+  // Not seen while bytes the listener has not read wait before the close: over TLS a close_notify,
+  // a pipelined next request, the rest of a refused body. Null when no listener.
   std::function<bool()> client_gone;
 
   // The first value of a header or parameter, or "" when there is none.

@@ -121,8 +121,9 @@ Result<std::shared_ptr<const std::vector<PageInfo>>> IndexSections::Pages(const 
       return bad("page " + std::to_string(&p - out->data()) + " decodes to " + std::to_string(p.RawBytes()) +
                  " bytes, more than limits.max_decoded_page_size (" + std::to_string(io_.max_page_bytes) + ")");
     // Pages tile `data` and the trace ordinals in order; a trace may continue into the next page.
+    // Each trace of a page has a span there, so a page names no more traces than it has spans.
     if (p.offset != expect_offset || sum != p.length || p.first_trace > p.last_trace ||
-        p.last_trace >= io_.meta.trace_count || p.span_count == 0 ||
+        p.last_trace >= io_.meta.trace_count || p.span_count == 0 || p.last_trace - p.first_trace >= p.span_count ||
         !(p.first_trace == expect_trace || (expect_trace > 0 && p.first_trace == expect_trace - 1)))
       return bad("page entry inconsistent");
     expect_offset += p.length;

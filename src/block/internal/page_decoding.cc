@@ -244,27 +244,27 @@ Status PageDecoder::DecodeSegments(const std::vector<PageInfo>& pages, uint32_t 
     if (page.col[kColTraces].failed() || count == 0 || count > info.span_count - seen)
       return bad("traces", "malformed");
     const bool keep = trace == *next_wanted;
-    std::vector<DecodedSpan>* spans = nullptr;
+    Segment segment{trace, {}};  // appended to `out` once whole
     if (keep) {
       ++next_wanted;
-      out->push_back(Segment{trace, {}});
-      spans = &out->back().spans;
-      spans->reserve(count);
+      segment.spans.reserve(count);
       parent_ref.clear();
     }
     for (uint64_t i = 0; i < count; ++i) {
       uint64_t pref = 0;
-      const char* column = keep
-                               ? DecodeSpan(page.col, dec, page.cursors, page.starts, page.durations, seen + i, base,
-                                            count, tables.pairs.size(), &spans->emplace_back(DecodedSpan{0, {}}), &pref)
-                               : SkipSpan(page.col, dec, page.cursors, count, tables.pairs.size());
+      const char* column =
+          keep ? DecodeSpan(page.col, dec, page.cursors, page.starts, page.durations, seen + i, base, count,
+                            tables.pairs.size(), &segment.spans.emplace_back(DecodedSpan{0, {}}), &pref)
+               : SkipSpan(page.col, dec, page.cursors, count, tables.pairs.size());
       if (column != nullptr) return bad(column, "malformed");
       if (keep) parent_ref.push_back(pref);
     }
     seen += count;
     if (keep) {
+      std::vector<DecodedSpan>& spans = segment.spans;
       for (size_t i = 0; i < parent_ref.size(); ++i)
-        if (parent_ref[i] >= 2) (*spans)[i].span.parent_span_id = (*spans)[parent_ref[i] - 2].span.span_id;
+        if (parent_ref[i] >= 2) spans[i].span.parent_span_id = spans[parent_ref[i] - 2].span.span_id;
+      out->push_back(std::move(segment));
     }
   }
   return Status::Ok();

@@ -104,7 +104,7 @@ class PageDecoder {
   // without being built (their values in the per-key runs are passed, since the cursors must
   // advance past them), and the spans after it are not read at all. So, unlike a search, a lookup
   // verifies the checksum of every column and the structure of the spans up to its last segment,
-  // not the page's tail.
+  // not the page's tail. On an error, `out` holds the wanted segments decoded whole before it.
   Status DecodeSegments(const std::vector<PageInfo>& pages, uint32_t p, const std::vector<uint32_t>& wanted,
                         const Tables& tables, std::vector<Segment>* out) const;
 
