@@ -187,8 +187,7 @@ std::vector<Result<model::Traces>> BlockReader::ReadTraces(const std::vector<mod
   };
   std::vector<PageRead> reads;
   for (auto& [p, ordinals] : ordinals_by_page) {
-    std::sort(ordinals.begin(), ordinals.end());
-    ordinals.erase(std::unique(ordinals.begin(), ordinals.end()), ordinals.end());
+    std::sort(ordinals.begin(), ordinals.end());  // unique already: a repeated ID is not wanted twice
     reads.push_back(PageRead{p, std::move(ordinals), {}, {}});
   }
   // As many pages at once as traces asked for (at least max_parallel_reads): the caller sized its

@@ -462,6 +462,18 @@ TEST(BlockCodec, TemplateTextStoredOncePerRun) {
 // Malformed runs fail both Next and Skip, which check the same things: a packed shape with an
 // undefined template or an unknown form, a repeat with nothing before it (packed or tagged), a
 // reference past the dictionary.
+// A page's values column names each key's run once: a second run of a key is malformed.
+TEST(BlockCodec, AKeyWithTwoRunsIsMalformed) {
+  const auto column = [](uint8_t second_key) {
+    // Two runs, every stream empty: count, then (key, values, shapes, text, binary lengths) each.
+    return std::string{'\x02', '\x07', 0, 0, 0, 0, static_cast<char>(second_key), 0, 0, 0, 0};
+  };
+  ValueCursors cursors;
+  EXPECT_TRUE(cursors.Parse(column(8)));
+  EXPECT_TRUE(cursors.Exhausted());
+  EXPECT_FALSE(cursors.Parse(column(7)));
+}
+
 TEST(BlockCodec, MalformedRunsFailNextAndSkip) {
   std::vector<ValueRuns> malformed;
   for (const uint64_t shape : {uint64_t{(1 << 3) | 4}, uint64_t{5}, uint64_t{(1 << 3) | 5}, uint64_t{6}}) {

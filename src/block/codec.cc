@@ -301,11 +301,13 @@ bool ValueCursors::Parse(std::string_view column) {
   slots_.assign(size_t{1} << bits, -1);
   runs_.resize(n);
   run_keys_.resize(n);
+  const size_t mask = slots_.size() - 1;
   for (size_t i = 0; i < n; ++i) {
-    if (Find(dir[i].key) != nullptr) return false;  // a key has one run
-    run_keys_[i] = dir[i].key;
+    // Walk the key's probe sequence once: past other keys' runs to a free slot.
     size_t slot = HomeSlot(dir[i].key);
-    while (slots_[slot] >= 0) slot = (slot + 1) & (slots_.size() - 1);
+    for (; slots_[slot] >= 0; slot = (slot + 1) & mask)
+      if (run_keys_[static_cast<size_t>(slots_[slot])] == dir[i].key) return false;  // a key has one run
+    run_keys_[i] = dir[i].key;
     slots_[slot] = static_cast<int32_t>(i);
   }
   // The values streams of every key, then the shapes, then the texts, then the binaries.

@@ -44,6 +44,10 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 // The I/O threads only move bytes and parse; the routes run on the workers.
 constexpr int kIoThreads = 2;
 
+// How long Stop waits for answers in flight, and a closing connection for the client's last bytes.
+constexpr auto kStopGrace = std::chrono::seconds(5);
+constexpr auto kLingerOnClose = std::chrono::seconds(2);
+
 // Whether the peer of `fd` has closed or reset the connection, reading nothing it sent. A client
 // that half-closes after its request counts as gone, as with most servers.
 bool PeerClosed(int fd) {
@@ -51,9 +55,6 @@ bool PeerClosed(int fd) {
   const ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
-// How long Stop waits for answers in flight, and a closing connection for the client's last bytes.
-constexpr auto kStopGrace = std::chrono::seconds(5);
-constexpr auto kLingerOnClose = std::chrono::seconds(2);
 
 bool IsParseError(const beast::error_code& ec) {
   return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_target).category() &&
