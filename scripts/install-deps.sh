@@ -12,6 +12,7 @@ packages=(
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libboost-dev libcpp-httplib-dev libssl-dev libcurl4-openssl-dev libpugixml-dev
   prometheus-cpp-dev
+  libgoogle-perftools-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps
 )

@@ -1,6 +1,5 @@
 #include "db/db.h"
 
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 
 #include "block/format.h"
 #include "objstore/local_store.h"
+#include "util/allocator.h"
 #include "util/durable_file.h"
 #include "util/parallel.h"
 
@@ -162,7 +162,8 @@ Status Db::Recover() {
                  spooled_through);
   ingest::Ingester::AfterWrite after_write;
   if (options_.flush_every_write) after_write = [this] { return Flush(); };
-  ingester_ = std::make_unique<ingest::Ingester>(options_.limits, head, wal_.get(), std::move(after_write));
+  ingester_ = std::make_unique<ingest::Ingester>(options_.limits, head, wal_.get(), options_.admission_wait,
+                                                 std::move(after_write));
   query::QueryEngineOptions engine_options;
   engine_options.limits = options_.query_limits;
   if (options_.retention.count() > 0) engine_options.expired_before = [this] { return ExpiredBefore(); };
@@ -226,9 +227,9 @@ Status Db::DrainPending() {
     }
     pending_.pop_front();
   }
-  // The flushed heads and the block writer went back to malloc, which keeps freed heap mapped;
+  // The flushed heads and the block writer went back to the allocator, which keeps freed heap mapped;
   // returning it to the kernel makes RSS follow the heads' budget instead of its peak.
-  malloc_trim(0);
+  ReleaseFreeMemory();
   return Status::Ok();
 }
 
@@ -291,7 +292,7 @@ Status Db::SpoolBlock(PendingFlush* p) {
     std::erase(frozen_, p->head);
   }
   p->head.reset();
-  malloc_trim(0);
+  ReleaseFreeMemory();
   spdlog::warn("object store unavailable: block {} spooled to local disk ({} spans, {} + {} bytes)", meta.block_id,
                meta.span_count, meta.data_size, meta.index_size);
   return Status::Ok();

@@ -307,7 +307,23 @@ void MemoryBudget::ForceAcquire(uint64_t bytes) {
 
 void MemoryBudget::Release(uint64_t bytes) {
   used_.fetch_sub(bytes);
-  if (parent_) parent_->Release(bytes);
+  if (parent_) {
+    parent_->Release(bytes);
+    return;
+  }
+  // Taking the lock orders this release before a waiter's next check of FullFor: no lost wake-up.
+  { std::lock_guard lock(room_mu_); }
+  room_cv_.notify_all();
+}
+
+bool MemoryBudget::WaitForRoom(uint64_t bytes, std::chrono::steady_clock::time_point deadline) const {
+  const MemoryBudget* root = this;
+  for (const MemoryBudget* b = this; b != nullptr; b = b->parent_.get()) {
+    if (bytes > b->limit_) return false;  // no release will ever make room
+    root = b;
+  }
+  std::unique_lock lock(root->room_mu_);
+  return root->room_cv_.wait_until(lock, deadline, [&] { return FullFor(bytes) == nullptr; });
 }
 
 const MemoryBudget* MemoryBudget::FullFor(uint64_t bytes) const {

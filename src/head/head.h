@@ -9,10 +9,13 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -38,6 +41,10 @@ class MemoryBudget {
   // Takes `bytes` even beyond the limits (WAL replay: acknowledged data is always served).
   void ForceAcquire(uint64_t bytes);
   void Release(uint64_t bytes);
+  // Waits until `bytes` more fit this budget and every parent's, or until `deadline`. True if they
+  // fitted when it returned; the room is not kept for the caller (another writer may take it, so
+  // callers try TryAcquire again). False at once if `bytes` exceed a limit outright.
+  bool WaitForRoom(uint64_t bytes, std::chrono::steady_clock::time_point deadline) const;
   // The first budget, from this one up, that has no room for `bytes` more; nullptr if all have.
   const MemoryBudget* FullFor(uint64_t bytes) const;
   uint64_t used() const { return used_.load(); }
@@ -49,6 +56,10 @@ class MemoryBudget {
   const std::shared_ptr<MemoryBudget> parent_;
   const std::string name_;
   std::atomic<uint64_t> used_{0};
+  // On the root budget only: every release reaches the root, which wakes the writers waiting for
+  // room anywhere under it (WaitForRoom).
+  mutable std::mutex room_mu_;
+  mutable std::condition_variable room_cv_;
 };
 
 struct Options {
@@ -102,6 +113,9 @@ class Head final : public query::TraceSource {
   Status CheckHasRoom() const;
   // Promises `bytes` of the budget to a batch, or RESOURCE_EXHAUSTED.
   Result<Reservation> Reserve(uint64_t bytes);
+  // The budget this head draws from, to wait for room on (MemoryBudget::WaitForRoom) without
+  // holding the head: a full head's memory comes back only once nothing holds it.
+  const std::shared_ptr<MemoryBudget>& budget() const { return budget_; }
   // Adds a durable batch. `reservation` (may be empty, e.g. on WAL replay, which must never be
   // refused) is converted into committed memory.
   void Insert(model::Traces&& batch, Reservation reservation);

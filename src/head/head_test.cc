@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <thread>
 
 #include "query/query_engine.h"
@@ -244,6 +245,26 @@ TEST_F(HeadTest, AShareOfABudgetHoldsBothLimitsAndNamesTheOneThatIsFull) {
   EXPECT_EQ(process->used(), 0u);
   EXPECT_EQ(a->used(), 0u);
   EXPECT_EQ(b->used(), 0u);
+}
+
+// A writer of one share waits for room its parent lacks, and wakes when another share releases
+// memory of that parent: every release reaches the root, where the waiters are.
+TEST_F(HeadTest, AWaitForRoomWakesWhenAnotherShareReleasesTheParentsMemory) {
+  auto process = std::make_shared<MemoryBudget>(3 << 20);
+  auto a = std::make_shared<MemoryBudget>(2 << 20, process, "tenant a's head share");
+  auto b = std::make_shared<MemoryBudget>(2 << 20, process, "tenant b's head share");
+  ASSERT_TRUE(a->TryAcquire(2 << 20));
+  ASSERT_TRUE(b->TryAcquire(1 << 20));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto waiting = std::async(std::launch::async, [&] { return b->WaitForRoom(1 << 20, deadline); });
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+  a->Release(1 << 20);
+  EXPECT_TRUE(waiting.get());
+  EXPECT_LT(std::chrono::steady_clock::now(), deadline);
+  // Room that no release can make (more than b's share) is refused without waiting.
+  EXPECT_FALSE(b->WaitForRoom((2 << 20) + 1, deadline));
+  // A budget that stays full: false at the deadline.
+  EXPECT_FALSE(process->WaitForRoom(3 << 20, std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
 }
 
 TEST_F(HeadTest, ConcurrentInsertsAndQueries) {

@@ -191,7 +191,7 @@ Result<IngestResult> Ingester::Store(model::Traces&& batch, std::string_view rec
   const uint64_t truncated = applied.truncated_values;
 
   std::shared_lock exclusive(exclusive_mu_);
-  const std::shared_ptr<head::Head> head = active_head();
+  std::shared_ptr<head::Head> head = active_head();
   result.rejected_spans = RejectOversizedTraces(limits_, *head, &batch);
   result.accepted_spans = batch.SpanCount();
   if (result.rejected_spans > 0) {
@@ -211,7 +211,24 @@ Result<IngestResult> Ingester::Store(model::Traces&& batch, std::string_view rec
                                        std::to_string(limits_.max_array_values) + " (limits.max_array_values)");
   if (result.accepted_spans == 0) return result;
 
-  TB_ASSIGN_OR_RETURN(head::Reservation reservation, head->Reserve(head::EstimateMemory(batch)));
+  const uint64_t bytes = head::EstimateMemory(batch);
+  Result<head::Reservation> reserved = head->Reserve(bytes);
+  const auto deadline = std::chrono::steady_clock::now() + admission_wait_;
+  while (!reserved.ok() && admission_wait_.count() > 0) {
+    // Outside the exclusion and without holding the head, so that a flush can cut the full head
+    // meanwhile and its memory come back once its block is stored. The oversized-trace check above
+    // stays as made: a cut only leaves the new head fewer spans of each trace.
+    const std::shared_ptr<head::MemoryBudget> budget = head->budget();
+    head.reset();
+    exclusive.unlock();
+    const bool room = budget->WaitForRoom(bytes, deadline);
+    exclusive.lock();
+    head = active_head();
+    if (!room) break;
+    reserved = head->Reserve(bytes);
+  }
+  TB_RETURN_IF_ERROR(reserved.status());
+  head::Reservation reservation = std::move(*reserved);
   // After the reservation, so that spans the head refuses do not use up the rate.
   TB_RETURN_IF_ERROR(rate_.Take(result.accepted_spans));
   // The WAL record must decode to exactly the accepted spans: the received bytes do unless a limit
@@ -227,7 +244,12 @@ Result<IngestResult> Ingester::Store(model::Traces&& batch, std::string_view rec
 
 Status Ingester::CheckCapacity() {
   TB_RETURN_IF_ERROR(rate_.CheckHasRoom());
-  return active_head()->CheckHasRoom();
+  Status room = active_head()->CheckHasRoom();
+  if (room.ok() || admission_wait_.count() == 0) return room;
+  // A pre-check only: Ingest reserves (and may wait again) once the batch's size is known.
+  const std::shared_ptr<head::MemoryBudget> budget = active_head()->budget();
+  const bool freed = budget->WaitForRoom(0, std::chrono::steady_clock::now() + admission_wait_);
+  return freed ? Status::Ok() : room;
 }
 
 std::shared_ptr<head::Head> Ingester::active_head() const {

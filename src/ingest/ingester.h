@@ -3,6 +3,7 @@
 // acknowledged. Nothing is acknowledged that a restart would not bring back.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -58,26 +59,31 @@ class Ingester {
   // the spans stay stored. Db uses it for DbOptions::flush_every_write.
   using AfterWrite = std::function<Status()>;
 
-  // `clock` paces the ingest rate limit (tests substitute their own).
-  Ingester(const Limits& limits, std::shared_ptr<head::Head> head, wal::Wal* wal, AfterWrite after_write = {},
+  // A write that finds the head's memory budget used up waits up to `admission_wait` for room (a
+  // flush in progress frees it) before it is refused; 0 refuses at once. `clock` paces the ingest
+  // rate limit (tests substitute their own).
+  Ingester(const Limits& limits, std::shared_ptr<head::Head> head, wal::Wal* wal,
+           std::chrono::milliseconds admission_wait = {}, AfterWrite after_write = {},
            SpanRateLimiter::Clock clock = {})
       : limits_(limits),
         rate_(limits.ingest_spans_per_second, limits.ingest_burst_spans, std::move(clock)),
+        admission_wait_(admission_wait),
         head_(std::move(head)),
         wal_(wal),
         after_write_(std::move(after_write)) {}
 
   // Returns once the accepted spans are durable and visible (and `after_write` has run).
-  // RESOURCE_EXHAUSTED when the head is full or the tenant over its ingest rate (back-pressure;
-  // retry later), UNAVAILABLE when the WAL cannot write.
+  // RESOURCE_EXHAUSTED when the head is still full after the admission wait, or the tenant over its
+  // ingest rate (back-pressure; retry later), UNAVAILABLE when the WAL cannot write.
   //
   // `received`, when not empty, must be the OTLP protobuf ExportTraceServiceRequest (or TracesData)
   // that `batch` was decoded from: if no limit changes the batch, those bytes become the WAL record
   // as they are, which saves encoding the batch again (replay decodes them to the same spans).
   Result<IngestResult> Ingest(model::Traces&& batch, std::string_view received = {});
 
-  // RESOURCE_EXHAUSTED when the head is already full or the ingest rate used up: lets a door refuse
-  // a request before decoding it.
+  // RESOURCE_EXHAUSTED when the ingest rate is used up, or the head is full and stays so for the
+  // admission wait: lets a door refuse a request before decoding it. (A write may so wait twice:
+  // here, and in Ingest once its size is known.)
   Status CheckCapacity();
 
   // Swaps in `fresh` as the active head, with no ingest in flight, and returns the old one with
@@ -105,6 +111,7 @@ class Ingester {
 
   const Limits limits_;
   SpanRateLimiter rate_;
+  const std::chrono::milliseconds admission_wait_;
   mutable std::mutex head_mu_;        // guards the head_ pointer
   std::shared_ptr<head::Head> head_;  // the active head
   wal::Wal* const wal_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <future>
 
 #include "model/random_traces.h"
 #include "wire/otlp_codec.h"
@@ -48,7 +49,8 @@ class IngesterTest : public ::testing::Test {
     auto wal = Ingester::RecoverWal(options, covered_through_, expired_before_, &expired_spans_, head_.get(), &stats);
     ASSERT_TRUE(wal.ok()) << wal.status().ToString();
     wal_ = std::move(*wal);
-    ingester_ = std::make_unique<Ingester>(limits, head_, wal_.get(), Ingester::AfterWrite{}, std::move(clock));
+    ingester_ = std::make_unique<Ingester>(limits, head_, wal_.get(), admission_wait_, Ingester::AfterWrite{},
+                                           std::move(clock));
   }
 
   // Closes the WAL and returns every record payload in it.
@@ -79,6 +81,7 @@ class IngesterTest : public ::testing::Test {
   std::shared_ptr<head::Head> head_;
   std::unique_ptr<wal::Wal> wal_;
   std::unique_ptr<Ingester> ingester_;
+  std::chrono::milliseconds admission_wait_{0};  // of the next Open
 };
 
 TEST_F(IngesterTest, AcknowledgedSpansSurviveReopenExactly) {
@@ -261,6 +264,49 @@ TEST_F(IngesterTest, SpansTheHeadRefusesDoNotUseUpTheRate) {
               std::string::npos);
   Open(1ull << 30, limits, [&] { return now; });
   EXPECT_TRUE(ingester_->Ingest(SpansOfTraces(1, 10)).ok());
+}
+
+// A write that finds the heads' budget used up waits for a flush to free memory, instead of being
+// refused at once; it waits without holding the head, whose memory only comes back once nothing
+// holds it, and outside the exclusion, which the flush's cut needs.
+TEST_F(IngesterTest, AWriteToAFullHeadWaitsUntilAFlushFreesItsMemory) {
+  admission_wait_ = std::chrono::seconds(30);
+  Open();
+  const model::Traces first = SpansOfTraces(1, 10), second = SpansOfTraces(20, 10);
+  // Room for one batch, not two.
+  auto budget = std::make_shared<head::MemoryBudget>(head::EstimateMemory(first) + head::EstimateMemory(second) - 1);
+  ingester_->Cut(std::make_shared<head::Head>(head::Options{0, budget}));
+  ASSERT_TRUE(ingester_->Ingest(model::Traces(first)).ok());
+  auto waiting = std::async(std::launch::async, [&] { return ingester_->Ingest(model::Traces(second)); });
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  // The flush: the full head is cut, then dropped once its block is stored.
+  CutHead cut = ingester_->Cut(std::make_shared<head::Head>(head::Options{0, budget}));
+  EXPECT_EQ(cut.head->Stats().spans, 10u);
+  cut.head.reset();
+  auto r = waiting.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ingester_->active_head()->Stats().spans, 10u);
+  EXPECT_EQ(WalPayloads().size(), 2u);
+}
+
+TEST_F(IngesterTest, AWriteIsRefusedWhenTheHeadStaysFullForTheAdmissionWait) {
+  admission_wait_ = std::chrono::milliseconds(300);
+  Open();
+  const model::Traces first = SpansOfTraces(1, 10), second = SpansOfTraces(20, 10);
+  auto budget = std::make_shared<head::MemoryBudget>(head::EstimateMemory(first) + head::EstimateMemory(second) - 1);
+  ingester_->Cut(std::make_shared<head::Head>(head::Options{0, budget}));
+  ASSERT_TRUE(ingester_->Ingest(model::Traces(first)).ok());
+  const auto start = std::chrono::steady_clock::now();
+  auto refused = ingester_->Ingest(model::Traces(second));
+  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, admission_wait_);
+  EXPECT_EQ(ingester_->active_head()->Stats().spans, 10u);
+  // A batch larger than the whole budget can never fit: refused without waiting.
+  admission_wait_ = std::chrono::seconds(30);
+  Open(1);
+  const auto again = std::chrono::steady_clock::now();
+  EXPECT_EQ(ingester_->Ingest(SpansOfTraces(1, 10)).status().code(), StatusCode::kResourceExhausted);
+  EXPECT_LT(std::chrono::steady_clock::now() - again, std::chrono::seconds(10));
 }
 
 TEST_F(IngesterTest, PurgeDeletesDurableData) {

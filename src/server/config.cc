@@ -380,6 +380,10 @@ std::vector<Setting> MakeSettings() {
            TB_FIELD(metrics_enabled)),
       Make("head.memory_budget", "--head-memory-budget", "Memory for recent spans, e.g. 1GiB",
            TB_FIELD(head_memory_budget_bytes), true),
+      Make("head.admission_wait", "--head-admission-wait",
+           "A write that finds the head's memory used up waits this long for a flush to free it before "
+           "RESOURCE_EXHAUSTED / 429; 0: refuse at once",
+           TB_FIELD(head_admission_wait)),
       Make("wal.sync", "", "fdatasync before acknowledging a write (off only for benchmarks)", TB_FIELD(wal_sync)),
       Make("wal.segment_size", "", "Size at which the WAL starts a new segment", TB_FIELD(wal_segment_bytes), true),
       Make("storage", "--storage",

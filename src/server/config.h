@@ -86,6 +86,9 @@ struct Config {
   std::string tls_key_file;
   std::string tls_client_ca_file;
   uint64_t head_memory_budget_bytes = 320ull << 20;
+  // How long a write that finds the head budget used up waits for a flush to free it before it is
+  // refused (db::DbOptions::admission_wait); 0: refused at once.
+  std::chrono::microseconds head_admission_wait{std::chrono::seconds(1)};
   bool wal_sync = true;  // fdatasync before acknowledging; off only for benchmarks of the rest
   uint64_t wal_segment_bytes = 64ull << 20;
   ingest::Limits limits;  // per tenant: each tenant has its own ingest rate and per-trace count

@@ -10,6 +10,7 @@
 #include "db/block_list.h"
 #include "grpc_capped_messages.h"
 #include "objstore/metrics_store.h"
+#include "util/allocator.h"
 #include "util/worker_pool.h"
 
 namespace tb::server {
@@ -47,6 +48,7 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   }
   db::DbOptions options;
   options.head_memory_budget_bytes = config.head_memory_budget_bytes;
+  options.admission_wait = std::chrono::duration_cast<std::chrono::milliseconds>(config.head_admission_wait);
   options.wal_sync = config.wal_sync;
   options.wal_segment_bytes = config.wal_segment_bytes;
   options.spool_dir =
@@ -212,6 +214,7 @@ Status Server::Start() {
   if (plugin_controller_) health->SetServingStatus(kPluginHealthService, true);
 
   const char* grpc_security = !grpc_tls ? "plain text" : tls_->mutual() ? "mTLS" : "TLS";
+  spdlog::info("memory allocator: {}", AllocatorName());
   if (config_.http_listen.empty()) {
     spdlog::info("serving gRPC ({}) on port {}; no HTTP", grpc_security, grpc_port_);
     return Status::Ok();
