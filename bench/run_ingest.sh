@@ -8,6 +8,7 @@
 # 2. ours: `tracebucket serve` with its defaults (WAL fdatasync'd per group commit, 320 MiB head
 #    budget, 128 MiB blocks flushed to <data-dir>/blocks in the background) on core 0, the same load
 #    generator with the same seed on core 1, for SECONDS.
+# SERVE_ARGS adds flags to `tracebucket serve` (e.g. SERVE_ARGS="--head-admission-wait 0").
 # Both runs send the same pre-encoded requests. CPU is the server's utime + stime
 # (/proc/<pid>/stat) over the load generator's run; peak RSS is the server's VmHWM.
 #
@@ -51,7 +52,7 @@ stop_pid "$pid"
 echo "ours: tracebucket serve (WAL on, blocks flushing)" >&2
 port=$((port + 2))
 taskset -c 0 "$build/tracebucket" serve --data-dir "$dir/data" --grpc-listen "127.0.0.1:$port" \
-  --http-listen "127.0.0.1:$((port + 1))" --log-level warn &
+  --http-listen "127.0.0.1:$((port + 1))" --log-level warn ${SERVE_ARGS:-} &
 pid=$!
 pids+=("$pid")
 wait_http "http://127.0.0.1:$((port + 1))/ready"

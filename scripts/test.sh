@@ -60,7 +60,8 @@ else
   echo "Jaeger stage skipped: it needs Go >= 1.24 to fetch and build Jaeger, and this machine has ${go_version:-no Go}"
 fi
 
-# libFuzzer (fuzz/, docs/fuzzing.md): each target 25 s from its committed seed corpus (about 3 minutes).
+# libFuzzer (fuzz/, docs/fuzzing.md): each target 25 s from its committed seed corpus (about 3 minutes),
+# built with ASan + UBSan in build-fuzz, where the last stage builds and runs the unit tests too.
 bash scripts/fuzz.sh -t 25
 
 # ThreadSanitizer over the concurrent parts (issue 12 item 9): WAL group commit, head, ingest, the
@@ -76,13 +77,14 @@ ninja -C build-tsan "${tsan_tests[@]}"
   ctest --output-on-failure --timeout 900 -j2 -L unit \
   -E '_NOT_BUILT|BlockSearch\.|BlockCorruption\.|BlockMetering\.|S3|Gcs|GCS|Azure|Rgw|"(s3|gcs|azure)"')
 
-# Only the unit tests' binaries: the programs and benchmarks were built (and warned about) above.
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTB_SANITIZE=ON >/dev/null
-ninja -C build-asan unit_tests
+# The unit tests under ASan + UBSan, built in the fuzz stage's tree (Clang 14, both sanitizers, every
+# library already compiled there with libFuzzer's coverage hooks, which the tests leave unused): only
+# the test binaries are left to build. The programs and benchmarks were built (and warned about) above.
+ninja -C build-fuzz unit_tests
 # The block format's long randomized searches and byte-flip sweeps, and the compaction crash test on the
 # cloud stores (2-2.5 min each under the sanitizers), run in the release stage above; under the sanitizers
 # (about 10x slower) the round-trip and edge-case tests, and the crash test on memory and the local
 # folder, cover the same code.
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+(cd build-fuzz && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure --timeout 900 -j2 -L unit \
   -E 'BlockSearch\.|BlockCorruption\.|BlockMetering\.|CrashTest\..*"(s3|gcs|azure)"')
