@@ -162,8 +162,8 @@ Status Db::Recover() {
                  spooled_through);
   ingest::Ingester::AfterWrite after_write;
   if (options_.flush_every_write) after_write = [this] { return Flush(); };
-  ingester_ = std::make_unique<ingest::Ingester>(options_.limits, head, wal_.get(), options_.admission_wait,
-                                                 std::move(after_write));
+  ingester_ =
+      std::make_unique<ingest::Ingester>(options_.limits, head, wal_.get(), options_.admission, std::move(after_write));
   query::QueryEngineOptions engine_options;
   engine_options.limits = options_.query_limits;
   if (options_.retention.count() > 0) engine_options.expired_before = [this] { return ExpiredBefore(); };

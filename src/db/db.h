@@ -50,10 +50,9 @@ struct DbOptions {
   // When set, the heads draw from this budget instead (the Dbs of every tenant share one), and
   // head_memory_budget_bytes only sizes flushes.
   std::shared_ptr<head::MemoryBudget> shared_budget;
-  // A write that finds the heads' budget used up waits this long for a flush to free it before it
-  // is refused with RESOURCE_EXHAUSTED (0: refused at once). Senders back off after a refusal, and
-  // the process idles while they do; a short wait turns the stall into latency instead.
-  std::chrono::milliseconds admission_wait{0};
+  // How long a write that finds the heads' budget used up waits for a flush to free it before it is
+  // refused with RESOURCE_EXHAUSTED (ingest::Admission).
+  ingest::Admission admission;
   bool wal_sync = true;
   uint64_t wal_segment_bytes = 64ull << 20;
   ingest::Limits limits;

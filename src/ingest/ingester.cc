@@ -213,8 +213,10 @@ Result<IngestResult> Ingester::Store(model::Traces&& batch, std::string_view rec
 
   const uint64_t bytes = head::EstimateMemory(batch);
   Result<head::Reservation> reserved = head->Reserve(bytes);
-  const auto deadline = std::chrono::steady_clock::now() + admission_wait_;
-  while (!reserved.ok() && admission_wait_.count() > 0) {
+  const auto waiting_since = std::chrono::steady_clock::now();
+  const auto deadline = waiting_since + admission_.wait;
+  const bool waits = !reserved.ok() && admission_.wait.count() > 0;
+  while (!reserved.ok() && admission_.wait.count() > 0) {
     // Outside the exclusion and without holding the head, so that a flush can cut the full head
     // meanwhile and its memory come back once its block is stored. The oversized-trace check above
     // stays as made: a cut only leaves the new head fewer spans of each trace.
@@ -227,6 +229,7 @@ Result<IngestResult> Ingester::Store(model::Traces&& batch, std::string_view rec
     if (!room) break;
     reserved = head->Reserve(bytes);
   }
+  if (waits) admission_.wait_seconds.ObserveSince(waiting_since);
   TB_RETURN_IF_ERROR(reserved.status());
   head::Reservation reservation = std::move(*reserved);
   // After the reservation, so that spans the head refuses do not use up the rate.
@@ -245,10 +248,12 @@ Result<IngestResult> Ingester::Store(model::Traces&& batch, std::string_view rec
 Status Ingester::CheckCapacity() {
   TB_RETURN_IF_ERROR(rate_.CheckHasRoom());
   Status room = active_head()->CheckHasRoom();
-  if (room.ok() || admission_wait_.count() == 0) return room;
+  if (room.ok() || admission_.wait.count() == 0) return room;
   // A pre-check only: Ingest reserves (and may wait again) once the batch's size is known.
   const std::shared_ptr<head::MemoryBudget> budget = active_head()->budget();
-  const bool freed = budget->WaitForRoom(0, std::chrono::steady_clock::now() + admission_wait_);
+  const auto waiting_since = std::chrono::steady_clock::now();
+  const bool freed = budget->WaitForRoom(0, waiting_since + admission_.wait);
+  admission_.wait_seconds.ObserveSince(waiting_since);
   return freed ? Status::Ok() : room;
 }
 

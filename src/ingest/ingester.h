@@ -14,6 +14,7 @@
 
 #include "head/head.h"
 #include "ingest/rate_limit.h"
+#include "metrics/handles.h"
 #include "model/span.h"
 #include "util/status.h"
 #include "wal/wal.h"
@@ -39,6 +40,14 @@ struct Limits {
   uint64_t ingest_burst_spans = 0;
 };
 
+// How a write waits for room when the head's memory budget is used up (head.admission_wait).
+// Refused senders back off, and on a busy core the process would idle until they came back; a
+// flush in progress frees the room, so a short wait turns its stall into latency instead.
+struct Admission {
+  std::chrono::milliseconds wait{0};   // the longest a write waits; 0 refuses at once
+  metrics::HistogramRef wait_seconds;  // one observation per wait, whether room came or not
+};
+
 // What happened to one accepted request.
 struct IngestResult {
   uint64_t accepted_spans = 0;
@@ -59,15 +68,12 @@ class Ingester {
   // the spans stay stored. Db uses it for DbOptions::flush_every_write.
   using AfterWrite = std::function<Status()>;
 
-  // A write that finds the head's memory budget used up waits up to `admission_wait` for room (a
-  // flush in progress frees it) before it is refused; 0 refuses at once. `clock` paces the ingest
-  // rate limit (tests substitute their own).
-  Ingester(const Limits& limits, std::shared_ptr<head::Head> head, wal::Wal* wal,
-           std::chrono::milliseconds admission_wait = {}, AfterWrite after_write = {},
-           SpanRateLimiter::Clock clock = {})
+  // `clock` paces the ingest rate limit (tests substitute their own).
+  Ingester(const Limits& limits, std::shared_ptr<head::Head> head, wal::Wal* wal, Admission admission = {},
+           AfterWrite after_write = {}, SpanRateLimiter::Clock clock = {})
       : limits_(limits),
         rate_(limits.ingest_spans_per_second, limits.ingest_burst_spans, std::move(clock)),
-        admission_wait_(admission_wait),
+        admission_(admission),
         head_(std::move(head)),
         wal_(wal),
         after_write_(std::move(after_write)) {}
@@ -111,7 +117,7 @@ class Ingester {
 
   const Limits limits_;
   SpanRateLimiter rate_;
-  const std::chrono::milliseconds admission_wait_;
+  const Admission admission_;
   mutable std::mutex head_mu_;        // guards the head_ pointer
   std::shared_ptr<head::Head> head_;  // the active head
   wal::Wal* const wal_;

@@ -49,8 +49,8 @@ class IngesterTest : public ::testing::Test {
     auto wal = Ingester::RecoverWal(options, covered_through_, expired_before_, &expired_spans_, head_.get(), &stats);
     ASSERT_TRUE(wal.ok()) << wal.status().ToString();
     wal_ = std::move(*wal);
-    ingester_ = std::make_unique<Ingester>(limits, head_, wal_.get(), admission_wait_, Ingester::AfterWrite{},
-                                           std::move(clock));
+    ingester_ =
+        std::make_unique<Ingester>(limits, head_, wal_.get(), admission_, Ingester::AfterWrite{}, std::move(clock));
   }
 
   // Closes the WAL and returns every record payload in it.
@@ -81,7 +81,7 @@ class IngesterTest : public ::testing::Test {
   std::shared_ptr<head::Head> head_;
   std::unique_ptr<wal::Wal> wal_;
   std::unique_ptr<Ingester> ingester_;
-  std::chrono::milliseconds admission_wait_{0};  // of the next Open
+  Admission admission_;  // of the next Open
 };
 
 TEST_F(IngesterTest, AcknowledgedSpansSurviveReopenExactly) {
@@ -270,7 +270,7 @@ TEST_F(IngesterTest, SpansTheHeadRefusesDoNotUseUpTheRate) {
 // refused at once; it waits without holding the head, whose memory only comes back once nothing
 // holds it, and outside the exclusion, which the flush's cut needs.
 TEST_F(IngesterTest, AWriteToAFullHeadWaitsUntilAFlushFreesItsMemory) {
-  admission_wait_ = std::chrono::seconds(30);
+  admission_.wait = std::chrono::seconds(30);
   Open();
   const model::Traces first = SpansOfTraces(1, 10), second = SpansOfTraces(20, 10);
   // Room for one batch, not two.
@@ -290,7 +290,9 @@ TEST_F(IngesterTest, AWriteToAFullHeadWaitsUntilAFlushFreesItsMemory) {
 }
 
 TEST_F(IngesterTest, AWriteIsRefusedWhenTheHeadStaysFullForTheAdmissionWait) {
-  admission_wait_ = std::chrono::milliseconds(300);
+  admission_.wait = std::chrono::milliseconds(300);
+  prometheus::Histogram waits({0.1, 1, 10});
+  admission_.wait_seconds = metrics::HistogramRef(&waits);
   Open();
   const model::Traces first = SpansOfTraces(1, 10), second = SpansOfTraces(20, 10);
   auto budget = std::make_shared<head::MemoryBudget>(head::EstimateMemory(first) + head::EstimateMemory(second) - 1);
@@ -299,10 +301,14 @@ TEST_F(IngesterTest, AWriteIsRefusedWhenTheHeadStaysFullForTheAdmissionWait) {
   const auto start = std::chrono::steady_clock::now();
   auto refused = ingester_->Ingest(model::Traces(second));
   EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
-  EXPECT_GE(std::chrono::steady_clock::now() - start, admission_wait_);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, admission_.wait);
   EXPECT_EQ(ingester_->active_head()->Stats().spans, 10u);
+  // The wait is observed once, refusal and all.
+  const prometheus::ClientMetric observed = waits.Collect();
+  EXPECT_EQ(observed.histogram.sample_count, 1u);
+  EXPECT_GE(observed.histogram.sample_sum, 0.3);
   // A batch larger than the whole budget can never fit: refused without waiting.
-  admission_wait_ = std::chrono::seconds(30);
+  admission_.wait = std::chrono::seconds(30);
   Open(1);
   const auto again = std::chrono::steady_clock::now();
   EXPECT_EQ(ingester_->Ingest(SpansOfTraces(1, 10)).status().code(), StatusCode::kResourceExhausted);

@@ -232,6 +232,14 @@ Metrics::Metrics(const BuildInfo& build, std::string tenant) : registry_(std::ma
                         .Register(r)
                         .Add({}, Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256}));
 
+  admission_wait_seconds_ =
+      HistogramRef(&BuildHistogram()
+                        .Name("tracebucket_ingest_admission_wait_seconds")
+                        .Help("Time a write waited for a flush to free the full head (head.admission_wait), "
+                              "whether room came or not")
+                        .Register(r)
+                        .Add({}, LatencyBuckets()));
+
   // Flushes.
   flush_.duration_seconds = HistogramRef(&BuildHistogram()
                                               .Name("tracebucket_flush_duration_seconds")

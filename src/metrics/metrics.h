@@ -67,6 +67,7 @@ class Metrics {
   QueryMetrics query(QueryDoor door) const { return query_[static_cast<size_t>(door)]; }
   const WalMetrics& wal() const { return wal_; }
   const FlushMetrics& flush() const { return flush_; }
+  HistogramRef admission_wait_seconds() const { return admission_wait_seconds_; }
   const CompactionMetrics& compaction() const { return compaction_; }
   const BlockReadMetrics& block_reads() const { return block_reads_; }
   const ObjectStoreMetrics& object_store() const { return object_store_; }
@@ -89,6 +90,7 @@ class Metrics {
   std::array<QueryMetrics, 4> query_;
   WalMetrics wal_;
   FlushMetrics flush_;
+  HistogramRef admission_wait_seconds_;
   CompactionMetrics compaction_;
   BlockReadMetrics block_reads_;
   ObjectStoreMetrics object_store_;

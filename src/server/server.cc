@@ -48,7 +48,7 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   }
   db::DbOptions options;
   options.head_memory_budget_bytes = config.head_memory_budget_bytes;
-  options.admission_wait = std::chrono::duration_cast<std::chrono::milliseconds>(config.head_admission_wait);
+  options.admission.wait = std::chrono::duration_cast<std::chrono::milliseconds>(config.head_admission_wait);
   options.wal_sync = config.wal_sync;
   options.wal_segment_bytes = config.wal_segment_bytes;
   options.spool_dir =
@@ -71,6 +71,7 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   if (s->metrics_) {
     options.wal_metrics = s->metrics_->wal();
     options.flush_metrics = s->metrics_->flush();
+    options.admission.wait_seconds = s->metrics_->admission_wait_seconds();
     options.compaction_metrics = s->metrics_->compaction();
     options.block_read_metrics = s->metrics_->block_reads();
   }
