@@ -22,7 +22,10 @@ targets=("$@")
 
 # UBSan as well as ASan: undefined behaviour is a finding too, and scripts/test.sh runs the unit tests
 # under both sanitizers from this same tree, whose libraries are then compiled once for both.
+# Optimized, but with assert() on (no NDEBUG): a failed assertion is a finding, and the unit tests'
+# asserts run nowhere else.
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTB_FUZZ=ON -DTB_SANITIZE=ON \
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g" \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
 ninja -C "$build" fuzz
 

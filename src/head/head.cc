@@ -295,6 +295,8 @@ bool MemoryBudget::TryAcquire(uint64_t bytes) {
   } while (!used_.compare_exchange_weak(used, used + bytes));
   if (parent_ && !parent_->TryAcquire(bytes)) {
     used_.fetch_sub(bytes);
+    // A waiter that looked at this budget meanwhile found it fuller than it is: it looks again.
+    WakeWaiters();
     return false;
   }
   return true;
@@ -309,11 +311,17 @@ void MemoryBudget::Release(uint64_t bytes) {
   used_.fetch_sub(bytes);
   if (parent_) {
     parent_->Release(bytes);
-    return;
+  } else {
+    WakeWaiters();
   }
-  // Taking the lock orders this release before a waiter's next check of FullFor: no lost wake-up.
-  { std::lock_guard lock(room_mu_); }
-  room_cv_.notify_all();
+}
+
+void MemoryBudget::WakeWaiters() const {
+  const MemoryBudget* root = this;
+  while (root->parent_) root = root->parent_.get();
+  // Taking the lock orders the change before a waiter's next check of FullFor: no lost wake-up.
+  { std::lock_guard lock(root->room_mu_); }
+  root->room_cv_.notify_all();
 }
 
 bool MemoryBudget::WaitForRoom(uint64_t bytes, std::chrono::steady_clock::time_point deadline) const {

@@ -56,8 +56,10 @@ class MemoryBudget {
   const std::shared_ptr<MemoryBudget> parent_;
   const std::string name_;
   std::atomic<uint64_t> used_{0};
-  // On the root budget only: every release reaches the root, which wakes the writers waiting for
-  // room anywhere under it (WaitForRoom).
+  // Wakes the writers waiting for room anywhere under the root budget (WaitForRoom): after every
+  // release, which reaches the root, and after a refused TryAcquire's undo.
+  void WakeWaiters() const;
+  // On the root budget only.
   mutable std::mutex room_mu_;
   mutable std::condition_variable room_cv_;
 };

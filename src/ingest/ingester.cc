@@ -177,15 +177,15 @@ LimitsApplied ApplySpanLimits(const Limits& limits, model::Traces* batch) {
   return t.applied();
 }
 
-Result<IngestResult> Ingester::Ingest(model::Traces&& batch, std::string_view received) {
-  TB_ASSIGN_OR_RETURN(IngestResult result, Store(std::move(batch), received));
+Result<IngestResult> Ingester::Ingest(model::Traces&& batch, std::string_view received, Clock::time_point wait_until) {
+  TB_ASSIGN_OR_RETURN(IngestResult result, Store(std::move(batch), received, wait_until));
   if (after_write_ && result.accepted_spans > 0) {
     TB_RETURN_IF_ERROR(after_write_().WithContext("the spans are stored, but the step after the write failed"));
   }
   return result;
 }
 
-Result<IngestResult> Ingester::Store(model::Traces&& batch, std::string_view received) {
+Result<IngestResult> Ingester::Store(model::Traces&& batch, std::string_view received, Clock::time_point wait_until) {
   IngestResult result;
   const LimitsApplied applied = ApplySpanLimits(limits_, &batch);
   const uint64_t truncated = applied.truncated_values;
@@ -213,23 +213,25 @@ Result<IngestResult> Ingester::Store(model::Traces&& batch, std::string_view rec
 
   const uint64_t bytes = head::EstimateMemory(batch);
   Result<head::Reservation> reserved = head->Reserve(bytes);
-  const auto waiting_since = std::chrono::steady_clock::now();
-  const auto deadline = waiting_since + admission_.wait;
-  const bool waits = !reserved.ok() && admission_.wait.count() > 0;
-  while (!reserved.ok() && admission_.wait.count() > 0) {
-    // Outside the exclusion and without holding the head, so that a flush can cut the full head
-    // meanwhile and its memory come back once its block is stored. The oversized-trace check above
-    // stays as made: a cut only leaves the new head fewer spans of each trace.
-    const std::shared_ptr<head::MemoryBudget> budget = head->budget();
-    head.reset();
-    exclusive.unlock();
-    const bool room = budget->WaitForRoom(bytes, deadline);
-    exclusive.lock();
-    head = active_head();
-    if (!room) break;
-    reserved = head->Reserve(bytes);
+  if (!reserved.ok() && Clock::now() < wait_until) {
+    const auto waiting_since = Clock::now();
+    do {
+      // Outside the exclusion and without holding the head, so that a flush can cut the full head
+      // meanwhile and its memory come back once its block is stored. The oversized-trace check
+      // above is not made again: after a cut the new head holds fewer spans of each trace, and
+      // writes that filled it meanwhile can take a trace past the limit by this batch at most
+      // (the limit is per head already: spans in flushed heads do not count).
+      const std::shared_ptr<head::MemoryBudget> budget = head->budget();
+      head.reset();
+      exclusive.unlock();
+      const bool room = budget->WaitForRoom(bytes, wait_until);
+      exclusive.lock();
+      head = active_head();
+      if (!room) break;
+      reserved = head->Reserve(bytes);
+    } while (!reserved.ok());
+    admission_.wait_seconds.ObserveSince(waiting_since);
   }
-  if (waits) admission_.wait_seconds.ObserveSince(waiting_since);
   TB_RETURN_IF_ERROR(reserved.status());
   head::Reservation reservation = std::move(*reserved);
   // After the reservation, so that spans the head refuses do not use up the rate.
@@ -245,14 +247,14 @@ Result<IngestResult> Ingester::Store(model::Traces&& batch, std::string_view rec
   return result;
 }
 
-Status Ingester::CheckCapacity() {
+Status Ingester::CheckCapacity(Clock::time_point wait_until) {
   TB_RETURN_IF_ERROR(rate_.CheckHasRoom());
   Status room = active_head()->CheckHasRoom();
-  if (room.ok() || admission_.wait.count() == 0) return room;
+  if (room.ok() || Clock::now() >= wait_until) return room;
   // A pre-check only: Ingest reserves (and may wait again) once the batch's size is known.
   const std::shared_ptr<head::MemoryBudget> budget = active_head()->budget();
-  const auto waiting_since = std::chrono::steady_clock::now();
-  const bool freed = budget->WaitForRoom(0, waiting_since + admission_.wait);
+  const auto waiting_since = Clock::now();
+  const bool freed = budget->WaitForRoom(0, wait_until);
   admission_.wait_seconds.ObserveSince(waiting_since);
   return freed ? Status::Ok() : room;
 }

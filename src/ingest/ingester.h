@@ -3,6 +3,7 @@
 // acknowledged. Nothing is acknowledged that a restart would not bring back.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -42,7 +43,8 @@ struct Limits {
 
 // How a write waits for room when the head's memory budget is used up (head.admission_wait).
 // Refused senders back off, and on a busy core the process would idle until they came back; a
-// flush in progress frees the room, so a short wait turns its stall into latency instead.
+// flush in progress frees the room, so a short wait turns its stall into latency instead. Waiting
+// writes are not served in order: a write that arrives as room comes may take it first.
 struct Admission {
   std::chrono::milliseconds wait{0};   // the longest a write waits; 0 refuses at once
   metrics::HistogramRef wait_seconds;  // one observation per wait, whether room came or not
@@ -63,6 +65,8 @@ struct CutHead {
 
 class Ingester {
  public:
+  using Clock = std::chrono::steady_clock;
+
   // Runs after a write's accepted spans are durable and visible, before Ingest returns, outside the
   // exclusion that Cut and Purge take (so it may call them). Its error becomes the write's error;
   // the spans stay stored. Db uses it for DbOptions::flush_every_write.
@@ -79,18 +83,24 @@ class Ingester {
         after_write_(std::move(after_write)) {}
 
   // Returns once the accepted spans are durable and visible (and `after_write` has run).
-  // RESOURCE_EXHAUSTED when the head is still full after the admission wait, or the tenant over its
-  // ingest rate (back-pressure; retry later), UNAVAILABLE when the WAL cannot write.
+  // RESOURCE_EXHAUSTED when the head is full and stays so until `wait_until` (AdmissionDeadline;
+  // the default, in the past, refuses at once), or the tenant is over its ingest rate
+  // (back-pressure; retry later); UNAVAILABLE when the WAL cannot write.
   //
   // `received`, when not empty, must be the OTLP protobuf ExportTraceServiceRequest (or TracesData)
   // that `batch` was decoded from: if no limit changes the batch, those bytes become the WAL record
   // as they are, which saves encoding the batch again (replay decodes them to the same spans).
-  Result<IngestResult> Ingest(model::Traces&& batch, std::string_view received = {});
+  Result<IngestResult> Ingest(model::Traces&& batch, std::string_view received = {}, Clock::time_point wait_until = {});
 
-  // RESOURCE_EXHAUSTED when the ingest rate is used up, or the head is full and stays so for the
-  // admission wait: lets a door refuse a request before decoding it. (A write may so wait twice:
-  // here, and in Ingest once its size is known.)
-  Status CheckCapacity();
+  // RESOURCE_EXHAUSTED when the ingest rate is used up, or the head is full and stays so until
+  // `wait_until`: lets a door refuse a request before decoding it. A door passes the same
+  // `wait_until` here and to Ingest, so that one write waits at most Admission::wait in all.
+  Status CheckCapacity(Clock::time_point wait_until = {});
+  // Until when a write that arrives now may wait for room: Admission::wait from now, and no later
+  // than `limit` (the client's own deadline, less the time to answer it).
+  Clock::time_point AdmissionDeadline(Clock::time_point limit = Clock::time_point::max()) const {
+    return std::min(Clock::now() + admission_.wait, limit);
+  }
 
   // Swaps in `fresh` as the active head, with no ingest in flight, and returns the old one with
   // the last WAL sequence it holds.
@@ -113,7 +123,7 @@ class Ingester {
 
  private:
   // Ingest without the after-write step: trims, reserves, appends to the WAL, inserts.
-  Result<IngestResult> Store(model::Traces&& batch, std::string_view received);
+  Result<IngestResult> Store(model::Traces&& batch, std::string_view received, Clock::time_point wait_until);
 
   const Limits limits_;
   SpanRateLimiter rate_;

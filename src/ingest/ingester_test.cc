@@ -277,14 +277,19 @@ TEST_F(IngesterTest, AWriteToAFullHeadWaitsUntilAFlushFreesItsMemory) {
   auto budget = std::make_shared<head::MemoryBudget>(head::EstimateMemory(first) + head::EstimateMemory(second) - 1);
   ingester_->Cut(std::make_shared<head::Head>(head::Options{0, budget}));
   ASSERT_TRUE(ingester_->Ingest(model::Traces(first)).ok());
-  auto waiting = std::async(std::launch::async, [&] { return ingester_->Ingest(model::Traces(second)); });
+  const auto start = std::chrono::steady_clock::now();
+  auto waiting = std::async(
+      std::launch::async, [&] { return ingester_->Ingest(model::Traces(second), {}, ingester_->AdmissionDeadline()); });
   EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  // Without a deadline, the door's default, a write is refused at once.
+  EXPECT_EQ(ingester_->Ingest(SpansOfTraces(40, 10)).status().code(), StatusCode::kResourceExhausted);
   // The flush: the full head is cut, then dropped once its block is stored.
   CutHead cut = ingester_->Cut(std::make_shared<head::Head>(head::Options{0, budget}));
   EXPECT_EQ(cut.head->Stats().spans, 10u);
   cut.head.reset();
   auto r = waiting.get();
   ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));  // woken, not timed out
   EXPECT_EQ(ingester_->active_head()->Stats().spans, 10u);
   EXPECT_EQ(WalPayloads().size(), 2u);
 }
@@ -299,7 +304,7 @@ TEST_F(IngesterTest, AWriteIsRefusedWhenTheHeadStaysFullForTheAdmissionWait) {
   ingester_->Cut(std::make_shared<head::Head>(head::Options{0, budget}));
   ASSERT_TRUE(ingester_->Ingest(model::Traces(first)).ok());
   const auto start = std::chrono::steady_clock::now();
-  auto refused = ingester_->Ingest(model::Traces(second));
+  auto refused = ingester_->Ingest(model::Traces(second), {}, ingester_->AdmissionDeadline());
   EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
   EXPECT_GE(std::chrono::steady_clock::now() - start, admission_.wait);
   EXPECT_EQ(ingester_->active_head()->Stats().spans, 10u);
@@ -311,8 +316,33 @@ TEST_F(IngesterTest, AWriteIsRefusedWhenTheHeadStaysFullForTheAdmissionWait) {
   admission_.wait = std::chrono::seconds(30);
   Open(1);
   const auto again = std::chrono::steady_clock::now();
-  EXPECT_EQ(ingester_->Ingest(SpansOfTraces(1, 10)).status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(ingester_->Ingest(SpansOfTraces(1, 10), {}, ingester_->AdmissionDeadline()).status().code(),
+            StatusCode::kResourceExhausted);
   EXPECT_LT(std::chrono::steady_clock::now() - again, std::chrono::seconds(10));
+}
+
+// The door's check before decoding waits too, until the head is no longer used up, and within the
+// deadline it is given: the client's, when that comes before the admission wait's end.
+TEST_F(IngesterTest, TheCapacityCheckWaitsForRoomWithinTheDeadlineItIsGiven) {
+  admission_.wait = std::chrono::seconds(30);
+  Open();
+  const model::Traces first = SpansOfTraces(1, 10);
+  auto budget = std::make_shared<head::MemoryBudget>(head::EstimateMemory(first));  // exactly full
+  ingester_->Cut(std::make_shared<head::Head>(head::Options{0, budget}));
+  ASSERT_TRUE(ingester_->Ingest(model::Traces(first)).ok());
+  EXPECT_EQ(ingester_->CheckCapacity().code(), StatusCode::kResourceExhausted);
+  const auto start = std::chrono::steady_clock::now();
+  const auto client_deadline = start + std::chrono::milliseconds(200);
+  EXPECT_EQ(ingester_->CheckCapacity(ingester_->AdmissionDeadline(client_deadline)).code(),
+            StatusCode::kResourceExhausted);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, std::chrono::milliseconds(200));
+  EXPECT_LT(waited, std::chrono::seconds(10));
+  auto waiting =
+      std::async(std::launch::async, [&] { return ingester_->CheckCapacity(ingester_->AdmissionDeadline()); });
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+  ingester_->Cut(std::make_shared<head::Head>(head::Options{0, budget})).head.reset();
+  EXPECT_TRUE(waiting.get().ok());
 }
 
 TEST_F(IngesterTest, PurgeDeletesDurableData) {

@@ -798,6 +798,9 @@ Status ValidateConfig(const Config& c) {
       return Status::InvalidArgument("tenancy.tenants: " + name.message());
   if (!c.http_listen.empty()) TB_RETURN_IF_ERROR(listen("http_listen", c.http_listen));
   if (c.http_max_connections < 1) return bad("http.max_connections", "0", "must allow one connection");
+  // A write holds its request (and a gRPC thread) while it waits: seconds, not minutes.
+  if (c.head_admission_wait > std::chrono::seconds(60))
+    return bad("head.admission_wait", ShowDuration(c.head_admission_wait), "is more than 60s");
   if (c.http_workers < 1) return bad("http.workers", "0", "must allow one request at a time");
   // Browsers send a few KiB of headers (cookies included); less would refuse ordinary requests.
   if (c.http_max_header_bytes < 4096)

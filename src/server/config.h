@@ -87,7 +87,7 @@ struct Config {
   std::string tls_client_ca_file;
   uint64_t head_memory_budget_bytes = 320ull << 20;
   // How long a write that finds the head budget used up waits for a flush to free it before it is
-  // refused (db::DbOptions::admission_wait); 0: refused at once.
+  // refused (ingest::Admission, on the gRPC doors); 0: refused at once. At most 60s.
   std::chrono::microseconds head_admission_wait{std::chrono::seconds(1)};
   bool wal_sync = true;  // fdatasync before acknowledging; off only for benchmarks of the rest
   uint64_t wal_segment_bytes = 64ull << 20;

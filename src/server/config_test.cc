@@ -273,6 +273,10 @@ TEST(ConfigTest, ValidationNamesTheKey) {
   EXPECT_NE(message([](Config& c) { c.grpc_listen = "nowhere"; }).find("grpc_listen: 'nowhere'"), std::string::npos);
   EXPECT_NE(message([](Config& c) { c.http_listen = "a:70000"; }).find("http_listen: 'a:70000'"), std::string::npos);
   EXPECT_NE(message([](Config& c) { c.storage = "ftp://x"; }).find("storage: 'ftp://x'"), std::string::npos);
+  EXPECT_NE(message([](Config& c) {
+              c.head_admission_wait = std::chrono::minutes(2);
+            }).find("head.admission_wait: '120s' is more than 60s"),
+            std::string::npos);
   EXPECT_NE(message([](Config& c) { c.storage = "s3:///x"; }).find("names no bucket"), std::string::npos);
   EXPECT_NE(message([](Config& c) { c.storage = "gs://"; }).find("names no bucket"), std::string::npos);
   EXPECT_NE(message([](Config& c) { c.storage = "azblob:///p"; }).find("names no container"), std::string::npos);

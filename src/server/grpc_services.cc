@@ -127,6 +127,19 @@ HeaderLookup MetadataOf(const grpc::ServerContext& context) {
   };
 }
 
+std::chrono::steady_clock::time_point AdmissionDeadline(const ingest::Ingester& ingester,
+                                                        const grpc::ServerContext& context) {
+  using std::chrono::steady_clock;
+  using std::chrono::system_clock;
+  // Time left to answer after the wait: a refusal sent as the client gives up helps nobody.
+  constexpr auto kAnswerMargin = std::chrono::milliseconds(100);
+  const system_clock::time_point client = context.deadline();
+  const system_clock::time_point now = system_clock::now();
+  // No deadline (gRPC reports a far future), or one far beyond any admission wait.
+  if (client - now > std::chrono::hours(1)) return ingester.AdmissionDeadline();
+  return ingester.AdmissionDeadline(steady_clock::now() + (client - now) - kAnswerMargin);
+}
+
 grpc::Status ToGrpc(const Status& status) {
   if (status.ok()) return grpc::Status::OK;
   const auto code = static_cast<grpc::StatusCode>(status.code());
@@ -186,7 +199,8 @@ grpc::Status OtlpTraceService::Export(grpc::ServerContext* context, const grpc::
                                       grpc::ByteBuffer* response) {
   auto ingester = door_->Writer(MetadataOf(*context));
   if (!ingester.ok()) return ToGrpc(ingester.status());
-  if (Status room = (*ingester)->CheckCapacity(); !room.ok()) {
+  const auto wait_until = AdmissionDeadline(**ingester, *context);
+  if (Status room = (*ingester)->CheckCapacity(wait_until); !room.ok()) {
     metrics_.Failed(room);
     return ToGrpc(room);
   }
@@ -198,7 +212,7 @@ grpc::Status OtlpTraceService::Export(grpc::ServerContext* context, const grpc::
     metrics_.Failed(batch.status());
     return ToGrpc(batch.status());
   }
-  auto result = (*ingester)->Ingest(std::move(*batch), bytes);
+  auto result = (*ingester)->Ingest(std::move(*batch), bytes, wait_until);
   if (!result.ok()) {
     metrics_.Failed(result.status());
     return ToGrpc(result.status());

@@ -28,6 +28,11 @@ grpc::Status ToGrpc(const Status& status);
 // The request's metadata, for the access check.
 HeaderLookup MetadataOf(const grpc::ServerContext& context);
 
+// Until when a write may wait for room in a full head (ingest::Admission): the ingester's
+// admission wait, cut short so that the answer still reaches a client with a deadline in time.
+std::chrono::steady_clock::time_point AdmissionDeadline(const ingest::Ingester& ingester,
+                                                        const grpc::ServerContext& context);
+
 // Adds the `tracebucket-warnings` trailing metadata (server/query_log.h) when `warnings` holds any.
 void AddWarningsTrailer(grpc::ServerContext* context, const query::QueryWarnings& warnings);
 

@@ -19,21 +19,23 @@ namespace v1 = jaeger::storage::v1;
 constexpr size_t kMaxChunkSpans = 1000;
 constexpr size_t kMaxChunkBytes = 1 << 20;
 
-Status IngestSpans(ingest::Ingester* ingester, std::vector<model::jaeger::Span>&& spans) {
-  TB_RETURN_IF_ERROR(ingester->CheckCapacity());
-  TB_ASSIGN_OR_RETURN(ingest::IngestResult result, ingester->Ingest(model::jaeger::FromJaeger(spans)));
+Status IngestSpans(ingest::Ingester* ingester, std::vector<model::jaeger::Span>&& spans,
+                   std::chrono::steady_clock::time_point wait_until) {
+  TB_RETURN_IF_ERROR(ingester->CheckCapacity(wait_until));
+  TB_ASSIGN_OR_RETURN(ingest::IngestResult result, ingester->Ingest(model::jaeger::FromJaeger(spans), {}, wait_until));
   // v1 has no partial success: a span refused by a per-trace limit fails the call.
   if (result.rejected_spans > 0) return Status::FailedPrecondition(result.message);
   if (!result.message.empty()) spdlog::debug("v1 write: {}", result.message);
   return Status::Ok();
 }
 
-Status IngestRequest(ingest::Ingester* ingester, const v1::WriteSpanRequest& request) {
+Status IngestRequest(ingest::Ingester* ingester, const v1::WriteSpanRequest& request,
+                     std::chrono::steady_clock::time_point wait_until) {
   if (!request.has_span()) return Status::InvalidArgument("span is required");
   TB_ASSIGN_OR_RETURN(model::jaeger::Span span, wire::FromProto(request.span()));
   std::vector<model::jaeger::Span> spans;
   spans.push_back(std::move(span));
-  return IngestSpans(ingester, std::move(spans));
+  return IngestSpans(ingester, std::move(spans), wait_until);
 }
 
 // IngestRequest into the caller's tenant, recorded as one request of the v1 door: one span, or
@@ -41,7 +43,7 @@ Status IngestRequest(ingest::Ingester* ingester, const v1::WriteSpanRequest& req
 Status IngestCounted(const TenantDoor& door, const grpc::ServerContext& context, const metrics::IngestMetrics& metrics,
                      const v1::WriteSpanRequest& request) {
   TB_ASSIGN_OR_RETURN(ingest::Ingester * ingester, door.Writer(MetadataOf(context)));
-  Status status = IngestRequest(ingester, request);
+  Status status = IngestRequest(ingester, request, AdmissionDeadline(*ingester, context));
   if (status.ok()) {
     metrics.Accepted(1, 0, request.ByteSizeLong());
   } else {

@@ -48,7 +48,7 @@ Result<std::unique_ptr<Server>> Server::Open(const Config& config) {
   }
   db::DbOptions options;
   options.head_memory_budget_bytes = config.head_memory_budget_bytes;
-  options.admission.wait = std::chrono::duration_cast<std::chrono::milliseconds>(config.head_admission_wait);
+  options.admission.wait = std::chrono::ceil<std::chrono::milliseconds>(config.head_admission_wait);
   options.wal_sync = config.wal_sync;
   options.wal_segment_bytes = config.wal_segment_bytes;
   options.spool_dir =

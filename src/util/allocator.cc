@@ -16,6 +16,6 @@ void ReleaseFreeMemory() {
   }
 }
 
-const char* AllocatorName() { return MallocExtension_ReleaseFreeMemory != nullptr ? "tcmalloc" : "glibc"; }
+const char* AllocatorName() { return MallocExtension_ReleaseFreeMemory != nullptr ? "tcmalloc" : "system"; }
 
 }  // namespace tb

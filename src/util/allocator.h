@@ -8,7 +8,7 @@ namespace tb {
 // without this RSS would follow the heads' peak instead of their budget.
 void ReleaseFreeMemory();
 
-// The allocator in use: "tcmalloc" or "glibc" (for logs and benchmark reports).
+// The allocator in use: "tcmalloc", or "system" (the C library's malloc, or a sanitizer's).
 const char* AllocatorName();
 
 }  // namespace tb
