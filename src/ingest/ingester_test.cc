@@ -80,6 +80,14 @@ class IngesterTest : public ::testing::Test {
   uint64_t expired_spans_ = 0;    // how many the last replay dropped
   std::shared_ptr<head::Head> head_;
   std::unique_ptr<wal::Wal> wal_;
+  // Swaps in a head whose budget has room for `held` but not for `next` beside it, and writes `held`.
+  std::shared_ptr<head::MemoryBudget> FillHead(const model::Traces& held, const model::Traces& next) {
+    auto budget = std::make_shared<head::MemoryBudget>(head::EstimateMemory(held) + head::EstimateMemory(next) - 1);
+    ingester_->Cut(std::make_shared<head::Head>(head::Options{0, budget}));
+    EXPECT_TRUE(ingester_->Ingest(model::Traces(held)).ok());
+    return budget;
+  }
+
   std::unique_ptr<Ingester> ingester_;
   Admission admission_;  // of the next Open
 };
@@ -273,10 +281,7 @@ TEST_F(IngesterTest, AWriteToAFullHeadWaitsUntilAFlushFreesItsMemory) {
   admission_.wait = std::chrono::seconds(30);
   Open();
   const model::Traces first = SpansOfTraces(1, 10), second = SpansOfTraces(20, 10);
-  // Room for one batch, not two.
-  auto budget = std::make_shared<head::MemoryBudget>(head::EstimateMemory(first) + head::EstimateMemory(second) - 1);
-  ingester_->Cut(std::make_shared<head::Head>(head::Options{0, budget}));
-  ASSERT_TRUE(ingester_->Ingest(model::Traces(first)).ok());
+  const auto budget = FillHead(first, second);
   const auto start = std::chrono::steady_clock::now();
   auto waiting = std::async(
       std::launch::async, [&] { return ingester_->Ingest(model::Traces(second), {}, ingester_->AdmissionDeadline()); });
@@ -300,9 +305,7 @@ TEST_F(IngesterTest, AWriteIsRefusedWhenTheHeadStaysFullForTheAdmissionWait) {
   admission_.wait_seconds = metrics::HistogramRef(&waits);
   Open();
   const model::Traces first = SpansOfTraces(1, 10), second = SpansOfTraces(20, 10);
-  auto budget = std::make_shared<head::MemoryBudget>(head::EstimateMemory(first) + head::EstimateMemory(second) - 1);
-  ingester_->Cut(std::make_shared<head::Head>(head::Options{0, budget}));
-  ASSERT_TRUE(ingester_->Ingest(model::Traces(first)).ok());
+  FillHead(first, second);
   const auto start = std::chrono::steady_clock::now();
   auto refused = ingester_->Ingest(model::Traces(second), {}, ingester_->AdmissionDeadline());
   EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
