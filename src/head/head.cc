@@ -316,22 +316,25 @@ void MemoryBudget::Release(uint64_t bytes) {
   }
 }
 
-void MemoryBudget::WakeWaiters() const {
+const MemoryBudget& MemoryBudget::Root() const {
   const MemoryBudget* root = this;
   while (root->parent_) root = root->parent_.get();
+  return *root;
+}
+
+void MemoryBudget::WakeWaiters() const {
+  const MemoryBudget& root = Root();
   // Taking the lock orders the change before a waiter's next check of FullFor: no lost wake-up.
-  { std::lock_guard lock(root->room_mu_); }
-  root->room_cv_.notify_all();
+  { std::lock_guard lock(root.room_mu_); }
+  root.room_cv_.notify_all();
 }
 
 bool MemoryBudget::WaitForRoom(uint64_t bytes, std::chrono::steady_clock::time_point deadline) const {
-  const MemoryBudget* root = this;
-  for (const MemoryBudget* b = this; b != nullptr; b = b->parent_.get()) {
+  for (const MemoryBudget* b = this; b != nullptr; b = b->parent_.get())
     if (bytes > b->limit_) return false;  // no release will ever make room
-    root = b;
-  }
-  std::unique_lock lock(root->room_mu_);
-  return root->room_cv_.wait_until(lock, deadline, [&] { return FullFor(bytes) == nullptr; });
+  const MemoryBudget& root = Root();
+  std::unique_lock lock(root.room_mu_);
+  return root.room_cv_.wait_until(lock, deadline, [&] { return FullFor(bytes) == nullptr; });
 }
 
 const MemoryBudget* MemoryBudget::FullFor(uint64_t bytes) const {

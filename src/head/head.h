@@ -59,6 +59,8 @@ class MemoryBudget {
   // Wakes the writers waiting for room anywhere under the root budget (WaitForRoom): after every
   // release, which reaches the root, and after a refused TryAcquire's undo.
   void WakeWaiters() const;
+  // The budget at the top of this one's chain of parents, where the waiters wait.
+  const MemoryBudget& Root() const;
   // On the root budget only.
   mutable std::mutex room_mu_;
   mutable std::condition_variable room_cv_;
